@@ -1,0 +1,99 @@
+//! Command-line arguments. Parsing only: each command lives in `commands/`.
+
+use clap::{Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "promptops",
+    version,
+    about = "Prompts as governed production code: validate, render, diff and hash prompt files.",
+    after_help = "Exit codes: 0 ok, 1 findings or failure, 2 usage or I/O error."
+)]
+pub struct Cli {
+    /// Output format.
+    #[arg(long, global = true, value_enum, default_value_t = Format::Text, env = "PROMPTOPS_FORMAT")]
+    pub format: Format,
+
+    /// The project file (default: the nearest promptops.toml in this folder or above).
+    #[arg(long, global = true, value_name = "FILE", env = "PROMPTOPS_CONFIG")]
+    pub config: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create a working starter project: promptops.toml, a prompt, an eval suite, a CI workflow.
+    Init {
+        /// Folder to create the project in.
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        /// Overwrite files that already exist.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Check prompt files against every rule and report all findings.
+    Validate {
+        /// Files or folders (default: the project's prompts/ folder).
+        paths: Vec<PathBuf>,
+        /// Fail on warnings too.
+        #[arg(long)]
+        deny_warnings: bool,
+        /// Folder that ids are computed from (default: the nearest `prompts/` above each file).
+        #[arg(long, value_name = "DIR")]
+        root: Option<PathBuf>,
+    },
+    /// Render a prompt with variables.
+    Render {
+        /// A prompt file, or a prompt id looked up in the project's prompts/ folder.
+        prompt: String,
+        /// A variable, `name=value` (repeatable). Lists and objects take JSON.
+        #[arg(long = "var", value_name = "NAME=VALUE")]
+        vars: Vec<String>,
+        /// A JSON or YAML file with a mapping of variables (`--var` wins over it).
+        #[arg(long = "vars", value_name = "FILE")]
+        vars_file: Option<PathBuf>,
+        /// Folder that ids are computed from.
+        #[arg(long, value_name = "DIR")]
+        root: Option<PathBuf>,
+    },
+    /// Show what changed between two versions of a prompt and whether the semver bump fits.
+    Diff {
+        /// Old version: a file, or `REV:path` for a file in a git revision.
+        old: String,
+        /// New version: a file, or `REV:path`.
+        new: String,
+    },
+    /// Print the SHA-256 of each prompt's canonical content.
+    Hash {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// List the prompts: id, version, owner, model, tags.
+    List {
+        /// Files or folders (default: the project's prompts/ folder).
+        paths: Vec<PathBuf>,
+        /// Folder that ids are computed from.
+        #[arg(long, value_name = "DIR")]
+        root: Option<PathBuf>,
+    },
+    /// Show the configuration in effect.
+    Config {
+        #[command(subcommand)]
+        action: ConfigAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigAction {
+    /// Print the resolved configuration (defaults, promptops.toml, PROMPTOPS_* environment).
+    Show,
+}

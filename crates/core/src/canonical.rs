@@ -1,0 +1,75 @@
+//! The one canonical form of a prompt version and its SHA-256 content hash.
+//!
+//! Canonical content is the normalised [`Prompt`] as JSON with object keys sorted and
+//! no insignificant white space. Formatting, key order, comments, quoting style and
+//! equivalent spellings (`version: 2` and `2.0.0`, `1.0` and `1`) do not change it;
+//! any change of content does. Every place that needs a version's hash calls
+//! [`content_hash`].
+
+use crate::prompt::Prompt;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use std::fmt;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ContentHash(pub [u8; 32]);
+
+impl fmt::Display for ContentHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for b in self.0 {
+            write!(f, "{b:02x}")?;
+        }
+        Ok(())
+    }
+}
+
+impl serde::Serialize for ContentHash {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// The canonical JSON text of a prompt.
+pub fn canonical_json(prompt: &Prompt) -> String {
+    let value = serde_json::to_value(prompt).unwrap_or(Value::Null);
+    let mut out = String::new();
+    write_sorted(&value, &mut out);
+    out
+}
+
+/// SHA-256 of the canonical JSON.
+pub fn content_hash(prompt: &Prompt) -> ContentHash {
+    ContentHash(Sha256::digest(canonical_json(prompt).as_bytes()).into())
+}
+
+/// Writes JSON with object keys in byte order, whatever map type serde_json was built
+/// with (a feature elsewhere in the build could make it keep insertion order).
+fn write_sorted(value: &Value, out: &mut String) {
+    match value {
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            out.push('{');
+            for (i, key) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&Value::String(key.clone()).to_string());
+                out.push(':');
+                write_sorted(&map[key], out);
+            }
+            out.push('}');
+        }
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_sorted(item, out);
+            }
+            out.push(']');
+        }
+        scalar => out.push_str(&scalar.to_string()),
+    }
+}

@@ -1,0 +1,437 @@
+//! `promptops validate`: every rule, every file, all findings at once.
+//!
+//! A file goes through: bytes (empty, UTF-8) → YAML tree (syntax, duplicate keys) →
+//! decode (fields, types, semver) → rules that need the whole prompt (id ↔ path,
+//! templates and variables, compliance per risk tier, secrets). Across files: duplicate ids.
+
+use crate::config::Config;
+use crate::diagnostic::{Code, Diagnostic, Findings, Pos, did_you_mean};
+use crate::prompt::{self, Prompt, RiskTier, id};
+use crate::yaml::{self, Node, Value};
+use crate::{secrets, template};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+
+/// The project settings the rules depend on.
+#[derive(Debug, Clone)]
+pub struct Rules {
+    pub required_compliance: BTreeMap<RiskTier, Vec<String>>,
+}
+
+impl Default for Rules {
+    fn default() -> Self {
+        Rules::from_config(&Config::default())
+    }
+}
+
+impl Rules {
+    pub fn from_config(config: &Config) -> Rules {
+        Rules {
+            required_compliance: config.compliance.required_fields.clone(),
+        }
+    }
+}
+
+/// What validation found in one file.
+#[derive(Debug, Clone)]
+pub struct FileReport {
+    pub path: String,
+    /// The decoded prompt, when the file was readable YAML with a mapping at its root
+    /// (possibly with errors: check [`FileReport::has_errors`] before trusting it).
+    pub prompt: Option<Prompt>,
+    pub diagnostics: Vec<Diagnostic>,
+    /// Why the file was passed over as not being a prompt file (an eval suite, say).
+    pub skipped: Option<String>,
+    /// The top-level variables the prompt's templates read.
+    pub used_variables: BTreeSet<String>,
+    id_pos: Pos,
+}
+
+impl FileReport {
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(Diagnostic::is_error)
+    }
+
+    /// The prompt, only if the file has no errors.
+    pub fn valid_prompt(&self) -> Option<&Prompt> {
+        if self.has_errors() {
+            None
+        } else {
+            self.prompt.as_ref()
+        }
+    }
+}
+
+/// Validates one file on disk. `root` overrides the `prompts/` folder ids are taken from.
+pub fn check_file(path: &Path, root: Option<&Path>, rules: &Rules) -> FileReport {
+    let display = path.display().to_string();
+    match std::fs::read(path) {
+        Ok(bytes) => {
+            let expected = id::id_from_path(path, root);
+            check_source(&display, expected.as_deref(), &bytes, rules)
+        }
+        Err(e) => {
+            let mut f = Findings::new(&display);
+            f.push(
+                Pos::START,
+                Code::Unreadable,
+                format!("cannot read the file: {e}"),
+            );
+            report(f, None, None, BTreeSet::new(), Pos::START)
+        }
+    }
+}
+
+/// Validates many files (in parallel), then the rules that span files.
+pub fn check_files(paths: &[PathBuf], root: Option<&Path>, rules: &Rules) -> Vec<FileReport> {
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(paths.len().max(1));
+    let chunk = paths.len().div_ceil(workers).max(1);
+    let mut reports: Vec<FileReport> = std::thread::scope(|scope| {
+        let handles: Vec<_> = paths
+            .chunks(chunk)
+            .map(|part| {
+                scope.spawn(move || {
+                    part.iter()
+                        .map(|p| check_file(p, root, rules))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_default())
+            .collect()
+    });
+    check_duplicate_ids(&mut reports);
+    reports
+}
+
+/// E013: the same id (with `_` and `-` equal) in two files.
+pub fn check_duplicate_ids(reports: &mut [FileReport]) {
+    let mut first: HashMap<String, String> = HashMap::new();
+    for r in reports.iter_mut() {
+        let Some(p) = &r.prompt else { continue };
+        if p.id.is_empty() {
+            continue;
+        }
+        match first.get(&id::comparable(&p.id)) {
+            Some(other) => {
+                let d = Diagnostic::new(
+                    r.path.clone(),
+                    r.id_pos,
+                    Code::DuplicateId,
+                    format!("id `{}` is already declared by {other}", p.id),
+                )
+                .with_hint("each prompt id must be unique (`_` and `-` count as the same); rename or remove one");
+                r.diagnostics.push(d);
+            }
+            None => {
+                first.insert(id::comparable(&p.id), r.path.clone());
+            }
+        }
+    }
+}
+
+/// Validates the bytes of one prompt file. `expected_id` is the id its path gives.
+pub fn check_source(
+    path: &str,
+    expected_id: Option<&str>,
+    bytes: &[u8],
+    rules: &Rules,
+) -> FileReport {
+    let mut f = Findings::new(path);
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        f.push_hint(
+            Pos::START,
+            Code::EmptyFile,
+            "the file is empty",
+            "write a prompt (see `promptops init`) or delete the file",
+        );
+        return report(f, None, None, BTreeSet::new(), Pos::START);
+    }
+    let source = match std::str::from_utf8(bytes) {
+        Ok(s) => s,
+        Err(e) => {
+            let good = &bytes[..e.valid_up_to()];
+            let text = String::from_utf8_lossy(good);
+            let (line, column) = crate::config::line_col(&text, text.len());
+            f.push_hint(
+                Pos::new(line, column),
+                Code::NotUtf8,
+                format!("invalid UTF-8 (byte 0x{:02x})", bytes[e.valid_up_to()]),
+                "save the file as UTF-8",
+            );
+            return report(f, None, None, BTreeSet::new(), Pos::START);
+        }
+    };
+    let Some(root) = yaml::parse(source, &mut f) else {
+        return report(f, None, None, BTreeSet::new(), Pos::START);
+    };
+    if root.is_null() {
+        f.push_hint(
+            Pos::START,
+            Code::EmptyFile,
+            "the file has no content (only comments or blank lines)",
+            "write a prompt (see `promptops init`) or delete the file",
+        );
+        return report(f, None, None, BTreeSet::new(), Pos::START);
+    }
+    if let Some(why) = not_a_prompt_file(&root) {
+        return report(
+            Findings::new(path),
+            None,
+            Some(why),
+            BTreeSet::new(),
+            Pos::START,
+        );
+    }
+    let Some(prompt) = prompt::decode(&root, &mut f) else {
+        return report(f, None, None, BTreeSet::new(), Pos::START);
+    };
+    let id_pos = root.get("id").map_or(Pos::START, |e| e.value.start);
+    check_id_matches_path(&prompt, expected_id, id_pos, &mut f);
+    let used = check_templates(&root, &prompt, &mut f);
+    check_compliance(&root, &prompt, rules, &mut f);
+    check_secrets(&root, "", &mut f);
+    report(f, Some(prompt), None, used, id_pos)
+}
+
+fn report(
+    f: Findings,
+    prompt: Option<Prompt>,
+    skipped: Option<String>,
+    used_variables: BTreeSet<String>,
+    id_pos: Pos,
+) -> FileReport {
+    FileReport {
+        path: f.path().to_owned(),
+        prompt,
+        diagnostics: f.into_vec(),
+        skipped,
+        used_variables,
+        id_pos,
+    }
+}
+
+/// Promptfoo suites and similar files often sit beside prompts; they are not prompt files.
+fn not_a_prompt_file(root: &Node) -> Option<String> {
+    let has = |k: &str| root.get(k).is_some();
+    let prompt_like = has("id") || has("template") || has("messages");
+    let suite_like = has("providers") || has("tests") || has("prompts") || has("targets");
+    (!prompt_like && suite_like).then(|| {
+        "an eval suite (it has `providers`/`tests`/`prompts`), not a prompt file".to_owned()
+    })
+}
+
+fn check_id_matches_path(prompt: &Prompt, expected: Option<&str>, at: Pos, f: &mut Findings) {
+    let Some(expected) = expected else { return };
+    if prompt.id.is_empty() || id::same_id(&prompt.id, expected) {
+        return;
+    }
+    let dotted_path = prompt.id.replace('.', "/");
+    f.push_hint(
+        at,
+        Code::IdMismatch,
+        format!(
+            "id `{}` does not match the file's path, which gives `{expected}`",
+            prompt.id
+        ),
+        format!("set `id: {expected}`, or move the file to prompts/{dotted_path}.yaml"),
+    );
+}
+
+/// The template texts of the file with their nodes: `template`, or each message's `content`.
+fn template_nodes(root: &Node) -> Vec<&Node> {
+    if let Some(t) = root.get("template") {
+        if t.value.as_str().is_some() {
+            return vec![&t.value];
+        }
+    }
+    root.get("messages")
+        .and_then(|m| m.value.as_seq())
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(|item| item.get("content"))
+                .map(|e| &e.value)
+                .filter(|n| n.as_str().is_some())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// E016 syntax, E012 undeclared, W102 unused, W105 inferred. Returns the variables read.
+fn check_templates(root: &Node, prompt: &Prompt, f: &mut Findings) -> BTreeSet<String> {
+    let mut used: BTreeMap<String, Pos> = BTreeMap::new();
+    let mut syntax_ok = true;
+    for node in template_nodes(root) {
+        let text = node.as_str().unwrap_or_default();
+        match template::analyze(text) {
+            Ok(names) => {
+                for name in names {
+                    let offset = template::find_variable_use(text, &name).unwrap_or(0);
+                    used.entry(name)
+                        .or_insert_with(|| node.pos_in_value(offset));
+                }
+            }
+            Err(e) => {
+                syntax_ok = false;
+                f.push_hint(
+                    node.pos_in_value(e.offset),
+                    Code::TemplateSyntax,
+                    format!("template {}", e.message),
+                    "templates use Jinja syntax: `{{ variable }}`, `{% if ... %}...{% endif %}`; write `{{ '{{' }}` for a literal `{{`",
+                );
+            }
+        }
+    }
+    match &prompt.variables {
+        Some(declared) => {
+            for (name, pos) in &used {
+                if declared.contains_key(name) {
+                    continue;
+                }
+                let hint = match did_you_mean(name, declared.keys().map(String::as_str)) {
+                    Some(near) => {
+                        format!("did you mean `{near}`? Otherwise declare it under `variables:`")
+                    }
+                    None => format!(
+                        "declare it under `variables:`, e.g. `{name}: {{type: string, required: true}}`"
+                    ),
+                };
+                f.push_hint(
+                    *pos,
+                    Code::UndeclaredVariable,
+                    format!("variable `{name}` is used but not declared"),
+                    hint,
+                );
+            }
+            if syntax_ok {
+                let declared_at = root
+                    .get("variables")
+                    .and_then(|v| v.value.as_map())
+                    .map(|entries| {
+                        entries
+                            .iter()
+                            .map(|e| (e.key.as_str(), e.key_pos))
+                            .collect::<HashMap<_, _>>()
+                    })
+                    .unwrap_or_default();
+                for name in declared.keys().filter(|n| !used.contains_key(*n)) {
+                    let pos = declared_at
+                        .get(name.as_str())
+                        .copied()
+                        .unwrap_or(Pos::START);
+                    f.push_hint(
+                        pos,
+                        Code::UnusedVariable,
+                        format!("variable `{name}` is declared but never used"),
+                        "use it in the template or remove the declaration",
+                    );
+                }
+            }
+        }
+        None if !used.is_empty() => {
+            let names: Vec<&str> = used.keys().map(String::as_str).collect();
+            let pos = used.values().min().copied().unwrap_or(Pos::START);
+            f.push_hint(
+                pos,
+                Code::InferredVariables,
+                format!("no `variables` block: inferred {} from the template", quote_list(&names)),
+                "declare them under `variables:` to get type checks, defaults and strict undeclared-variable errors",
+            );
+        }
+        None => {}
+    }
+    used.into_keys().collect()
+}
+
+fn quote_list(names: &[&str]) -> String {
+    names
+        .iter()
+        .map(|n| format!("`{n}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// E017: the fields the prompt's risk tier requires.
+fn check_compliance(root: &Node, prompt: &Prompt, rules: &Rules, f: &mut Findings) {
+    let Some(compliance) = &prompt.compliance else {
+        return;
+    };
+    let Some(tier) = compliance.risk_tier else {
+        return;
+    };
+    let at = root.get("compliance").map_or(Pos::START, |e| e.key_pos);
+    for field in rules.required_compliance.get(&tier).into_iter().flatten() {
+        if !compliance.has(field) {
+            f.push_hint(
+                at,
+                Code::ComplianceMissing,
+                format!(
+                    "risk tier `{}` requires `compliance.{field}`",
+                    tier.as_str()
+                ),
+                format!(
+                    "add `{field}:` under `compliance:` ({})",
+                    field_purpose(field)
+                ),
+            );
+        }
+    }
+}
+
+fn field_purpose(field: &str) -> &'static str {
+    match field {
+        "accountable_owner" => "the person accountable for the prompt's outcomes",
+        "intended_use" => "what the prompt is for and what it must not be used for",
+        "human_oversight" => "how a person reviews or can override its outputs",
+        "fairness_assessment" => "how outcomes were checked for unfair bias",
+        "explainability_notes" => "how its outputs can be explained to those affected",
+        "data_sources" => "the data it draws on",
+        "decision_role" => "informational, assistive or automated_decision",
+        "customer_facing" => "true if customers see its output",
+        "regulatory_tags" => "the regulations that apply",
+        _ => "see docs/prompt-format.md",
+    }
+}
+
+/// E018: secret-shaped strings anywhere in the file.
+fn check_secrets(node: &Node, path: &str, f: &mut Findings) {
+    match &node.value {
+        Value::Str(s) => {
+            for hit in secrets::scan(s) {
+                let place = if path.is_empty() {
+                    "the file".to_owned()
+                } else {
+                    format!("`{path}`")
+                };
+                f.push_hint(
+                    node.pos_in_value(hit.offset),
+                    Code::Secret,
+                    format!("{} in {place} (`{}`)", hit.kind, hit.preview),
+                    "remove it and rotate it; pass credentials at run time through the environment, never in a prompt file",
+                );
+            }
+        }
+        Value::Seq(items) => {
+            for (i, item) in items.iter().enumerate() {
+                check_secrets(item, &format!("{path}[{i}]"), f);
+            }
+        }
+        Value::Map(entries) => {
+            for e in entries {
+                let child = if path.is_empty() {
+                    e.key.clone()
+                } else {
+                    format!("{path}.{}", e.key)
+                };
+                check_secrets(&e.value, &child, f);
+            }
+        }
+        _ => {}
+    }
+}
