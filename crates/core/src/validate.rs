@@ -167,10 +167,11 @@ pub fn check_source(
             return report(f, None, None, BTreeSet::new(), Pos::START);
         }
     };
-    let Some(root) = yaml::parse(source, &mut f) else {
+    let root = yaml::parse(source, &mut f);
+    if f.has_errors() && root.is_none() {
         return report(f, None, None, BTreeSet::new(), Pos::START);
-    };
-    if root.is_null() {
+    }
+    let Some(root) = root.filter(|r| !r.is_null()) else {
         f.push_hint(
             Pos::START,
             Code::EmptyFile,
@@ -178,7 +179,7 @@ pub fn check_source(
             "write a prompt (see `promptops init`) or delete the file",
         );
         return report(f, None, None, BTreeSet::new(), Pos::START);
-    }
+    };
     if let Some(why) = not_a_prompt_file(&root) {
         return report(
             Findings::new(path),
