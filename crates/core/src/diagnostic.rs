@@ -201,8 +201,7 @@ impl Findings {
     }
 
     pub fn into_vec(mut self) -> Vec<Diagnostic> {
-        self.items
-            .sort_by(|a, b| (a.line, a.column, a.code).cmp(&(b.line, b.column, b.code)));
+        self.items.sort_by_key(|a| (a.line, a.column, a.code));
         self.items
     }
 

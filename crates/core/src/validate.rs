@@ -246,10 +246,10 @@ fn check_id_matches_path(prompt: &Prompt, expected: Option<&str>, at: Pos, f: &m
 
 /// The template texts of the file with their nodes: `template`, or each message's `content`.
 fn template_nodes(root: &Node) -> Vec<&Node> {
-    if let Some(t) = root.get("template") {
-        if t.value.as_str().is_some() {
-            return vec![&t.value];
-        }
+    if let Some(t) = root.get("template")
+        && t.value.as_str().is_some()
+    {
+        return vec![&t.value];
     }
     root.get("messages")
         .and_then(|m| m.value.as_seq())

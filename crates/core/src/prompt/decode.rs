@@ -76,14 +76,14 @@ pub fn decode(root: &Node, f: &mut Findings) -> Option<Prompt> {
         "id",
         "add `id: <module>.<name>` matching the file's path under prompts/",
     );
-    if let (Some(id_value), Some(e)) = (&id, get("id")) {
-        if let Some(problem) = id::syntax_problem(id_value) {
-            d.f.push(
-                e.value.start,
-                Code::IdMismatch,
-                format!("malformed id: {problem}"),
-            );
-        }
+    if let (Some(id_value), Some(e)) = (&id, get("id"))
+        && let Some(problem) = id::syntax_problem(id_value)
+    {
+        d.f.push(
+            e.value.start,
+            Code::IdMismatch,
+            format!("malformed id: {problem}"),
+        );
     }
 
     let version = match get("version") {
@@ -98,8 +98,8 @@ pub fn decode(root: &Node, f: &mut Findings) -> Option<Prompt> {
     };
     let parent = get("parent").and_then(|e| {
         let parent = d.version(&e.value, "parent")?;
-        if let Some(v) = &version {
-            if parent >= *v {
+        if let Some(v) = &version
+            && parent >= *v {
                 d.f.push_hint(
                     e.value.start,
                     Code::ParentNotLower,
@@ -107,7 +107,6 @@ pub fn decode(root: &Node, f: &mut Findings) -> Option<Prompt> {
                     "`parent` names the version this one derives from, so it must be older; raise `version` or fix `parent`",
                 );
             }
-        }
         Some(parent)
     });
 
@@ -719,15 +718,15 @@ impl Decoder<'_> {
                         _ => self.unknown_key(e, VARIABLE_FIELDS, "variable field"),
                     }
                 }
-                if let Some((value, pos)) = &default {
-                    if !ty.accepts(value) {
-                        self.f.push_hint(
-                            *pos,
-                            Code::BadVariable,
-                            format!("the default of `{name}` is not a {ty}"),
-                            format!("give a {ty} default, or change `type`"),
-                        );
-                    }
+                if let Some((value, pos)) = &default
+                    && !ty.accepts(value)
+                {
+                    self.f.push_hint(
+                        *pos,
+                        Code::BadVariable,
+                        format!("the default of `{name}` is not a {ty}"),
+                        format!("give a {ty} default, or change `type`"),
+                    );
                 }
                 if let (Some((true, pos)), Some(_)) = (required, &default) {
                     self.f.push_hint(
