@@ -71,6 +71,19 @@ impl Project {
         dir.strip_prefix("./").map(Path::to_path_buf).unwrap_or(dir)
     }
 
+    /// The folder ids are computed from: `--root` if given; else the configured prompts
+    /// folder when it is not named `prompts` (files find a `prompts/` folder themselves).
+    pub fn id_root(&self, given: Option<&Path>) -> Option<PathBuf> {
+        if let Some(root) = given {
+            return Some(root.to_path_buf());
+        }
+        let dir = self.prompts_dir();
+        let named_prompts = dir
+            .file_name()
+            .is_some_and(|n| n == promptops_core::prompt::id::PROMPTS_DIR);
+        (!named_prompts && dir.is_dir()).then_some(dir)
+    }
+
     /// The paths to work on: those given, else the prompts folder (which must exist).
     pub fn paths_or_default(&self, given: &[PathBuf]) -> Result<Vec<PathBuf>> {
         if !given.is_empty() {

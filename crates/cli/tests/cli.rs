@@ -44,6 +44,10 @@ fn write(dir: &Path, rel: &str, text: &str) -> PathBuf {
     path
 }
 
+fn json_count(o: &Output) -> u64 {
+    json(o)["files"].as_u64().unwrap()
+}
+
 fn json(o: &Output) -> Value {
     serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("not JSON ({e}):\n{}", stdout(o)))
 }
@@ -504,6 +508,58 @@ fn config_show_reports_the_effective_settings() {
     std::fs::create_dir_all(tmp.path().join("sub")).unwrap();
     let o = promptops(&tmp.path().join("sub"), &["validate"]);
     assert_exit(&o, 0);
+    // A folder with another name gives ids too; so does running inside it.
+    write(
+        tmp.path(),
+        "promptops.toml",
+        "[project]\nprompts_dir = \"library\"\n",
+    );
+    write(
+        tmp.path(),
+        "library/team/greet.yaml",
+        &GOOD.replace("team.greet", "team.wrong"),
+    );
+    let o = promptops(tmp.path(), &["validate"]);
+    assert_exit(&o, 1);
+    assert!(
+        stdout(&o).contains("which gives `team.greet`"),
+        "{}",
+        stdout(&o)
+    );
+    let o = promptops(&tmp.path().join("lib/prompts"), &["validate", "."]);
+    assert_exit(&o, 0);
+    write(
+        tmp.path(),
+        "lib/prompts/team/greet.yaml",
+        &GOOD.replace("team.greet", "team.wrong"),
+    );
+    let o = promptops(&tmp.path().join("lib/prompts/team"), &["validate", "."]);
+    assert_exit(&o, 1);
+    assert!(stdout(&o).contains("E011"), "{}", stdout(&o));
+    // The same file named twice is checked once (no duplicate id with itself).
+    let o = promptops(
+        tmp.path(),
+        &[
+            "validate",
+            "library",
+            "./library/team/greet.yaml",
+            "library/team",
+        ],
+    );
+    assert_eq!(
+        json_count(&promptops(
+            tmp.path(),
+            &[
+                "validate",
+                "library",
+                "./library/team/greet.yaml",
+                "--format",
+                "json"
+            ]
+        )),
+        1
+    );
+    assert!(!stdout(&o).contains("E013"), "{}", stdout(&o));
 }
 
 /// The real prompt-governance repository in ../shared, as its users wrote it.

@@ -101,6 +101,16 @@ impl Config {
             }
         })?;
         config.check(text, path)?;
+        // Tiers the file does not mention keep their built-in requirements
+        // (`medium = []` is how to drop them).
+        let mut config = config;
+        for (tier, fields) in ComplianceConfig::default().required_fields {
+            config
+                .compliance
+                .required_fields
+                .entry(tier)
+                .or_insert(fields);
+        }
         Ok(config)
     }
 
@@ -212,6 +222,20 @@ mod tests {
         assert_eq!(e.line, 2);
         assert!(e.message.contains("ownr"));
 
+        let e =
+            Config::parse("[compliance.required_fields]\nextreme = []\n", "p.toml").unwrap_err();
+        assert!(e.message.contains("extreme"), "{}", e.message);
+    }
+
+    #[test]
+    fn tiers_not_mentioned_keep_their_defaults() {
+        let c = Config::parse(
+            "[compliance.required_fields]\nhigh = [\"intended_use\"]\n",
+            "p.toml",
+        )
+        .unwrap();
+        assert_eq!(c.compliance.required_fields[&RiskTier::Medium].len(), 2);
+        assert_eq!(c.compliance.required_fields[&RiskTier::High].len(), 1);
         let e =
             Config::parse("[compliance.required_fields]\nextreme = []\n", "p.toml").unwrap_err();
         assert!(e.message.contains("extreme"), "{}", e.message);

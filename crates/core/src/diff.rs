@@ -183,7 +183,10 @@ pub fn body_text(body: &Body) -> String {
                 if !content.ends_with('\n') {
                     content.push('\n');
                 }
-                format!("[{}]\n{content}", m.role.as_str())
+                match &m.name {
+                    Some(name) => format!("[{} name={name}]\n{content}", m.role.as_str()),
+                    None => format!("[{}]\n{content}", m.role.as_str()),
+                }
             })
             .collect(),
     }
@@ -200,8 +203,29 @@ fn body_kind(body: &Body) -> &'static str {
 fn metadata_json(p: &Prompt) -> Json {
     let mut json = serde_json::to_value(p).unwrap_or(Json::Null);
     if let Json::Object(map) = &mut json {
-        for key in ["template", "messages", "version"] {
+        for key in ["template", "version"] {
             map.remove(key);
+        }
+        // Message text is compared as text; what is left of a message (unknown keys)
+        // is metadata.
+        if let Some(Json::Array(messages)) = map.remove("messages") {
+            let rest: Vec<Json> = messages
+                .into_iter()
+                .map(|mut m| {
+                    if let Json::Object(fields) = &mut m {
+                        for key in ["role", "content", "name"] {
+                            fields.remove(key);
+                        }
+                    }
+                    m
+                })
+                .collect();
+            if rest
+                .iter()
+                .any(|m| m.as_object().is_some_and(|o| !o.is_empty()))
+            {
+                map.insert("messages".into(), Json::Array(rest));
+            }
         }
     }
     json

@@ -38,7 +38,10 @@ pub fn prompt_files(paths: &[PathBuf], exclude: &[Glob]) -> Result<Vec<PathBuf>,
             out.push(path.clone());
         }
     }
-    out.dedup();
+    // The same file named twice (`prompts` and `prompts/a.yaml`, or `./prompts`) is
+    // checked once, or it would clash with itself as a duplicate id.
+    let mut seen = std::collections::HashSet::new();
+    out.retain(|p| seen.insert(std::fs::canonicalize(p).unwrap_or_else(|_| p.clone())));
     Ok(out)
 }
 

@@ -38,17 +38,21 @@ static GLOBALS: LazyLock<HashSet<String>> = LazyLock::new(|| {
         .collect()
 });
 
-/// Checks a template's syntax and returns the top-level variables it reads.
+/// Checks a template's syntax and returns the top-level names it reads from outside
+/// (variables, and globals such as `range` unless a variable of that name is declared:
+/// see [`is_global`]).
 pub fn analyze(text: &str) -> Result<BTreeSet<String>, TemplateError> {
     let env = environment();
     let template = env
         .template_from_str(text)
         .map_err(|e| template_error(&e, text))?;
-    Ok(template
-        .undeclared_variables(false)
-        .into_iter()
-        .filter(|name| !GLOBALS.contains(name))
-        .collect())
+    Ok(template.undeclared_variables(false).into_iter().collect())
+}
+
+/// Whether the engine itself provides `name` (`range`, `namespace`, ...). A declared
+/// variable of the same name shadows it.
+pub fn is_global(name: &str) -> bool {
+    GLOBALS.contains(name)
 }
 
 /// Renders a template with the given variables.
@@ -150,7 +154,12 @@ mod tests {
     #[test]
     fn finds_top_level_variables_but_not_globals_or_locals() {
         let vars = analyze("{% for x in items %}{{ x.name }}{{ loop.index }}{% endfor %}{{ user.name | upper }}{{ range(3) | list }}{% set y = 1 %}{{ y }}").unwrap();
-        assert_eq!(vars.into_iter().collect::<Vec<_>>(), ["items", "user"]);
+        assert_eq!(
+            vars.into_iter().collect::<Vec<_>>(),
+            ["items", "range", "user"]
+        );
+        assert!(is_global("range"));
+        assert!(!is_global("user"));
     }
 
     #[test]

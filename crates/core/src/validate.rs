@@ -67,7 +67,7 @@ pub fn check_file(path: &Path, root: Option<&Path>, rules: &Rules) -> FileReport
     let display = path.display().to_string();
     match std::fs::read(path) {
         Ok(bytes) => {
-            let expected = id::id_from_path(path, root);
+            let expected = expected_id(path, root);
             check_source(&display, expected.as_deref(), &bytes, rules)
         }
         Err(e) => {
@@ -80,6 +80,20 @@ pub fn check_file(path: &Path, root: Option<&Path>, rules: &Rules) -> FileReport
             report(f, None, None, BTreeSet::new(), Pos::START)
         }
     }
+}
+
+/// The id a file's path gives: under `root` if it is there, else under the nearest
+/// `prompts/` folder. Paths are made absolute when the given form does not tell
+/// (`validate .` run inside the prompts folder).
+fn expected_id(path: &Path, root: Option<&Path>) -> Option<String> {
+    let absolute = || std::fs::canonicalize(path).ok();
+    let in_root = root.and_then(|root| {
+        id::id_from_path(path, Some(root))
+            .or_else(|| id::id_from_path(&absolute()?, Some(&std::fs::canonicalize(root).ok()?)))
+    });
+    in_root
+        .or_else(|| id::id_from_path(path, None))
+        .or_else(|| id::id_from_path(&absolute()?, None))
 }
 
 /// Validates many files (in parallel), then the rules that span files.
@@ -223,7 +237,8 @@ fn not_a_prompt_file(root: &Node) -> Option<String> {
     let prompt_like = has("id") || has("template") || has("messages");
     let suite_like = has("providers") || has("tests") || has("prompts") || has("targets");
     (!prompt_like && suite_like).then(|| {
-        "an eval suite (it has `providers`/`tests`/`prompts`), not a prompt file".to_owned()
+        "an eval suite (it has `providers`, `targets`, `tests` or `prompts`), not a prompt file"
+            .to_owned()
     })
 }
 
@@ -272,7 +287,11 @@ fn check_templates(root: &Node, prompt: &Prompt, f: &mut Findings) -> BTreeSet<S
         let text = node.as_str().unwrap_or_default();
         match template::analyze(text) {
             Ok(names) => {
-                for name in names {
+                let declared = prompt.declared_variables();
+                for name in names
+                    .into_iter()
+                    .filter(|n| declared.contains_key(n) || !template::is_global(n))
+                {
                     let offset = template::find_variable_use(text, &name).unwrap_or(0);
                     used.entry(name)
                         .or_insert_with(|| node.pos_in_value(offset));
@@ -311,16 +330,18 @@ fn check_templates(root: &Node, prompt: &Prompt, f: &mut Findings) -> BTreeSet<S
                 );
             }
             if syntax_ok {
-                let declared_at = root
-                    .get("variables")
-                    .and_then(|v| v.value.as_map())
-                    .map(|entries| {
-                        entries
+                let declared_at: HashMap<&str, Pos> =
+                    match root.get("variables").map(|v| &v.value.value) {
+                        Some(Value::Map(entries)) => entries
                             .iter()
                             .map(|e| (e.key.as_str(), e.key_pos))
-                            .collect::<HashMap<_, _>>()
-                    })
-                    .unwrap_or_default();
+                            .collect(),
+                        Some(Value::Seq(items)) => items
+                            .iter()
+                            .filter_map(|i| i.as_str().map(|s| (s, i.start)))
+                            .collect(),
+                        _ => HashMap::new(),
+                    };
                 for name in declared.keys().filter(|n| !used.contains_key(*n)) {
                     let pos = declared_at
                         .get(name.as_str())

@@ -325,3 +325,46 @@ fn diff_lists_text_and_metadata_changes() {
     assert_eq!(paths, ["model.params.temperature"]);
     assert_ne!(d.old_hash, d.new_hash);
 }
+
+#[test]
+fn unknown_nested_keys_are_content() {
+    let a = prompt(
+        "id: s.a\nversion: 1.0.0\nowner: o\ndescription: d\nmodel: {name: m, region: eu}\ntemplate: t\n",
+    );
+    let b = prompt(
+        "id: s.a\nversion: 1.0.0\nowner: o\ndescription: d\nmodel: {name: m, region: us}\ntemplate: t\n",
+    );
+    assert_ne!(content_hash(&a), content_hash(&b));
+}
+
+#[test]
+fn a_message_name_change_is_a_change() {
+    let make = |name: &str| {
+        format!(
+            "id: s.a\nversion: 1.0.0\nowner: o\ndescription: d\nmodel: m\nmessages:\n  - role: user\n    name: {name}\n    content: hi\n"
+        )
+    };
+    let d = diff(&prompt(&make("ann")), &prompt(&make("bob")), "a", "b");
+    assert!(
+        matches!(d.verdict, Verdict::NotBumped { .. }),
+        "{:?}",
+        d.verdict
+    );
+}
+
+#[test]
+fn an_unknown_key_in_a_message_is_a_change() {
+    let make = |v: &str| {
+        format!(
+            "id: s.a\nversion: 1.0.0\nowner: o\ndescription: d\nmodel: m\nmessages:\n  - role: user\n    cache: {v}\n    content: hi\n"
+        )
+    };
+    let d = diff(
+        &prompt(&make("ephemeral")),
+        &prompt(&make("none")),
+        "a",
+        "b",
+    );
+    assert!(!d.verdict.is_ok(), "{:?}", d.verdict);
+    assert_eq!(d.changes[0].path, "messages");
+}

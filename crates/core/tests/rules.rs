@@ -429,6 +429,20 @@ fn e019_invalid_values() {
         &[("E019", 8, 25)],
     );
     check(&VALID.replace("model: openai:gpt-4o-mini", "model:\n  name: gpt-4o\n  params: {temperature: 0.7, max_tokens: 512}\n  compatibility: {\"openai:gpt-4o-mini\": needs-tuning}"), &[]);
+    check(
+        &VALID.replace(
+            "model: openai:gpt-4o-mini",
+            "model:\n  name: gpt-4o\n  params: {max_tokens: 0}",
+        ),
+        &[("E019", 7, 24)],
+    );
+    check(
+        &VALID.replace(
+            "model: openai:gpt-4o-mini",
+            "model:\n  name: gpt-4o\n  params: {max_tokens: 400.0}",
+        ),
+        &[],
+    );
     // Free metric keys are fine when numeric.
     check(
         &format!("{VALID}metrics:\n  baseline_accuracy: 0.92\n  p95_tokens: 800\n"),
@@ -512,6 +526,20 @@ fn w101_unknown_keys_with_suggestions() {
 #[test]
 fn w102_declared_but_unused() {
     check(
+        &VALID.replace("  name:\n    type: string\n", "  - name\n  - other\n"),
+        &[("W102", 11, 5)],
+    );
+    // A variable named like an engine global (`range`) is a variable once declared.
+    check(
+        &VALID
+            .replace("Hello {{ name }},", "Hello {{ name }} {{ range }},")
+            .replace(
+                "    type: string\n",
+                "    type: string\n  range: {type: string}\n",
+            ),
+        &[],
+    );
+    check(
         &VALID.replace(
             "    type: string\n",
             "    type: string\n  tone: {type: string, default: warm}\n",
@@ -522,6 +550,10 @@ fn w102_declared_but_unused() {
 
 #[test]
 fn w103_missing_description() {
+    check(
+        &VALID.replace("description: Answers questions.", "description: ''"),
+        &[("W103", 1, 1)],
+    );
     check(
         &VALID.replace("description: Answers questions.\n", ""),
         &[("W103", 1, 1)],

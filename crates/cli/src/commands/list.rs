@@ -31,7 +31,12 @@ pub fn run(
 ) -> Result<Outcome> {
     let paths = project.paths_or_default(paths)?;
     let files = discover::prompt_files(&paths, &project.exclude_globs()?)?;
-    let reports = validate::check_files(&files, root, &Rules::from_config(&project.config));
+    let root = project.id_root(root);
+    let reports = validate::check_files(
+        &files,
+        root.as_deref(),
+        &Rules::from_config(&project.config),
+    );
     let mut rows: Vec<Row> = reports
         .iter()
         .filter_map(|r| {

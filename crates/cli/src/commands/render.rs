@@ -21,7 +21,8 @@ pub fn run(
     root: Option<&Path>,
     format: Format,
 ) -> Result<Outcome> {
-    let report = locate(project, spec, root)?;
+    let root = project.id_root(root);
+    let report = locate(project, spec, root.as_deref())?;
     let Some(prompt) = report.valid_prompt() else {
         for d in report.diagnostics.iter().filter(|d| d.is_error()) {
             output::diagnostic(d);

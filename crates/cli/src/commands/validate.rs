@@ -35,7 +35,8 @@ pub fn run(
     let paths = project.paths_or_default(paths)?;
     let files = discover::prompt_files(&paths, &project.exclude_globs()?)?;
     let rules = Rules::from_config(&project.config);
-    let reports = validate::check_files(&files, root, &rules);
+    let root = project.id_root(root);
+    let reports = validate::check_files(&files, root.as_deref(), &rules);
 
     let diagnostics: Vec<&Diagnostic> = reports.iter().flat_map(|r| &r.diagnostics).collect();
     let skipped: Vec<Skipped> = reports

@@ -116,7 +116,11 @@ pub fn decode(root: &Node, f: &mut Findings) -> Option<Prompt> {
         "add `owner: <team or person>` so someone answers for this prompt",
     );
     let description = get("description").and_then(|e| d.string(e));
-    if get("description").is_none() {
+    let description_missing = match get("description") {
+        None => true,
+        Some(_) => description.as_deref().is_some_and(|t| t.trim().is_empty()),
+    };
+    if description_missing {
         d.f.push_hint(
             d.root_pos,
             Code::MissingDescription,
@@ -143,7 +147,9 @@ pub fn decode(root: &Node, f: &mut Findings) -> Option<Prompt> {
         .map(|e| d.metrics(&e.value))
         .unwrap_or_default();
     let compliance = get("compliance").and_then(|e| d.compliance(&e.value));
-    let changelog = get("changelog").map(|e| yaml::to_json(&e.value));
+    let changelog = get("changelog")
+        .filter(|e| !e.value.is_null())
+        .map(|e| yaml::to_json(&e.value));
     let created = get("created").and_then(|e| d.scalar_text(e));
     let updated = get("updated").and_then(|e| d.scalar_text(e));
 
@@ -158,6 +164,7 @@ pub fn decode(root: &Node, f: &mut Findings) -> Option<Prompt> {
             name: String::new(),
             params: BTreeMap::new(),
             compatibility: BTreeMap::new(),
+            extra: BTreeMap::new(),
         }),
         body,
         variables,
@@ -342,6 +349,7 @@ impl Decoder<'_> {
                     name: String::new(),
                     params: BTreeMap::new(),
                     compatibility: BTreeMap::new(),
+                    extra: BTreeMap::new(),
                 };
                 for e in entries {
                     match e.key.as_str() {
@@ -349,8 +357,23 @@ impl Decoder<'_> {
                         "name" => binding.name = self.string(e).unwrap_or_default(),
                         "params" => binding.params = self.model_params(&e.value),
                         "compatibility" => binding.compatibility = self.compatibility(&e.value),
-                        _ => self.unknown_key(e, MODEL_FIELDS, "model field"),
+                        _ => {
+                            self.unknown_key(e, MODEL_FIELDS, "model field");
+                            binding.extra.insert(e.key.clone(), yaml::to_json(&e.value));
+                        }
                     }
+                }
+                if binding
+                    .provider
+                    .as_deref()
+                    .is_some_and(|p| p.trim().is_empty())
+                {
+                    self.f.push_hint(
+                        node.get("provider").map_or(node.start, |e| e.value.start),
+                        Code::BadModel,
+                        "`provider` is empty",
+                        "name the provider (`openai`, `anthropic`, ...) or remove the key",
+                    );
                 }
                 if binding.name.trim().is_empty() {
                     self.f.push_hint(
@@ -395,6 +418,7 @@ impl Decoder<'_> {
             name,
             params: BTreeMap::new(),
             compatibility: BTreeMap::new(),
+            extra: BTreeMap::new(),
         })
     }
 
@@ -428,10 +452,11 @@ impl Decoder<'_> {
             if e.key == "max_tokens" {
                 match e.value.value {
                     Value::Int(n) if n > 0 => {}
-                    Value::Int(_) => self.f.push(
+                    Value::Float(f) if f > 0.0 && f.fract() == 0.0 => {}
+                    Value::Int(_) | Value::Float(_) => self.f.push(
                         e.value.start,
                         Code::InvalidValue,
-                        "`max_tokens` must be positive",
+                        "`max_tokens` must be a positive whole number",
                     ),
                     _ => self.wrong_type(&e.value, "max_tokens", "a positive integer"),
                 }
@@ -549,6 +574,7 @@ impl Decoder<'_> {
             let mut role = None;
             let mut content = None;
             let mut name = None;
+            let mut extra = BTreeMap::new();
             for e in entries {
                 match e.key.as_str() {
                     "role" => match e.value.as_str() {
@@ -589,7 +615,10 @@ impl Decoder<'_> {
                         ),
                     },
                     "name" => name = self.string(e),
-                    _ => self.unknown_key(e, MESSAGE_FIELDS, "message field"),
+                    _ => {
+                        self.unknown_key(e, MESSAGE_FIELDS, "message field");
+                        extra.insert(e.key.clone(), yaml::to_json(&e.value));
+                    }
                 }
             }
             let has_role_key = entries.iter().any(|e| e.key == "role");
@@ -613,6 +642,7 @@ impl Decoder<'_> {
                     role,
                     content,
                     name,
+                    extra,
                 });
             }
         }
@@ -699,6 +729,7 @@ impl Decoder<'_> {
                 let mut required = None;
                 let mut default = None;
                 let mut description = None;
+                let mut extra = BTreeMap::new();
                 for e in entries {
                     match e.key.as_str() {
                         "type" => match e.value.as_str().and_then(VarType::parse) {
@@ -715,7 +746,10 @@ impl Decoder<'_> {
                         },
                         "default" => default = Some((yaml::to_json(&e.value), e.value.start)),
                         "description" => description = self.string(e),
-                        _ => self.unknown_key(e, VARIABLE_FIELDS, "variable field"),
+                        _ => {
+                            self.unknown_key(e, VARIABLE_FIELDS, "variable field");
+                            extra.insert(e.key.clone(), yaml::to_json(&e.value));
+                        }
                     }
                 }
                 if let Some((value, pos)) = &default
@@ -732,8 +766,8 @@ impl Decoder<'_> {
                     self.f.push_hint(
                         pos,
                         Code::RequiredWithDefault,
-                        format!("`{name}` is required but has a default, which is then never used"),
-                        "drop `required: true` (a variable with a default is optional) or drop the default",
+                        format!("`{name}` is marked required but has a default, so it can never be missing"),
+                        "drop `required: true` (a variable with a default is optional), or drop the default to make callers pass it",
                     );
                 }
                 Some(Variable {
@@ -741,6 +775,7 @@ impl Decoder<'_> {
                     required: required.map_or(default.is_none(), |(b, _)| b),
                     default: default.map(|(v, _)| v),
                     description,
+                    extra,
                 })
             }
             _ => {
@@ -853,5 +888,6 @@ fn plain_variable(ty: VarType) -> Variable {
         required: true,
         default: None,
         description: None,
+        extra: BTreeMap::new(),
     }
 }

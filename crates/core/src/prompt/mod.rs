@@ -107,6 +107,9 @@ pub struct Message {
     pub content: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// Unknown keys: kept as content (and warned about).
+    #[serde(flatten)]
+    pub extra: BTreeMap<String, Json>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -147,6 +150,9 @@ pub struct ModelBinding {
     pub params: BTreeMap<String, Json>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub compatibility: BTreeMap<String, Compatibility>,
+    /// Unknown keys: kept as content (and warned about).
+    #[serde(flatten)]
+    pub extra: BTreeMap<String, Json>,
 }
 
 impl fmt::Display for ModelBinding {
@@ -188,6 +194,9 @@ pub struct Variable {
     pub default: Option<Json>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// Unknown keys: kept as content (and warned about).
+    #[serde(flatten)]
+    pub extra: BTreeMap<String, Json>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
