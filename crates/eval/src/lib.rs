@@ -1,3 +1,37 @@
-//! promptops eval engine. So far: the pricing table and money arithmetic.
+//! promptops eval engine. So far: assertions with promptfoo's semantics, and the pricing
+//! table with integer money. Config loading, providers, the runner and reports follow.
 
+pub mod assertions;
 pub mod pricing;
+
+/// A float as JSON (integral values as integers, like JSON.stringify does).
+pub(crate) fn number(x: f64) -> serde_json::Value {
+    promptops_core::yaml::number_json(x)
+}
+
+/// JavaScript's `String(number)` for the numbers reasons print (`5`, `0.75`, `1e-7`).
+pub(crate) fn js_number(x: f64) -> String {
+    if x.is_finite() && x.fract() == 0.0 && x.abs() < 1e21 {
+        format!("{}", x as i64)
+    } else if x != 0.0 && x.abs() < 1e-6 {
+        format!("{x:e}")
+    } else {
+        format!("{x}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn numbers_print_like_javascript() {
+        for (x, want) in [
+            (5.0, "5"),
+            (0.75, "0.75"),
+            (1e-7, "1e-7"),
+            (2.5e-7, "2.5e-7"),
+            (0.000001, "0.000001"),
+        ] {
+            assert_eq!(super::js_number(x), want);
+        }
+    }
+}

@@ -1,0 +1,162 @@
+//! A test's verdict from its assertions' results, as promptfoo computes it:
+//! weighted mean score; pass when nothing failed (weight-0 assertions never fail);
+//! a test `threshold` replaces that with `score >= threshold`; the reason is the
+//! **last** failing assertion's; named metrics are weighted means too.
+
+use super::ComponentResult;
+use crate::js_number;
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct GradingResult {
+    pub pass: bool,
+    pub score: f64,
+    pub reason: String,
+    /// In config order; empty when the test has no assertions.
+    pub component_results: Vec<ComponentResult>,
+    pub named_scores: BTreeMap<String, f64>,
+}
+
+/// Combines the results of a test's assertions (in config order).
+pub fn aggregate(mut results: Vec<ComponentResult>, threshold: Option<f64>) -> GradingResult {
+    if results.is_empty() {
+        return GradingResult {
+            pass: true,
+            score: 1.0,
+            reason: "No assertions".into(),
+            component_results: results,
+            named_scores: BTreeMap::new(),
+        };
+    }
+    let mut total_score = 0.0;
+    let mut total_weight = 0.0;
+    let mut failed_reason: Option<String> = None;
+    let mut named: BTreeMap<String, (f64, f64)> = BTreeMap::new();
+    for r in &mut results {
+        if r.weight == 0.0 {
+            r.pass = true;
+        }
+        total_score += r.score * r.weight;
+        total_weight += r.weight;
+        if !r.pass {
+            failed_reason = Some(r.reason.clone());
+        }
+        if let Some(metric) = &r.metric {
+            let entry = named.entry(metric.clone()).or_default();
+            entry.0 += r.score * r.weight;
+            entry.1 += r.weight;
+        }
+    }
+    let score = if total_weight > 0.0 {
+        total_score / total_weight
+    } else {
+        0.0
+    };
+    let (pass, reason) = match threshold {
+        Some(t) => {
+            let pass = score >= t;
+            let sign = if pass { "≥" } else { "<" };
+            (
+                pass,
+                format!(
+                    "Aggregate score {score:.2} {sign} {} threshold",
+                    js_number(t)
+                ),
+            )
+        }
+        None => match failed_reason {
+            Some(reason) => (false, reason),
+            None => (true, "All assertions passed".into()),
+        },
+    };
+    let named_scores = named
+        .into_iter()
+        .map(|(k, (s, w))| (k, if w > 0.0 { s / w } else { 0.0 }))
+        .collect();
+    GradingResult {
+        pass,
+        score,
+        reason,
+        component_results: results,
+        named_scores,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn r(pass: bool, weight: f64, reason: &str) -> ComponentResult {
+        ComponentResult {
+            pass,
+            score: if pass { 1.0 } else { 0.0 },
+            reason: reason.into(),
+            assertion: json!({}),
+            weight,
+            metric: None,
+        }
+    }
+
+    #[test]
+    fn all_pass_and_no_assertions() {
+        let g = aggregate(vec![r(true, 1.0, "ok"), r(true, 1.0, "ok")], None);
+        assert_eq!(
+            (g.pass, g.score, g.reason.as_str()),
+            (true, 1.0, "All assertions passed")
+        );
+        let g = aggregate(vec![], None);
+        assert_eq!(
+            (g.pass, g.score, g.reason.as_str()),
+            (true, 1.0, "No assertions")
+        );
+    }
+
+    #[test]
+    fn weighted_score_and_last_failing_reason() {
+        let g = aggregate(
+            vec![
+                r(false, 1.0, "first"),
+                r(true, 2.0, "ok"),
+                r(false, 1.0, "last"),
+            ],
+            None,
+        );
+        assert!(!g.pass);
+        assert_eq!(g.score, 0.5);
+        assert_eq!(g.reason, "last");
+    }
+
+    #[test]
+    fn weight_zero_never_fails() {
+        let g = aggregate(vec![r(false, 0.0, "ignored"), r(true, 1.0, "ok")], None);
+        assert!(g.pass && g.component_results[0].pass);
+        assert_eq!(g.score, 1.0);
+        let g = aggregate(vec![r(false, 0.0, "ignored")], None);
+        assert_eq!((g.pass, g.score), (true, 0.0));
+    }
+
+    #[test]
+    fn threshold_replaces_all_must_pass() {
+        let g = aggregate(vec![r(false, 1.0, "x"), r(true, 3.0, "ok")], Some(0.7));
+        assert_eq!(
+            (g.pass, g.reason.as_str()),
+            (true, "Aggregate score 0.75 ≥ 0.7 threshold")
+        );
+        let g = aggregate(vec![r(true, 1.0, "ok"), r(true, 1.0, "ok")], Some(1.5));
+        assert_eq!(
+            (g.pass, g.reason.as_str()),
+            (false, "Aggregate score 1.00 < 1.5 threshold")
+        );
+    }
+
+    #[test]
+    fn named_scores_are_weighted_means() {
+        let mut a = r(true, 3.0, "ok");
+        a.metric = Some("accuracy".into());
+        let mut b = r(false, 1.0, "no");
+        b.metric = Some("accuracy".into());
+        let g = aggregate(vec![a, b], None);
+        assert_eq!(g.named_scores["accuracy"], 0.75);
+    }
+}
