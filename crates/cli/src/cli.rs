@@ -16,7 +16,12 @@ pub struct Cli {
     pub format: Format,
 
     /// The project file (default: the nearest promptops.toml in this folder or above).
-    #[arg(long, global = true, value_name = "FILE", env = "PROMPTOPS_CONFIG")]
+    #[arg(
+        long = "project-config",
+        global = true,
+        value_name = "FILE",
+        env = "PROMPTOPS_CONFIG"
+    )]
     pub config: Option<PathBuf>,
 
     #[command(subcommand)]
@@ -85,6 +90,8 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         root: Option<PathBuf>,
     },
+    /// Run an eval suite (promptfoo config format) against model providers.
+    Eval(EvalArgs),
     /// Show the configuration in effect.
     Config {
         #[command(subcommand)]
@@ -96,4 +103,52 @@ pub enum Command {
 pub enum ConfigAction {
     /// Print the resolved configuration (defaults, promptops.toml, PROMPTOPS_* environment).
     Show,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct EvalArgs {
+    /// The suite file (promptfoo format).
+    #[arg(
+        short = 'c',
+        long = "config",
+        value_name = "FILE",
+        default_value = "promptfooconfig.yaml"
+    )]
+    pub suite: PathBuf,
+    /// Calls in flight at once (default: the suite's `evaluateOptions.maxConcurrency`, else 4).
+    #[arg(short = 'j', long = "max-concurrency", value_name = "N")]
+    pub concurrency: Option<usize>,
+    /// Write results here; the format follows the extension (.json).
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: Vec<PathBuf>,
+    /// Do not read or write the response cache.
+    #[arg(long)]
+    pub no_cache: bool,
+    /// Run each test this many times.
+    #[arg(long, value_name = "N")]
+    pub repeat: Option<usize>,
+    /// Wait this many milliseconds after each call (forces one call at a time).
+    #[arg(long, value_name = "MS")]
+    pub delay: Option<u64>,
+    /// No progress bar, even on a terminal.
+    #[arg(long)]
+    pub no_progress_bar: bool,
+    /// No table of results in the terminal.
+    #[arg(long)]
+    pub no_table: bool,
+    /// Accepted for promptfoo compatibility: promptops keeps no local database of runs.
+    #[arg(long, hide = true)]
+    pub no_write: bool,
+    /// An extra price table (JSON, the shipped table's shape) that overrides the shipped one.
+    #[arg(long, value_name = "FILE", env = "PROMPTOPS_PRICES")]
+    pub prices: Option<PathBuf>,
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn arguments_are_consistent() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
 }

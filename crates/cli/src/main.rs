@@ -16,6 +16,8 @@ use std::process::ExitCode;
 pub enum Outcome {
     Ok,
     Findings,
+    /// A specific exit code (`eval` exits 100 when tests fail, as promptfoo does).
+    Code(u8),
 }
 
 fn main() -> ExitCode {
@@ -23,6 +25,7 @@ fn main() -> ExitCode {
     match commands::run(cli) {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,
         Ok(Outcome::Findings) => ExitCode::from(1),
+        Ok(Outcome::Code(code)) => ExitCode::from(code),
         Err(e) => {
             anstream::eprintln!("{}error{}: {e:#}", output::RED, output::RED.render_reset());
             ExitCode::from(2)

@@ -17,9 +17,25 @@ pub struct TemplateError {
     pub offset: usize,
 }
 
+/// How a template treats a variable it is not given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Undefined {
+    /// An error: prompt files declare their variables.
+    Strict,
+    /// Renders as nothing, as promptfoo (nunjucks) does for eval suites' prompts.
+    Lenient,
+}
+
 fn environment() -> Environment<'static> {
+    environment_with(Undefined::Strict)
+}
+
+fn environment_with(undefined: Undefined) -> Environment<'static> {
     let mut env = Environment::new();
-    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_undefined_behavior(match undefined {
+        Undefined::Strict => UndefinedBehavior::Strict,
+        Undefined::Lenient => UndefinedBehavior::Lenient,
+    });
     env.set_auto_escape_callback(|_| AutoEscape::None);
     if let Ok(syntax) = SyntaxConfig::builder().keep_trailing_newline(true).build() {
         env.set_syntax(syntax);
@@ -60,7 +76,16 @@ pub fn render(
     text: &str,
     vars: &BTreeMap<String, serde_json::Value>,
 ) -> Result<String, TemplateError> {
-    let env = environment();
+    render_with(text, vars, Undefined::Strict)
+}
+
+/// Renders a template, treating undefined variables as `undefined` says.
+pub fn render_with<V: serde::Serialize>(
+    text: &str,
+    vars: &V,
+    undefined: Undefined,
+) -> Result<String, TemplateError> {
+    let env = environment_with(undefined);
     let template = env
         .template_from_str(text)
         .map_err(|e| template_error(&e, text))?;

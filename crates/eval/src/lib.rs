@@ -3,6 +3,10 @@
 
 pub mod assertions;
 pub mod pricing;
+pub mod provider;
+pub mod report;
+pub mod runner;
+pub mod suite;
 
 /// A float as JSON (integral values as integers, like JSON.stringify does).
 pub(crate) fn number(x: f64) -> serde_json::Value {

@@ -3,6 +3,7 @@
 
 mod config;
 mod diff;
+mod eval;
 mod hash;
 mod init;
 mod list;
@@ -55,6 +56,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
             let project = Project::load(config, paths.first().map(|p| p.as_path()))?;
             list::run(&project, &paths, root.as_deref(), format)
         }
+        Command::Eval(args) => eval::run(&args, format),
         Command::Config {
             action: ConfigAction::Show,
         } => {

@@ -12,6 +12,98 @@ pub use split::split_list;
 
 use serde_json::Value as Json;
 
+/// Every assertion type promptfoo knows (without `not-`): a type outside this list is a
+/// typo; a type in it that promptops does not evaluate yet is reported as such.
+const KNOWN_TYPES: &[&str] = &[
+    "answer-relevance",
+    "assert-set",
+    "bleu",
+    "classifier",
+    "contains",
+    "contains-all",
+    "contains-any",
+    "contains-html",
+    "contains-json",
+    "contains-sql",
+    "contains-xml",
+    "context-faithfulness",
+    "context-recall",
+    "context-relevance",
+    "conversation-relevance",
+    "cost",
+    "equals",
+    "factuality",
+    "finish-reason",
+    "g-eval",
+    "gleu",
+    "guardrails",
+    "icontains",
+    "icontains-all",
+    "icontains-any",
+    "is-html",
+    "is-json",
+    "is-refusal",
+    "is-sql",
+    "is-valid-function-call",
+    "is-valid-openai-function-call",
+    "is-valid-openai-tools-call",
+    "is-xml",
+    "javascript",
+    "latency",
+    "levenshtein",
+    "llm-rubric",
+    "meteor",
+    "model-graded-closedqa",
+    "model-graded-factuality",
+    "moderation",
+    "perplexity",
+    "perplexity-score",
+    "pi",
+    "python",
+    "regex",
+    "rouge-n",
+    "ruby",
+    "select-best",
+    "similar",
+    "starts-with",
+    "trace-error-spans",
+    "trace-span-count",
+    "trace-span-duration",
+    "webhook",
+    "word-count",
+];
+
+/// The types promptops evaluates today.
+const SUPPORTED_TYPES: &[&str] = &[
+    "contains",
+    "contains-all",
+    "contains-any",
+    "cost",
+    "equals",
+    "finish-reason",
+    "icontains",
+    "icontains-all",
+    "icontains-any",
+    "latency",
+    "levenshtein",
+    "regex",
+    "starts-with",
+    "word-count",
+];
+
+pub fn is_known_type(kind: &str) -> bool {
+    KNOWN_TYPES.contains(&kind)
+}
+
+pub fn is_supported_type(kind: &str) -> bool {
+    SUPPORTED_TYPES.contains(&kind)
+}
+
+/// The closest known type to a misspelt one.
+pub fn suggest_type(kind: &str) -> Option<&'static str> {
+    promptops_core::diagnostic::did_you_mean(kind, KNOWN_TYPES.iter().copied())
+}
+
 /// One assertion as configured.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Assertion {

@@ -1,0 +1,293 @@
+use crate::Outcome;
+use crate::cli::{EvalArgs, Format};
+use crate::output::{self, BOLD, GREEN, RED};
+use anstream::{eprintln, println};
+use anyhow::{Context, Result, bail};
+use promptops_eval::pricing::PriceTable;
+use promptops_eval::provider::{Provider, Shared};
+use promptops_eval::report::{self, Summary};
+use promptops_eval::runner::{self, Outcome as RowOutcome, RunOptions, RunResult};
+use promptops_eval::suite::{self, Suite};
+use std::io::IsTerminal;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+/// Exit code when tests fail: promptfoo's, so CI scripts keep working.
+const DEFAULT_FAILED_TEST_EXIT_CODE: u8 = 100;
+/// Rows above which the terminal table is left out (as promptfoo does).
+const TABLE_LIMIT: usize = 500;
+
+pub fn run(args: &EvalArgs, format: Format) -> Result<Outcome> {
+    for out in &args.output {
+        output_kind(out)?;
+    }
+    let suite = suite::load(&args.suite).map_err(|e| anyhow::anyhow!("{e}"))?;
+    for key in &suite.ignored_keys {
+        output::warn(format!(
+            "{}: `{key}` is not an eval setting; ignored",
+            args.suite.display()
+        ));
+    }
+    let mut prices = PriceTable::shipped();
+    if let Some(path) = &args.prices {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("{}: cannot read", path.display()))?;
+        prices.merge_json(&text, &path.display().to_string())?;
+    }
+    let http_timeout = Duration::from_millis(suite.options.timeout_ms.unwrap_or(300_000));
+    let shared = Shared::new(Arc::new(prices), suite.env.clone(), http_timeout)
+        .map_err(anyhow::Error::msg)?;
+    let providers: Vec<Provider> = suite
+        .providers
+        .iter()
+        .map(|spec| Provider::new(spec.clone(), shared.clone()))
+        .collect::<Result<_, _>>()
+        .map_err(anyhow::Error::msg)?;
+
+    let mut suite = suite;
+    if let Some(repeat) = args.repeat.filter(|r| *r > 1) {
+        let steps = std::mem::take(&mut suite.steps);
+        for step in &steps {
+            for _ in 0..repeat {
+                let mut s = step.clone();
+                s.test_idx = suite.steps.len();
+                suite.steps.push(s);
+            }
+        }
+    }
+    let options = RunOptions {
+        concurrency: args
+            .concurrency
+            .or(suite.options.max_concurrency)
+            .unwrap_or(4),
+        delay_ms: args.delay.or(suite.options.delay_ms).unwrap_or(0),
+        step_timeout: suite.options.timeout_ms.map(Duration::from_millis),
+    };
+    let runtime_options = serde_json::json!({
+        "maxConcurrency": options.concurrency,
+        "cache": !args.no_cache && suite.options.cache.unwrap_or(true),
+        "repeat": args.repeat.unwrap_or(1),
+        "delay": options.delay_ms,
+    });
+
+    let started_at = now_rfc3339();
+    let suite = Arc::new(suite);
+    let providers = Arc::new(providers);
+    let cancel = Arc::new(AtomicBool::new(false));
+    let show_progress = !args.no_progress_bar && std::io::stderr().is_terminal();
+    let total = suite.steps.len() * providers.len() * suite.prompts.len();
+    let bar = show_progress.then(|| {
+        let bar = indicatif::ProgressBar::new(total as u64);
+        if let Ok(style) =
+            indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} {per_sec} eta {eta}")
+        {
+            bar.set_style(style);
+        }
+        bar
+    });
+    let on_row: Arc<dyn Fn(usize, usize) + Send + Sync> = match &bar {
+        Some(bar) => {
+            let bar = bar.clone();
+            Arc::new(move |done, _| bar.set_position(done as u64))
+        }
+        None => Arc::new(|_, _| {}),
+    };
+
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let result: RunResult = rt.block_on(async {
+        let cancel_on_signal = cancel.clone();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                cancel_on_signal.store(true, Ordering::Relaxed);
+            }
+        });
+        runner::run(
+            suite.clone(),
+            providers.clone(),
+            options,
+            cancel.clone(),
+            on_row,
+        )
+        .await
+    });
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    let summary = report::summarize(&result, providers.len() * suite.prompts.len());
+
+    for out in &args.output {
+        write_output(
+            out,
+            &suite,
+            &providers,
+            &result,
+            &summary,
+            &started_at,
+            &runtime_options,
+        )?;
+    }
+    match format {
+        Format::Json => output::json(&report::json::document(
+            &suite,
+            &providers,
+            &result,
+            &summary,
+            &started_at,
+            runtime_options,
+        )),
+        Format::Text => print_text(&suite, &providers, &result, &summary, args),
+    }
+    if result.interrupted {
+        eprintln!(
+            "interrupted: {} of {} rows ran; results so far are kept",
+            result.rows.len(),
+            result.total_jobs
+        );
+    }
+    if summary.rows() == 0 || summary.all_passed() {
+        return Ok(Outcome::Ok);
+    }
+    Ok(Outcome::Code(failed_exit_code()?))
+}
+
+fn failed_exit_code() -> Result<u8> {
+    match std::env::var("PROMPTOPS_FAILED_TEST_EXIT_CODE") {
+        Ok(v) => v.trim().parse::<u8>().with_context(|| {
+            format!("PROMPTOPS_FAILED_TEST_EXIT_CODE is `{v}`; use a number from 0 to 255")
+        }),
+        Err(_) => Ok(DEFAULT_FAILED_TEST_EXIT_CODE),
+    }
+}
+
+enum OutputKind {
+    Json,
+}
+
+fn output_kind(path: &Path) -> Result<OutputKind> {
+    let name = path.to_string_lossy().to_lowercase();
+    if name.ends_with(".json") {
+        return Ok(OutputKind::Json);
+    }
+    bail!(
+        "{}: unsupported output format; use a .json file",
+        path.display()
+    )
+}
+
+fn write_output(
+    path: &Path,
+    suite: &Suite,
+    providers: &[Provider],
+    result: &RunResult,
+    summary: &Summary,
+    started_at: &str,
+    runtime: &serde_json::Value,
+) -> Result<()> {
+    let text = match output_kind(path)? {
+        OutputKind::Json => {
+            let doc = report::json::document(
+                suite,
+                providers,
+                result,
+                summary,
+                started_at,
+                runtime.clone(),
+            );
+            serde_json::to_string_pretty(&doc)?
+        }
+    };
+    std::fs::write(path, text).with_context(|| format!("{}: cannot write", path.display()))
+}
+
+fn print_text(
+    suite: &Suite,
+    providers: &[Provider],
+    result: &RunResult,
+    summary: &Summary,
+    args: &EvalArgs,
+) {
+    if !args.no_table && result.rows.len() <= TABLE_LIMIT {
+        let mut rows: Vec<&runner::Row> = result.rows.iter().collect();
+        rows.sort_by_key(|r| (r.step, r.prompt_idx));
+        for r in rows {
+            let step = &suite.steps[r.step];
+            let name = step
+                .description
+                .clone()
+                .unwrap_or_else(|| format!("test {}", step.test_idx + 1));
+            let (mark, style) = match r.outcome {
+                RowOutcome::Pass => ("PASS", GREEN),
+                RowOutcome::Fail => ("FAIL", RED),
+                RowOutcome::Error => ("ERROR", RED),
+            };
+            println!(
+                "{style}{mark:5}{style:#} [{}] {name}",
+                providers[r.provider].display_name()
+            );
+            if let Some(e) = &r.error {
+                let first_line = e.lines().next().unwrap_or_default();
+                println!("      {}", truncate(first_line, 160));
+            }
+        }
+    }
+    let rows = summary.rows();
+    let rate = if rows == 0 {
+        100.0
+    } else {
+        summary.successes as f64 * 100.0 / rows as f64
+    };
+    println!(
+        "{BOLD}{} passed, {} failed, {} errors{BOLD:#} ({rate:.2}% pass rate) in {:.2} s",
+        summary.successes,
+        summary.failures,
+        summary.errors,
+        result.duration.as_secs_f64()
+    );
+    println!(
+        "tokens: {} ({} prompt, {} completion) in {} requests; cost {}",
+        summary.tokens.total,
+        summary.tokens.prompt,
+        summary.tokens.completion,
+        summary.tokens.num_requests,
+        summary.cost
+    );
+}
+
+fn truncate(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_owned()
+    } else {
+        format!("{}…", s.chars().take(n).collect::<String>())
+    }
+}
+
+/// The current UTC time as `2026-11-21T14:38:29.620Z`.
+fn now_rfc3339() -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let secs = now.as_secs() as i64;
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        now.subsec_millis()
+    )
+}

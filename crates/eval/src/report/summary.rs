@@ -1,0 +1,107 @@
+//! Counts and sums over a run, per prompt × provider and overall.
+
+use crate::pricing::NanoUsd;
+use crate::provider::TokenUsage;
+use crate::runner::{Outcome, RunResult};
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PromptSummary {
+    pub score_sum: f64,
+    pub pass: usize,
+    pub fail: usize,
+    pub error: usize,
+    pub assert_pass: usize,
+    pub assert_fail: usize,
+    pub latency_ms: u64,
+    pub tokens: TokenUsage,
+    pub cost: NanoUsd,
+    pub named_scores: BTreeMap<String, f64>,
+    pub named_counts: BTreeMap<String, usize>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Summary {
+    /// Indexed by `promptIdx`.
+    pub per_prompt: Vec<PromptSummary>,
+    pub successes: usize,
+    pub failures: usize,
+    pub errors: usize,
+    pub tokens: TokenUsage,
+    pub cost: NanoUsd,
+}
+
+impl Summary {
+    pub fn rows(&self) -> usize {
+        self.successes + self.failures + self.errors
+    }
+
+    /// promptfoo's rule: the run fails when the pass rate is under 100% (errors count).
+    pub fn all_passed(&self) -> bool {
+        self.failures == 0 && self.errors == 0
+    }
+}
+
+pub fn summarize(run: &RunResult, n_prompt_slots: usize) -> Summary {
+    let mut s = Summary {
+        per_prompt: vec![PromptSummary::default(); n_prompt_slots],
+        ..Summary::default()
+    };
+    for row in &run.rows {
+        let p = &mut s.per_prompt[row.prompt_idx];
+        p.score_sum += row.score;
+        match row.outcome {
+            Outcome::Pass => {
+                p.pass += 1;
+                s.successes += 1;
+            }
+            Outcome::Fail => {
+                p.fail += 1;
+                s.failures += 1;
+            }
+            Outcome::Error => {
+                p.error += 1;
+                s.errors += 1;
+            }
+        }
+        if let Some(g) = &row.grading {
+            for c in &g.component_results {
+                if c.pass {
+                    p.assert_pass += 1
+                } else {
+                    p.assert_fail += 1
+                }
+            }
+            for (name, score) in &g.named_scores {
+                *p.named_scores.entry(name.clone()).or_default() += score;
+                *p.named_counts.entry(name.clone()).or_default() += 1;
+            }
+        }
+        p.latency_ms += row.latency_ms;
+        let usage = row.response.as_ref().map_or(
+            TokenUsage {
+                num_requests: 1,
+                ..TokenUsage::default()
+            },
+            |r| r.token_usage,
+        );
+        add_usage(&mut p.tokens, usage);
+        add_usage(&mut s.tokens, usage);
+        let cost = row
+            .response
+            .as_ref()
+            .and_then(|r| r.cost)
+            .unwrap_or_default();
+        p.cost = p.cost + cost;
+        s.cost = s.cost + cost;
+    }
+    s
+}
+
+fn add_usage(total: &mut TokenUsage, u: TokenUsage) {
+    total.prompt += u.prompt;
+    total.completion += u.completion;
+    total.total += u.total;
+    total.cached += u.cached;
+    total.num_requests += u.num_requests;
+}

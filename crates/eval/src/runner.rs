@@ -1,0 +1,379 @@
+//! Runs a suite: every step × provider × prompt, with at most `concurrency` calls in
+//! flight. A fixed set of workers pulls jobs by index, so memory does not grow with the
+//! number of tests, and rows are kept in completion order (as promptfoo writes them).
+
+use crate::assertions::{self, AssertionError, ComponentResult, GradingResult, Observed};
+use crate::provider::{Provider, Response};
+use crate::suite::{AssertItem, PromptTemplate, Suite, TestStep};
+use promptops_core::template::{self, Undefined};
+use serde_json::{Map, Value as Json};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub concurrency: usize,
+    pub delay_ms: u64,
+    /// Per step (render, call, grade); `None` is no limit beyond the HTTP timeout.
+    pub step_timeout: Option<Duration>,
+}
+
+/// Why a row did not pass (promptfoo's `failureReason`: 0 passed, 1 assertion, 2 error).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Pass,
+    Fail,
+    Error,
+}
+
+/// One prompt × provider × step.
+#[derive(Debug, Clone)]
+pub struct Row {
+    pub step: usize,
+    pub provider: usize,
+    pub prompt: usize,
+    /// `provider × prompts + prompt`, promptfoo's `promptIdx`.
+    pub prompt_idx: usize,
+    pub rendered_prompt: String,
+    /// `None` when the step failed before or without a provider answer.
+    pub response: Option<Response>,
+    pub latency_ms: u64,
+    pub grading: Option<GradingResult>,
+    pub error: Option<String>,
+    pub outcome: Outcome,
+    /// promptfoo counts a row with no output as a failure whose `failureReason` stays 0.
+    pub failure_reason: u8,
+    pub score: f64,
+}
+
+impl Row {
+    pub fn success(&self) -> bool {
+        self.outcome == Outcome::Pass
+    }
+}
+
+pub struct RunResult {
+    pub rows: Vec<Row>,
+    pub duration: Duration,
+    /// Set when Ctrl-C stopped the run early.
+    pub interrupted: bool,
+    pub total_jobs: usize,
+}
+
+/// Runs the suite with `providers` (in the suite's order). `on_row` is told of each
+/// finished row (for a progress bar).
+pub async fn run(
+    suite: Arc<Suite>,
+    providers: Arc<Vec<Provider>>,
+    options: RunOptions,
+    cancel: Arc<AtomicBool>,
+    on_row: Arc<dyn Fn(usize, usize) + Send + Sync>,
+) -> RunResult {
+    let started = Instant::now();
+    let n_prompts = suite.prompts.len();
+    let per_step = providers.len() * n_prompts;
+    let total = suite.steps.len() * per_step;
+    let next = Arc::new(AtomicUsize::new(0));
+    let done = Arc::new(AtomicUsize::new(0));
+    let concurrency = if options.delay_ms > 0 {
+        1
+    } else {
+        options.concurrency.max(1)
+    }
+    .min(total.max(1));
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Row>();
+
+    let mut workers = Vec::with_capacity(concurrency);
+    for _ in 0..concurrency {
+        let (suite, providers, next, done, cancel, tx, on_row, options) = (
+            suite.clone(),
+            providers.clone(),
+            next.clone(),
+            done.clone(),
+            cancel.clone(),
+            tx.clone(),
+            on_row.clone(),
+            options.clone(),
+        );
+        workers.push(tokio::spawn(async move {
+            loop {
+                if cancel.load(Ordering::Relaxed) {
+                    break;
+                }
+                let job = next.fetch_add(1, Ordering::Relaxed);
+                if job >= total {
+                    break;
+                }
+                let step = job / per_step;
+                let within = job % per_step;
+                let (provider, prompt) = (within / n_prompts, within % n_prompts);
+                let row = run_job(
+                    &suite,
+                    &providers[provider],
+                    step,
+                    provider,
+                    prompt,
+                    n_prompts,
+                    &options,
+                )
+                .await;
+                if options.delay_ms > 0 {
+                    tokio::time::sleep(Duration::from_millis(options.delay_ms)).await;
+                }
+                let _ = tx.send(row);
+                on_row(done.fetch_add(1, Ordering::Relaxed) + 1, total);
+            }
+        }));
+    }
+    drop(tx);
+    let mut rows = Vec::with_capacity(total);
+    while let Some(row) = rx.recv().await {
+        rows.push(row);
+    }
+    for w in workers {
+        let _ = w.await;
+    }
+    RunResult {
+        interrupted: rows.len() < total,
+        rows,
+        duration: started.elapsed(),
+        total_jobs: total,
+    }
+}
+
+async fn run_job(
+    suite: &Suite,
+    provider: &Provider,
+    step: usize,
+    provider_idx: usize,
+    prompt_idx: usize,
+    n_prompts: usize,
+    options: &RunOptions,
+) -> Row {
+    let test = &suite.steps[step];
+    let prompt = &suite.prompts[prompt_idx];
+    let mut row = Row {
+        step,
+        provider: provider_idx,
+        prompt: prompt_idx,
+        prompt_idx: provider_idx * n_prompts + prompt_idx,
+        rendered_prompt: String::new(),
+        response: None,
+        latency_ms: 0,
+        grading: None,
+        error: None,
+        outcome: Outcome::Error,
+        failure_reason: 2,
+        score: 0.0,
+    };
+    let work = evaluate(test, prompt, provider, &mut row);
+    match options.step_timeout {
+        None => work.await,
+        Some(limit) => {
+            if tokio::time::timeout(limit, work).await.is_err() {
+                let ms = limit.as_millis();
+                row.response = None;
+                row.grading = None;
+                row.latency_ms = ms as u64;
+                row.outcome = Outcome::Error;
+                row.failure_reason = 2;
+                row.error = Some(format!(
+                    "Evaluation timed out after {ms}ms: Error: Evaluation timed out after {ms}ms"
+                ));
+            }
+        }
+    }
+    row
+}
+
+async fn evaluate(test: &TestStep, prompt: &PromptTemplate, provider: &Provider, row: &mut Row) {
+    let rendered = match render_prompt(prompt, test) {
+        Ok(r) => r,
+        Err(e) => {
+            row.error = Some(e);
+            return;
+        }
+    };
+    row.rendered_prompt = rendered.clone();
+    let started = Instant::now();
+    let response = provider.call(&rendered, &test.vars, &test.options).await;
+    row.latency_ms = started.elapsed().as_millis() as u64;
+    if let Some(error) = &response.error {
+        row.error = Some(error.clone());
+        row.response = Some(response);
+        return;
+    }
+    let Some(output) = response.output.clone() else {
+        row.error = Some("No output".into());
+        row.outcome = Outcome::Fail;
+        row.failure_reason = 0;
+        row.response = Some(response);
+        return;
+    };
+    let output_text = match &output {
+        Json::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    let observed = Observed {
+        output: &output_text,
+        latency_ms: Some(row.latency_ms),
+        cost: response.cost,
+        finish_reason: response.finish_reason.as_deref(),
+    };
+    match grade(test, &observed) {
+        Ok(grading) => {
+            row.score = grading.score;
+            if grading.pass {
+                row.outcome = Outcome::Pass;
+                row.failure_reason = 0;
+            } else {
+                row.outcome = Outcome::Fail;
+                row.failure_reason = 1;
+                row.error = Some(grading.reason.clone());
+            }
+            row.grading = Some(grading);
+            row.response = Some(response);
+        }
+        Err(e) => {
+            // A broken assertion is an error row without a response, as in promptfoo.
+            row.error = Some(format!("Error: {}", e.0));
+        }
+    }
+}
+
+/// Runs the test's assertions on the output and combines them.
+fn grade(test: &TestStep, observed: &Observed<'_>) -> Result<GradingResult, AssertionError> {
+    let mut top = Vec::with_capacity(test.asserts.len());
+    let mut flat: Vec<ComponentResult> = Vec::with_capacity(test.asserts.len());
+    for item in &test.asserts {
+        match item {
+            AssertItem::One(a) => {
+                let a = render_assertion_value(a, &test.vars);
+                let r = assertions::check(&a, observed)?;
+                top.push(r.clone());
+                flat.push(r);
+            }
+            AssertItem::Set {
+                assertions: children,
+                threshold,
+                weight,
+                metric,
+                raw,
+            } => {
+                let results = children
+                    .iter()
+                    .map(|a| assertions::check(&render_assertion_value(a, &test.vars), observed))
+                    .collect::<Result<Vec<_>, _>>()?;
+                let set = assertions::aggregate(results.clone(), *threshold);
+                let summary = ComponentResult {
+                    pass: set.pass,
+                    score: set.score,
+                    reason: set.reason.clone(),
+                    assertion: raw.clone(),
+                    weight: *weight,
+                    metric: metric.clone(),
+                };
+                top.push(summary.clone());
+                flat.push(summary);
+                flat.extend(set.component_results);
+            }
+        }
+    }
+    let mut grading = assertions::aggregate(top, test.threshold);
+    if !test.asserts.is_empty() {
+        // Weight-0 results were forced to pass in `top`; the flattened list shows the same.
+        for r in &mut flat {
+            if r.weight == 0.0 {
+                r.pass = true;
+            }
+        }
+        grading.component_results = flat;
+    }
+    Ok(grading)
+}
+
+/// Assertion values are templates too (`value: "{{expected}}"`).
+fn render_assertion_value(
+    a: &assertions::Assertion,
+    vars: &Map<String, Json>,
+) -> assertions::Assertion {
+    let render = |s: &str| -> String {
+        if s.contains("{{") || s.contains("{%") {
+            template::render_with(s, vars, Undefined::Lenient).unwrap_or_else(|_| s.to_owned())
+        } else {
+            s.to_owned()
+        }
+    };
+    let mut a = a.clone();
+    a.value = match a.value.take() {
+        Some(Json::String(s)) => Some(Json::String(render(&s))),
+        Some(Json::Array(items)) => Some(Json::Array(
+            items
+                .into_iter()
+                .map(|i| match i {
+                    Json::String(s) => Json::String(render(&s)),
+                    other => other,
+                })
+                .collect(),
+        )),
+        other => other,
+    };
+    a
+}
+
+/// Renders a prompt with a step's vars, as promptfoo does: each string var loses one
+/// trailing newline; undefined vars render as nothing; a JSON (chat) prompt has every
+/// string inside rendered and is re-serialised with two-space indentation.
+pub fn render_prompt(prompt: &PromptTemplate, test: &TestStep) -> Result<String, String> {
+    let mut vars = test.vars.clone();
+    for value in vars.values_mut() {
+        if let Json::String(s) = value
+            && s.ends_with('\n')
+        {
+            s.pop();
+        }
+    }
+    let prefix = test
+        .options
+        .get("prefix")
+        .and_then(Json::as_str)
+        .unwrap_or("");
+    let suffix = test
+        .options
+        .get("suffix")
+        .and_then(Json::as_str)
+        .unwrap_or("");
+    let raw = format!("{prefix}{}{suffix}", prompt.raw);
+    let render = |text: &str| {
+        template::render_with(text, &vars, Undefined::Lenient)
+            .map_err(|e| format!("cannot render the prompt: {}", e.message))
+    };
+    if raw.trim_start().starts_with(['[', '{'])
+        && let Ok(mut parsed) = serde_json::from_str::<Json>(&raw)
+    {
+        render_strings(&mut parsed, &render)?;
+        return serde_json::to_string_pretty(&parsed).map_err(|e| e.to_string());
+    }
+    if !raw.contains("{{") && !raw.contains("{%") {
+        return Ok(raw);
+    }
+    render(&raw)
+}
+
+fn render_strings(
+    value: &mut Json,
+    render: &dyn Fn(&str) -> Result<String, String>,
+) -> Result<(), String> {
+    match value {
+        Json::String(s) if s.contains("{{") || s.contains("{%") => *s = render(s)?,
+        Json::Array(items) => items
+            .iter_mut()
+            .try_for_each(|i| render_strings(i, render))?,
+        Json::Object(map) => map
+            .values_mut()
+            .try_for_each(|v| render_strings(v, render))?,
+        _ => {}
+    }
+    Ok(())
+}

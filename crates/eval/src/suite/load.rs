@@ -1,0 +1,486 @@
+//! Reading a suite file and resolving its prompts and providers.
+
+use super::test_cases::load_steps;
+use super::{EvaluateOptions, PromptTemplate, ProviderSpec, Suite, SuiteError};
+use promptops_core::diagnostic::Findings;
+use promptops_core::glob::Glob;
+use promptops_core::yaml;
+use serde_json::{Map, Value as Json};
+use sha2::{Digest, Sha256};
+use std::path::{Path, PathBuf};
+
+/// Keys promptfoo reads; anything else is ignored with a warning (as promptfoo does).
+const KNOWN_KEYS: &[&str] = &[
+    "description",
+    "prompts",
+    "providers",
+    "targets",
+    "tests",
+    "defaultTest",
+    "scenarios",
+    "evaluateOptions",
+    "commandLineOptions",
+    "env",
+    "outputPath",
+    "sharing",
+    "tags",
+    "metadata",
+    "derivedMetrics",
+    "nunjucksFilters",
+    "extensions",
+    "tracing",
+    "redteam",
+];
+
+/// Loads the suite at `path`.
+pub fn load(path: &Path) -> Result<Suite, SuiteError> {
+    let config = read_data_file(path)?;
+    let Json::Object(config) = config else {
+        return Err(err(
+            path,
+            "an eval config is a mapping with `prompts`, `providers` and `tests`",
+        ));
+    };
+    let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let file = path.display().to_string();
+
+    let ignored_keys = config
+        .keys()
+        .filter(|k| !KNOWN_KEYS.contains(&k.as_str()))
+        .cloned()
+        .collect();
+
+    let prompts = match config.get("prompts") {
+        None | Some(Json::Null) => vec![inline_prompt("{{prompt}}".into(), None)],
+        Some(value) => resolve_prompts(value, &base_dir, &file)?,
+    };
+    if prompts.is_empty() {
+        return Err(err(path, "You must provide at least 1 prompt"));
+    }
+
+    let providers_value = match (config.get("providers"), config.get("targets")) {
+        (Some(p), _) => p,
+        (None, Some(t)) => t,
+        (None, None) => {
+            return Err(err(
+                path,
+                "no `providers` (or `targets`): name at least one, e.g. `providers: [openai:gpt-4o-mini]`",
+            ));
+        }
+    };
+    let providers = resolve_providers(providers_value, &file)?;
+
+    let options = evaluate_options(config.get("evaluateOptions"), &file)?;
+    let env = match config.get("env") {
+        Some(Json::Object(m)) => m.clone(),
+        _ => Map::new(),
+    };
+    let (steps, var_names) = load_steps(&config, &base_dir, &file)?;
+
+    let mut config_json = Json::Object(config.clone());
+    for key in ["metrics", "plugins", "output", "options", "thresholds"] {
+        if let Json::Object(m) = &mut config_json {
+            m.shift_remove(key);
+        }
+    }
+    redact_keys(&mut config_json);
+
+    Ok(Suite {
+        path: path.to_path_buf(),
+        base_dir,
+        description: config
+            .get("description")
+            .and_then(Json::as_str)
+            .map(str::to_owned),
+        prompts,
+        providers,
+        steps,
+        options,
+        env,
+        config_json,
+        var_names,
+        ignored_keys,
+    })
+}
+
+pub(super) fn err(path: &Path, message: impl Into<String>) -> SuiteError {
+    SuiteError {
+        location: path.display().to_string(),
+        message: message.into(),
+    }
+}
+
+pub(super) fn err_at(location: impl Into<String>, message: impl Into<String>) -> SuiteError {
+    SuiteError {
+        location: location.into(),
+        message: message.into(),
+    }
+}
+
+/// Reads a YAML or JSON file as JSON; syntax errors carry line and column.
+pub(super) fn read_data_file(path: &Path) -> Result<Json, SuiteError> {
+    let text = std::fs::read_to_string(path).map_err(|e| err(path, format!("cannot read: {e}")))?;
+    let display = path.display().to_string();
+    if display.ends_with(".json") {
+        return serde_json::from_str(&text).map_err(|e| SuiteError {
+            location: format!("{display}:{}:{}", e.line(), e.column()),
+            message: format!("invalid JSON: {e}"),
+        });
+    }
+    let mut findings = Findings::new(&display);
+    let node = yaml::parse(&text, &mut findings);
+    if let Some(d) = findings.as_slice().iter().find(|d| d.is_error()) {
+        return Err(SuiteError {
+            location: format!("{}:{}:{}", d.path, d.line, d.column),
+            message: d.message.clone(),
+        });
+    }
+    Ok(node.as_ref().map(yaml::to_json).unwrap_or(Json::Null))
+}
+
+fn sha256_hex(text: &str) -> String {
+    Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn inline_prompt(raw: String, label: Option<String>) -> PromptTemplate {
+    let label = label.unwrap_or_else(|| raw.clone());
+    PromptTemplate {
+        id: sha256_hex(&label),
+        raw,
+        label,
+    }
+}
+
+/// Whether promptfoo would read a prompt string as a file path.
+fn looks_like_path(s: &str) -> bool {
+    if s.contains('\n') {
+        return false;
+    }
+    if s.starts_with("file://") || s.contains(['*', '/', '\\']) {
+        return true;
+    }
+    const EXTENSIONS: &[&str] = &[
+        ".cjs", ".cts", ".j2", ".js", ".json", ".jsonl", ".md", ".mjs", ".mts", ".py", ".ts",
+        ".txt", ".yml", ".yaml",
+    ];
+    let tokens: Vec<&str> = s.split(':').collect();
+    let last_two = tokens.iter().rev().take(2);
+    if last_two
+        .into_iter()
+        .any(|t| EXTENSIONS.iter().any(|e| t.ends_with(e)))
+    {
+        return true;
+    }
+    let chars: Vec<char> = s.chars().collect();
+    let n = chars.len();
+    (n >= 3 && chars[n - 3] == '.') || (n >= 4 && chars[n - 4] == '.')
+}
+
+fn resolve_prompts(
+    value: &Json,
+    base: &Path,
+    file: &str,
+) -> Result<Vec<PromptTemplate>, SuiteError> {
+    let entries: Vec<(String, Option<String>)> = match value {
+        Json::String(s) => vec![(s.clone(), None)],
+        Json::Array(items) => items
+            .iter()
+            .enumerate()
+            .map(|(i, item)| match item {
+                Json::String(s) => Ok((s.clone(), None)),
+                Json::Object(o) => {
+                    let raw = o.get("raw").or_else(|| o.get("id")).and_then(Json::as_str);
+                    match raw {
+                        Some(raw) => Ok((
+                            raw.to_owned(),
+                            o.get("label").and_then(Json::as_str).map(str::to_owned),
+                        )),
+                        None => Err(err_at(
+                            format!("{file}: prompts[{i}]"),
+                            "a prompt object needs `raw` (or `id`)",
+                        )),
+                    }
+                }
+                _ => Err(err_at(
+                    format!("{file}: prompts[{i}]"),
+                    "a prompt is a string or `{raw, label}`",
+                )),
+            })
+            .collect::<Result<_, _>>()?,
+        Json::Object(map) => map
+            .iter()
+            .map(|(raw, label)| (raw.clone(), label.as_str().map(str::to_owned)))
+            .collect(),
+        _ => {
+            return Err(err_at(
+                format!("{file}: prompts"),
+                "`prompts` is a list of strings or `{raw, label}` objects",
+            ));
+        }
+    };
+    let mut out = Vec::new();
+    for (raw, label) in entries {
+        if !looks_like_path(&raw) {
+            out.push(inline_prompt(raw, label));
+            continue;
+        }
+        let relative = raw.strip_prefix("file://").unwrap_or(&raw);
+        let matched = expand_path(base, relative);
+        if matched.is_empty() {
+            if relative.contains(['*', '?', '[']) {
+                out.push(inline_prompt(raw.clone(), label));
+                continue;
+            }
+            return Err(err_at(
+                format!("{file}: prompts"),
+                format!(
+                    "There are no prompts in \"{raw}\" (no such file relative to {})",
+                    base.display()
+                ),
+            ));
+        }
+        for path in matched {
+            out.extend(prompts_from_file(&path, label.as_deref(), file)?);
+        }
+    }
+    Ok(out)
+}
+
+/// A path relative to the suite, or every file a glob in it matches (sorted).
+pub(super) fn expand_path(base: &Path, relative: &str) -> Vec<PathBuf> {
+    if !relative.contains(['*', '?', '[']) {
+        let p = base.join(relative);
+        return if p.is_file() { vec![p] } else { Vec::new() };
+    }
+    let Ok(glob) = Glob::new(relative.strip_prefix("./").unwrap_or(relative)) else {
+        return Vec::new();
+    };
+    let mut found = Vec::new();
+    let mut stack = vec![base.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if let Ok(rel) = path.strip_prefix(base)
+                && glob.matches(&rel.to_string_lossy().replace('\\', "/"))
+            {
+                found.push(path);
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+fn prompts_from_file(
+    path: &Path,
+    label: Option<&str>,
+    file: &str,
+) -> Result<Vec<PromptTemplate>, SuiteError> {
+    let shown = path.display().to_string();
+    let name = shown.to_lowercase();
+    if name.ends_with(".json") || name.ends_with(".yaml") || name.ends_with(".yml") {
+        let value = read_data_file(path)?;
+        let raw = serde_json::to_string(&value).unwrap_or_default();
+        let label = match label {
+            Some(l) => l.to_owned(),
+            None if name.ends_with(".json") => format!("{shown}: {raw}"),
+            None => format!("{shown}: {}", raw.chars().take(80).collect::<String>()),
+        };
+        return Ok(vec![inline_prompt(raw, Some(label))]);
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        err_at(
+            format!("{file}: prompts"),
+            format!("{shown}: cannot read: {e}"),
+        )
+    })?;
+    // A `.txt` (or other text) file holds prompts separated by lines of `---`.
+    let mut out = Vec::new();
+    let mut chunk: Vec<&str> = Vec::new();
+    let mut flush = |chunk: &mut Vec<&str>| {
+        let raw = chunk.join("\n").trim().to_owned();
+        chunk.clear();
+        if raw.is_empty() {
+            return;
+        }
+        let label = match label {
+            Some(l) => format!("{l}: {shown}: {raw}"),
+            None => format!("{shown}: {raw}"),
+        };
+        out.push(inline_prompt(raw, Some(label)));
+    };
+    for line in text.lines() {
+        if line == "---" {
+            flush(&mut chunk);
+        } else {
+            chunk.push(line);
+        }
+    }
+    flush(&mut chunk);
+    Ok(out)
+}
+
+fn resolve_providers(value: &Json, file: &str) -> Result<Vec<ProviderSpec>, SuiteError> {
+    let items: Vec<Json> = match value {
+        Json::Array(items) => items.clone(),
+        other => vec![other.clone()],
+    };
+    let mut out = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        let at = || format!("{file}: providers[{i}]");
+        let spec = match item {
+            Json::String(id) => ProviderSpec {
+                id: id.clone(),
+                reported_id: reported_string_id(id),
+                label: String::new(),
+                config: Map::new(),
+            },
+            Json::Object(o) => {
+                let Some(id) = o.get("id").and_then(Json::as_str) else {
+                    return Err(err_at(
+                        at(),
+                        "a provider object needs an `id`, e.g. `{id: openai:gpt-4o-mini, config: {...}}`",
+                    ));
+                };
+                let config = match o.get("config") {
+                    None | Some(Json::Null) => Map::new(),
+                    Some(Json::Object(c)) => c.clone(),
+                    Some(_) => return Err(err_at(at(), "`config` must be a mapping")),
+                };
+                ProviderSpec {
+                    id: id.to_owned(),
+                    reported_id: id.to_owned(),
+                    label: o
+                        .get("label")
+                        .and_then(Json::as_str)
+                        .unwrap_or_default()
+                        .to_owned(),
+                    config,
+                }
+            }
+            _ => {
+                return Err(err_at(
+                    at(),
+                    "a provider is an id string or `{id, label, config}`",
+                ));
+            }
+        };
+        crate::provider::check_id(&spec.id).map_err(|m| err_at(at(), m))?;
+        out.push(spec);
+    }
+    if out.is_empty() {
+        return Err(err_at(
+            format!("{file}: providers"),
+            "at least one provider is needed",
+        ));
+    }
+    Ok(out)
+}
+
+/// promptfoo reports `openai:chat:m` as `openai:m` and `anthropic:messages:m` as `anthropic:m`.
+fn reported_string_id(id: &str) -> String {
+    let parts: Vec<&str> = id.splitn(3, ':').collect();
+    match parts.as_slice() {
+        ["openai", "chat", model] => format!("openai:{model}"),
+        ["anthropic", "messages", model] => format!("anthropic:{model}"),
+        _ => id.to_owned(),
+    }
+}
+
+fn evaluate_options(value: Option<&Json>, file: &str) -> Result<EvaluateOptions, SuiteError> {
+    let Some(Json::Object(o)) = value else {
+        return Ok(EvaluateOptions::default());
+    };
+    let number = |key: &str| -> Result<Option<u64>, SuiteError> {
+        match o.get(key) {
+            None | Some(Json::Null) => Ok(None),
+            Some(v) => v
+                .as_u64()
+                .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+                .map(Some)
+                .ok_or_else(|| {
+                    err_at(
+                        format!("{file}: evaluateOptions.{key}"),
+                        "must be a whole number",
+                    )
+                }),
+        }
+    };
+    Ok(EvaluateOptions {
+        max_concurrency: number("maxConcurrency")?.map(|n| n.max(1) as usize),
+        repeat: number("repeat")?.map(|n| n.max(1) as usize),
+        delay_ms: number("delay")?,
+        timeout_ms: number("timeoutMs")?,
+        cache: o.get("cache").and_then(Json::as_bool),
+    })
+}
+
+/// Replaces every `apiKey`-like value with `[REDACTED]`.
+fn redact_keys(value: &mut Json) {
+    match value {
+        Json::Object(map) => {
+            for (k, v) in map.iter_mut() {
+                let lower = k.to_lowercase();
+                if (lower.contains("apikey")
+                    || lower.contains("api_key")
+                    || lower == "authorization")
+                    && v.is_string()
+                {
+                    *v = Json::String("[REDACTED]".into());
+                } else {
+                    redact_keys(v);
+                }
+            }
+        }
+        Json::Array(items) => items.iter_mut().for_each(redact_keys),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn path_detection_follows_promptfoo() {
+        for (s, want) in [
+            ("file://p.txt", true),
+            ("./prompt.txt", true),
+            ("Return the label for item {{id}}. Context: {{text}}", false),
+            ("Answer yes/no", true),
+            ("prompt.md", true),
+            ("hello", false),
+            ("line\nwith/slash", false),
+        ] {
+            assert_eq!(looks_like_path(s), want, "{s}");
+        }
+    }
+
+    #[test]
+    fn reported_ids() {
+        assert_eq!(reported_string_id("openai:chat:gpt-4o"), "openai:gpt-4o");
+        assert_eq!(reported_string_id("openai:gpt-4o"), "openai:gpt-4o");
+        assert_eq!(
+            reported_string_id("anthropic:messages:claude"),
+            "anthropic:claude"
+        );
+        assert_eq!(reported_string_id("echo"), "echo");
+    }
+
+    #[test]
+    fn keys_are_redacted() {
+        let mut v =
+            serde_json::json!({"providers": [{"config": {"apiKey": "sk-1", "temperature": 0}}]});
+        redact_keys(&mut v);
+        assert_eq!(v["providers"][0]["config"]["apiKey"], "[REDACTED]");
+        assert_eq!(v["providers"][0]["config"]["temperature"], 0);
+    }
+}

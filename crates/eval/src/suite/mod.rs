@@ -1,0 +1,96 @@
+//! An eval suite in promptfoo's config format, loaded and expanded into the steps the
+//! runner executes (see `docs/evals.md` for what is supported and
+//! `docs/research/promptfoo-compat.md` for the semantics followed).
+
+mod load;
+mod test_cases;
+
+pub use load::load;
+
+use crate::assertions::Assertion;
+use serde_json::{Map, Value as Json};
+use std::path::PathBuf;
+
+/// A problem with a suite, named by file and place.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{location}: {message}")]
+pub struct SuiteError {
+    /// `file`, `file:line:column` or `file: tests[3].assert[0]`.
+    pub location: String,
+    pub message: String,
+}
+
+/// One prompt of the suite, before rendering.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PromptTemplate {
+    pub raw: String,
+    pub label: String,
+    /// SHA-256 of the label (promptfoo's `promptId`).
+    pub id: String,
+}
+
+/// One provider of the suite as configured.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProviderSpec {
+    /// The id as written (`openai:chat:gpt-4o-mini`).
+    pub id: String,
+    /// The id reports show (promptfoo drops the type segment for string ids).
+    pub reported_id: String,
+    pub label: String,
+    pub config: Map<String, Json>,
+}
+
+/// An assertion or a group of them (`assert-set`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum AssertItem {
+    One(Assertion),
+    Set {
+        assertions: Vec<Assertion>,
+        threshold: Option<f64>,
+        weight: f64,
+        metric: Option<String>,
+        raw: Json,
+    },
+}
+
+/// One evaluation step: a test with one combination of its vars (and one repeat),
+/// run against every prompt × provider.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TestStep {
+    pub test_idx: usize,
+    pub description: Option<String>,
+    pub vars: Map<String, Json>,
+    pub asserts: Vec<AssertItem>,
+    pub threshold: Option<f64>,
+    pub options: Map<String, Json>,
+    /// The final test as promptfoo reports it (`testCase`).
+    pub test_case: Json,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct EvaluateOptions {
+    pub max_concurrency: Option<usize>,
+    pub repeat: Option<usize>,
+    pub delay_ms: Option<u64>,
+    pub timeout_ms: Option<u64>,
+    pub cache: Option<bool>,
+}
+
+/// A loaded, expanded suite.
+#[derive(Debug, Clone)]
+pub struct Suite {
+    pub path: PathBuf,
+    pub base_dir: PathBuf,
+    pub description: Option<String>,
+    pub prompts: Vec<PromptTemplate>,
+    pub providers: Vec<ProviderSpec>,
+    pub steps: Vec<TestStep>,
+    pub options: EvaluateOptions,
+    pub env: Map<String, Json>,
+    /// The config as written (unexpanded), with API keys redacted, for reports.
+    pub config_json: Json,
+    /// Every var name seen, in first-seen order.
+    pub var_names: Vec<String>,
+    /// Top-level keys promptfoo would ignore, for a warning.
+    pub ignored_keys: Vec<String>,
+}

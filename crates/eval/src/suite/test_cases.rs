@@ -1,0 +1,631 @@
+//! Tests: loading (inline, YAML/JSON/JSONL/CSV files, globs), `defaultTest` merge,
+//! `scenarios`, var expansion (cartesian product, first var slowest) and `repeat`,
+//! numbered as promptfoo numbers them (`testIdx` counts steps, not config tests).
+
+use super::load::{err_at, expand_path, read_data_file};
+use super::{AssertItem, SuiteError, TestStep};
+use crate::assertions::{self, Assertion};
+use serde_json::{Map, Value as Json};
+use std::path::Path;
+
+/// A test object with the place it came from, for error messages.
+struct RawTest {
+    value: Map<String, Json>,
+    location: String,
+}
+
+pub(super) fn load_steps(
+    config: &Map<String, Json>,
+    base: &Path,
+    file: &str,
+) -> Result<(Vec<TestStep>, Vec<String>), SuiteError> {
+    let default_test = match config.get("defaultTest") {
+        None | Some(Json::Null) => Map::new(),
+        Some(Json::Object(o)) => o.clone(),
+        Some(Json::String(s)) if s.starts_with("file://") => {
+            match read_data_file(&base.join(&s[7..]))? {
+                Json::Object(o) => o,
+                _ => {
+                    return Err(err_at(
+                        format!("{file}: defaultTest"),
+                        format!("{s} does not hold a mapping"),
+                    ));
+                }
+            }
+        }
+        Some(_) => {
+            return Err(err_at(
+                format!("{file}: defaultTest"),
+                "`defaultTest` must be a mapping",
+            ));
+        }
+    };
+    let mut tests = match config.get("tests") {
+        None | Some(Json::Null) => Vec::new(),
+        Some(v) => collect_tests(v, base, &format!("{file}: tests"))?,
+    };
+    if let Some(scenarios) = config.get("scenarios") {
+        tests.extend(scenario_tests(scenarios, &format!("{file}: scenarios"))?);
+    }
+    if tests.is_empty() {
+        tests.push(RawTest {
+            value: Map::new(),
+            location: format!("{file}: tests"),
+        });
+    }
+    let repeat_default = config
+        .get("evaluateOptions")
+        .and_then(|o| o.get("repeat"))
+        .and_then(Json::as_u64)
+        .unwrap_or(1)
+        .max(1) as usize;
+
+    let mut steps = Vec::new();
+    let mut var_names: Vec<String> = Vec::new();
+    for test in tests {
+        let merged = merge_default(&default_test, test.value);
+        let asserts = parse_asserts(merged.get("assert"), &test.location)?;
+        let threshold = merged.get("threshold").and_then(Json::as_f64);
+        let options = match merged.get("options") {
+            Some(Json::Object(o)) => o.clone(),
+            _ => Map::new(),
+        };
+        let repeat = options
+            .get("repeat")
+            .and_then(Json::as_u64)
+            .map_or(repeat_default, |r| r.max(1) as usize);
+        let vars = match merged.get("vars") {
+            Some(Json::Object(v)) => v.clone(),
+            Some(Json::Null) | None => Map::new(),
+            Some(_) => {
+                return Err(err_at(
+                    &test.location,
+                    "`vars` must be a mapping of names to values",
+                ));
+            }
+        };
+        for name in vars.keys() {
+            if !var_names.contains(name) {
+                var_names.push(name.clone());
+            }
+        }
+        let combinations = var_combinations(&vars);
+        for _ in 0..repeat {
+            for combo in &combinations {
+                let mut test_case = merged.clone();
+                test_case.insert("vars".into(), Json::Object(combo.clone()));
+                test_case
+                    .entry("options")
+                    .or_insert_with(|| Json::Object(Map::new()));
+                test_case
+                    .entry("metadata")
+                    .or_insert_with(|| Json::Object(Map::new()));
+                steps.push(TestStep {
+                    test_idx: steps.len(),
+                    description: merged
+                        .get("description")
+                        .and_then(Json::as_str)
+                        .map(str::to_owned),
+                    vars: combo.clone(),
+                    asserts: asserts.clone(),
+                    threshold,
+                    options: options.clone(),
+                    test_case: Json::Object(test_case),
+                });
+            }
+        }
+    }
+    Ok((steps, var_names))
+}
+
+fn collect_tests(value: &Json, base: &Path, location: &str) -> Result<Vec<RawTest>, SuiteError> {
+    match value {
+        Json::String(s) => tests_from_path(s, base, location, true),
+        Json::Array(items) => {
+            let mut out = Vec::new();
+            for (i, item) in items.iter().enumerate() {
+                let at = format!("{location}[{i}]");
+                match item {
+                    Json::String(s) => out.extend(tests_from_path(s, base, &at, false)?),
+                    Json::Object(o) => out.push(RawTest {
+                        value: o.clone(),
+                        location: at,
+                    }),
+                    _ => {
+                        return Err(err_at(
+                            at,
+                            "a test is a mapping (vars, assert, ...) or a path to a file of tests",
+                        ));
+                    }
+                }
+            }
+            Ok(out)
+        }
+        Json::Object(o) if o.contains_key("path") => {
+            let path = o.get("path").and_then(Json::as_str).unwrap_or_default();
+            tests_from_path(path, base, location, true)
+        }
+        _ => Err(err_at(
+            location,
+            "`tests` is a list of tests, or a path to a file of tests",
+        )),
+    }
+}
+
+/// Tests from a file (or glob). Files named directly in `tests:` as a string get
+/// `Row #n` descriptions when they have none, as in promptfoo.
+fn tests_from_path(
+    spec: &str,
+    base: &Path,
+    location: &str,
+    standalone: bool,
+) -> Result<Vec<RawTest>, SuiteError> {
+    let relative = spec.strip_prefix("file://").unwrap_or(spec);
+    let files = expand_path(base, relative);
+    if files.is_empty() {
+        return Err(err_at(
+            location,
+            format!(
+                "no test file matches `{spec}` (relative to {})",
+                base.display()
+            ),
+        ));
+    }
+    let mut out = Vec::new();
+    for path in files {
+        let shown = path.display().to_string();
+        let lower = shown.to_lowercase();
+        let (rows, numbered) = if lower.ends_with(".csv") {
+            (csv_tests(&path)?, true)
+        } else if lower.ends_with(".jsonl") {
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| err_at(&shown, format!("cannot read: {e}")))?;
+            let rows = text
+                .lines()
+                .enumerate()
+                .filter(|(_, l)| !l.trim().is_empty())
+                .map(|(n, l)| {
+                    serde_json::from_str(l).map_err(|e| {
+                        err_at(format!("{shown}:{}", n + 1), format!("invalid JSON: {e}"))
+                    })
+                })
+                .collect::<Result<Vec<Json>, _>>()?;
+            (rows, standalone)
+        } else {
+            match read_data_file(&path)? {
+                Json::Array(items) => (items, standalone),
+                Json::Object(o) => (vec![Json::Object(o)], standalone),
+                _ => return Err(err_at(&shown, "a test file holds a list of tests")),
+            }
+        };
+        for (n, row) in rows.into_iter().enumerate() {
+            let Json::Object(mut test) = row else {
+                return Err(err_at(format!("{shown}: [{n}]"), "each test is a mapping"));
+            };
+            if numbered && !test.contains_key("description") {
+                test.insert(
+                    "description".into(),
+                    Json::String(format!("Row #{}", n + 1)),
+                );
+            }
+            out.push(RawTest {
+                value: test,
+                location: format!("{shown}: [{n}]"),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// A CSV row: `__expected*` columns become assertions, `__description`, `__threshold`,
+/// `__metric`, `__prefix`/`__suffix` go where promptfoo puts them, other columns are vars.
+fn csv_tests(path: &Path) -> Result<Vec<Json>, SuiteError> {
+    let shown = path.display().to_string();
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(true)
+        .from_path(path)
+        .map_err(|e| err_at(&shown, format!("cannot read CSV: {e}")))?;
+    let headers: Vec<String> = reader
+        .headers()
+        .map_err(|e| err_at(&shown, format!("cannot read the CSV header: {e}")))?
+        .iter()
+        .map(|h| h.trim().trim_start_matches('\u{feff}').to_owned())
+        .collect();
+    let mut out = Vec::new();
+    for (n, record) in reader.records().enumerate() {
+        let record = record.map_err(|e| {
+            err_at(
+                format!("{shown}: row {}", n + 1),
+                format!("bad CSV row: {e}"),
+            )
+        })?;
+        let mut vars = Map::new();
+        let mut asserts = Vec::new();
+        let mut test = Map::new();
+        let mut options = Map::new();
+        let mut metric = None;
+        for (header, cell) in headers.iter().zip(record.iter()) {
+            match header.as_str() {
+                h if h.starts_with("__expected") => {
+                    if !cell.trim().is_empty() {
+                        asserts.push(assertion_from_string(cell.trim()));
+                    }
+                }
+                "__description" => {
+                    test.insert("description".into(), Json::String(cell.to_owned()));
+                }
+                "__threshold" => {
+                    if let Ok(t) = cell.trim().parse::<f64>() {
+                        test.insert("threshold".into(), crate::number(t));
+                    }
+                }
+                "__metric" => metric = Some(cell.to_owned()),
+                "__prefix" => {
+                    options.insert("prefix".into(), Json::String(cell.to_owned()));
+                }
+                "__suffix" => {
+                    options.insert("suffix".into(), Json::String(cell.to_owned()));
+                }
+                h if h.starts_with("__") => {}
+                h => {
+                    vars.insert(h.to_owned(), Json::String(cell.to_owned()));
+                }
+            }
+        }
+        if let Some(m) = metric {
+            for a in &mut asserts {
+                a["metric"] = Json::String(m.clone());
+            }
+        }
+        test.insert("vars".into(), Json::Object(vars));
+        test.insert("assert".into(), Json::Array(asserts));
+        if !options.is_empty() {
+            test.insert("options".into(), Json::Object(options));
+        }
+        out.push(Json::Object(test));
+    }
+    Ok(out)
+}
+
+/// promptfoo's shorthand for an `__expected` cell.
+fn assertion_from_string(s: &str) -> Json {
+    use serde_json::json;
+    for prefix in ["javascript:", "fn:", "eval:"] {
+        if let Some(rest) = s.strip_prefix(prefix) {
+            return json!({"type": "javascript", "value": rest.trim()});
+        }
+    }
+    for prefix in ["grade:", "llm-rubric:"] {
+        if let Some(rest) = s.strip_prefix(prefix) {
+            return json!({"type": "llm-rubric", "value": rest});
+        }
+    }
+    if let Some(rest) = s.strip_prefix("python:") {
+        return json!({"type": "python", "value": rest.trim()});
+    }
+    const THRESHOLD_TYPES: &[&str] = &[
+        "answer-relevance",
+        "classifier",
+        "context-faithfulness",
+        "context-recall",
+        "context-relevance",
+        "cost",
+        "latency",
+        "levenshtein",
+        "perplexity",
+        "perplexity-score",
+        "rouge-n",
+        "similar",
+        "starts-with",
+    ];
+    let (negation, body) = match s.strip_prefix("not-") {
+        Some(rest) => ("not-", rest),
+        None => ("", s),
+    };
+    let type_end = body.find([':', '(']).unwrap_or(body.len());
+    let kind = &body[..type_end];
+    if assertions::is_known_type(kind) {
+        let mut rest = &body[type_end..];
+        let mut threshold = None;
+        if let Some(inner) = rest.strip_prefix('(')
+            && let Some(close) = inner.find(')')
+        {
+            threshold = inner[..close].trim().parse::<f64>().ok();
+            rest = &inner[close + 1..];
+        }
+        let value = rest.strip_prefix(':');
+        if rest.is_empty() || value.is_some() {
+            let mut a = json!({"type": format!("{negation}{kind}")});
+            if let Some(v) = value {
+                a["value"] = match kind {
+                    "contains-all" | "contains-any" | "icontains-all" | "icontains-any" => {
+                        Json::Array(
+                            assertions::split_list(v)
+                                .unwrap_or_default()
+                                .into_iter()
+                                .map(Json::String)
+                                .collect(),
+                        )
+                    }
+                    "is-json" | "contains-json" => Json::String(v.to_owned()),
+                    _ => Json::String(v.trim().to_owned()),
+                };
+            }
+            if THRESHOLD_TYPES.contains(&kind) {
+                let default = if kind == "similar" { 0.8 } else { 0.75 };
+                a["threshold"] = crate::number(threshold.unwrap_or(default));
+            }
+            return a;
+        }
+    }
+    json!({"type": "equals", "value": s})
+}
+
+fn scenario_tests(value: &Json, location: &str) -> Result<Vec<RawTest>, SuiteError> {
+    let Json::Array(scenarios) = value else {
+        return Err(err_at(
+            location,
+            "`scenarios` is a list of `{config: [...], tests: [...]}`",
+        ));
+    };
+    let mut out = Vec::new();
+    for (k, scenario) in scenarios.iter().enumerate() {
+        let at = format!("{location}[{k}]");
+        let configs = match scenario.get("config") {
+            Some(Json::Array(c)) => c.clone(),
+            _ => vec![Json::Object(Map::new())],
+        };
+        let tests = match scenario.get("tests") {
+            Some(Json::Array(t)) => t.clone(),
+            _ => vec![Json::Object(Map::new())],
+        };
+        for data in &configs {
+            for t in &tests {
+                let (Json::Object(data), Json::Object(t)) = (data, t) else {
+                    return Err(err_at(&at, "scenario configs and tests are mappings"));
+                };
+                let mut merged = data.clone();
+                for (key, value) in t {
+                    match key.as_str() {
+                        "vars" | "options" | "metadata" => {
+                            let mut m = data
+                                .get(key)
+                                .and_then(Json::as_object)
+                                .cloned()
+                                .unwrap_or_default();
+                            if let Json::Object(extra) = value {
+                                m.extend(extra.clone());
+                            }
+                            merged.insert(key.clone(), Json::Object(m));
+                        }
+                        "assert" => {
+                            let mut a = data
+                                .get("assert")
+                                .and_then(Json::as_array)
+                                .cloned()
+                                .unwrap_or_default();
+                            a.extend(value.as_array().cloned().unwrap_or_default());
+                            merged.insert(key.clone(), Json::Array(a));
+                        }
+                        _ => {
+                            merged.insert(key.clone(), value.clone());
+                        }
+                    }
+                }
+                let metadata = merged
+                    .entry("metadata")
+                    .or_insert_with(|| Json::Object(Map::new()));
+                if let Json::Object(m) = metadata {
+                    m.entry("conversationId")
+                        .or_insert_with(|| Json::String(format!("__scenario_{k}__")));
+                }
+                out.push(RawTest {
+                    value: merged,
+                    location: at.clone(),
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// `defaultTest` under the test: vars, options and metadata merged (the test wins),
+/// asserts concatenated with the defaults first, other keys taken from the test first.
+fn merge_default(default: &Map<String, Json>, test: Map<String, Json>) -> Map<String, Json> {
+    let mut merged = test;
+    for (key, value) in default {
+        match key.as_str() {
+            "vars" | "options" | "metadata" => {
+                let mut m = value.as_object().cloned().unwrap_or_default();
+                if let Some(Json::Object(own)) = merged.get(key) {
+                    m.extend(own.clone());
+                }
+                merged.insert(key.clone(), Json::Object(m));
+            }
+            "assert" => {
+                let disabled = merged
+                    .get("options")
+                    .and_then(|o| o.get("disableDefaultAsserts"))
+                    .and_then(Json::as_bool)
+                    .unwrap_or(false);
+                if !disabled {
+                    let mut a = value.as_array().cloned().unwrap_or_default();
+                    a.extend(
+                        merged
+                            .get("assert")
+                            .and_then(Json::as_array)
+                            .cloned()
+                            .unwrap_or_default(),
+                    );
+                    merged.insert(key.clone(), Json::Array(a));
+                }
+            }
+            _ => {
+                if !merged.contains_key(key) {
+                    merged.insert(key.clone(), value.clone());
+                }
+            }
+        }
+    }
+    merged
+}
+
+/// Every combination of the vars: a list whose first item is a string expands, the
+/// first var varying slowest.
+fn var_combinations(vars: &Map<String, Json>) -> Vec<Map<String, Json>> {
+    let mut combos = vec![Map::new()];
+    for (name, value) in vars {
+        let choices: Vec<Json> = match value {
+            Json::Array(items) if items.first().is_some_and(Json::is_string) => items.clone(),
+            other => vec![other.clone()],
+        };
+        combos = combos
+            .into_iter()
+            .flat_map(|combo| {
+                choices.iter().map(move |choice| {
+                    let mut c = combo.clone();
+                    c.insert(name.clone(), choice.clone());
+                    c
+                })
+            })
+            .collect();
+    }
+    combos
+}
+
+fn parse_asserts(value: Option<&Json>, location: &str) -> Result<Vec<AssertItem>, SuiteError> {
+    let Some(value) = value else {
+        return Ok(Vec::new());
+    };
+    let Json::Array(items) = value else {
+        return Err(err_at(location, "`assert` must be a list"));
+    };
+    items
+        .iter()
+        .enumerate()
+        .map(|(j, item)| parse_assert_item(item, &format!("{location}.assert[{j}]")))
+        .collect()
+}
+
+fn parse_assert_item(item: &Json, at: &str) -> Result<AssertItem, SuiteError> {
+    if item.get("type").and_then(Json::as_str) == Some("assert-set") {
+        let children = match item.get("assert") {
+            Some(Json::Array(a)) => a,
+            _ => return Err(err_at(at, "an `assert-set` needs an `assert` list")),
+        };
+        let assertions = children
+            .iter()
+            .enumerate()
+            .map(|(k, c)| parse_assertion(c, &format!("{at}.assert[{k}]")))
+            .collect::<Result<_, _>>()?;
+        return Ok(AssertItem::Set {
+            assertions,
+            threshold: item.get("threshold").and_then(Json::as_f64),
+            weight: item.get("weight").and_then(Json::as_f64).unwrap_or(1.0),
+            metric: item.get("metric").and_then(Json::as_str).map(str::to_owned),
+            raw: item.clone(),
+        });
+    }
+    parse_assertion(item, at).map(AssertItem::One)
+}
+
+fn parse_assertion(item: &Json, at: &str) -> Result<Assertion, SuiteError> {
+    let Json::Object(o) = item else {
+        return Err(err_at(at, "an assertion is a mapping with a `type`"));
+    };
+    let Some(type_name) = o.get("type").and_then(Json::as_str) else {
+        return Err(err_at(at, "the assertion has no `type`"));
+    };
+    let base = type_name.strip_prefix("not-").unwrap_or(type_name);
+    if !assertions::is_known_type(base) {
+        let hint = assertions::suggest_type(base)
+            .map_or(String::new(), |s| format!("; did you mean `{s}`?"));
+        return Err(err_at(
+            at,
+            format!("unknown assertion type `{type_name}`{hint}"),
+        ));
+    }
+    if !assertions::is_supported_type(base) {
+        return Err(err_at(
+            at,
+            format!("assertion type `{type_name}` is not supported by promptops eval yet"),
+        ));
+    }
+    let mut a = Assertion::new(type_name, o.get("value").cloned());
+    a.raw = item.clone();
+    a.threshold = o.get("threshold").and_then(Json::as_f64);
+    a.weight = o.get("weight").and_then(Json::as_f64).unwrap_or(1.0);
+    a.metric = o.get("metric").and_then(Json::as_str).map(str::to_owned);
+    Ok(a)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn cartesian_product_first_var_slowest() {
+        let vars = json!({"a": ["1", "2"], "b": ["x", "y"], "n": [1, 2], "c": "k"});
+        let combos = var_combinations(vars.as_object().unwrap());
+        let got: Vec<String> = combos
+            .iter()
+            .map(|c| format!("{}{}", c["a"].as_str().unwrap(), c["b"].as_str().unwrap()))
+            .collect();
+        assert_eq!(got, ["1x", "1y", "2x", "2y"]);
+        assert_eq!(combos[0]["n"], json!([1, 2]), "lists of numbers stay whole");
+    }
+
+    #[test]
+    fn default_test_merges_under_the_test() {
+        let default = json!({"vars": {"a": 1, "b": 2}, "assert": [{"type": "contains", "value": "x"}], "threshold": 0.5, "options": {"p": 1}});
+        let test = json!({"vars": {"b": 3}, "assert": [{"type": "equals", "value": "y"}]});
+        let m = merge_default(
+            default.as_object().unwrap(),
+            test.as_object().unwrap().clone(),
+        );
+        assert_eq!(m["vars"], json!({"a": 1, "b": 3}));
+        assert_eq!(m["assert"][0]["type"], "contains", "defaults come first");
+        assert_eq!(m["threshold"], 0.5);
+    }
+
+    #[test]
+    fn expected_shorthands() {
+        assert_eq!(
+            assertion_from_string("LABEL-1"),
+            json!({"type": "equals", "value": "LABEL-1"})
+        );
+        assert_eq!(
+            assertion_from_string("contains:abc "),
+            json!({"type": "contains", "value": "abc"})
+        );
+        assert_eq!(
+            assertion_from_string("not-icontains:x"),
+            json!({"type": "not-icontains", "value": "x"})
+        );
+        assert_eq!(
+            assertion_from_string("contains-any:a, \"b,c\""),
+            json!({"type": "contains-any", "value": ["a", "b,c"]})
+        );
+        assert_eq!(
+            assertion_from_string("levenshtein(3):kitten"),
+            json!({"type": "levenshtein", "value": "kitten", "threshold": 3})
+        );
+        assert_eq!(
+            assertion_from_string("starts-with:ab"),
+            json!({"type": "starts-with", "value": "ab", "threshold": 0.75})
+        );
+        assert_eq!(
+            assertion_from_string("grade: is polite"),
+            json!({"type": "llm-rubric", "value": " is polite"})
+        );
+        assert_eq!(
+            assertion_from_string("fn: output.length > 3"),
+            json!({"type": "javascript", "value": "output.length > 3"})
+        );
+        assert_eq!(
+            assertion_from_string("nosuchtype:x"),
+            json!({"type": "equals", "value": "nosuchtype:x"})
+        );
+    }
+}
