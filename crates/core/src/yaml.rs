@@ -48,11 +48,20 @@ pub struct Node {
     pub start: Pos,
     pub end: Pos,
     pub style: Style,
-    /// The scalar as written, before type resolution (empty for collections).
-    pub raw: String,
+    /// The text of a non-string scalar as written (`2.1`, `true`), before type
+    /// resolution; strings are not stored twice (see [`Node::raw`]).
+    scalar_text: Box<str>,
 }
 
 impl Node {
+    /// The scalar as written, before type resolution (empty for collections).
+    pub fn raw(&self) -> &str {
+        match &self.value {
+            Value::Str(s) => s,
+            _ => &self.scalar_text,
+        }
+    }
+
     pub fn as_str(&self) -> Option<&str> {
         match &self.value {
             Value::Str(s) => Some(s),
@@ -324,7 +333,7 @@ impl Builder {
                                 );
                                 String::new()
                             }
-                            _ => node.raw.clone(),
+                            _ => node.raw().to_owned(),
                         };
                         *pending_key = Some((key, node.start));
                     }
@@ -358,7 +367,7 @@ fn collection(value: Value, start: Pos, end: Pos) -> Node {
         start,
         end,
         style: Style::Collection,
-        raw: String::new(),
+        scalar_text: Box::default(),
     }
 }
 
@@ -379,12 +388,17 @@ fn scalar_node(text: &str, style: ScalarStyle, forced_string: bool, span: &Span)
         ScalarStyle::Literal => (Value::Str(text.to_owned()), Style::Literal),
         ScalarStyle::Folded => (Value::Str(text.to_owned()), Style::Folded),
     };
+    let scalar_text = if matches!(value, Value::Str(_)) {
+        Box::default()
+    } else {
+        text.into()
+    };
     Node {
         value,
         start: pos_of(&span.start),
         end: pos_of(&span.end),
         style,
-        raw: text.to_owned(),
+        scalar_text,
     }
 }
 

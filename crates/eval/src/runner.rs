@@ -197,7 +197,9 @@ async fn evaluate(test: &TestStep, prompt: &PromptTemplate, provider: &Provider,
     };
     row.rendered_prompt = rendered.clone();
     let started = Instant::now();
-    let response = provider.call(&rendered, &test.vars, &test.options).await;
+    let response = provider
+        .call(&rendered, &test.vars, &test.test.options)
+        .await;
     row.latency_ms = started.elapsed().as_millis() as u64;
     if let Some(error) = &response.error {
         row.error = Some(error.clone());
@@ -244,9 +246,10 @@ async fn evaluate(test: &TestStep, prompt: &PromptTemplate, provider: &Provider,
 
 /// Runs the test's assertions on the output and combines them.
 fn grade(test: &TestStep, observed: &Observed<'_>) -> Result<GradingResult, AssertionError> {
-    let mut top = Vec::with_capacity(test.asserts.len());
-    let mut flat: Vec<ComponentResult> = Vec::with_capacity(test.asserts.len());
-    for item in &test.asserts {
+    let asserts = &test.test.asserts;
+    let mut top = Vec::with_capacity(asserts.len());
+    let mut flat: Vec<ComponentResult> = Vec::with_capacity(asserts.len());
+    for item in asserts {
         match item {
             AssertItem::One(a) => {
                 let a = render_assertion_value(a, &test.vars);
@@ -280,8 +283,8 @@ fn grade(test: &TestStep, observed: &Observed<'_>) -> Result<GradingResult, Asse
             }
         }
     }
-    let mut grading = assertions::aggregate(top, test.threshold);
-    if !test.asserts.is_empty() {
+    let mut grading = assertions::aggregate(top, test.test.threshold);
+    if !asserts.is_empty() {
         // Weight-0 results were forced to pass in `top`; the flattened list shows the same.
         for r in &mut flat {
             if r.weight == 0.0 {
@@ -335,11 +338,13 @@ pub fn render_prompt(prompt: &PromptTemplate, test: &TestStep) -> Result<String,
         }
     }
     let prefix = test
+        .test
         .options
         .get("prefix")
         .and_then(Json::as_str)
         .unwrap_or("");
     let suffix = test
+        .test
         .options
         .get("suffix")
         .and_then(Json::as_str)

@@ -95,7 +95,7 @@ pub fn run(args: &EvalArgs, format: Format) -> Result<Outcome> {
         None => Arc::new(|_, _| {}),
     };
 
-    let rt = tokio::runtime::Builder::new_multi_thread()
+    let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
@@ -132,14 +132,18 @@ pub fn run(args: &EvalArgs, format: Format) -> Result<Outcome> {
         )?;
     }
     match format {
-        Format::Json => output::json(&report::json::document(
-            &suite,
-            &providers,
-            &result,
-            &summary,
-            &started_at,
-            runtime_options,
-        )),
+        Format::Json => {
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            report::json::write(
+                &mut out,
+                &suite,
+                &providers,
+                &result,
+                &summary,
+                &started_at,
+                &runtime_options,
+            )?;
+        }
         Format::Text => print_text(&suite, &providers, &result, &summary, args),
     }
     if result.interrupted {
@@ -188,20 +192,15 @@ fn write_output(
     started_at: &str,
     runtime: &serde_json::Value,
 ) -> Result<()> {
-    let text = match output_kind(path)? {
-        OutputKind::Json => {
-            let doc = report::json::document(
-                suite,
-                providers,
-                result,
-                summary,
-                started_at,
-                runtime.clone(),
-            );
-            serde_json::to_string_pretty(&doc)?
-        }
-    };
-    std::fs::write(path, text).with_context(|| format!("{}: cannot write", path.display()))
+    let file =
+        std::fs::File::create(path).with_context(|| format!("{}: cannot write", path.display()))?;
+    let mut out = std::io::BufWriter::new(file);
+    match output_kind(path)? {
+        OutputKind::Json => report::json::write(
+            &mut out, suite, providers, result, summary, started_at, runtime,
+        ),
+    }
+    .with_context(|| format!("{}: cannot write", path.display()))
 }
 
 fn print_text(
@@ -217,6 +216,7 @@ fn print_text(
         for r in rows {
             let step = &suite.steps[r.step];
             let name = step
+                .test
                 .description
                 .clone()
                 .unwrap_or_else(|| format!("test {}", step.test_idx + 1));

@@ -284,7 +284,7 @@ impl Decoder<'_> {
                 None
             }
             Value::Null => None,
-            _ => Some(e.value.raw.clone()),
+            _ => Some(e.value.raw().to_owned()),
         }
     }
 
@@ -294,7 +294,7 @@ impl Decoder<'_> {
                 .iter()
                 .filter_map(|item| match &item.value {
                     Value::Str(s) => Some(s.clone()),
-                    Value::Int(_) | Value::Float(_) | Value::Bool(_) => Some(item.raw.clone()),
+                    Value::Int(_) | Value::Float(_) | Value::Bool(_) => Some(item.raw().to_owned()),
                     _ => {
                         self.wrong_type(item, &format!("{} item", e.key), "a string");
                         None
@@ -320,7 +320,7 @@ impl Decoder<'_> {
 
     fn version(&mut self, node: &Node, field: &str) -> Option<semver::Version> {
         let text = match &node.value {
-            Value::Int(_) | Value::Float(_) | Value::Str(_) => node.raw.as_str(),
+            Value::Int(_) | Value::Float(_) | Value::Str(_) => node.raw(),
             _ => {
                 self.wrong_type(node, field, "a semver version like `1.2.0`");
                 return None;
@@ -495,7 +495,7 @@ impl Decoder<'_> {
     }
 
     fn enum_error(&mut self, node: &Node, what: &str, allowed: &[&str]) {
-        let given = node.raw.as_str();
+        let given = node.raw();
         let hint = match did_you_mean(given, allowed.iter().copied()) {
             Some(near) => format!("did you mean `{near}`?"),
             None => format!("use one of: {}", allowed.join(", ")),

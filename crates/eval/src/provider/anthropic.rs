@@ -4,7 +4,7 @@ use super::{
     HttpMeta, Response, Shared, TokenUsage, chat_prompt, header_map, normalize_finish_reason,
     retry, status_text,
 };
-use crate::pricing::Usage;
+use crate::pricing::{ModelPrice, Usage};
 use serde_json::{Map, Value as Json};
 
 const API_VERSION: &str = "2023-06-01";
@@ -22,6 +22,7 @@ pub async fn call(
     shared: &Shared,
     config: &Map<String, Json>,
     model: &str,
+    price: Option<ModelPrice>,
     prompt: &str,
 ) -> Response {
     let (system, messages) = chat_prompt::anthropic_messages(prompt);
@@ -175,7 +176,7 @@ pub async fn call(
         .unwrap_or(0);
     let output_tokens = data["usage"]["output_tokens"].as_u64().unwrap_or(0);
     let prompt_tokens = input + cache_read + cache_write;
-    let cost = shared.prices.lookup(Some("anthropic"), model).map(|p| {
+    let cost = price.map(|p| {
         p.cost(Usage {
             prompt: prompt_tokens,
             completion: output_tokens,

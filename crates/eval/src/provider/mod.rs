@@ -7,7 +7,7 @@ mod exec;
 mod openai;
 mod retry;
 
-use crate::pricing::{NanoUsd, PriceTable};
+use crate::pricing::{ModelPrice, NanoUsd, PriceTable};
 use crate::suite::ProviderSpec;
 use serde_json::{Map, Value as Json};
 use std::sync::Arc;
@@ -157,12 +157,24 @@ pub struct Provider {
     pub spec: ProviderSpec,
     kind: Kind,
     shared: Shared,
+    /// The model's price, looked up once (`None`: unknown model, so cost is unknown).
+    price: Option<ModelPrice>,
 }
 
 impl Provider {
     pub fn new(spec: ProviderSpec, shared: Shared) -> Result<Provider, String> {
         let kind = Kind::parse(&spec.id)?;
-        let provider = Provider { spec, kind, shared };
+        let price = match &kind {
+            Kind::OpenAiChat { model } => shared.prices.lookup(Some("openai"), model),
+            Kind::Anthropic { model } => shared.prices.lookup(Some("anthropic"), model),
+            Kind::Exec { .. } | Kind::Echo => None,
+        };
+        let provider = Provider {
+            spec,
+            kind,
+            shared,
+            price,
+        };
         provider.preflight()?;
         Ok(provider)
     }
@@ -219,9 +231,11 @@ impl Provider {
                 cost: Some(NanoUsd::ZERO),
                 ..Response::default()
             },
-            Kind::OpenAiChat { model } => openai::call(&self.shared, &config, model, prompt).await,
+            Kind::OpenAiChat { model } => {
+                openai::call(&self.shared, &config, model, self.price, prompt).await
+            }
             Kind::Anthropic { model } => {
-                anthropic::call(&self.shared, &config, model, prompt).await
+                anthropic::call(&self.shared, &config, model, self.price, prompt).await
             }
             Kind::Exec { command } => {
                 exec::call(&self.shared, command, prompt, &config, vars).await

@@ -5,7 +5,7 @@ use super::{
     HttpMeta, Response, Shared, TokenUsage, chat_prompt, header_map, normalize_finish_reason,
     retry, status_text,
 };
-use crate::pricing::Usage;
+use crate::pricing::{ModelPrice, Usage};
 use serde_json::{Map, Value as Json};
 
 /// Keys copied into the request body when the config sets them, in this order.
@@ -72,6 +72,7 @@ pub async fn call(
     shared: &Shared,
     config: &Map<String, Json>,
     model: &str,
+    price: Option<ModelPrice>,
     prompt: &str,
 ) -> Response {
     let messages = match chat_prompt::openai_messages(prompt) {
@@ -256,7 +257,7 @@ pub async fn call(
         cached: 0,
         num_requests: 1,
     };
-    let cost = shared.prices.lookup(Some("openai"), model).map(|p| {
+    let cost = price.map(|p| {
         p.cost(Usage {
             prompt: prompt_tokens,
             completion: completion_tokens,

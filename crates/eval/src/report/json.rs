@@ -10,21 +10,17 @@ use crate::suite::Suite;
 use serde_json::{Map, Value as Json, json};
 use sha2::{Digest, Sha256};
 
-/// Builds the whole document.
-pub fn document(
+/// Writes the whole document to `out`, one result row at a time, so memory does not
+/// grow with the number of rows (rows are written compactly, one per line).
+pub fn write<W: std::io::Write>(
+    out: &mut W,
     suite: &Suite,
     providers: &[Provider],
     run: &RunResult,
     summary: &Summary,
     started_at: &str,
-    runtime: Json,
-) -> Json {
-    let rows: Vec<Json> = run
-        .rows
-        .iter()
-        .enumerate()
-        .map(|(i, r)| row(suite, providers, r, started_at, i))
-        .collect();
+    runtime: &Json,
+) -> std::io::Result<()> {
     let mut prompts = Vec::new();
     for (p_idx, provider) in providers.iter().enumerate() {
         for (t_idx, template) in suite.prompts.iter().enumerate() {
@@ -38,50 +34,67 @@ pub fn document(
             }));
         }
     }
-    let mut doc = Map::new();
-    doc.insert(
-        "evalId".into(),
-        json!(format!(
-            "eval-{}-{}",
-            &short_hash(started_at)[..3],
-            started_at.get(..19).unwrap_or(started_at)
-        )),
+    let eval_id = format!(
+        "eval-{}-{}",
+        &short_hash(started_at)[..3],
+        started_at.get(..19).unwrap_or(started_at)
     );
-    doc.insert(
-        "results".into(),
-        json!({
-            "version": 3,
-            "timestamp": started_at,
-            "prompts": prompts,
-            "results": rows,
-            "stats": {
-                "successes": summary.successes,
-                "failures": summary.failures,
-                "errors": summary.errors,
-                "tokenUsage": token_usage(summary.tokens),
-                "durationMs": run.duration.as_millis() as u64,
-                "evaluationDurationMs": run.duration.as_millis() as u64,
-            },
-        }),
-    );
-    doc.insert("config".into(), suite.config_json.clone());
-    doc.insert("shareableUrl".into(), Json::Null);
-    doc.insert(
-        "metadata".into(),
-        json!({
-            "promptopsVersion": env!("CARGO_PKG_VERSION"),
-            "platform": std::env::consts::OS,
-            "arch": std::env::consts::ARCH,
-            "exportedAt": started_at,
-            "evaluationCreatedAt": started_at,
-            "interrupted": run.interrupted,
-        }),
-    );
-    if !suite.var_names.is_empty() {
-        doc.insert("vars".into(), json!(suite.var_names));
+    writeln!(out, "{{")?;
+    writeln!(out, "  \"evalId\": {},", json!(eval_id))?;
+    writeln!(out, "  \"results\": {{")?;
+    writeln!(out, "    \"version\": 3,")?;
+    writeln!(out, "    \"timestamp\": {},", json!(started_at))?;
+    writeln!(
+        out,
+        "    \"prompts\": {},",
+        serde_json::to_string(&prompts)?
+    )?;
+    writeln!(out, "    \"results\": [")?;
+    for (i, r) in run.rows.iter().enumerate() {
+        let separator = if i + 1 < run.rows.len() { "," } else { "" };
+        serde_json::to_writer(&mut *out, &row(suite, providers, r, started_at, i))?;
+        writeln!(out, "{separator}")?;
     }
-    doc.insert("runtimeOptions".into(), runtime);
-    Json::Object(doc)
+    writeln!(out, "    ],")?;
+    let stats = json!({
+        "successes": summary.successes,
+        "failures": summary.failures,
+        "errors": summary.errors,
+        "tokenUsage": token_usage(summary.tokens),
+        "durationMs": run.duration.as_millis() as u64,
+        "evaluationDurationMs": run.duration.as_millis() as u64,
+    });
+    writeln!(out, "    \"stats\": {}", serde_json::to_string(&stats)?)?;
+    writeln!(out, "  }},")?;
+    writeln!(out, "  \"config\": {},", suite.config_json.get())?;
+    writeln!(out, "  \"shareableUrl\": null,")?;
+    let metadata = json!({
+        "promptopsVersion": env!("CARGO_PKG_VERSION"),
+        "platform": std::env::consts::OS,
+        "arch": std::env::consts::ARCH,
+        "exportedAt": started_at,
+        "evaluationCreatedAt": started_at,
+        "interrupted": run.interrupted,
+    });
+    writeln!(
+        out,
+        "  \"metadata\": {},",
+        serde_json::to_string(&metadata)?
+    )?;
+    if !suite.var_names.is_empty() {
+        writeln!(
+            out,
+            "  \"vars\": {},",
+            serde_json::to_string(&suite.var_names)?
+        )?;
+    }
+    writeln!(
+        out,
+        "  \"runtimeOptions\": {}",
+        serde_json::to_string(runtime)?
+    )?;
+    writeln!(out, "}}")?;
+    out.flush()
 }
 
 fn short_hash(s: &str) -> String {
@@ -118,7 +131,7 @@ fn row(suite: &Suite, providers: &[Provider], r: &Row, started_at: &str, i: usiz
                 .map_or(0.0, |c| c.as_usd_f64())
         ),
     );
-    if let Some(d) = &step.description {
+    if let Some(d) = &step.test.description {
         o.insert("description".into(), json!(d));
     }
     if let Some(e) = &r.error {
@@ -137,7 +150,7 @@ fn row(suite: &Suite, providers: &[Provider], r: &Row, started_at: &str, i: usiz
             .map_or(json!({}), |g| json!(g.named_scores)),
     );
     let mut prompt_config = Map::new();
-    for (k, v) in &step.options {
+    for (k, v) in &step.test.options {
         if k != "repeat" {
             prompt_config.insert(k.clone(), v.clone());
         }
@@ -157,7 +170,7 @@ fn row(suite: &Suite, providers: &[Provider], r: &Row, started_at: &str, i: usiz
     }
     o.insert("score".into(), json!(r.score));
     o.insert("success".into(), json!(r.success()));
-    o.insert("testCase".into(), step.test_case.clone());
+    o.insert("testCase".into(), step.test_case());
     o.insert("testIdx".into(), json!(step.test_idx));
     let usage = r.response.as_ref().map_or(
         TokenUsage {
@@ -169,7 +182,8 @@ fn row(suite: &Suite, providers: &[Provider], r: &Row, started_at: &str, i: usiz
     o.insert("tokenUsage".into(), token_usage(usage));
     o.insert("vars".into(), Json::Object(step.vars.clone()));
     let mut metadata = step
-        .test_case
+        .test
+        .object
         .get("metadata")
         .and_then(Json::as_object)
         .cloned()

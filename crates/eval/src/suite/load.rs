@@ -44,6 +44,10 @@ pub fn load(path: &Path) -> Result<Suite, SuiteError> {
     let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
     let file = path.display().to_string();
 
+    let description = config
+        .get("description")
+        .and_then(Json::as_str)
+        .map(str::to_owned);
     let ignored_keys = config
         .keys()
         .filter(|k| !KNOWN_KEYS.contains(&k.as_str()))
@@ -75,23 +79,22 @@ pub fn load(path: &Path) -> Result<Suite, SuiteError> {
         Some(Json::Object(m)) => m.clone(),
         _ => Map::new(),
     };
-    let (steps, var_names) = load_steps(&config, &base_dir, &file)?;
-
-    let mut config_json = Json::Object(config.clone());
-    for key in ["metrics", "plugins", "output", "options", "thresholds"] {
-        if let Json::Object(m) = &mut config_json {
-            m.shift_remove(key);
-        }
-    }
-    redact_keys(&mut config_json);
+    // The report echoes the config; keep it as redacted text now, before the tests are
+    // taken out of it, so no second tree of a large suite is ever built.
+    let mut text = String::with_capacity(4096);
+    write_redacted(
+        &config,
+        &mut text,
+        &["metrics", "plugins", "output", "options", "thresholds"],
+    );
+    let config_json = serde_json::value::RawValue::from_string(text)
+        .map_err(|e| err(path, format!("cannot keep the config: {e}")))?;
+    let (steps, var_names) = load_steps(config, &base_dir, &file)?;
 
     Ok(Suite {
         path: path.to_path_buf(),
         base_dir,
-        description: config
-            .get("description")
-            .and_then(Json::as_str)
-            .map(str::to_owned),
+        description,
         prompts,
         providers,
         steps,
@@ -423,26 +426,51 @@ fn evaluate_options(value: Option<&Json>, file: &str) -> Result<EvaluateOptions,
     })
 }
 
-/// Replaces every `apiKey`-like value with `[REDACTED]`.
-fn redact_keys(value: &mut Json) {
-    match value {
-        Json::Object(map) => {
-            for (k, v) in map.iter_mut() {
-                let lower = k.to_lowercase();
-                if (lower.contains("apikey")
-                    || lower.contains("api_key")
-                    || lower == "authorization")
-                    && v.is_string()
-                {
-                    *v = Json::String("[REDACTED]".into());
-                } else {
-                    redact_keys(v);
-                }
+/// Writes the config as compact JSON, leaving out the top-level keys in `skip_top`
+/// and writing `apiKey`-like values as `"[REDACTED]"`.
+fn write_redacted(config: &Map<String, Json>, out: &mut String, skip_top: &[&str]) {
+    fn secret_key(k: &str) -> bool {
+        let lower = k.to_lowercase();
+        lower.contains("apikey") || lower.contains("api_key") || lower == "authorization"
+    }
+    fn write_map<'a>(entries: impl Iterator<Item = (&'a String, &'a Json)>, out: &mut String) {
+        out.push('{');
+        for (i, (k, v)) in entries.enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push_str(&Json::String(k.clone()).to_string());
+            out.push(':');
+            if secret_key(k) && v.is_string() {
+                out.push_str("\"[REDACTED]\"");
+            } else {
+                write(v, out);
             }
         }
-        Json::Array(items) => items.iter_mut().for_each(redact_keys),
-        _ => {}
+        out.push('}');
     }
+    fn write(value: &Json, out: &mut String) {
+        match value {
+            Json::Object(map) => write_map(map.iter(), out),
+            Json::Array(items) => {
+                out.push('[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    write(item, out);
+                }
+                out.push(']');
+            }
+            scalar => out.push_str(&scalar.to_string()),
+        }
+    }
+    write_map(
+        config
+            .iter()
+            .filter(|(k, _)| !skip_top.contains(&k.as_str())),
+        out,
+    );
 }
 
 #[cfg(test)]
@@ -477,10 +505,12 @@ mod tests {
 
     #[test]
     fn keys_are_redacted() {
-        let mut v =
-            serde_json::json!({"providers": [{"config": {"apiKey": "sk-1", "temperature": 0}}]});
-        redact_keys(&mut v);
-        assert_eq!(v["providers"][0]["config"]["apiKey"], "[REDACTED]");
-        assert_eq!(v["providers"][0]["config"]["temperature"], 0);
+        let v = serde_json::json!({"providers": [{"config": {"apiKey": "sk-1", "temperature": 0}}], "metrics": [1]});
+        let mut out = String::new();
+        write_redacted(v.as_object().unwrap(), &mut out, &["metrics"]);
+        assert_eq!(
+            out,
+            r#"{"providers":[{"config":{"apiKey":"[REDACTED]","temperature":0}}]}"#
+        );
     }
 }

@@ -10,6 +10,7 @@ pub use load::load;
 use crate::assertions::Assertion;
 use serde_json::{Map, Value as Json};
 use std::path::PathBuf;
+use std::sync::Arc;
 
 /// A problem with a suite, named by file and place.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -58,13 +59,51 @@ pub enum AssertItem {
 #[derive(Debug, Clone, PartialEq)]
 pub struct TestStep {
     pub test_idx: usize,
-    pub description: Option<String>,
+    /// This step's vars (one combination of the test's).
     pub vars: Map<String, Json>,
+    /// What the steps of one config test share.
+    pub test: Arc<MergedTest>,
+}
+
+/// A config test after `defaultTest` is merged in, shared by its steps.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MergedTest {
+    pub description: Option<String>,
     pub asserts: Vec<AssertItem>,
     pub threshold: Option<f64>,
     pub options: Map<String, Json>,
-    /// The final test as promptfoo reports it (`testCase`).
-    pub test_case: Json,
+    /// The merged test object without `vars` and `assert` (kept apart, above);
+    /// with them it is promptfoo's `testCase`.
+    pub object: Map<String, Json>,
+}
+
+impl TestStep {
+    /// The test as promptfoo reports it (`testCase`): the merged test with this step's vars.
+    pub fn test_case(&self) -> Json {
+        let mut o = self.test.object.clone();
+        o.insert("vars".into(), Json::Object(self.vars.clone()));
+        if !self.test.asserts.is_empty() {
+            let asserts = self
+                .test
+                .asserts
+                .iter()
+                .map(AssertItem::raw)
+                .cloned()
+                .collect();
+            o.insert("assert".into(), Json::Array(asserts));
+        }
+        Json::Object(o)
+    }
+}
+
+impl AssertItem {
+    /// The assertion (or set) as written.
+    pub fn raw(&self) -> &Json {
+        match self {
+            AssertItem::One(a) => &a.raw,
+            AssertItem::Set { raw, .. } => raw,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -87,8 +126,9 @@ pub struct Suite {
     pub steps: Vec<TestStep>,
     pub options: EvaluateOptions,
     pub env: Map<String, Json>,
-    /// The config as written (unexpanded), with API keys redacted, for reports.
-    pub config_json: Json,
+    /// The config as written (unexpanded), with API keys redacted, for reports; kept
+    /// as compact text because a suite with thousands of tests is large as a tree.
+    pub config_json: Box<serde_json::value::RawValue>,
     /// Every var name seen, in first-seen order.
     pub var_names: Vec<String>,
     /// Top-level keys promptfoo would ignore, for a warning.

@@ -3,10 +3,11 @@
 //! numbered as promptfoo numbers them (`testIdx` counts steps, not config tests).
 
 use super::load::{err_at, expand_path, read_data_file};
-use super::{AssertItem, SuiteError, TestStep};
+use super::{AssertItem, MergedTest, SuiteError, TestStep};
 use crate::assertions::{self, Assertion};
 use serde_json::{Map, Value as Json};
 use std::path::Path;
+use std::sync::Arc;
 
 /// A test object with the place it came from, for error messages.
 struct RawTest {
@@ -15,7 +16,7 @@ struct RawTest {
 }
 
 pub(super) fn load_steps(
-    config: &Map<String, Json>,
+    mut config: Map<String, Json>,
     base: &Path,
     file: &str,
 ) -> Result<(Vec<TestStep>, Vec<String>), SuiteError> {
@@ -40,7 +41,7 @@ pub(super) fn load_steps(
             ));
         }
     };
-    let mut tests = match config.get("tests") {
+    let mut tests = match config.shift_remove("tests") {
         None | Some(Json::Null) => Vec::new(),
         Some(v) => collect_tests(v, base, &format!("{file}: tests"))?,
     };
@@ -63,8 +64,8 @@ pub(super) fn load_steps(
     let mut steps = Vec::new();
     let mut var_names: Vec<String> = Vec::new();
     for test in tests {
-        let merged = merge_default(&default_test, test.value);
-        let asserts = parse_asserts(merged.get("assert"), &test.location)?;
+        let mut merged = merge_default(&default_test, test.value);
+        let asserts = parse_asserts(merged.shift_remove("assert").as_ref(), &test.location)?;
         let threshold = merged.get("threshold").and_then(Json::as_f64);
         let options = match merged.get("options") {
             Some(Json::Object(o)) => o.clone(),
@@ -74,8 +75,8 @@ pub(super) fn load_steps(
             .get("repeat")
             .and_then(Json::as_u64)
             .map_or(repeat_default, |r| r.max(1) as usize);
-        let vars = match merged.get("vars") {
-            Some(Json::Object(v)) => v.clone(),
+        let vars = match merged.shift_remove("vars") {
+            Some(Json::Object(v)) => v,
             Some(Json::Null) | None => Map::new(),
             Some(_) => {
                 return Err(err_at(
@@ -90,27 +91,30 @@ pub(super) fn load_steps(
             }
         }
         let combinations = var_combinations(&vars);
+        let description = merged
+            .get("description")
+            .and_then(Json::as_str)
+            .map(str::to_owned);
+        let mut object = merged;
+        object
+            .entry("options")
+            .or_insert_with(|| Json::Object(Map::new()));
+        object
+            .entry("metadata")
+            .or_insert_with(|| Json::Object(Map::new()));
+        let shared = Arc::new(MergedTest {
+            description,
+            asserts,
+            threshold,
+            options,
+            object,
+        });
         for _ in 0..repeat {
             for combo in &combinations {
-                let mut test_case = merged.clone();
-                test_case.insert("vars".into(), Json::Object(combo.clone()));
-                test_case
-                    .entry("options")
-                    .or_insert_with(|| Json::Object(Map::new()));
-                test_case
-                    .entry("metadata")
-                    .or_insert_with(|| Json::Object(Map::new()));
                 steps.push(TestStep {
                     test_idx: steps.len(),
-                    description: merged
-                        .get("description")
-                        .and_then(Json::as_str)
-                        .map(str::to_owned),
                     vars: combo.clone(),
-                    asserts: asserts.clone(),
-                    threshold,
-                    options: options.clone(),
-                    test_case: Json::Object(test_case),
+                    test: shared.clone(),
                 });
             }
         }
@@ -118,17 +122,17 @@ pub(super) fn load_steps(
     Ok((steps, var_names))
 }
 
-fn collect_tests(value: &Json, base: &Path, location: &str) -> Result<Vec<RawTest>, SuiteError> {
+fn collect_tests(value: Json, base: &Path, location: &str) -> Result<Vec<RawTest>, SuiteError> {
     match value {
-        Json::String(s) => tests_from_path(s, base, location, true),
+        Json::String(s) => tests_from_path(&s, base, location, true),
         Json::Array(items) => {
-            let mut out = Vec::new();
-            for (i, item) in items.iter().enumerate() {
+            let mut out = Vec::with_capacity(items.len());
+            for (i, item) in items.into_iter().enumerate() {
                 let at = format!("{location}[{i}]");
                 match item {
-                    Json::String(s) => out.extend(tests_from_path(s, base, &at, false)?),
+                    Json::String(s) => out.extend(tests_from_path(&s, base, &at, false)?),
                     Json::Object(o) => out.push(RawTest {
-                        value: o.clone(),
+                        value: o,
                         location: at,
                     }),
                     _ => {
