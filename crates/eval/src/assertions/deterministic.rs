@@ -4,6 +4,8 @@
 use super::{Assertion, AssertionError, ComponentResult, Observed, split_list};
 use crate::js_number;
 use serde_json::Value as Json;
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, Mutex};
 
 /// Evaluates a deterministic assertion. `Err` means the assertion itself is unusable
 /// (promptfoo reports the row as an error).
@@ -91,7 +93,7 @@ pub fn check(a: &Assertion, obs: &Observed<'_>) -> Result<ComponentResult, Asser
         }
         "regex" => {
             let pattern = a.value.as_ref().map(js_string).unwrap_or_default();
-            match fancy_regex::Regex::new(&pattern) {
+            match compiled_regex(&pattern) {
                 Ok(re) => (
                     re.is_match(out).unwrap_or(false),
                     format!("Expected output to {not}match regex \"{pattern}\""),
@@ -178,6 +180,25 @@ pub fn check(a: &Assertion, obs: &Observed<'_>) -> Result<ComponentResult, Asser
         reason
     };
     Ok(result(a, pass, if pass { 1.0 } else { 0.0 }, reason))
+}
+
+/// Compiled patterns, so a suite's regex is compiled once rather than once per row.
+/// Bounded: templated patterns (`{{ var }}`) can make every row's pattern different.
+fn compiled_regex(pattern: &str) -> Result<Arc<fancy_regex::Regex>, fancy_regex::Error> {
+    const MAX_CACHED: usize = 1024;
+    static CACHE: LazyLock<Mutex<HashMap<String, Arc<fancy_regex::Regex>>>> =
+        LazyLock::new(Mutex::default);
+    if let Some(re) = CACHE.lock().ok().and_then(|c| c.get(pattern).cloned()) {
+        return Ok(re);
+    }
+    let re = Arc::new(fancy_regex::Regex::new(pattern)?);
+    if let Ok(mut cache) = CACHE.lock() {
+        if cache.len() >= MAX_CACHED {
+            cache.clear();
+        }
+        cache.insert(pattern.to_owned(), re.clone());
+    }
+    Ok(re)
 }
 
 fn result(a: &Assertion, pass: bool, score: f64, reason: String) -> ComponentResult {

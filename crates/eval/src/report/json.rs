@@ -4,9 +4,10 @@
 
 use super::summary::{PromptSummary, Summary};
 use crate::assertions::GradingResult;
-use crate::provider::{Provider, Response, TokenUsage};
+use crate::provider::{HttpMeta, Provider, Response, TokenUsage};
 use crate::runner::{Row, RunResult};
-use crate::suite::Suite;
+use crate::suite::{AssertItem, Suite, TestStep};
+use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Map, Value as Json, json};
 use sha2::{Digest, Sha256};
 
@@ -52,7 +53,13 @@ pub fn write<W: std::io::Write>(
     writeln!(out, "    \"results\": [")?;
     for (i, r) in run.rows.iter().enumerate() {
         let separator = if i + 1 < run.rows.len() { "," } else { "" };
-        serde_json::to_writer(&mut *out, &row(suite, providers, r, started_at, i))?;
+        let view = RowView {
+            suite,
+            providers,
+            row: r,
+            id: row_id(started_at, i),
+        };
+        serde_json::to_writer(&mut *out, &view)?;
         writeln!(out, "{separator}")?;
     }
     writeln!(out, "    ],")?;
@@ -117,142 +124,277 @@ fn row_id(started_at: &str, i: usize) -> String {
     )
 }
 
-fn row(suite: &Suite, providers: &[Provider], r: &Row, started_at: &str, i: usize) -> Json {
-    let step = &suite.steps[r.step];
-    let provider = &providers[r.provider];
-    let template = &suite.prompts[r.prompt];
-    let mut o = Map::new();
-    o.insert(
-        "cost".into(),
-        json!(
-            r.response
+/// A result row, serialised straight from the run's data (no intermediate JSON tree:
+/// reports of thousands of rows stay cheap).
+struct RowView<'a> {
+    suite: &'a Suite,
+    providers: &'a [Provider],
+    row: &'a Row,
+    id: String,
+}
+
+impl Serialize for RowView<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let r = self.row;
+        let step = &self.suite.steps[r.step];
+        let provider = &self.providers[r.provider];
+        let template = &self.suite.prompts[r.prompt];
+        let mut m = serializer.serialize_map(None)?;
+        m.serialize_entry(
+            "cost",
+            &r.response
                 .as_ref()
                 .and_then(|x| x.cost)
-                .map_or(0.0, |c| c.as_usd_f64())
-        ),
-    );
-    if let Some(d) = &step.test.description {
-        o.insert("description".into(), json!(d));
-    }
-    if let Some(e) = &r.error {
-        o.insert("error".into(), json!(e));
-    }
-    o.insert(
-        "gradingResult".into(),
-        r.grading.as_ref().map_or(Json::Null, grading),
-    );
-    o.insert("id".into(), json!(row_id(started_at, i)));
-    o.insert("latencyMs".into(), json!(r.latency_ms));
-    o.insert(
-        "namedScores".into(),
-        r.grading
+                .map_or(0.0, |c| c.as_usd_f64()),
+        )?;
+        if let Some(d) = &step.test.description {
+            m.serialize_entry("description", d)?;
+        }
+        if let Some(e) = &r.error {
+            m.serialize_entry("error", e)?;
+        }
+        m.serialize_entry("gradingResult", &r.grading.as_ref().map(GradingView))?;
+        m.serialize_entry("id", &self.id)?;
+        m.serialize_entry("latencyMs", &r.latency_ms)?;
+        match &r.grading {
+            Some(g) => m.serialize_entry("namedScores", &g.named_scores)?,
+            None => m.serialize_entry("namedScores", &Empty)?,
+        }
+        m.serialize_entry(
+            "prompt",
+            &PromptView {
+                raw: &r.rendered_prompt,
+                label: &template.label,
+                options: &step.test.options,
+            },
+        )?;
+        m.serialize_entry("promptId", &template.id)?;
+        m.serialize_entry("promptIdx", &r.prompt_idx)?;
+        m.serialize_entry(
+            "provider",
+            &json!({ "id": provider.spec.reported_id, "label": provider.spec.label }),
+        )?;
+        if let Some(resp) = &r.response {
+            m.serialize_entry(
+                "response",
+                &ResponseView {
+                    resp,
+                    latency_ms: r.latency_ms,
+                },
+            )?;
+        }
+        m.serialize_entry("score", &Number(r.score))?;
+        m.serialize_entry("success", &r.success())?;
+        m.serialize_entry("testCase", &TestCaseView(step))?;
+        m.serialize_entry("testIdx", &step.test_idx)?;
+        let usage = r.response.as_ref().map_or(
+            TokenUsage {
+                num_requests: 1,
+                ..TokenUsage::default()
+            },
+            |x| x.token_usage,
+        );
+        m.serialize_entry("tokenUsage", &UsageView(usage))?;
+        m.serialize_entry("vars", &step.vars)?;
+        let http = r
+            .response
             .as_ref()
-            .map_or(json!({}), |g| json!(g.named_scores)),
-    );
-    let mut prompt_config = Map::new();
-    for (k, v) in &step.test.options {
-        if k != "repeat" {
-            prompt_config.insert(k.clone(), v.clone());
-        }
+            .filter(|x| x.guardrails || x.error.is_some())
+            .and_then(|x| x.http.as_ref());
+        m.serialize_entry(
+            "metadata",
+            &MetadataView {
+                test: step.test.object.get("metadata"),
+                http,
+            },
+        )?;
+        m.serialize_entry("failureReason", &r.failure_reason)?;
+        m.end()
     }
-    o.insert(
-        "prompt".into(),
-        json!({ "raw": r.rendered_prompt, "label": template.label, "config": prompt_config }),
-    );
-    o.insert("promptId".into(), json!(template.id));
-    o.insert("promptIdx".into(), json!(r.prompt_idx));
-    o.insert(
-        "provider".into(),
-        json!({ "id": provider.spec.reported_id, "label": provider.spec.label }),
-    );
-    if let Some(resp) = &r.response {
-        o.insert("response".into(), response(resp, r.latency_ms));
-    }
-    o.insert("score".into(), json!(r.score));
-    o.insert("success".into(), json!(r.success()));
-    o.insert("testCase".into(), step.test_case());
-    o.insert("testIdx".into(), json!(step.test_idx));
-    let usage = r.response.as_ref().map_or(
-        TokenUsage {
-            num_requests: 1,
-            ..TokenUsage::default()
-        },
-        |x| x.token_usage,
-    );
-    o.insert("tokenUsage".into(), token_usage(usage));
-    o.insert("vars".into(), Json::Object(step.vars.clone()));
-    let mut metadata = step
-        .test
-        .object
-        .get("metadata")
-        .and_then(Json::as_object)
-        .cloned()
-        .unwrap_or_default();
-    if let Some(http) = r
-        .response
-        .as_ref()
-        .and_then(|x| x.http.as_ref())
-        .filter(|_| {
-            r.response
-                .as_ref()
-                .is_some_and(|x| x.guardrails || x.error.is_some())
-        })
-    {
-        metadata.insert("http".into(), json!({ "status": http.status, "statusText": http.status_text, "headers": http.headers }));
-    }
-    metadata.insert("_promptfooFileMetadata".into(), json!({}));
-    o.insert("metadata".into(), Json::Object(metadata));
-    o.insert("failureReason".into(), json!(r.failure_reason));
-    Json::Object(o)
 }
 
-fn response(resp: &Response, latency_ms: u64) -> Json {
-    let mut o = Map::new();
-    if let Some(e) = &resp.error {
-        o.insert("error".into(), json!(e));
-        if let Some(http) = &resp.http {
-            o.insert("metadata".into(), json!({ "http": { "status": http.status, "statusText": http.status_text, "headers": http.headers } }));
-        }
-        return Json::Object(o);
+struct Empty;
+
+impl Serialize for Empty {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_map(Some(0))?.end()
     }
-    o.insert("output".into(), resp.output.clone().unwrap_or(Json::Null));
-    o.insert("tokenUsage".into(), token_usage(resp.token_usage));
-    o.insert("cached".into(), json!(false));
-    o.insert("latencyMs".into(), json!(latency_ms));
-    if let Some(f) = &resp.finish_reason {
-        o.insert("finishReason".into(), json!(f));
-    }
-    if let Some(c) = resp.cost {
-        o.insert("cost".into(), json!(c.as_usd_f64()));
-    }
-    if resp.guardrails {
-        o.insert("guardrails".into(), json!({ "flagged": false }));
-    }
-    if let Some(http) = &resp.http {
-        o.insert("metadata".into(), json!({ "http": { "status": http.status, "statusText": http.status_text, "headers": http.headers } }));
-    }
-    Json::Object(o)
 }
 
-fn grading(g: &GradingResult) -> Json {
-    let mut o = Map::new();
-    o.insert("pass".into(), json!(g.pass));
-    o.insert("score".into(), json!(g.score));
-    o.insert("reason".into(), json!(g.reason));
-    o.insert("namedScores".into(), json!(g.named_scores));
-    o.insert(
-        "tokensUsed".into(),
-        json!({ "total": 0, "prompt": 0, "completion": 0, "cached": 0, "numRequests": 0 }),
-    );
-    if !g.component_results.is_empty() || g.reason != "No assertions" {
-        let components: Vec<Json> = g
-            .component_results
+/// Whole numbers as integers (`1`, not `1.0`), as JavaScript writes them.
+struct Number(f64);
+
+impl Serialize for Number {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        if self.0.fract() == 0.0 && self.0.abs() < 9.0e15 {
+            serializer.serialize_i64(self.0 as i64)
+        } else {
+            serializer.serialize_f64(self.0)
+        }
+    }
+}
+
+struct PromptView<'a> {
+    raw: &'a str,
+    label: &'a str,
+    options: &'a Map<String, Json>,
+}
+
+impl Serialize for PromptView<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut m = serializer.serialize_map(Some(3))?;
+        m.serialize_entry("raw", self.raw)?;
+        m.serialize_entry("label", self.label)?;
+        let config: Map<String, Json> = self
+            .options
             .iter()
-            .map(|c| json!({ "pass": c.pass, "score": c.score, "reason": c.reason, "assertion": c.assertion }))
+            .filter(|(k, _)| *k != "repeat")
+            .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
-        o.insert("componentResults".into(), Json::Array(components));
+        m.serialize_entry("config", &config)?;
+        m.end()
     }
-    Json::Object(o)
+}
+
+struct TestCaseView<'a>(&'a TestStep);
+
+impl Serialize for TestCaseView<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let test = &self.0.test;
+        let mut m = serializer.serialize_map(None)?;
+        if let Some(d) = test.object.get("description") {
+            m.serialize_entry("description", d)?;
+        }
+        m.serialize_entry("vars", &self.0.vars)?;
+        if !test.asserts.is_empty() {
+            let asserts: Vec<&Json> = test.asserts.iter().map(AssertItem::raw).collect();
+            m.serialize_entry("assert", &asserts)?;
+        }
+        for (k, v) in test.object.iter().filter(|(k, _)| *k != "description") {
+            m.serialize_entry(k, v)?;
+        }
+        m.end()
+    }
+}
+
+struct MetadataView<'a> {
+    test: Option<&'a Json>,
+    http: Option<&'a HttpMeta>,
+}
+
+impl Serialize for MetadataView<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut m = serializer.serialize_map(None)?;
+        if let Some(Json::Object(test)) = self.test {
+            for (k, v) in test {
+                m.serialize_entry(k, v)?;
+            }
+        }
+        if let Some(http) = self.http {
+            m.serialize_entry("http", &HttpView(http))?;
+        }
+        m.serialize_entry("_promptfooFileMetadata", &Empty)?;
+        m.end()
+    }
+}
+
+struct HttpView<'a>(&'a HttpMeta);
+
+impl Serialize for HttpView<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut m = serializer.serialize_map(Some(3))?;
+        m.serialize_entry("status", &self.0.status)?;
+        m.serialize_entry("statusText", &self.0.status_text)?;
+        m.serialize_entry("headers", &self.0.headers)?;
+        m.end()
+    }
+}
+
+struct ResponseView<'a> {
+    resp: &'a Response,
+    latency_ms: u64,
+}
+
+impl Serialize for ResponseView<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let resp = self.resp;
+        let mut m = serializer.serialize_map(None)?;
+        if let Some(e) = &resp.error {
+            m.serialize_entry("error", e)?;
+            if let Some(http) = &resp.http {
+                m.serialize_entry("metadata", &json!({ "http": HttpView(http).to_json() }))?;
+            }
+            return m.end();
+        }
+        m.serialize_entry("output", &resp.output)?;
+        m.serialize_entry("tokenUsage", &UsageView(resp.token_usage))?;
+        m.serialize_entry("cached", &false)?;
+        m.serialize_entry("latencyMs", &self.latency_ms)?;
+        if let Some(f) = &resp.finish_reason {
+            m.serialize_entry("finishReason", f)?;
+        }
+        if let Some(c) = resp.cost {
+            m.serialize_entry("cost", &c.as_usd_f64())?;
+        }
+        if resp.guardrails {
+            m.serialize_entry("guardrails", &json!({ "flagged": false }))?;
+        }
+        if let Some(http) = &resp.http {
+            m.serialize_entry("metadata", &json!({ "http": HttpView(http).to_json() }))?;
+        }
+        m.end()
+    }
+}
+
+impl HttpView<'_> {
+    fn to_json(&self) -> Json {
+        json!({ "status": self.0.status, "statusText": self.0.status_text, "headers": self.0.headers })
+    }
+}
+
+struct GradingView<'a>(&'a GradingResult);
+
+impl Serialize for GradingView<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let g = self.0;
+        let mut m = serializer.serialize_map(None)?;
+        m.serialize_entry("pass", &g.pass)?;
+        m.serialize_entry("score", &Number(g.score))?;
+        m.serialize_entry("reason", &g.reason)?;
+        m.serialize_entry("namedScores", &g.named_scores)?;
+        m.serialize_entry(
+            "tokensUsed",
+            &json!({ "total": 0, "prompt": 0, "completion": 0, "cached": 0, "numRequests": 0 }),
+        )?;
+        if !g.component_results.is_empty() || g.reason != "No assertions" {
+            let components: Vec<ComponentView> =
+                g.component_results.iter().map(ComponentView).collect();
+            m.serialize_entry("componentResults", &components)?;
+        }
+        m.end()
+    }
+}
+
+struct ComponentView<'a>(&'a crate::assertions::ComponentResult);
+
+impl Serialize for ComponentView<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let c = self.0;
+        let mut m = serializer.serialize_map(Some(4))?;
+        m.serialize_entry("pass", &c.pass)?;
+        m.serialize_entry("score", &Number(c.score))?;
+        m.serialize_entry("reason", &c.reason)?;
+        m.serialize_entry("assertion", &c.assertion)?;
+        m.end()
+    }
+}
+
+struct UsageView(TokenUsage);
+
+impl Serialize for UsageView {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        token_usage(self.0).serialize(serializer)
+    }
 }
 
 fn completion_details() -> Json {
