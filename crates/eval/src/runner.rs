@@ -62,13 +62,15 @@ pub struct RunResult {
 }
 
 /// Runs the suite with `providers` (in the suite's order). `on_row` is told of each
-/// finished row (for a progress bar).
+/// finished row (for a progress bar); `sink` gets each row as it completes, on this
+/// task, so reports can be written while calls are still in flight.
 pub async fn run(
     suite: Arc<Suite>,
     providers: Arc<Vec<Provider>>,
     options: RunOptions,
     cancel: Arc<AtomicBool>,
     on_row: Arc<dyn Fn(usize, usize) + Send + Sync>,
+    sink: &mut dyn FnMut(&Row),
 ) -> RunResult {
     let started = Instant::now();
     let n_prompts = suite.prompts.len();
@@ -129,6 +131,7 @@ pub async fn run(
     drop(tx);
     let mut rows = Vec::with_capacity(total);
     while let Some(row) = rx.recv().await {
+        sink(&row);
         rows.push(row);
     }
     for w in workers {

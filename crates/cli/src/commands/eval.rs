@@ -95,6 +95,35 @@ pub fn run(args: &EvalArgs, format: Format) -> Result<Outcome> {
         None => Arc::new(|_, _| {}),
     };
 
+    // Output files are opened before the run and filled as rows complete, so writing
+    // overlaps the time spent waiting on the provider.
+    let mut outputs = args
+        .output
+        .iter()
+        .map(
+            |path| -> Result<(&Path, std::io::BufWriter<std::fs::File>)> {
+                let file = std::fs::File::create(path)
+                    .with_context(|| format!("{}: cannot write", path.display()))?;
+                let mut out = std::io::BufWriter::new(file);
+                report::json::begin(&mut out, &started_at)
+                    .with_context(|| format!("{}: cannot write", path.display()))?;
+                Ok((path.as_path(), out))
+            },
+        )
+        .collect::<Result<Vec<_>>>()?;
+    let mut write_error: Option<anyhow::Error> = None;
+    let mut written = 0usize;
+    let mut sink = |row: &runner::Row| {
+        for (path, out) in &mut outputs {
+            if let Err(e) = report::json::row(out, &suite, &providers, row, &started_at, written) {
+                write_error.get_or_insert_with(|| {
+                    anyhow::anyhow!("{}: cannot write: {e}", path.display())
+                });
+            }
+        }
+        written += 1;
+    };
+
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -112,16 +141,19 @@ pub fn run(args: &EvalArgs, format: Format) -> Result<Outcome> {
             options,
             cancel.clone(),
             on_row,
+            &mut sink,
         )
         .await
     });
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
+    if let Some(e) = write_error {
+        return Err(e);
+    }
     let summary = report::summarize(&result, providers.len() * suite.prompts.len());
-
-    for out in &args.output {
-        write_output(
+    for (path, out) in &mut outputs {
+        report::json::finish(
             out,
             &suite,
             &providers,
@@ -129,7 +161,8 @@ pub fn run(args: &EvalArgs, format: Format) -> Result<Outcome> {
             &summary,
             &started_at,
             &runtime_options,
-        )?;
+        )
+        .with_context(|| format!("{}: cannot write", path.display()))?;
     }
     match format {
         Format::Json => {
@@ -181,26 +214,6 @@ fn output_kind(path: &Path) -> Result<OutputKind> {
         "{}: unsupported output format; use a .json file",
         path.display()
     )
-}
-
-fn write_output(
-    path: &Path,
-    suite: &Suite,
-    providers: &[Provider],
-    result: &RunResult,
-    summary: &Summary,
-    started_at: &str,
-    runtime: &serde_json::Value,
-) -> Result<()> {
-    let file =
-        std::fs::File::create(path).with_context(|| format!("{}: cannot write", path.display()))?;
-    let mut out = std::io::BufWriter::new(file);
-    match output_kind(path)? {
-        OutputKind::Json => report::json::write(
-            &mut out, suite, providers, result, summary, started_at, runtime,
-        ),
-    }
-    .with_context(|| format!("{}: cannot write", path.display()))
 }
 
 fn print_text(

@@ -11,8 +11,8 @@ use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Map, Value as Json, json};
 use sha2::{Digest, Sha256};
 
-/// Writes the whole document to `out`, one result row at a time, so memory does not
-/// grow with the number of rows (rows are written compactly, one per line).
+/// Writes the whole document to `out` (see [`begin`], [`row`] and [`finish`] for
+/// writing it while a run is in progress).
 pub fn write<W: std::io::Write>(
     out: &mut W,
     suite: &Suite,
@@ -22,6 +22,59 @@ pub fn write<W: std::io::Write>(
     started_at: &str,
     runtime: &Json,
 ) -> std::io::Result<()> {
+    begin(out, started_at)?;
+    for (i, r) in run.rows.iter().enumerate() {
+        row(out, suite, providers, r, started_at, i)?;
+    }
+    finish(out, suite, providers, run, summary, started_at, runtime)
+}
+
+/// The head of the document, up to the start of the result rows.
+pub fn begin<W: std::io::Write>(out: &mut W, started_at: &str) -> std::io::Result<()> {
+    let eval_id = format!(
+        "eval-{}-{}",
+        &short_hash(started_at)[..3],
+        started_at.get(..19).unwrap_or(started_at)
+    );
+    writeln!(out, "{{")?;
+    writeln!(out, "  \"evalId\": {},", json!(eval_id))?;
+    writeln!(out, "  \"results\": {{")?;
+    writeln!(out, "    \"version\": 3,")?;
+    writeln!(out, "    \"timestamp\": {},", json!(started_at))?;
+    write!(out, "    \"results\": [")
+}
+
+/// Result row number `index` (rows are written compactly, one per line, in completion order).
+pub fn row<W: std::io::Write>(
+    out: &mut W,
+    suite: &Suite,
+    providers: &[Provider],
+    r: &Row,
+    started_at: &str,
+    index: usize,
+) -> std::io::Result<()> {
+    out.write_all(if index == 0 { b"\n" } else { b",\n" })?;
+    let view = RowView {
+        suite,
+        providers,
+        row: r,
+        id: row_id(started_at, index),
+    };
+    serde_json::to_writer(&mut *out, &view)?;
+    Ok(())
+}
+
+/// The rest of the document: per-prompt metrics, stats, the config and run metadata.
+pub fn finish<W: std::io::Write>(
+    out: &mut W,
+    suite: &Suite,
+    providers: &[Provider],
+    run: &RunResult,
+    summary: &Summary,
+    started_at: &str,
+    runtime: &Json,
+) -> std::io::Result<()> {
+    writeln!(out, "\n    ],")?;
     let mut prompts = Vec::new();
     for (p_idx, provider) in providers.iter().enumerate() {
         for (t_idx, template) in suite.prompts.iter().enumerate() {
@@ -35,34 +88,11 @@ pub fn write<W: std::io::Write>(
             }));
         }
     }
-    let eval_id = format!(
-        "eval-{}-{}",
-        &short_hash(started_at)[..3],
-        started_at.get(..19).unwrap_or(started_at)
-    );
-    writeln!(out, "{{")?;
-    writeln!(out, "  \"evalId\": {},", json!(eval_id))?;
-    writeln!(out, "  \"results\": {{")?;
-    writeln!(out, "    \"version\": 3,")?;
-    writeln!(out, "    \"timestamp\": {},", json!(started_at))?;
     writeln!(
         out,
         "    \"prompts\": {},",
         serde_json::to_string(&prompts)?
     )?;
-    writeln!(out, "    \"results\": [")?;
-    for (i, r) in run.rows.iter().enumerate() {
-        let separator = if i + 1 < run.rows.len() { "," } else { "" };
-        let view = RowView {
-            suite,
-            providers,
-            row: r,
-            id: row_id(started_at, i),
-        };
-        serde_json::to_writer(&mut *out, &view)?;
-        writeln!(out, "{separator}")?;
-    }
-    writeln!(out, "    ],")?;
     let stats = json!({
         "successes": summary.successes,
         "failures": summary.failures,

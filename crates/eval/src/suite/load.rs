@@ -138,7 +138,7 @@ pub(super) fn read_data_file(path: &Path) -> Result<Json, SuiteError> {
             message: d.message.clone(),
         });
     }
-    Ok(node.as_ref().map(yaml::to_json).unwrap_or(Json::Null))
+    Ok(node.map(yaml::into_json).unwrap_or(Json::Null))
 }
 
 fn sha256_hex(text: &str) -> String {
