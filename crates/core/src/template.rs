@@ -94,6 +94,47 @@ pub fn render_with<V: serde::Serialize>(
         .map_err(|e| template_error(&e, text))
 }
 
+/// Templates compiled once and rendered many times (an eval renders the same prompt
+/// for every test). Safe to share between threads.
+pub struct TemplateSet {
+    env: Environment<'static>,
+}
+
+impl TemplateSet {
+    pub fn new(undefined: Undefined) -> TemplateSet {
+        TemplateSet {
+            env: environment_with(undefined),
+        }
+    }
+
+    /// Compiles `source` under `name`; a syntax error is returned with its offset.
+    pub fn add(&mut self, name: String, source: String) -> Result<(), TemplateError> {
+        let text = source.clone();
+        self.env
+            .add_template_owned(name, source)
+            .map_err(|e| template_error(&e, &text))
+    }
+
+    pub fn contains(&self, name: &str) -> bool {
+        self.env.get_template(name).is_ok()
+    }
+
+    /// Renders the template `name` (which must have been added).
+    pub fn render<V: serde::Serialize>(
+        &self,
+        name: &str,
+        vars: &V,
+    ) -> Result<String, TemplateError> {
+        let template = self.env.get_template(name).map_err(|e| TemplateError {
+            message: e.to_string(),
+            offset: 0,
+        })?;
+        template
+            .render(minijinja::Value::from(minijinja::value::Serde(vars)))
+            .map_err(|e| template_error(&e, template.source()))
+    }
+}
+
 fn template_error(e: &minijinja::Error, text: &str) -> TemplateError {
     let offset = match (e.range(), e.line()) {
         (Some(range), _) => range.start,
@@ -203,6 +244,20 @@ mod tests {
             "Hi <Ann & Bob>\n"
         );
         assert!(render("Hi {{ nobody }}", &vars).is_err());
+    }
+
+    #[test]
+    fn template_sets_compile_once_and_render_many_times() {
+        let mut set = TemplateSet::new(Undefined::Lenient);
+        set.add("p".into(), "Hi {{ name }}{{ missing }}!".into())
+            .unwrap();
+        for name in ["Ann", "Bo"] {
+            let mut vars = BTreeMap::new();
+            vars.insert("name".to_owned(), serde_json::json!(name));
+            assert_eq!(set.render("p", &vars).unwrap(), format!("Hi {name}!"));
+        }
+        assert!(set.add("bad".into(), "{{ oops".into()).is_err());
+        assert!(!set.contains("bad"));
     }
 
     #[test]

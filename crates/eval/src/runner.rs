@@ -5,8 +5,9 @@
 use crate::assertions::{self, AssertionError, ComponentResult, GradingResult, Observed};
 use crate::provider::{Provider, Response};
 use crate::suite::{AssertItem, PromptTemplate, Suite, TestStep};
-use promptops_core::template::{self, Undefined};
+use promptops_core::template::{self, TemplateSet, Undefined};
 use serde_json::{Map, Value as Json};
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -85,9 +86,11 @@ pub async fn run(
     }
     .min(total.max(1));
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Row>();
+    let templates = Arc::new(compile_prompts(&suite));
 
     let mut workers = Vec::with_capacity(concurrency);
     for _ in 0..concurrency {
+        let templates = templates.clone();
         let (suite, providers, next, done, cancel, tx, on_row, options) = (
             suite.clone(),
             providers.clone(),
@@ -112,6 +115,7 @@ pub async fn run(
                 let (provider, prompt) = (within / n_prompts, within % n_prompts);
                 let row = run_job(
                     &suite,
+                    &templates,
                     &providers[provider],
                     step,
                     provider,
@@ -147,6 +151,7 @@ pub async fn run(
 
 async fn run_job(
     suite: &Suite,
+    templates: &TemplateSet,
     provider: &Provider,
     step: usize,
     provider_idx: usize,
@@ -170,7 +175,7 @@ async fn run_job(
         failure_reason: 2,
         score: 0.0,
     };
-    let work = evaluate(test, prompt, provider, &mut row);
+    let work = evaluate(test, prompt, prompt_idx, templates, provider, &mut row);
     match options.step_timeout {
         None => work.await,
         Some(limit) => {
@@ -190,8 +195,15 @@ async fn run_job(
     row
 }
 
-async fn evaluate(test: &TestStep, prompt: &PromptTemplate, provider: &Provider, row: &mut Row) {
-    let rendered = match render_prompt(prompt, test) {
+async fn evaluate(
+    test: &TestStep,
+    prompt: &PromptTemplate,
+    prompt_idx: usize,
+    templates: &TemplateSet,
+    provider: &Provider,
+    row: &mut Row,
+) {
+    let rendered = match render_prompt(prompt, test, Some((templates, prompt_idx))) {
         Ok(r) => r,
         Err(e) => {
             row.error = Some(e);
@@ -299,13 +311,23 @@ fn grade(test: &TestStep, observed: &Observed<'_>) -> Result<GradingResult, Asse
     Ok(grading)
 }
 
-/// Assertion values are templates too (`value: "{{expected}}"`).
-fn render_assertion_value(
-    a: &assertions::Assertion,
+/// Assertion values are templates too (`value: "{{expected}}"`); most are not, and are
+/// used as they are.
+fn render_assertion_value<'a>(
+    a: &'a assertions::Assertion,
     vars: &Map<String, Json>,
-) -> assertions::Assertion {
+) -> Cow<'a, assertions::Assertion> {
+    let is_template = |s: &str| s.contains("{{") || s.contains("{%");
+    let needs_render = match &a.value {
+        Some(Json::String(s)) => is_template(s),
+        Some(Json::Array(items)) => items.iter().any(|i| i.as_str().is_some_and(is_template)),
+        _ => false,
+    };
+    if !needs_render {
+        return Cow::Borrowed(a);
+    }
     let render = |s: &str| -> String {
-        if s.contains("{{") || s.contains("{%") {
+        if is_template(s) {
             template::render_with(s, vars, Undefined::Lenient).unwrap_or_else(|_| s.to_owned())
         } else {
             s.to_owned()
@@ -325,19 +347,47 @@ fn render_assertion_value(
         )),
         other => other,
     };
-    a
+    Cow::Owned(a)
+}
+
+/// Compiles the suite's plain-text prompts that contain template syntax (chat JSON
+/// prompts are rendered string by string instead).
+fn compile_prompts(suite: &Suite) -> TemplateSet {
+    let mut set = TemplateSet::new(Undefined::Lenient);
+    for (i, p) in suite.prompts.iter().enumerate() {
+        let is_chat_json = p.raw.trim_start().starts_with(['[', '{'])
+            && serde_json::from_str::<Json>(&p.raw).is_ok();
+        if !is_chat_json && (p.raw.contains("{{") || p.raw.contains("{%")) {
+            // A prompt that does not compile is reported per row by the uncached path.
+            let _ = set.add(i.to_string(), p.raw.clone());
+        }
+    }
+    set
 }
 
 /// Renders a prompt with a step's vars, as promptfoo does: each string var loses one
 /// trailing newline; undefined vars render as nothing; a JSON (chat) prompt has every
 /// string inside rendered and is re-serialised with two-space indentation.
-pub fn render_prompt(prompt: &PromptTemplate, test: &TestStep) -> Result<String, String> {
-    let mut vars = test.vars.clone();
-    for value in vars.values_mut() {
-        if let Json::String(s) = value
-            && s.ends_with('\n')
-        {
-            s.pop();
+///
+/// `compiled` holds the suite's text prompts compiled once (by index); without it, or
+/// when a test adds a prefix or suffix, the prompt is compiled for this call.
+pub fn render_prompt(
+    prompt: &PromptTemplate,
+    test: &TestStep,
+    compiled: Option<(&TemplateSet, usize)>,
+) -> Result<String, String> {
+    let mut vars = Cow::Borrowed(&test.vars);
+    if test
+        .vars
+        .values()
+        .any(|v| v.as_str().is_some_and(|s| s.ends_with('\n')))
+    {
+        for value in vars.to_mut().values_mut() {
+            if let Json::String(s) = value
+                && s.ends_with('\n')
+            {
+                s.pop();
+            }
         }
     }
     let prefix = test
@@ -352,6 +402,17 @@ pub fn render_prompt(prompt: &PromptTemplate, test: &TestStep) -> Result<String,
         .get("suffix")
         .and_then(Json::as_str)
         .unwrap_or("");
+    if prefix.is_empty()
+        && suffix.is_empty()
+        && let Some((set, idx)) = compiled
+    {
+        let name = idx.to_string();
+        if set.contains(&name) {
+            return set
+                .render(&name, &*vars)
+                .map_err(|e| format!("cannot render the prompt: {}", e.message));
+        }
+    }
     let raw = format!("{prefix}{}{suffix}", prompt.raw);
     let render = |text: &str| {
         template::render_with(text, &vars, Undefined::Lenient)

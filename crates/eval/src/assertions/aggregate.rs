@@ -92,7 +92,7 @@ mod tests {
             pass,
             score: if pass { 1.0 } else { 0.0 },
             reason: reason.into(),
-            assertion: json!({}),
+            assertion: std::sync::Arc::new(json!({})),
             weight,
             metric: None,
         }

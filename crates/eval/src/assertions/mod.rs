@@ -11,6 +11,7 @@ pub use deterministic::check;
 pub use split::split_list;
 
 use serde_json::Value as Json;
+use std::sync::Arc;
 
 /// Every assertion type promptfoo knows (without `not-`): a type outside this list is a
 /// typo; a type in it that promptops does not evaluate yet is reported as such.
@@ -117,7 +118,7 @@ pub struct Assertion {
     pub weight: f64,
     pub metric: Option<String>,
     /// The assertion as written, echoed in reports (`componentResults[].assertion`).
-    pub raw: Json,
+    pub raw: Arc<Json>,
 }
 
 impl Assertion {
@@ -131,6 +132,7 @@ impl Assertion {
         if let Some(v) = &value {
             raw["value"] = v.clone();
         }
+        let raw = Arc::new(raw);
         Assertion {
             kind,
             inverse,
@@ -144,19 +146,19 @@ impl Assertion {
 
     pub fn with_threshold(mut self, threshold: f64) -> Assertion {
         self.threshold = Some(threshold);
-        self.raw["threshold"] = crate::number(threshold);
+        Arc::make_mut(&mut self.raw)["threshold"] = crate::number(threshold);
         self
     }
 
     pub fn with_weight(mut self, weight: f64) -> Assertion {
         self.weight = weight;
-        self.raw["weight"] = crate::number(weight);
+        Arc::make_mut(&mut self.raw)["weight"] = crate::number(weight);
         self
     }
 
     pub fn with_metric(mut self, metric: &str) -> Assertion {
         self.metric = Some(metric.to_owned());
-        self.raw["metric"] = Json::String(metric.to_owned());
+        Arc::make_mut(&mut self.raw)["metric"] = Json::String(metric.to_owned());
         self
     }
 }
@@ -178,7 +180,7 @@ pub struct ComponentResult {
     pub pass: bool,
     pub score: f64,
     pub reason: String,
-    pub assertion: Json,
+    pub assertion: Arc<Json>,
     pub weight: f64,
     pub metric: Option<String>,
 }

@@ -1,8 +1,8 @@
 //! Anthropic Messages API (`POST {base}/v1/messages`, `anthropic-version: 2023-06-01`).
 
 use super::{
-    HttpMeta, Response, Shared, TokenUsage, chat_prompt, header_map, normalize_finish_reason,
-    retry, status_text,
+    HttpMeta, Response, Shared, TokenUsage, chat_prompt, normalize_finish_reason, retry,
+    status_text,
 };
 use crate::pricing::{ModelPrice, Usage};
 use serde_json::{Map, Value as Json};
@@ -141,11 +141,7 @@ pub async fn call(
             )
         });
         let mut r = Response::error(format!("API call error: {message}"));
-        r.http = Some(HttpMeta {
-            status: status.as_u16(),
-            status_text: status_text(status),
-            headers: header_map(&headers),
-        });
+        r.http = Some(HttpMeta::new(status, &headers));
         // promptfoo's Anthropic rows carry no HTTP metadata; keep it out of reports but
         // available to callers that check the status.
         return r;

@@ -84,7 +84,35 @@ pub struct TokenUsage {
 pub struct HttpMeta {
     pub status: u16,
     pub status_text: String,
-    pub headers: Map<String, Json>,
+    /// Name and value of each response header (owned: header values would otherwise
+    /// keep the connection's read buffer alive for as long as the row).
+    pub headers: Vec<(String, String)>,
+}
+
+impl HttpMeta {
+    /// The headers as a JSON map (names lower-case), for reports.
+    pub fn headers_json(&self) -> Map<String, Json> {
+        self.headers
+            .iter()
+            .map(|(k, v)| (k.clone(), Json::String(v.clone())))
+            .collect()
+    }
+
+    pub fn new(status: reqwest::StatusCode, headers: &reqwest::header::HeaderMap) -> HttpMeta {
+        HttpMeta {
+            status: status.as_u16(),
+            status_text: status_text(status),
+            headers: headers
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        k.as_str().to_owned(),
+                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                    )
+                })
+                .collect(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -215,12 +243,16 @@ impl Provider {
         vars: &Map<String, Json>,
         options: &Map<String, Json>,
     ) -> Response {
-        let mut config = self.spec.config.clone();
-        for (k, v) in options {
-            if k != "repeat" {
-                config.insert(k.clone(), v.clone());
+        let overrides = options.keys().any(|k| k != "repeat");
+        let config: std::borrow::Cow<'_, Map<String, Json>> = if overrides {
+            let mut merged = self.spec.config.clone();
+            for (k, v) in options.iter().filter(|(k, _)| *k != "repeat") {
+                merged.insert(k.clone(), v.clone());
             }
-        }
+            std::borrow::Cow::Owned(merged)
+        } else {
+            std::borrow::Cow::Borrowed(&self.spec.config)
+        };
         match &self.kind {
             Kind::Echo => Response {
                 output: Some(Json::String(prompt.to_owned())),
@@ -253,19 +285,6 @@ pub fn normalize_finish_reason(reason: &str) -> String {
         "content_filter" | "refusal" => "content_filter".into(),
         other => other.to_lowercase(),
     }
-}
-
-/// Response headers as a JSON map (names lower-case), for `metadata.http.headers`.
-fn header_map(headers: &reqwest::header::HeaderMap) -> Map<String, Json> {
-    headers
-        .iter()
-        .map(|(k, v)| {
-            (
-                k.as_str().to_owned(),
-                Json::String(String::from_utf8_lossy(v.as_bytes()).into_owned()),
-            )
-        })
-        .collect()
 }
 
 fn status_text(status: reqwest::StatusCode) -> String {

@@ -1,10 +1,7 @@
 //! OpenAI Chat Completions, and any server that speaks it (vLLM, Ollama, LM Studio,
 //! Qwen, Llama servers) through `apiBaseUrl` / `OPENAI_BASE_URL`.
 
-use super::{
-    HttpMeta, Response, Shared, TokenUsage, chat_prompt, header_map, normalize_finish_reason,
-    retry, status_text,
-};
+use super::{HttpMeta, Response, Shared, TokenUsage, chat_prompt, normalize_finish_reason, retry};
 use crate::pricing::{ModelPrice, Usage};
 use serde_json::{Map, Value as Json};
 
@@ -196,17 +193,13 @@ pub async fn call(
                 r.http = Some(HttpMeta {
                     status: 0,
                     status_text: String::new(),
-                    headers: Map::new(),
+                    headers: Vec::new(),
                 });
                 return r;
             }
         }
     };
-    let http = HttpMeta {
-        status: status.as_u16(),
-        status_text: status_text(status),
-        headers: header_map(&http_headers),
-    };
+    let http = HttpMeta::new(status, &http_headers);
     let parsed: Option<Json> = serde_json::from_str(&text).ok();
     if !status.is_success() {
         let shown = parsed.as_ref().map_or(text.clone(), Json::to_string);

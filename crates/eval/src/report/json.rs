@@ -335,7 +335,7 @@ impl Serialize for HttpView<'_> {
         let mut m = serializer.serialize_map(Some(3))?;
         m.serialize_entry("status", &self.0.status)?;
         m.serialize_entry("statusText", &self.0.status_text)?;
-        m.serialize_entry("headers", &self.0.headers)?;
+        m.serialize_entry("headers", &self.0.headers_json())?;
         m.end()
     }
 }
@@ -378,7 +378,7 @@ impl Serialize for ResponseView<'_> {
 
 impl HttpView<'_> {
     fn to_json(&self) -> Json {
-        json!({ "status": self.0.status, "statusText": self.0.status_text, "headers": self.0.headers })
+        json!({ "status": self.0.status, "statusText": self.0.status_text, "headers": self.0.headers_json() })
     }
 }
 
@@ -414,7 +414,7 @@ impl Serialize for ComponentView<'_> {
         m.serialize_entry("pass", &c.pass)?;
         m.serialize_entry("score", &Number(c.score))?;
         m.serialize_entry("reason", &c.reason)?;
-        m.serialize_entry("assertion", &c.assertion)?;
+        m.serialize_entry("assertion", c.assertion.as_ref())?;
         m.end()
     }
 }

@@ -50,7 +50,7 @@ pub enum AssertItem {
         threshold: Option<f64>,
         weight: f64,
         metric: Option<String>,
-        raw: Json,
+        raw: Arc<Json>,
     },
 }
 
@@ -100,8 +100,8 @@ impl AssertItem {
     /// The assertion (or set) as written.
     pub fn raw(&self) -> &Json {
         match self {
-            AssertItem::One(a) => &a.raw,
-            AssertItem::Set { raw, .. } => raw,
+            AssertItem::One(a) => a.raw.as_ref(),
+            AssertItem::Set { raw, .. } => raw.as_ref(),
         }
     }
 }

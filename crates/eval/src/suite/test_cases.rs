@@ -527,7 +527,7 @@ fn parse_assert_item(item: &Json, at: &str) -> Result<AssertItem, SuiteError> {
             threshold: item.get("threshold").and_then(Json::as_f64),
             weight: item.get("weight").and_then(Json::as_f64).unwrap_or(1.0),
             metric: item.get("metric").and_then(Json::as_str).map(str::to_owned),
-            raw: item.clone(),
+            raw: Arc::new(item.clone()),
         });
     }
     parse_assertion(item, at).map(AssertItem::One)
@@ -556,7 +556,7 @@ fn parse_assertion(item: &Json, at: &str) -> Result<Assertion, SuiteError> {
         ));
     }
     let mut a = Assertion::new(type_name, o.get("value").cloned());
-    a.raw = item.clone();
+    a.raw = Arc::new(item.clone());
     a.threshold = o.get("threshold").and_then(Json::as_f64);
     a.weight = o.get("weight").and_then(Json::as_f64).unwrap_or(1.0);
     a.metric = o.get("metric").and_then(Json::as_str).map(str::to_owned);
