@@ -113,17 +113,13 @@ pub async fn run(
                 let step = job / per_step;
                 let within = job % per_step;
                 let (provider, prompt) = (within / n_prompts, within % n_prompts);
-                let row = run_job(
-                    &suite,
-                    &templates,
-                    &providers[provider],
-                    step,
-                    provider,
-                    prompt,
-                    n_prompts,
-                    &options,
-                )
-                .await;
+                let ctx = JobContext {
+                    suite: &suite,
+                    templates: &templates,
+                    providers: &providers,
+                    options: &options,
+                };
+                let row = run_job(&ctx, step, provider, prompt).await;
                 if options.delay_ms > 0 {
                     tokio::time::sleep(Duration::from_millis(options.delay_ms)).await;
                 }
@@ -149,16 +145,24 @@ pub async fn run(
     }
 }
 
-async fn run_job(
-    suite: &Suite,
-    templates: &TemplateSet,
-    provider: &Provider,
-    step: usize,
-    provider_idx: usize,
-    prompt_idx: usize,
-    n_prompts: usize,
-    options: &RunOptions,
-) -> Row {
+/// What one job needs from the run.
+struct JobContext<'a> {
+    suite: &'a Suite,
+    templates: &'a TemplateSet,
+    providers: &'a [Provider],
+    options: &'a RunOptions,
+}
+
+/// Step `step` of the suite with provider `provider_idx` and prompt `prompt_idx`.
+async fn run_job(ctx: &JobContext<'_>, step: usize, provider_idx: usize, prompt_idx: usize) -> Row {
+    let JobContext {
+        suite,
+        templates,
+        providers,
+        options,
+    } = *ctx;
+    let provider = &providers[provider_idx];
+    let n_prompts = suite.prompts.len();
     let test = &suite.steps[step];
     let prompt = &suite.prompts[prompt_idx];
     let mut row = Row {
