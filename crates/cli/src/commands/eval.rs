@@ -19,7 +19,19 @@ const DEFAULT_FAILED_TEST_EXIT_CODE: u8 = 100;
 /// Rows above which the terminal table is left out (as promptfoo does).
 const TABLE_LIMIT: usize = 500;
 
+/// Config, provider and output errors exit 1 (promptfoo's code for them), not the 2
+/// other commands use for usage and I/O errors.
 pub fn run(args: &EvalArgs, format: Format) -> Result<Outcome> {
+    match run_suite(args, format) {
+        Ok(outcome) => Ok(outcome),
+        Err(e) => {
+            eprintln!("{RED}error{RED:#}: {e:#}");
+            Ok(Outcome::Code(1))
+        }
+    }
+}
+
+fn run_suite(args: &EvalArgs, format: Format) -> Result<Outcome> {
     for out in &args.output {
         output_kind(out)?;
     }

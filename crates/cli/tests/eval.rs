@@ -1,0 +1,344 @@
+//! `promptops eval` as CI runs it: exit codes, promptfoo-shaped output, clear config errors.
+
+use serde_json::Value;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Command, Output};
+use tempfile::TempDir;
+
+fn promptops(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_promptops"))
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env_remove("PROMPTOPS_FAILED_TEST_EXIT_CODE")
+        .env_remove("OPENAI_API_KEY")
+        .output()
+        .expect("run promptops")
+}
+
+fn write(dir: &Path, name: &str, text: &str) {
+    std::fs::write(dir.join(name), text).unwrap();
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "stdout:\n{}\nstderr:\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// A server answering the OpenAI chat format with `LABEL-<n>` for "item <n>" (like the
+/// bench mock), recording the authorization header it saw.
+fn openai_server() -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}/v1", listener.local_addr().unwrap());
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let record = seen.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { return };
+            let record = record.clone();
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut writer = stream;
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    let mut len = 0;
+                    loop {
+                        let mut h = String::new();
+                        reader.read_line(&mut h).unwrap();
+                        let h = h.trim_end().to_owned();
+                        if h.is_empty() {
+                            break;
+                        }
+                        let lower = h.to_lowercase();
+                        if let Some(v) = lower.strip_prefix("content-length:") {
+                            len = v.trim().parse().unwrap();
+                        }
+                        if lower.starts_with("authorization:") {
+                            record.lock().unwrap().push(h.clone());
+                        }
+                    }
+                    let mut body = vec![0; len];
+                    reader.read_exact(&mut body).unwrap();
+                    let request: Value = serde_json::from_slice(&body).unwrap();
+                    let prompt = request["messages"][0]["content"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned();
+                    let n: String = prompt
+                        .split("item ")
+                        .nth(1)
+                        .unwrap_or("")
+                        .chars()
+                        .take_while(char::is_ascii_digit)
+                        .collect();
+                    let answer = serde_json::json!({
+                        "choices": [{"message": {"role": "assistant", "content": format!("LABEL-{n}")}, "finish_reason": "stop"}],
+                        "usage": {"prompt_tokens": 5, "completion_tokens": 1, "total_tokens": 6}
+                    })
+                    .to_string();
+                    let reply = format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{answer}",
+                        answer.len()
+                    );
+                    if writer.write_all(reply.as_bytes()).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (base, seen)
+}
+
+fn suite(base: &str, fail_every: usize, n: usize) -> String {
+    let mut s = format!(
+        "description: test suite\nprompts:\n  - 'Return the label for item {{{{id}}}}.'\nproviders:\n  - id: openai:chat:mock-model\n    config:\n      apiBaseUrl: {base}\n      apiKey: sk-test-key\ntests:\n"
+    );
+    for i in 0..n {
+        let expected = if fail_every > 0 && (i + 1) % fail_every == 0 {
+            format!("LABEL-{i}-WRONG")
+        } else {
+            format!("LABEL-{i}")
+        };
+        s.push_str(&format!(
+            "  - description: case {i}\n    vars: {{id: '{i}'}}\n    assert:\n      - type: equals\n        value: {expected}\n      - type: regex\n        value: '^LABEL-[0-9]+$'\n"
+        ));
+    }
+    s
+}
+
+#[test]
+fn passing_suite_exits_0_and_writes_promptfoo_shaped_json() {
+    let (base, seen) = openai_server();
+    let dir = TempDir::new().unwrap();
+    write(dir.path(), "suite.yaml", &suite(&base, 0, 12));
+    let o = promptops(
+        dir.path(),
+        &[
+            "eval",
+            "-c",
+            "suite.yaml",
+            "-j",
+            "4",
+            "--no-cache",
+            "-o",
+            "out.json",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("12 passed, 0 failed, 0 errors"),
+        "{}",
+        text(&o)
+    );
+    let out: Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("out.json")).unwrap()).unwrap();
+    let rows = out["results"]["results"].as_array().unwrap();
+    assert_eq!(rows.len(), 12);
+    let mut test_idx: Vec<u64> = rows
+        .iter()
+        .map(|r| r["testIdx"].as_u64().unwrap())
+        .collect();
+    test_idx.sort();
+    assert_eq!(test_idx, (0..12).collect::<Vec<u64>>());
+    let row = &rows[0];
+    for key in [
+        "promptIdx",
+        "testIdx",
+        "vars",
+        "provider",
+        "response",
+        "success",
+        "score",
+        "latencyMs",
+        "cost",
+        "gradingResult",
+        "testCase",
+        "failureReason",
+    ] {
+        assert!(row.get(key).is_some(), "row has no `{key}`");
+    }
+    assert_eq!(row["response"]["tokenUsage"]["total"], 6);
+    assert_eq!(
+        row["gradingResult"]["componentResults"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    assert_eq!(out["results"]["stats"]["successes"], 12);
+    assert_eq!(
+        out["config"]["providers"][0]["config"]["apiKey"], "[REDACTED]",
+        "keys never reach reports"
+    );
+    assert!(
+        seen.lock()
+            .unwrap()
+            .iter()
+            .all(|h| h.ends_with("Bearer sk-test-key"))
+    );
+}
+
+#[test]
+fn failing_tests_exit_100_or_the_configured_code() {
+    let (base, _) = openai_server();
+    let dir = TempDir::new().unwrap();
+    write(dir.path(), "suite.yaml", &suite(&base, 3, 9));
+    let o = promptops(dir.path(), &["eval", "-c", "suite.yaml", "-o", "out.json"]);
+    assert_eq!(o.status.code(), Some(100), "{}", text(&o));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(stdout.contains("6 passed, 3 failed, 0 errors"), "{stdout}");
+    assert!(
+        stdout.contains("Expected output \"LABEL-2\" to equal \"LABEL-2-WRONG\""),
+        "{stdout}"
+    );
+    let out: Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("out.json")).unwrap()).unwrap();
+    let failed: Vec<&Value> = out["results"]["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["success"] == false)
+        .collect();
+    assert_eq!(failed.len(), 3);
+    assert_eq!(failed[0]["failureReason"], 1);
+    assert!((failed[0]["score"].as_f64().unwrap() - 0.5).abs() < 1e-9);
+
+    let o = Command::new(env!("CARGO_BIN_EXE_promptops"))
+        .args(["eval", "-c", "suite.yaml"])
+        .current_dir(dir.path())
+        .env("PROMPTOPS_FAILED_TEST_EXIT_CODE", "7")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(7), "{}", text(&o));
+}
+
+#[test]
+fn config_errors_exit_1_naming_the_file_and_field() {
+    let dir = TempDir::new().unwrap();
+    let cases = [
+        (
+            "prompts: [hi]\nproviders: [echo]\ntests:\n  - assert:\n      - type: containz\n        value: x\n",
+            "tests[0].assert[0]",
+            "did you mean `contains`?",
+        ),
+        (
+            "prompts: [hi]\nproviders: [opnai:gpt-4]\n",
+            "providers[0]",
+            "unknown provider `opnai:gpt-4`",
+        ),
+        (
+            "prompts: [hi]\nproviders: [echo]\ntests: missing.csv\n",
+            "suite.yaml: tests",
+            "no test file matches `missing.csv`",
+        ),
+        (
+            "prompts: [hi]\nproviders: [echo\n",
+            "suite.yaml:2:12",
+            "unclosed bracket",
+        ),
+        (
+            "prompts: [hi]\nproviders: [openai:chat:gpt-4o-mini]\n",
+            "openai:chat:gpt-4o-mini",
+            "OPENAI_API_KEY",
+        ),
+    ];
+    for (config, place, what) in cases {
+        write(dir.path(), "suite.yaml", config);
+        let o = promptops(dir.path(), &["eval", "-c", "suite.yaml"]);
+        let err = String::from_utf8_lossy(&o.stderr).into_owned();
+        assert_eq!(o.status.code(), Some(1), "{config}\n{}", text(&o));
+        assert!(
+            err.contains(place) && err.contains(what),
+            "{config}\nwant `{place}` and `{what}` in:\n{err}"
+        );
+    }
+    let o = promptops(dir.path(), &["eval", "-c", "nowhere.yaml"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("nowhere.yaml: cannot read"),
+        "{}",
+        text(&o)
+    );
+    let o = promptops(dir.path(), &["eval", "-c", "suite.yaml", "-o", "out.docx"]);
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("unsupported output format"),
+        "{}",
+        text(&o)
+    );
+}
+
+#[test]
+fn csv_tests_exec_provider_and_var_expansion() {
+    let dir = TempDir::new().unwrap();
+    write(
+        dir.path(),
+        "answer.sh",
+        "#!/bin/sh\nprintf 'answer to: %s' \"$1\"\n",
+    );
+    write(
+        dir.path(),
+        "tests.csv",
+        "topic,__expected\nsky,contains:sky\nsea,icontains:SEA\ngrass,contains:tree\n",
+    );
+    write(
+        dir.path(),
+        "suite.yaml",
+        "prompts: ['Tell me about {{topic}}']\nproviders: ['exec: sh answer.sh']\ntests: tests.csv\n",
+    );
+    let o = promptops(
+        dir.path(),
+        &[
+            "eval",
+            "-c",
+            "suite.yaml",
+            "-o",
+            "out.json",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(100), "{}", text(&o));
+    let out: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let rows = out["results"]["results"].as_array().unwrap();
+    let passed = rows.iter().filter(|r| r["success"] == true).count();
+    assert_eq!(passed, 2, "{out}");
+    assert!(rows.iter().any(|r| r["description"] == "Row #3"));
+
+    // A list var expands into one step per value, first var slowest.
+    write(
+        dir.path(),
+        "suite2.yaml",
+        "prompts: ['{{a}}-{{b}}']\nproviders: [echo]\ntests:\n  - vars: {a: [x, y], b: ['1', '2']}\n    assert: [{type: regex, value: '^[xy]-[12]$'}]\n",
+    );
+    let o = promptops(
+        dir.path(),
+        &["eval", "-c", "suite2.yaml", "--format", "json"],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let out: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let mut outputs: Vec<(u64, String)> = out["results"]["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["testIdx"].as_u64().unwrap(),
+                r["response"]["output"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    outputs.sort();
+    assert_eq!(
+        outputs.iter().map(|(_, o)| o.as_str()).collect::<Vec<_>>(),
+        ["x-1", "x-2", "y-1", "y-2"]
+    );
+}
