@@ -139,6 +139,9 @@ pub struct EvalArgs {
     /// Accepted for promptfoo compatibility: promptops keeps no local database of runs.
     #[arg(long, hide = true)]
     pub no_write: bool,
+    /// The model that grades model-graded assertions (a provider id), unless the suite names one.
+    #[arg(long, value_name = "PROVIDER")]
+    pub grader: Option<String>,
     /// An extra price table (JSON, the shipped table's shape) that overrides the shipped one.
     #[arg(long, value_name = "FILE", env = "PROMPTOPS_PRICES")]
     pub prices: Option<PathBuf>,

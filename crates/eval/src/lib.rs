@@ -2,6 +2,7 @@
 //! table with integer money. Config loading, providers, the runner and reports follow.
 
 pub mod assertions;
+pub mod graders;
 pub mod pricing;
 pub mod provider;
 pub mod report;

@@ -12,12 +12,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct RunOptions {
     pub concurrency: usize,
     pub delay_ms: u64,
     /// Per step (render, call, grade); `None` is no limit beyond the HTTP timeout.
     pub step_timeout: Option<Duration>,
+    /// The grader models of model-graded assertions.
+    pub graders: Arc<crate::graders::GraderTable>,
 }
 
 /// Why a row did not pass (promptfoo's `failureReason`: 0 passed, 1 assertion, 2 error).
@@ -179,7 +181,15 @@ async fn run_job(ctx: &JobContext<'_>, step: usize, provider_idx: usize, prompt_
         failure_reason: 2,
         score: 0.0,
     };
-    let work = evaluate(test, prompt, prompt_idx, templates, provider, &mut row);
+    let work = evaluate(
+        test,
+        prompt,
+        prompt_idx,
+        templates,
+        provider,
+        &options.graders,
+        &mut row,
+    );
     match options.step_timeout {
         None => work.await,
         Some(limit) => {
@@ -205,6 +215,7 @@ async fn evaluate(
     prompt_idx: usize,
     templates: &TemplateSet,
     provider: &Provider,
+    graders: &crate::graders::GraderTable,
     row: &mut Row,
 ) {
     let rendered = match render_prompt(prompt, test, Some((templates, prompt_idx))) {
@@ -242,7 +253,12 @@ async fn evaluate(
         cost: response.cost,
         finish_reason: response.finish_reason.as_deref(),
     };
-    match grade(test, &observed) {
+    let graded = assertions::model_graded::Graded {
+        output: &output_text,
+        prompt: &rendered,
+        vars: &test.vars,
+    };
+    match grade(test, &observed, &graded, graders).await {
         Ok(grading) => {
             row.score = grading.score;
             if grading.pass {
@@ -263,16 +279,37 @@ async fn evaluate(
     }
 }
 
+/// One assertion: by rule, or by a grader model.
+async fn check_one(
+    a: &assertions::Assertion,
+    test: &TestStep,
+    observed: &Observed<'_>,
+    graded: &assertions::model_graded::Graded<'_>,
+    graders: &crate::graders::GraderTable,
+) -> Result<ComponentResult, AssertionError> {
+    let a = render_assertion_value(a, &test.vars);
+    if assertions::model_graded::is_model_graded(&a.kind) {
+        let g = graders.for_assertion(&a, &test.test.options);
+        assertions::model_graded::check(&a, graded, &g).await
+    } else {
+        assertions::check(&a, observed)
+    }
+}
+
 /// Runs the test's assertions on the output and combines them.
-fn grade(test: &TestStep, observed: &Observed<'_>) -> Result<GradingResult, AssertionError> {
+async fn grade(
+    test: &TestStep,
+    observed: &Observed<'_>,
+    graded: &assertions::model_graded::Graded<'_>,
+    graders: &crate::graders::GraderTable,
+) -> Result<GradingResult, AssertionError> {
     let asserts = &test.test.asserts;
     let mut top = Vec::with_capacity(asserts.len());
     let mut flat: Vec<ComponentResult> = Vec::with_capacity(asserts.len());
     for item in asserts {
         match item {
             AssertItem::One(a) => {
-                let a = render_assertion_value(a, &test.vars);
-                let r = assertions::check(&a, observed)?;
+                let r = check_one(a, test, observed, graded, graders).await?;
                 top.push(r.clone());
                 flat.push(r);
             }
@@ -283,10 +320,10 @@ fn grade(test: &TestStep, observed: &Observed<'_>) -> Result<GradingResult, Asse
                 metric,
                 raw,
             } => {
-                let results = children
-                    .iter()
-                    .map(|a| assertions::check(&render_assertion_value(a, &test.vars), observed))
-                    .collect::<Result<Vec<_>, _>>()?;
+                let mut results = Vec::with_capacity(children.len());
+                for a in children {
+                    results.push(check_one(a, test, observed, graded, graders).await?);
+                }
                 let set = assertions::aggregate(results.clone(), *threshold);
                 let summary = ComponentResult {
                     pass: set.pass,
@@ -295,6 +332,7 @@ fn grade(test: &TestStep, observed: &Observed<'_>) -> Result<GradingResult, Asse
                     assertion: raw.clone(),
                     weight: *weight,
                     metric: metric.clone(),
+                    tokens: set.tokens_used,
                 };
                 top.push(summary.clone());
                 flat.push(summary);

@@ -3,6 +3,7 @@ use crate::cli::{EvalArgs, Format};
 use crate::output::{self, BOLD, GREEN, RED};
 use anstream::{eprintln, println};
 use anyhow::{Context, Result, bail};
+use promptops_eval::graders::GraderTable;
 use promptops_eval::pricing::PriceTable;
 use promptops_eval::provider::{Provider, Shared};
 use promptops_eval::report::{self, Summary};
@@ -69,7 +70,14 @@ fn run_suite(args: &EvalArgs, format: Format) -> Result<Outcome> {
             }
         }
     }
+    let graders = GraderTable::prepare(
+        &suite,
+        args.grader.as_ref().map(|g| serde_json::json!(g)),
+        &shared,
+    )
+    .map_err(anyhow::Error::msg)?;
     let options = RunOptions {
+        graders: Arc::new(graders),
         concurrency: args
             .concurrency
             .or(suite.options.max_concurrency)

@@ -15,6 +15,8 @@ pub struct GradingResult {
     /// In config order; empty when the test has no assertions.
     pub component_results: Vec<ComponentResult>,
     pub named_scores: BTreeMap<String, f64>,
+    /// Tokens grader models used, over all the assertions.
+    pub tokens_used: crate::provider::TokenUsage,
 }
 
 /// Combines the results of a test's assertions (in config order).
@@ -26,13 +28,19 @@ pub fn aggregate(mut results: Vec<ComponentResult>, threshold: Option<f64>) -> G
             reason: "No assertions".into(),
             component_results: results,
             named_scores: BTreeMap::new(),
+            tokens_used: Default::default(),
         };
     }
     let mut total_score = 0.0;
     let mut total_weight = 0.0;
     let mut failed_reason: Option<String> = None;
     let mut named: BTreeMap<String, (f64, f64)> = BTreeMap::new();
+    let mut tokens_used = crate::provider::TokenUsage::default();
     for r in &mut results {
+        tokens_used.prompt += r.tokens.prompt;
+        tokens_used.completion += r.tokens.completion;
+        tokens_used.total += r.tokens.total;
+        tokens_used.num_requests += r.tokens.num_requests;
         if r.weight == 0.0 {
             r.pass = true;
         }
@@ -79,6 +87,7 @@ pub fn aggregate(mut results: Vec<ComponentResult>, threshold: Option<f64>) -> G
         reason,
         component_results: results,
         named_scores,
+        tokens_used,
     }
 }
 
@@ -95,6 +104,7 @@ mod tests {
             assertion: std::sync::Arc::new(json!({})),
             weight,
             metric: None,
+            tokens: Default::default(),
         }
     }
 

@@ -209,6 +209,7 @@ fn result(a: &Assertion, pass: bool, score: f64, reason: String) -> ComponentRes
         assertion: a.raw.clone(),
         weight: a.weight,
         metric: a.metric.clone(),
+        tokens: Default::default(),
     }
 }
 

@@ -4,10 +4,13 @@
 
 mod aggregate;
 mod deterministic;
+mod extract;
+pub mod model_graded;
 mod split;
 
 pub use aggregate::{GradingResult, aggregate};
 pub use deterministic::check;
+pub use extract::json_objects;
 pub use split::split_list;
 
 use serde_json::Value as Json;
@@ -66,6 +69,9 @@ const KNOWN_TYPES: &[&str] = &[
     "ruby",
     "select-best",
     "similar",
+    "similar:cosine",
+    "similar:dot",
+    "similar:euclidean",
     "starts-with",
     "trace-error-spans",
     "trace-span-count",
@@ -81,13 +87,21 @@ const SUPPORTED_TYPES: &[&str] = &[
     "contains-any",
     "cost",
     "equals",
+    "factuality",
     "finish-reason",
     "icontains",
     "icontains-all",
     "icontains-any",
     "latency",
     "levenshtein",
+    "llm-rubric",
+    "model-graded-closedqa",
+    "model-graded-factuality",
     "regex",
+    "similar",
+    "similar:cosine",
+    "similar:dot",
+    "similar:euclidean",
     "starts-with",
     "word-count",
 ];
@@ -183,6 +197,8 @@ pub struct ComponentResult {
     pub assertion: Arc<Json>,
     pub weight: f64,
     pub metric: Option<String>,
+    /// Tokens a grader model used for this assertion.
+    pub tokens: crate::provider::TokenUsage,
 }
 
 /// An assertion that cannot be evaluated (a missing threshold, a value of the wrong

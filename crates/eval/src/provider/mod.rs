@@ -21,6 +21,7 @@ pub fn check_id(id: &str) -> Result<(), String> {
 #[derive(Debug, Clone, PartialEq)]
 enum Kind {
     OpenAiChat { model: String },
+    OpenAiEmbedding { model: String },
     Anthropic { model: String },
     Exec { command: String },
     Echo,
@@ -37,9 +38,13 @@ impl Kind {
             ["openai", "chat"] => Kind::OpenAiChat {
                 model: "gpt-4o-mini".into(),
             },
-            ["openai", kind, _]
-                if ["embedding", "embeddings", "completion", "responses"].contains(kind) =>
-            {
+            ["openai", "embedding" | "embeddings", model] => Kind::OpenAiEmbedding {
+                model: (*model).to_owned(),
+            },
+            ["openai", "embedding" | "embeddings"] => Kind::OpenAiEmbedding {
+                model: "text-embedding-3-large".into(),
+            },
+            ["openai", kind, _] if ["completion", "responses"].contains(kind) => {
                 return Err(format!(
                     "provider `{id}`: the OpenAI {kind} API is not supported yet; use `openai:chat:<model>`"
                 ));
@@ -193,7 +198,9 @@ impl Provider {
     pub fn new(spec: ProviderSpec, shared: Shared) -> Result<Provider, String> {
         let kind = Kind::parse(&spec.id)?;
         let price = match &kind {
-            Kind::OpenAiChat { model } => shared.prices.lookup(Some("openai"), model),
+            Kind::OpenAiChat { model } | Kind::OpenAiEmbedding { model } => {
+                shared.prices.lookup(Some("openai"), model)
+            }
             Kind::Anthropic { model } => shared.prices.lookup(Some("anthropic"), model),
             Kind::Exec { .. } | Kind::Echo => None,
         };
@@ -214,10 +221,14 @@ impl Provider {
                 || self.shared.env_var(env).is_some()
         };
         match &self.kind {
-            Kind::OpenAiChat { .. } if !has("apiKey", "OPENAI_API_KEY") => Err(format!(
-                "provider `{}`: no API key; set OPENAI_API_KEY or `config.apiKey`",
-                self.spec.id
-            )),
+            Kind::OpenAiChat { .. } | Kind::OpenAiEmbedding { .. }
+                if !has("apiKey", "OPENAI_API_KEY") =>
+            {
+                Err(format!(
+                    "provider `{}`: no API key; set OPENAI_API_KEY or `config.apiKey`",
+                    self.spec.id
+                ))
+            }
             Kind::Anthropic { .. } if !has("apiKey", "ANTHROPIC_API_KEY") => Err(format!(
                 "provider `{}`: no API key; set ANTHROPIC_API_KEY or `config.apiKey`",
                 self.spec.id
@@ -272,6 +283,28 @@ impl Provider {
             Kind::Exec { command } => {
                 exec::call(&self.shared, command, prompt, &config, vars).await
             }
+            Kind::OpenAiEmbedding { .. } => Response::error(format!(
+                "provider `{}` makes embeddings, not answers; use it as a grader for `similar`",
+                self.spec.id
+            )),
+        }
+    }
+
+    /// Whether this provider makes embeddings (for `similar`, `answer-relevance`).
+    pub fn is_embedding(&self) -> bool {
+        matches!(self.kind, Kind::OpenAiEmbedding { .. })
+    }
+
+    /// The embedding of `text`, with the call's token usage.
+    pub async fn embed(&self, text: &str) -> Result<(Vec<f64>, TokenUsage), String> {
+        match &self.kind {
+            Kind::OpenAiEmbedding { model } => {
+                openai::embed(&self.shared, &self.spec.config, model, text).await
+            }
+            _ => Err(format!(
+                "Provider {} is not a valid embedding provider",
+                self.spec.id
+            )),
         }
     }
 }

@@ -1,7 +1,10 @@
 //! OpenAI Chat Completions, and any server that speaks it (vLLM, Ollama, LM Studio,
 //! Qwen, Llama servers) through `apiBaseUrl` / `OPENAI_BASE_URL`.
 
-use super::{HttpMeta, Response, Shared, TokenUsage, chat_prompt, normalize_finish_reason, retry};
+use super::{
+    HttpMeta, Response, Shared, TokenUsage, chat_prompt, normalize_finish_reason, retry,
+    status_text,
+};
 use crate::pricing::{ModelPrice, Usage};
 use serde_json::{Map, Value as Json};
 
@@ -268,4 +271,79 @@ pub async fn call(
         http: Some(http),
         guardrails: true,
     }
+}
+
+/// `POST {base}/embeddings` with `{input, model}`; the vector of `data[0].embedding`.
+pub async fn embed(
+    shared: &Shared,
+    config: &Map<String, Json>,
+    model: &str,
+    text: &str,
+) -> Result<(Vec<f64>, TokenUsage), String> {
+    let key_var = config
+        .get("apiKeyEnvar")
+        .and_then(Json::as_str)
+        .unwrap_or("OPENAI_API_KEY");
+    let api_key = config
+        .get("apiKey")
+        .and_then(Json::as_str)
+        .map(str::to_owned)
+        .or_else(|| shared.env_var(key_var))
+        .unwrap_or_default();
+    let url = format!(
+        "{}/embeddings",
+        base_url(shared, config).trim_end_matches('/')
+    );
+    let body = serde_json::json!({ "input": text, "model": model }).to_string();
+    let mut attempt = 0;
+    let (status, text) = loop {
+        let sent = shared
+            .http
+            .post(&url)
+            .timeout(shared.timeout)
+            .bearer_auth(&api_key)
+            .header("content-type", "application/json")
+            .body(body.clone())
+            .send()
+            .await;
+        match sent {
+            Ok(resp)
+                if retry::retryable(resp.status().as_u16())
+                    && attempt < retry::MAX_SERVER_ERROR_RETRIES =>
+            {
+                let wait = retry::delay(Some(resp.headers()), attempt);
+                attempt += 1;
+                tokio::time::sleep(wait).await;
+            }
+            Ok(resp) => {
+                let status = resp.status();
+                break (status, resp.text().await.unwrap_or_default());
+            }
+            Err(e) => return Err(format!("API call error: {e}")),
+        }
+    };
+    if !status.is_success() {
+        return Err(format!(
+            "API error: {} {}\n{text}",
+            status.as_u16(),
+            status_text(status)
+        ));
+    }
+    let data: Json = serde_json::from_str(&text)
+        .map_err(|e| format!("API error: the embeddings response is not JSON: {e}"))?;
+    let vector: Vec<f64> = data["data"][0]["embedding"]
+        .as_array()
+        .ok_or("API error: the response has no data[0].embedding")?
+        .iter()
+        .filter_map(Json::as_f64)
+        .collect();
+    let prompt = data["usage"]["prompt_tokens"].as_u64().unwrap_or(0);
+    let usage = TokenUsage {
+        prompt,
+        completion: 0,
+        total: data["usage"]["total_tokens"].as_u64().unwrap_or(prompt),
+        cached: 0,
+        num_requests: 1,
+    };
+    Ok((vector, usage))
 }

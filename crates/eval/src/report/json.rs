@@ -224,7 +224,12 @@ impl Serialize for RowView<'_> {
             },
             |x| x.token_usage,
         );
-        m.serialize_entry("tokenUsage", &UsageView(usage))?;
+        let graders = r
+            .grading
+            .as_ref()
+            .map(|g| g.tokens_used)
+            .unwrap_or_default();
+        m.serialize_entry("tokenUsage", &UsageView(usage, graders))?;
         m.serialize_entry("vars", &step.vars)?;
         let http = r
             .response
@@ -357,7 +362,10 @@ impl Serialize for ResponseView<'_> {
             return m.end();
         }
         m.serialize_entry("output", &resp.output)?;
-        m.serialize_entry("tokenUsage", &UsageView(resp.token_usage))?;
+        m.serialize_entry(
+            "tokenUsage",
+            &UsageView(resp.token_usage, TokenUsage::default()),
+        )?;
         m.serialize_entry("cached", &false)?;
         m.serialize_entry("latencyMs", &self.latency_ms)?;
         if let Some(f) = &resp.finish_reason {
@@ -419,11 +427,15 @@ impl Serialize for ComponentView<'_> {
     }
 }
 
-struct UsageView(TokenUsage);
+/// A call's token usage, with the graders' usage under `assertions`.
+struct UsageView(TokenUsage, TokenUsage);
 
 impl Serialize for UsageView {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        token_usage(self.0).serialize(serializer)
+        let mut v = token_usage(self.0);
+        let g = self.1;
+        v["assertions"] = json!({ "total": g.total, "prompt": g.prompt, "completion": g.completion, "cached": g.cached, "numRequests": g.num_requests, "completionDetails": completion_details() });
+        v.serialize(serializer)
     }
 }
 

@@ -332,53 +332,17 @@ fn prompts_from_file(
 }
 
 fn resolve_providers(value: &Json, file: &str) -> Result<Vec<ProviderSpec>, SuiteError> {
-    let items: Vec<Json> = match value {
-        Json::Array(items) => items.clone(),
-        other => vec![other.clone()],
+    let items: Vec<&Json> = match value {
+        Json::Array(items) => items.iter().collect(),
+        other => vec![other],
     };
-    let mut out = Vec::new();
-    for (i, item) in items.iter().enumerate() {
-        let at = || format!("{file}: providers[{i}]");
-        let spec = match item {
-            Json::String(id) => ProviderSpec {
-                id: id.clone(),
-                reported_id: reported_string_id(id),
-                label: String::new(),
-                config: Map::new(),
-            },
-            Json::Object(o) => {
-                let Some(id) = o.get("id").and_then(Json::as_str) else {
-                    return Err(err_at(
-                        at(),
-                        "a provider object needs an `id`, e.g. `{id: openai:gpt-4o-mini, config: {...}}`",
-                    ));
-                };
-                let config = match o.get("config") {
-                    None | Some(Json::Null) => Map::new(),
-                    Some(Json::Object(c)) => c.clone(),
-                    Some(_) => return Err(err_at(at(), "`config` must be a mapping")),
-                };
-                ProviderSpec {
-                    id: id.to_owned(),
-                    reported_id: id.to_owned(),
-                    label: o
-                        .get("label")
-                        .and_then(Json::as_str)
-                        .unwrap_or_default()
-                        .to_owned(),
-                    config,
-                }
-            }
-            _ => {
-                return Err(err_at(
-                    at(),
-                    "a provider is an id string or `{id, label, config}`",
-                ));
-            }
-        };
-        crate::provider::check_id(&spec.id).map_err(|m| err_at(at(), m))?;
-        out.push(spec);
-    }
+    let out = items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| {
+            provider_spec(item).map_err(|m| err_at(format!("{file}: providers[{i}]"), m))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     if out.is_empty() {
         return Err(err_at(
             format!("{file}: providers"),
@@ -386,6 +350,41 @@ fn resolve_providers(value: &Json, file: &str) -> Result<Vec<ProviderSpec>, Suit
         ));
     }
     Ok(out)
+}
+
+/// A provider as configured: an id string or `{id, label, config}` (also used for graders).
+pub fn provider_spec(item: &Json) -> Result<ProviderSpec, String> {
+    let spec = match item {
+        Json::String(id) => ProviderSpec {
+            id: id.clone(),
+            reported_id: reported_string_id(id),
+            label: String::new(),
+            config: Map::new(),
+        },
+        Json::Object(o) => {
+            let Some(id) = o.get("id").and_then(Json::as_str) else {
+                return Err("a provider object needs an `id`, e.g. `{id: openai:gpt-4o-mini, config: {...}}`".into());
+            };
+            let config = match o.get("config") {
+                None | Some(Json::Null) => Map::new(),
+                Some(Json::Object(c)) => c.clone(),
+                Some(_) => return Err("`config` must be a mapping".into()),
+            };
+            ProviderSpec {
+                id: id.to_owned(),
+                reported_id: id.to_owned(),
+                label: o
+                    .get("label")
+                    .and_then(Json::as_str)
+                    .unwrap_or_default()
+                    .to_owned(),
+                config,
+            }
+        }
+        _ => return Err("a provider is an id string or `{id, label, config}`".into()),
+    };
+    crate::provider::check_id(&spec.id)?;
+    Ok(spec)
 }
 
 /// promptfoo reports `openai:chat:m` as `openai:m` and `anthropic:messages:m` as `anthropic:m`.

@@ -5,7 +5,7 @@
 mod load;
 mod test_cases;
 
-pub use load::load;
+pub use load::{load, provider_spec};
 
 use crate::assertions::Assertion;
 use serde_json::{Map, Value as Json};
