@@ -39,10 +39,13 @@ impl GraderTable {
                 for a in children.into_iter().filter(|a| is_model_graded(&a.kind)) {
                     let spec = table.spec_for(a, &step.test.options);
                     let key = spec.to_string();
-                    if !table.by_spec.contains_key(&key) {
-                        let graders = build(&spec, shared)
-                            .map_err(|e| format!("grader for `{}`: {e}", a.kind))?;
-                        table.by_spec.insert(key, graders);
+                    if let std::collections::hash_map::Entry::Vacant(slot) =
+                        table.by_spec.entry(key)
+                    {
+                        slot.insert(
+                            build(&spec, shared)
+                                .map_err(|e| format!("grader for `{}`: {e}", a.kind))?,
+                        );
                     }
                 }
             }
