@@ -7,15 +7,18 @@
 #   N=5000, j=64,  0 ms model: >= 20 x faster than promptfoo, <= 100 us CPU/case
 #   peak RSS <= 64 MB in both.
 # Usage: bench/eval.sh [-n N] [-j J]     (promptfoo is installed on first use, ~1 min)
+#        bench/eval.sh --suites           compare verdicts on every bench/suites/*.yaml
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=5000
 J=64
+SUITES=0
 while [ $# -gt 0 ]; do
   case "$1" in
     -n) N="$2"; shift 2 ;;
     -j) J="$2"; shift 2 ;;
-    *) echo "usage: bench/eval.sh [-n N] [-j J]" >&2; exit 2 ;;
+    --suites) SUITES=1; shift ;;
+    *) echo "usage: bench/eval.sh [-n N] [-j J] | --suites" >&2; exit 2 ;;
   esac
 done
 KIT="${BENCH_KIT:-$(cd .. && pwd)/shared/bench}"
@@ -26,6 +29,15 @@ fi
 cargo build --release --quiet -p promptops
 BIN="$PWD/target/release/promptops"
 status=0
+if [ "$SUITES" = 1 ]; then
+  for suite in bench/suites/*.yaml; do
+    WORK=$(mktemp -d)
+    echo "== $suite"
+    PROMPTOPS_BIN="$BIN" WORK="$WORK" "$KIT/eval-vs-promptfoo.sh" --config "$PWD/$suite" -j 4 > "$WORK/bench.log" 2>&1 || status=1
+    grep -E "^ promptfoo:|^ promptops:|^success differs|^RESULT" "$WORK/bench.log" || { tail -20 "$WORK/bench.log"; status=1; }
+  done
+  exit $status
+fi
 for DELAY in 20 0; do
   WORK=$(mktemp -d)
   echo "== N=$N j=$J model delay ${DELAY} ms"

@@ -1,0 +1,124 @@
+//! `bench/suites/assertions.yaml` (every supported assertion type) through the real bench
+//! mock LLM, compared with the verdicts promptfoo 0.123.1 gives on the same suite
+//! (recorded from `bench/eval.sh`'s comparison run; `compare-results.py` found them equal).
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// promptfoo's verdicts: per testIdx, the row's success and each component's pass.
+const PROMPTFOO: &[(bool, &[bool])] = &[
+    (true, &[true; 13]),
+    (false, &[false, false, false, false, false, false]),
+    (true, &[false, true]),
+    (true, &[true, true]),
+    (true, &[true, true, false, true]),
+    (true, &[true]),
+    (false, &[false]),
+    (false, &[false]),
+    (true, &[true]),
+    (false, &[false]),
+    (true, &[true]),
+    (false, &[false]),
+    (false, &[false]),
+    (false, &[true, false, true]),
+];
+
+struct Mock(Child);
+
+impl Drop for Mock {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The bench mock, started on a free port, or why it cannot be.
+fn start_mock(dir: &Path) -> Result<(Mock, u16), String> {
+    let mock = repo_root().join("../shared/bench/mock-llm.js");
+    if !mock.is_file() {
+        return Err(format!("{} not found", mock.display()));
+    }
+    let port_file = dir.join("port");
+    let child = Command::new("node")
+        .arg(&mock)
+        .args(["--port", "0", "--delay-ms", "0", "--port-file"])
+        .arg(&port_file)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("cannot run node: {e}"))?;
+    let child = Mock(child);
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(20) {
+        if let Ok(text) = std::fs::read_to_string(&port_file) {
+            if let Ok(port) = text.trim().parse() {
+                return Ok((child, port));
+            }
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Err("the mock did not start within 20 s".into())
+}
+
+#[test]
+fn every_assertion_type_agrees_with_promptfoo() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_mock, port) = match start_mock(dir.path()) {
+        Ok(m) => m,
+        Err(why) if std::env::var_os("PROMPTOPS_REQUIRE_SERVICES").is_none() => {
+            eprintln!("skipped: the bench mock LLM is unavailable ({why})");
+            return;
+        }
+        Err(why) => panic!("the bench mock LLM is required here: {why}"),
+    };
+    let suite = std::fs::read_to_string(repo_root().join("bench/suites/assertions.yaml"))
+        .unwrap()
+        .replace("{{MOCK_PORT}}", &port.to_string());
+    std::fs::write(dir.path().join("suite.yaml"), suite).unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_promptops"))
+        .args([
+            "eval",
+            "-c",
+            "suite.yaml",
+            "-j",
+            "4",
+            "-o",
+            "out.json",
+            "--no-table",
+        ])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(100),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let out: Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("out.json")).unwrap()).unwrap();
+    let mut rows: Vec<&Value> = out["results"]["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .collect();
+    rows.sort_by_key(|r| r["testIdx"].as_u64());
+    assert_eq!(rows.len(), PROMPTFOO.len());
+    for (row, (success, components)) in rows.iter().zip(PROMPTFOO) {
+        let name = row["description"].as_str().unwrap_or_default();
+        assert_eq!(row["success"], *success, "{name}: {}", row["error"]);
+        let got: Vec<bool> = row["gradingResult"]["componentResults"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["pass"].as_bool().unwrap())
+            .collect();
+        assert_eq!(&got, components, "{name}");
+    }
+}
