@@ -56,10 +56,10 @@ fn start_mock(dir: &Path) -> Result<(Mock, u16), String> {
     let child = Mock(child);
     let started = Instant::now();
     while started.elapsed() < Duration::from_secs(20) {
-        if let Ok(text) = std::fs::read_to_string(&port_file) {
-            if let Ok(port) = text.trim().parse() {
-                return Ok((child, port));
-            }
+        if let Ok(text) = std::fs::read_to_string(&port_file)
+            && let Ok(port) = text.trim().parse()
+        {
+            return Ok((child, port));
         }
         std::thread::sleep(Duration::from_millis(50));
     }
