@@ -202,15 +202,7 @@ fn compiled_regex(pattern: &str) -> Result<Arc<fancy_regex::Regex>, fancy_regex:
 }
 
 fn result(a: &Assertion, pass: bool, score: f64, reason: String) -> ComponentResult {
-    ComponentResult {
-        pass,
-        score,
-        reason,
-        assertion: a.raw.clone(),
-        weight: a.weight,
-        metric: a.metric.clone(),
-        tokens: Default::default(),
-    }
+    a.verdict(pass, score, reason, Default::default())
 }
 
 /// `contains` and `starts-with` need a non-empty string or a number.

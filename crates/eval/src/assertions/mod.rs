@@ -158,6 +158,25 @@ impl Assertion {
         }
     }
 
+    /// This assertion's verdict (`tokens`: what a grader model used for it).
+    pub fn verdict(
+        &self,
+        pass: bool,
+        score: f64,
+        reason: String,
+        tokens: crate::provider::TokenUsage,
+    ) -> ComponentResult {
+        ComponentResult {
+            pass,
+            score,
+            reason,
+            assertion: self.raw.clone(),
+            weight: self.weight,
+            metric: self.metric.clone(),
+            tokens,
+        }
+    }
+
     pub fn with_threshold(mut self, threshold: f64) -> Assertion {
         self.threshold = Some(threshold);
         Arc::make_mut(&mut self.raw)["threshold"] = crate::number(threshold);

@@ -78,15 +78,7 @@ fn result(
     reason: String,
     tokens: TokenUsage,
 ) -> ComponentResult {
-    ComponentResult {
-        pass,
-        score,
-        reason,
-        assertion: a.raw.clone(),
-        weight: a.weight,
-        metric: a.metric.clone(),
-        tokens,
-    }
+    a.verdict(pass, score, reason, tokens)
 }
 
 /// Calls the grader with a chat prompt (sent as JSON, as suites' chat prompts are).

@@ -77,49 +77,24 @@ pub async fn call(
         .unwrap_or_default();
     let body = Json::Object(body).to_string();
 
-    let mut retries = 0;
-    let mut rate_limited = 0;
-    let (status, headers, text) = loop {
-        let request = shared
+    let sent = retry::send(|| {
+        shared
             .http
             .post(&url)
             .timeout(shared.timeout)
             .header("x-api-key", &api_key)
             .header("anthropic-version", API_VERSION)
             .header("content-type", "application/json")
-            .body(body.clone());
-        match request.send().await {
-            Ok(resp) => {
-                let code = resp.status().as_u16();
-                let can_retry = if code == 429 {
-                    rate_limited < retry::MAX_RATE_LIMIT_RETRIES
-                } else {
-                    retries < retry::MAX_SERVER_ERROR_RETRIES
-                };
-                if retry::retryable(code) && can_retry {
-                    let wait = retry::delay(
-                        Some(resp.headers()),
-                        if code == 429 { rate_limited } else { retries },
-                    );
-                    if code == 429 {
-                        rate_limited += 1
-                    } else {
-                        retries += 1
-                    }
-                    drop(resp);
-                    tokio::time::sleep(wait).await;
-                    continue;
-                }
-                let status = resp.status();
-                let headers = resp.headers().clone();
-                break (status, headers, resp.text().await.unwrap_or_default());
-            }
-            Err(e) if retries < retry::MAX_SERVER_ERROR_RETRIES && !e.is_timeout() => {
-                tokio::time::sleep(retry::delay(None, retries)).await;
-                retries += 1;
-            }
-            Err(e) => return Response::error(format!("API call error: {e}")),
-        }
+            .body(body.clone())
+    })
+    .await;
+    let retry::Answer {
+        status,
+        headers,
+        text,
+    } = match sent {
+        Ok(answer) => answer,
+        Err(e) => return Response::error(format!("API call error: {e}")),
     };
     let parsed: Option<Json> = serde_json::from_str(&text).ok();
     if !status.is_success() {

@@ -143,9 +143,7 @@ pub async fn call(
         _ => Vec::new(),
     };
 
-    let mut rate_limited = 0;
-    let mut server_errors = 0;
-    let (status, http_headers, text) = loop {
+    let sent = retry::send(|| {
         let mut request = shared
             .http
             .post(&url)
@@ -156,50 +154,23 @@ pub async fn call(
         for (k, v) in &headers {
             request = request.header(k, v);
         }
-        match request.send().await {
-            Ok(resp) => {
-                let status = resp.status();
-                let code = status.as_u16();
-                let can_retry = if code == 429 {
-                    rate_limited < retry::MAX_RATE_LIMIT_RETRIES
-                } else {
-                    server_errors < retry::MAX_SERVER_ERROR_RETRIES
-                };
-                if retry::retryable(code) && can_retry {
-                    let wait = retry::delay(
-                        Some(resp.headers()),
-                        if code == 429 {
-                            rate_limited
-                        } else {
-                            server_errors
-                        },
-                    );
-                    if code == 429 {
-                        rate_limited += 1
-                    } else {
-                        server_errors += 1
-                    }
-                    drop(resp);
-                    tokio::time::sleep(wait).await;
-                    continue;
-                }
-                let headers = resp.headers().clone();
-                let text = resp.text().await.unwrap_or_default();
-                break (status, headers, text);
-            }
-            Err(e) if server_errors < retry::MAX_SERVER_ERROR_RETRIES && !e.is_timeout() => {
-                tokio::time::sleep(retry::delay(None, server_errors)).await;
-                server_errors += 1;
-            }
-            Err(e) => {
-                let mut r = Response::error(format!("API call error: {e}"));
-                r.http = Some(HttpMeta {
-                    status: 0,
-                    status_text: String::new(),
-                    headers: Vec::new(),
-                });
-                return r;
-            }
+        request
+    })
+    .await;
+    let retry::Answer {
+        status,
+        headers: http_headers,
+        text,
+    } = match sent {
+        Ok(answer) => answer,
+        Err(e) => {
+            let mut r = Response::error(format!("API call error: {e}"));
+            r.http = Some(HttpMeta {
+                status: 0,
+                status_text: String::new(),
+                headers: Vec::new(),
+            });
+            return r;
         }
     };
     let http = HttpMeta::new(status, &http_headers);
@@ -295,33 +266,17 @@ pub async fn embed(
         base_url(shared, config).trim_end_matches('/')
     );
     let body = serde_json::json!({ "input": text, "model": model }).to_string();
-    let mut attempt = 0;
-    let (status, text) = loop {
-        let sent = shared
+    let retry::Answer { status, text, .. } = retry::send(|| {
+        shared
             .http
             .post(&url)
             .timeout(shared.timeout)
             .bearer_auth(&api_key)
             .header("content-type", "application/json")
             .body(body.clone())
-            .send()
-            .await;
-        match sent {
-            Ok(resp)
-                if retry::retryable(resp.status().as_u16())
-                    && attempt < retry::MAX_SERVER_ERROR_RETRIES =>
-            {
-                let wait = retry::delay(Some(resp.headers()), attempt);
-                attempt += 1;
-                tokio::time::sleep(wait).await;
-            }
-            Ok(resp) => {
-                let status = resp.status();
-                break (status, resp.text().await.unwrap_or_default());
-            }
-            Err(e) => return Err(format!("API call error: {e}")),
-        }
-    };
+    })
+    .await
+    .map_err(|e| format!("API call error: {e}"))?;
     if !status.is_success() {
         return Err(format!(
             "API error: {} {}\n{text}",

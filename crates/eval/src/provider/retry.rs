@@ -13,6 +13,59 @@ pub fn retryable(status: u16) -> bool {
     status == 429 || status == 408 || status == 409 || status >= 500
 }
 
+/// A provider's answer, whatever its status.
+pub struct Answer {
+    pub status: reqwest::StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub text: String,
+}
+
+/// Sends the request `build` makes, again after 429 (up to [`MAX_RATE_LIMIT_RETRIES`]
+/// times) and after 5xx, 408, 409 or a connection failure (up to
+/// [`MAX_SERVER_ERROR_RETRIES`]); timeouts are not retried. The last answer is returned
+/// whatever its status; `Err` only when no answer came at all.
+pub async fn send(build: impl Fn() -> reqwest::RequestBuilder) -> Result<Answer, reqwest::Error> {
+    let mut rate_limited = 0;
+    let mut server_errors = 0;
+    loop {
+        match build().send().await {
+            Ok(resp) => {
+                let code = resp.status().as_u16();
+                let attempt = if code == 429 {
+                    &mut rate_limited
+                } else {
+                    &mut server_errors
+                };
+                let budget = if code == 429 {
+                    MAX_RATE_LIMIT_RETRIES
+                } else {
+                    MAX_SERVER_ERROR_RETRIES
+                };
+                if retryable(code) && *attempt < budget {
+                    let wait = delay(Some(resp.headers()), *attempt);
+                    *attempt += 1;
+                    drop(resp);
+                    tokio::time::sleep(wait).await;
+                    continue;
+                }
+                let status = resp.status();
+                let headers = resp.headers().clone();
+                let text = resp.text().await.unwrap_or_default();
+                return Ok(Answer {
+                    status,
+                    headers,
+                    text,
+                });
+            }
+            Err(e) if server_errors < MAX_SERVER_ERROR_RETRIES && !e.is_timeout() => {
+                tokio::time::sleep(delay(None, server_errors)).await;
+                server_errors += 1;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 /// How long to wait before attempt `attempt + 1` (0-based retries so far).
 pub fn delay(headers: Option<&reqwest::header::HeaderMap>, attempt: u32) -> Duration {
     if let Some(h) = headers {
