@@ -1,14 +1,15 @@
-//! `bench/suites/assertions.yaml` (every supported assertion type) through the real bench
-//! mock LLM, compared with the verdicts promptfoo 0.123.1 gives on the same suite
-//! (recorded from `bench/eval.sh`'s comparison run; `compare-results.py` found them equal).
+//! The suites in `bench/suites/` (every supported assertion type between them) through the
+//! real bench mock LLM, compared with the verdicts promptfoo 0.123.1 gives on the same
+//! suites (recorded from `bench/eval.sh --suites`; `compare-results.py` found them equal).
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// promptfoo's verdicts: per testIdx, the row's success and each component's pass.
-const PROMPTFOO: &[(bool, &[bool])] = &[
+/// promptfoo's verdicts on `assertions.yaml`: per testIdx, the row's success and each
+/// component's pass.
+const ASSERTIONS: &[(bool, &[bool])] = &[
     (true, &[true; 13]),
     (false, &[false, false, false, false, false, false]),
     (true, &[false, true]),
@@ -23,6 +24,22 @@ const PROMPTFOO: &[(bool, &[bool])] = &[
     (false, &[false]),
     (false, &[false]),
     (false, &[true, false, true]),
+];
+
+/// promptfoo's verdicts on `structured.yaml`.
+const STRUCTURED: &[(bool, &[bool])] = &[
+    (false, &[true, true, false, false, false]),
+    (false, &[true, true, false, false, false]),
+    (false, &[false, false, true]),
+    (false, &[true, true, false, false, true]),
+    (false, &[false, true, true, false]),
+    (false, &[true, false, true, true, true, false, true]),
+    (false, &[true, false]),
+    (false, &[false, true]),
+    (false, &[true, true, false, true, false, true, false]),
+    (false, &[true, true, false, false, false]),
+    (false, &[true, false]),
+    (false, &[false]),
 ];
 
 struct Mock(Child);
@@ -77,48 +94,60 @@ fn every_assertion_type_agrees_with_promptfoo() {
         }
         Err(why) => panic!("the bench mock LLM is required here: {why}"),
     };
-    let suite = std::fs::read_to_string(repo_root().join("bench/suites/assertions.yaml"))
+    for (suite, verdicts) in [
+        ("assertions.yaml", ASSERTIONS),
+        ("structured.yaml", STRUCTURED),
+    ] {
+        check_suite(dir.path(), port, suite, verdicts);
+    }
+}
+
+fn check_suite(dir: &Path, port: u16, suite: &str, verdicts: &[(bool, &[bool])]) {
+    let text = std::fs::read_to_string(repo_root().join("bench/suites").join(suite))
         .unwrap()
         .replace("{{MOCK_PORT}}", &port.to_string());
-    std::fs::write(dir.path().join("suite.yaml"), suite).unwrap();
+    std::fs::write(dir.join(suite), text).unwrap();
     let o = Command::new(env!("CARGO_BIN_EXE_promptops"))
         .args([
             "eval",
             "-c",
-            "suite.yaml",
+            suite,
             "-j",
             "4",
             "-o",
             "out.json",
             "--no-table",
         ])
-        .current_dir(dir.path())
+        .current_dir(dir)
         .output()
         .unwrap();
     assert_eq!(
         o.status.code(),
         Some(100),
-        "{}",
+        "{suite}: {}",
         String::from_utf8_lossy(&o.stderr)
     );
-    let out: Value =
-        serde_json::from_slice(&std::fs::read(dir.path().join("out.json")).unwrap()).unwrap();
+    let out: Value = serde_json::from_slice(&std::fs::read(dir.join("out.json")).unwrap()).unwrap();
     let mut rows: Vec<&Value> = out["results"]["results"]
         .as_array()
         .unwrap()
         .iter()
         .collect();
     rows.sort_by_key(|r| r["testIdx"].as_u64());
-    assert_eq!(rows.len(), PROMPTFOO.len());
-    for (row, (success, components)) in rows.iter().zip(PROMPTFOO) {
+    assert_eq!(rows.len(), verdicts.len(), "{suite}");
+    for (row, (success, components)) in rows.iter().zip(verdicts) {
         let name = row["description"].as_str().unwrap_or_default();
-        assert_eq!(row["success"], *success, "{name}: {}", row["error"]);
+        assert_eq!(
+            row["success"], *success,
+            "{suite}: {name}: {}",
+            row["error"]
+        );
         let got: Vec<bool> = row["gradingResult"]["componentResults"]
             .as_array()
             .unwrap()
             .iter()
             .map(|c| c["pass"].as_bool().unwrap())
             .collect();
-        assert_eq!(&got, components, "{name}");
+        assert_eq!(&got, components, "{suite}: {name}");
     }
 }

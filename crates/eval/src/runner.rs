@@ -159,9 +159,9 @@ struct JobContext<'a> {
 async fn run_job(ctx: &JobContext<'_>, step: usize, provider_idx: usize, prompt_idx: usize) -> Row {
     let JobContext {
         suite,
-        templates,
         providers,
         options,
+        ..
     } = *ctx;
     let provider = &providers[provider_idx];
     let n_prompts = suite.prompts.len();
@@ -181,15 +181,7 @@ async fn run_job(ctx: &JobContext<'_>, step: usize, provider_idx: usize, prompt_
         failure_reason: 2,
         score: 0.0,
     };
-    let work = evaluate(
-        test,
-        prompt,
-        prompt_idx,
-        templates,
-        provider,
-        &options.graders,
-        &mut row,
-    );
+    let work = evaluate(ctx, test, prompt, prompt_idx, provider, &mut row);
     match options.step_timeout {
         None => work.await,
         Some(limit) => {
@@ -210,14 +202,14 @@ async fn run_job(ctx: &JobContext<'_>, step: usize, provider_idx: usize, prompt_
 }
 
 async fn evaluate(
+    ctx: &JobContext<'_>,
     test: &TestStep,
     prompt: &PromptTemplate,
     prompt_idx: usize,
-    templates: &TemplateSet,
     provider: &Provider,
-    graders: &crate::graders::GraderTable,
     row: &mut Row,
 ) {
+    let (base_dir, templates, graders) = (&ctx.suite.base_dir, ctx.templates, &ctx.options.graders);
     let rendered = match render_prompt(prompt, test, Some((templates, prompt_idx))) {
         Ok(r) => r,
         Err(e) => {
@@ -227,7 +219,7 @@ async fn evaluate(
     };
     row.rendered_prompt = rendered.clone();
     let started = Instant::now();
-    let response = provider
+    let mut response = provider
         .call(&rendered, &test.vars, &test.test.options)
         .await;
     row.latency_ms = started.elapsed().as_millis() as u64;
@@ -243,15 +235,43 @@ async fn evaluate(
         row.response = Some(response);
         return;
     };
+    let output = match test.test.options.get("transform") {
+        Some(Json::String(code)) => {
+            let context = serde_json::json!({"vars": test.vars, "prompt": rendered});
+            match assertions::script::transform(code, &output, &context, base_dir) {
+                Ok(transformed) => {
+                    // Reports show the transformed output, as promptfoo's do.
+                    response.output = Some(transformed.clone());
+                    transformed
+                }
+                Err(e) => {
+                    row.error = Some(format!("Transform failed: {e}"));
+                    row.response = Some(response);
+                    return;
+                }
+            }
+        }
+        _ => output,
+    };
     let output_text = match &output {
         Json::String(s) => s.clone(),
         other => other.to_string(),
     };
     let observed = Observed {
         output: &output_text,
+        raw_output: Some(&output),
         latency_ms: Some(row.latency_ms),
         cost: response.cost,
         finish_reason: response.finish_reason.as_deref(),
+        provider_config: Some(&provider.spec.config),
+        context: assertions::script::ScriptContext {
+            prompt: &rendered,
+            vars: Some(&test.vars),
+            test: Some(test),
+            provider_id: &provider.spec.reported_id,
+            provider_label: &provider.spec.label,
+        },
+        base_dir: Some(base_dir),
     };
     let graded = assertions::model_graded::Graded {
         output: &output_text,
@@ -291,6 +311,8 @@ async fn check_one(
     if assertions::model_graded::is_model_graded(&a.kind) {
         let g = graders.for_assertion(&a, &test.test.options);
         assertions::model_graded::check(&a, graded, &g).await
+    } else if a.kind == "python" {
+        Ok(assertions::check_python(&a, observed).await)
     } else {
         assertions::check(&a, observed)
     }

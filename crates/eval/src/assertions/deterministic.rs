@@ -127,10 +127,15 @@ pub fn check(a: &Assertion, obs: &Observed<'_>) -> Result<ComponentResult, Asser
             let latency = obs
                 .latency_ms
                 .ok_or_else(|| AssertionError("Latency assertion does not support cached results. Rerun the eval with --no-cache".into()))?;
+            let verdict = if a.inverse {
+                "less than or equal to"
+            } else {
+                "greater than"
+            };
             (
                 latency as f64 <= threshold,
                 format!(
-                    "Latency {latency}ms is greater than threshold {}ms",
+                    "Latency {latency}ms is {verdict} threshold {}ms",
                     js_number(threshold)
                 ),
             )
@@ -351,6 +356,7 @@ mod tests {
             latency_ms: Some(120),
             cost: Some(NanoUsd(2_500)),
             finish_reason: Some("stop"),
+            ..Default::default()
         }
     }
 

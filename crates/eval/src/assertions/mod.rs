@@ -6,11 +6,16 @@ mod aggregate;
 mod deterministic;
 mod extract;
 pub mod model_graded;
+mod overlap;
+mod refusal;
+pub mod script;
 mod split;
+mod structured;
+mod tools_call;
 
 pub use aggregate::{GradingResult, aggregate};
-pub use deterministic::check;
 pub use extract::json_objects;
+pub use refusal::is_refusal_text;
 pub use split::split_list;
 
 use serde_json::Value as Json;
@@ -82,9 +87,12 @@ const KNOWN_TYPES: &[&str] = &[
 
 /// The types promptops evaluates today.
 const SUPPORTED_TYPES: &[&str] = &[
+    "bleu",
     "contains",
     "contains-all",
     "contains-any",
+    "contains-json",
+    "contains-xml",
     "cost",
     "equals",
     "factuality",
@@ -92,12 +100,19 @@ const SUPPORTED_TYPES: &[&str] = &[
     "icontains",
     "icontains-all",
     "icontains-any",
+    "is-json",
+    "is-refusal",
+    "is-valid-openai-tools-call",
+    "is-xml",
+    "javascript",
     "latency",
     "levenshtein",
     "llm-rubric",
     "model-graded-closedqa",
     "model-graded-factuality",
+    "python",
     "regex",
+    "rouge-n",
     "similar",
     "similar:cosine",
     "similar:dot",
@@ -201,10 +216,62 @@ impl Assertion {
 pub struct Observed<'a> {
     /// The output as text (non-string outputs are JSON-encoded first).
     pub output: &'a str,
+    /// The output as the provider returned it (a string, or tool calls as JSON).
+    pub raw_output: Option<&'a Json>,
     pub latency_ms: Option<u64>,
     pub cost: Option<crate::pricing::NanoUsd>,
     /// The normalised finish reason (`stop`, `length`, `tool_calls`, `content_filter`).
     pub finish_reason: Option<&'a str>,
+    /// The provider's `config` (its `tools`, for `is-valid-openai-tools-call`).
+    pub provider_config: Option<&'a serde_json::Map<String, Json>>,
+    /// What script assertions get as `context`.
+    pub context: script::ScriptContext<'a>,
+    /// Where `file://` references in assertion values are resolved from.
+    pub base_dir: Option<&'a std::path::Path>,
+}
+
+impl Observed<'_> {
+    fn raw_or_text(&self) -> Json {
+        self.raw_output
+            .cloned()
+            .unwrap_or_else(|| Json::String(self.output.to_owned()))
+    }
+
+    fn base_dir(&self) -> &std::path::Path {
+        self.base_dir.unwrap_or(std::path::Path::new("."))
+    }
+}
+
+/// Evaluates an assertion that needs no model and no subprocess (everything but the
+/// model-graded types and `python`). `Err` means the assertion itself is unusable
+/// (promptfoo reports the row as an error).
+pub fn check(a: &Assertion, obs: &Observed<'_>) -> Result<ComponentResult, AssertionError> {
+    match a.kind.as_str() {
+        "is-json" => structured::is_json(a, obs.output),
+        "contains-json" => structured::contains_json(a, obs.output),
+        "is-xml" => structured::is_xml(a, obs.output),
+        "contains-xml" => structured::contains_xml(a, obs.output),
+        "rouge-n" => overlap::rouge_n(a, obs.output),
+        "bleu" => overlap::bleu(a, obs.output),
+        "is-refusal" => Ok(refusal::check(a, obs.raw_output, obs.output)),
+        "is-valid-openai-tools-call" => Ok(tools_call::check(
+            a,
+            &obs.raw_or_text(),
+            obs.provider_config,
+        )),
+        "javascript" => Ok(script::run_javascript(
+            a,
+            &obs.raw_or_text(),
+            &obs.context,
+            obs.base_dir(),
+        )),
+        _ => deterministic::check(a, obs),
+    }
+}
+
+/// Evaluates a `python` assertion (a subprocess, so it is awaited).
+pub async fn check_python(a: &Assertion, obs: &Observed<'_>) -> ComponentResult {
+    script::run_python(a, &obs.raw_or_text(), &obs.context, obs.base_dir()).await
 }
 
 /// One assertion's verdict.

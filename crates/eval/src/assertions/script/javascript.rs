@@ -1,0 +1,566 @@
+//! `javascript` assertions and `options.transform` in an embedded QuickJS engine.
+//!
+//! One engine per thread (the runner is single-threaded), created on first use. Each
+//! distinct piece of code is compiled once, as promptfoo does, into
+//! `new Function('output', 'context', 'process', body)`. Values cross the boundary as
+//! JSON text, so the engine never holds Rust data. A runaway script is interrupted after
+//! [`TIME_LIMIT`] and the engine's memory is capped.
+
+use super::{Returned, ScriptContext, failed, grading_of, verdict};
+use crate::assertions::{Assertion, ComponentResult};
+use serde_json::Value as Json;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::path::Path;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+/// Longest a single script call may run (short under test, where a loop is stopped on purpose).
+const TIME_LIMIT: Duration = if cfg!(test) {
+    Duration::from_secs(1)
+} else {
+    Duration::from_secs(10)
+};
+const MEMORY_LIMIT: usize = 256 << 20;
+/// Compiled functions kept per thread; a templated script can differ on every row.
+const MAX_COMPILED: usize = 4096;
+
+/// Why a script could not give a value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum JsError {
+    #[error("{message}\nStack Trace: {stack}")]
+    Threw { message: String, stack: String },
+    #[error("the script ran longer than {0:?} and was stopped")]
+    TimedOut(Duration),
+    #[error("cannot load {path}: {reason}")]
+    File { path: String, reason: String },
+    #[error("JavaScript engine error: {0}")]
+    Engine(String),
+}
+
+/// The driver: compiles bodies into functions and calls them with JSON arguments,
+/// answering with JSON that says what came back (or what was thrown).
+const PRELUDE: &str = r#"
+(() => {
+  const fns = [];
+  const describe = (r) => {
+    const t = typeof r;
+    if (t === 'undefined' || t === 'function' || t === 'symbol' || t === 'bigint') return JSON.stringify({ type: t });
+    return JSON.stringify({ type: t, value: r });
+  };
+  const thrown = (e) => JSON.stringify({
+    threw: String(e && e.message !== undefined ? e.message : e),
+    stack: String((e && e.stack) || ''),
+  });
+  let settled = null;
+  globalThis.__promptops = {
+    compile(params, body) {
+      try {
+        fns.push(new Function(...JSON.parse(params), body));
+        return JSON.stringify({ id: fns.length - 1 });
+      } catch (e) { return thrown(e); }
+    },
+    module(source, name) {
+      try {
+        const module = { exports: {} };
+        new Function('module', 'exports', source)(module, module.exports);
+        let f = name ? module.exports[name] : module.exports;
+        if (typeof f !== 'function' && !name && module.exports && typeof module.exports.default === 'function') f = module.exports.default;
+        if (typeof f !== 'function') throw new Error(name ? `the file does not export a function named ${name}` : 'the file does not export a function');
+        fns.push(f);
+        return JSON.stringify({ id: fns.length - 1 });
+      } catch (e) { return thrown(e); }
+    },
+    call(id, args) {
+      settled = null;
+      try {
+        const r = fns[id](...JSON.parse(args), globalThis.__promptops_process);
+        if (r && typeof r.then === 'function') {
+          r.then((v) => { settled = describe(v); }, (e) => { settled = thrown(e); });
+          return JSON.stringify({ pending: true });
+        }
+        return describe(r);
+      } catch (e) { return thrown(e); }
+    },
+    settled() { return settled; },
+  };
+})();
+"#;
+
+struct Engine {
+    runtime: rquickjs::Runtime,
+    context: rquickjs::Context,
+    compiled: HashMap<String, u32>,
+    deadline: Rc<RefCell<Option<Instant>>>,
+}
+
+thread_local! {
+    static ENGINE: RefCell<Option<Engine>> = const { RefCell::new(None) };
+}
+
+impl Engine {
+    fn new() -> Result<Engine, JsError> {
+        let engine_error = |e: rquickjs::Error| JsError::Engine(e.to_string());
+        let runtime = rquickjs::Runtime::new().map_err(engine_error)?;
+        runtime.set_memory_limit(MEMORY_LIMIT);
+        runtime.set_max_stack_size(4 << 20);
+        let deadline: Rc<RefCell<Option<Instant>>> = Rc::default();
+        let watch = deadline.clone();
+        runtime.set_interrupt_handler(Some(Box::new(move || {
+            watch.borrow().is_some_and(|d| Instant::now() > d)
+        })));
+        let context = rquickjs::Context::full(&runtime).map_err(engine_error)?;
+        let env: serde_json::Map<String, Json> = std::env::vars()
+            .map(|(k, v)| (k, Json::String(v)))
+            .collect();
+        let setup = format!(
+            "{PRELUDE}\nglobalThis.__promptops_process = {{ env: {} }};",
+            Json::Object(env)
+        );
+        context
+            .with(|ctx| ctx.eval::<(), _>(setup))
+            .map_err(engine_error)?;
+        Ok(Engine {
+            runtime,
+            context,
+            compiled: HashMap::new(),
+            deadline,
+        })
+    }
+
+    /// Calls `__promptops.<method>(args...)`, which always answers with JSON text.
+    fn driver(&self, method: &str, args: (String, String)) -> Result<Json, JsError> {
+        *self.deadline.borrow_mut() = Some(Instant::now() + TIME_LIMIT);
+        let answer = self.context.with(|ctx| -> rquickjs::Result<String> {
+            let driver: rquickjs::Object = ctx.globals().get("__promptops")?;
+            let f: rquickjs::Function = driver.get(method)?;
+            f.call(args)
+        });
+        let answer = answer.map_err(|e| self.engine_error(e))?;
+        let mut answer: Json =
+            serde_json::from_str(&answer).map_err(|e| JsError::Engine(e.to_string()))?;
+        if answer.get("pending").is_some() {
+            answer = self.settle()?;
+        }
+        *self.deadline.borrow_mut() = None;
+        if let Some(message) = answer.get("threw") {
+            return Err(JsError::Threw {
+                message: message.as_str().unwrap_or_default().to_owned(),
+                stack: answer["stack"].as_str().unwrap_or_default().to_owned(),
+            });
+        }
+        Ok(answer)
+    }
+
+    /// Runs queued promise jobs until the returned promise settles.
+    fn settle(&self) -> Result<Json, JsError> {
+        loop {
+            let settled = self
+                .context
+                .with(|ctx| -> rquickjs::Result<Option<String>> {
+                    let driver: rquickjs::Object = ctx.globals().get("__promptops")?;
+                    let f: rquickjs::Function = driver.get("settled")?;
+                    f.call(())
+                })
+                .map_err(|e| self.engine_error(e))?;
+            if let Some(text) = settled {
+                return serde_json::from_str(&text).map_err(|e| JsError::Engine(e.to_string()));
+            }
+            match self.runtime.execute_pending_job() {
+                Ok(true) => {}
+                Ok(false) => {
+                    return Err(JsError::Engine("the returned promise never settled".into()));
+                }
+                Err(e) => return Err(JsError::Engine(e.to_string())),
+            }
+        }
+    }
+
+    fn engine_error(&self, e: rquickjs::Error) -> JsError {
+        let timed_out = self
+            .deadline
+            .borrow_mut()
+            .take()
+            .is_some_and(|d| Instant::now() > d);
+        if timed_out {
+            JsError::TimedOut(TIME_LIMIT)
+        } else {
+            JsError::Engine(e.to_string())
+        }
+    }
+
+    /// The id of the compiled function for `key`, compiling it with `build` once.
+    fn function(
+        &mut self,
+        key: &str,
+        build: impl FnOnce(&Engine) -> Result<Json, JsError>,
+    ) -> Result<u32, JsError> {
+        if let Some(id) = self.compiled.get(key) {
+            return Ok(*id);
+        }
+        if self.compiled.len() >= MAX_COMPILED {
+            // Start over with a fresh engine rather than grow without bound.
+            *self = Engine::new()?;
+        }
+        let answer = build(self)?;
+        let id = answer["id"]
+            .as_u64()
+            .ok_or_else(|| JsError::Engine("the driver returned no function id".into()))?
+            as u32;
+        self.compiled.insert(key.to_owned(), id);
+        Ok(id)
+    }
+}
+
+fn with_engine<T>(f: impl FnOnce(&mut Engine) -> Result<T, JsError>) -> Result<T, JsError> {
+    ENGINE.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        if slot.is_none() {
+            *slot = Some(Engine::new()?);
+        }
+        f(slot.as_mut().expect("set above"))
+    })
+}
+
+/// promptfoo's rule for inline code: one line is an expression (`return` is added, after
+/// any leading `const/let/var …;` statements); several lines are a function body.
+fn function_body(code: &str) -> String {
+    let code = code.trim_end();
+    if code.contains('\n') {
+        return code.to_owned();
+    }
+    let trimmed = code
+        .trim()
+        .trim_end_matches(|c: char| c == ';' || c.is_whitespace());
+    let starts_with_declaration = ["const ", "let ", "var "]
+        .iter()
+        .any(|d| trimmed.starts_with(d));
+    if starts_with_declaration {
+        if let Some(cut) = last_statement_semicolon(trimmed) {
+            let expression = trimmed[cut + 1..].trim();
+            if !expression.is_empty() {
+                return format!("{} return {expression}", &trimmed[..=cut]);
+            }
+        }
+        return trimmed.to_owned();
+    }
+    format!("return {trimmed}")
+}
+
+/// The last `;` outside strings, template literals and brackets.
+fn last_statement_semicolon(code: &str) -> Option<usize> {
+    let mut last = None;
+    let mut quote: Option<char> = None;
+    let mut escaped = false;
+    let mut depth = 0i32;
+    for (i, c) in code.char_indices() {
+        if let Some(q) = quote {
+            match (escaped, c) {
+                (true, _) => escaped = false,
+                (false, '\\') => escaped = true,
+                (false, c) if c == q => quote = None,
+                _ => {}
+            }
+            continue;
+        }
+        match c {
+            '\'' | '"' | '`' => quote = Some(c),
+            '(' | '[' | '{' => depth += 1,
+            ')' | ']' | '}' => depth -= 1,
+            ';' if depth == 0 => last = Some(i),
+            _ => {}
+        }
+    }
+    last
+}
+
+/// Calls the code (inline, or `file://path.js[:function]`) with `args` (JSON text of the
+/// argument list) and returns what it gave back, as `{type, value}`.
+fn call(code: &str, base_dir: &Path, params: &str, args: String) -> Result<Json, JsError> {
+    with_engine(|engine| {
+        let id = match code.strip_prefix("file://") {
+            Some(spec) => {
+                let (path, name) = split_function_name(spec);
+                let path = base_dir.join(path);
+                let key = format!("file\u{0}{}\u{0}{name}", path.display());
+                engine.function(&key, |e| {
+                    let source = std::fs::read_to_string(&path).map_err(|err| JsError::File {
+                        path: path.display().to_string(),
+                        reason: err.to_string(),
+                    })?;
+                    e.driver("module", (source, name.to_owned()))
+                })?
+            }
+            None => {
+                let key = format!("{params}\u{0}{code}");
+                let body = function_body(code);
+                engine.function(&key, |e| e.driver("compile", (params.to_owned(), body)))?
+            }
+        };
+        engine.driver("call", (id.to_string(), args))
+    })
+}
+
+/// `path.js:fn` → (`path.js`, `fn`); a plain path names the default export.
+fn split_function_name(spec: &str) -> (&str, &str) {
+    match spec.rsplit_once(':') {
+        Some((path, name))
+            if !name.is_empty()
+                && !name.contains(['/', '\\'])
+                && (path.ends_with(".js") || path.ends_with(".cjs") || path.ends_with(".mjs")) =>
+        {
+            (path, name)
+        }
+        _ => (spec, ""),
+    }
+}
+
+/// A `javascript` assertion on `output`.
+pub fn run_javascript(
+    a: &Assertion,
+    output: &Json,
+    context: &ScriptContext<'_>,
+    base_dir: &Path,
+) -> ComponentResult {
+    let code = match &a.value {
+        Some(Json::String(s)) => s.trim_end().to_owned(),
+        _ => return failed(a, "javascript assertion must have a string value".into()),
+    };
+    // The driver adds `process` (a shim holding the environment) as the third argument.
+    let args = serde_json::json!([output, context.to_json(a)]).to_string();
+    let answer = call(
+        &code,
+        base_dir,
+        "[\"output\",\"context\",\"process\"]",
+        args,
+    );
+    let shown_code = if code.starts_with("file://") {
+        ""
+    } else {
+        code.as_str()
+    };
+    match answer {
+        Err(JsError::Threw { message, stack }) => failed(
+            a,
+            append(
+                format!("Custom function threw error: {message}\nStack Trace: {stack}"),
+                shown_code,
+            ),
+        ),
+        Err(other) => failed(
+            a,
+            append(format!("Custom function threw error: {other}"), shown_code),
+        ),
+        Ok(answer) => match returned(&answer) {
+            Some(r) => verdict(a, r, "Custom function", shown_code),
+            None => failed(
+                a,
+                append(
+                    format!(
+                        "Custom function threw error: Custom function must return a boolean, number, or GradingResult object. Got type {}: {}",
+                        answer["type"].as_str().unwrap_or("undefined"),
+                        answer
+                            .get("value")
+                            .map_or("undefined".to_owned(), Json::to_string)
+                    ),
+                    shown_code,
+                ),
+            ),
+        },
+    }
+}
+
+fn append(reason: String, code: &str) -> String {
+    if code.is_empty() {
+        reason
+    } else {
+        format!("{reason}\n{code}")
+    }
+}
+
+fn returned(answer: &Json) -> Option<Returned> {
+    match (answer["type"].as_str()?, answer.get("value")?) {
+        ("boolean", Json::Bool(b)) => Some(Returned::Bool(*b)),
+        ("number", v) => Some(Returned::Number(v.as_f64().unwrap_or(f64::NAN))),
+        ("object", Json::Object(o)) => grading_of(o),
+        _ => None,
+    }
+}
+
+/// `options.transform`: JavaScript that maps the output (`output`, `context`) to a new
+/// output. Returns the new output as JSON (`null` for `undefined`).
+pub fn transform(
+    code: &str,
+    output: &Json,
+    context: &Json,
+    base_dir: &Path,
+) -> Result<Json, JsError> {
+    let args = serde_json::json!([output, context]).to_string();
+    let answer = call(code.trim_end(), base_dir, "[\"output\",\"context\"]", args)?;
+    Ok(answer.get("value").cloned().unwrap_or(Json::Null))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn run(code: &str, output: Json) -> ComponentResult {
+        let a = Assertion::new("javascript", Some(json!(code)));
+        let vars = json!({"expected": "LABEL-7"}).as_object().cloned().unwrap();
+        let ctx = ScriptContext {
+            prompt: "Classify",
+            vars: Some(&vars),
+            ..Default::default()
+        };
+        run_javascript(&a, &output, &ctx, Path::new("."))
+    }
+
+    #[test]
+    fn bodies_follow_promptfoos_rules() {
+        assert_eq!(
+            function_body("output.length > 3"),
+            "return output.length > 3"
+        );
+        assert_eq!(
+            function_body("output === 'a;b';"),
+            "return output === 'a;b'"
+        );
+        assert_eq!(
+            function_body("const s = JSON.parse(output).score; s > 0.5"),
+            "const s = JSON.parse(output).score; return s > 0.5"
+        );
+        assert_eq!(
+            function_body("const x = 'a;b'; x"),
+            "const x = 'a;b'; return x"
+        );
+        assert_eq!(function_body("let x = 1;"), "let x = 1");
+        assert_eq!(
+            function_body("if (x) {\n return 1 }\n"),
+            "if (x) {\n return 1 }"
+        );
+    }
+
+    #[test]
+    fn return_forms() {
+        let r = run("output.startsWith('LABEL')", json!("LABEL-7"));
+        assert!(r.pass && r.score == 1.0, "{}", r.reason);
+        let r = run("output === context.vars.expected", json!("LABEL-8"));
+        assert!(!r.pass);
+        assert_eq!(
+            r.reason,
+            "Custom function returned false\noutput === context.vars.expected"
+        );
+        let r = run("0.25", json!("x"));
+        assert!(r.pass && r.score == 0.25);
+        let r = run("0", json!("x"));
+        assert!(!r.pass && r.score == 0.0);
+        let r = run(
+            "({pass: false, score: 0.3, reason: 'too short'})",
+            json!("x"),
+        );
+        assert_eq!(
+            (r.pass, r.score, r.reason.as_str()),
+            (false, 0.3, "too short")
+        );
+        let r = run(
+            "const n = output.items.length;\nreturn n === 2;",
+            json!({"items": [1, 2]}),
+        );
+        assert!(r.pass, "{}", r.reason);
+        let r = run("context.prompt + ' ' + typeof process.env", json!("x"));
+        assert!(!r.pass);
+        assert!(
+            r.reason
+                .contains("must return a boolean, number, or GradingResult"),
+            "{}",
+            r.reason
+        );
+        let r = run("Promise.resolve(output.length === 7)", json!("LABEL-7"));
+        assert!(r.pass, "{}", r.reason);
+    }
+
+    #[test]
+    fn inverse_and_threshold() {
+        let mut a = Assertion::new("not-javascript", Some(json!("output.length")));
+        let ctx = ScriptContext::default();
+        assert!(!run_javascript(&a, &json!("abc"), &ctx, Path::new(".")).pass);
+        assert!(run_javascript(&a, &json!(""), &ctx, Path::new(".")).pass);
+        a = Assertion::new("javascript", Some(json!("output.length / 10"))).with_threshold(0.5);
+        let r = run_javascript(&a, &json!("abcdef"), &ctx, Path::new("."));
+        assert!(r.pass && (r.score - 0.6).abs() < 1e-9);
+        assert!(!run_javascript(&a, &json!("abc"), &ctx, Path::new(".")).pass);
+    }
+
+    #[test]
+    fn errors_are_failures_not_panics() {
+        let r = run("output.nope.deeper", json!("x"));
+        assert!(
+            !r.pass && r.reason.starts_with("Custom function threw error: "),
+            "{}",
+            r.reason
+        );
+        let r = run("this is not javascript (", json!("x"));
+        assert!(
+            !r.pass && r.reason.starts_with("Custom function threw error: "),
+            "{}",
+            r.reason
+        );
+        let r = run("const e = 'boom';\nthrow new Error(e);", json!("x"));
+        assert!(
+            r.reason.starts_with("Custom function threw error: boom"),
+            "{}",
+            r.reason
+        );
+        // A runaway loop is stopped and the engine stays usable.
+        let started = Instant::now();
+        let r = run("while (true) {}\nreturn true;", json!("x"));
+        assert!(
+            !r.pass && r.reason.contains("ran longer than"),
+            "{}",
+            r.reason
+        );
+        assert!(started.elapsed() < TIME_LIMIT * 3);
+        assert!(run("true", json!("x")).pass);
+    }
+
+    #[test]
+    fn files_and_transforms() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("check.js"),
+            "module.exports = (output, context) => output.includes(context.vars.expected);\nmodule.exports.strict = (output) => ({pass: output === 'LABEL-7', score: 1, reason: 'strict'});",
+        )
+        .unwrap();
+        let vars = json!({"expected": "LABEL"}).as_object().cloned().unwrap();
+        let ctx = ScriptContext {
+            vars: Some(&vars),
+            ..Default::default()
+        };
+        let a = Assertion::new("javascript", Some(json!("file://check.js")));
+        assert!(run_javascript(&a, &json!("LABEL-7"), &ctx, dir.path()).pass);
+        let a = Assertion::new("javascript", Some(json!("file://check.js:strict")));
+        let r = run_javascript(&a, &json!("LABEL-8"), &ctx, dir.path());
+        assert_eq!((r.pass, r.reason.as_str()), (false, "strict"));
+        let a = Assertion::new("javascript", Some(json!("file://missing.js")));
+        assert!(!run_javascript(&a, &json!("x"), &ctx, dir.path()).pass);
+
+        let out = transform(
+            "output.toUpperCase()",
+            &json!("label"),
+            &json!({}),
+            dir.path(),
+        )
+        .unwrap();
+        assert_eq!(out, json!("LABEL"));
+        let out = transform(
+            "JSON.parse(output).label",
+            &json!("{\"label\": 3}"),
+            &json!({}),
+            dir.path(),
+        )
+        .unwrap();
+        assert_eq!(out, json!(3));
+        assert!(transform("output.x.y", &json!("s"), &json!({}), dir.path()).is_err());
+    }
+}
