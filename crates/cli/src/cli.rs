@@ -118,9 +118,15 @@ pub struct EvalArgs {
     /// Calls in flight at once (default: the suite's `evaluateOptions.maxConcurrency`, else 4).
     #[arg(short = 'j', long = "max-concurrency", value_name = "N")]
     pub concurrency: Option<usize>,
-    /// Write results here; the format follows the extension (.json).
+    /// Write results here (repeatable); the format follows the extension: .json,
+    /// .junit.xml or .xml (JUnit), .csv, .md (a PR comment), .html.
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     pub output: Vec<PathBuf>,
+    /// A previous results file (from `-o FILE.json`, ours or promptfoo's): list tests
+    /// that passed there and fail now (regressions) and the reverse (fixes). Does not
+    /// change the exit code.
+    #[arg(long, value_name = "PREV.json")]
+    pub baseline: Option<PathBuf>,
     /// Do not read or write the response cache.
     #[arg(long)]
     pub no_cache: bool,

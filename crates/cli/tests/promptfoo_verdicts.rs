@@ -40,6 +40,7 @@ const STRUCTURED: &[(bool, &[bool])] = &[
     (false, &[true, true, false, false, false]),
     (false, &[true, false]),
     (false, &[false]),
+    (false, &[false, true, false, false]),
 ];
 
 struct Mock(Child);

@@ -32,8 +32,14 @@ impl serde::Serialize for ContentHash {
 /// The canonical JSON text of a prompt.
 pub fn canonical_json(prompt: &Prompt) -> String {
     let value = serde_json::to_value(prompt).unwrap_or(Value::Null);
+    value_json(&value)
+}
+
+/// The canonical JSON text of any value: object keys sorted, no white space. Two values
+/// that are equal as JSON get the same text (eval reports use it to match tests by vars).
+pub fn value_json(value: &Value) -> String {
     let mut out = String::new();
-    write_sorted(&value, &mut out);
+    write_sorted(value, &mut out);
     out
 }
 

@@ -277,6 +277,7 @@ async fn evaluate(
         output: &output_text,
         prompt: &rendered,
         vars: &test.vars,
+        base_dir,
     };
     match grade(test, &observed, &graded, graders).await {
         Ok(grading) => {

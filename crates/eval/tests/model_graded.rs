@@ -57,6 +57,7 @@ async fn grade(
         output: "The refund window is 30 days.",
         prompt: "What is the refund window?",
         vars: &vars,
+        base_dir: std::path::Path::new("."),
     };
     let r = check(&a, &g, &graders).await.unwrap();
     (r, server.requests())
@@ -210,6 +211,7 @@ async fn similar_uses_embeddings() {
         output: "Refunds take 30 days.",
         prompt: "p",
         vars: &vars,
+        base_dir: std::path::Path::new("."),
     };
     let r = check(
         &Assertion::new("similar", Some(json!("refund policy"))).with_threshold(0.9),
@@ -257,5 +259,247 @@ async fn similar_uses_embeddings() {
         err.0.contains("is not a valid embedding provider"),
         "{}",
         err.0
+    );
+}
+
+fn embedding_reply(input: &str) -> Reply {
+    // Texts about refunds point one way, everything else another.
+    let v = if input.to_lowercase().contains("refund") {
+        vec![1.0, 0.1]
+    } else {
+        vec![0.0, 1.0]
+    };
+    Reply::json(
+        200,
+        json!({"object": "list", "data": [{"object": "embedding", "index": 0, "embedding": v}], "model": "e", "usage": {"prompt_tokens": 3, "total_tokens": 3}}),
+    )
+}
+
+/// A grader server: chat answers come from `chat` (given the system message), embeddings
+/// from [`embedding_reply`].
+async fn rag_server(chat: fn(&str) -> &'static str) -> Server {
+    Server::start(move |_, req| {
+        let body = req.json();
+        if req.path.ends_with("/embeddings") {
+            embedding_reply(body["input"].as_str().unwrap_or_default())
+        } else {
+            let system = body["messages"][0]["content"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            chat_reply(chat(&system))
+        }
+    })
+    .await
+}
+
+async fn rag(
+    kind: &str,
+    value: Option<Json>,
+    vars: Json,
+    server: &Server,
+    threshold: Option<f64>,
+) -> Result<promptops_eval::assertions::ComponentResult, String> {
+    let graders = Graders {
+        text: Some(grader(server, "openai:chat:grader")),
+        embedding: Some(grader(server, "openai:embedding:e")),
+    };
+    let mut a = Assertion::new(kind, value);
+    if let Some(t) = threshold {
+        a = a.with_threshold(t);
+    }
+    let vars = vars.as_object().cloned().unwrap_or_default();
+    let g = Graded {
+        output: "Refunds take 30 days. Shipping is free.",
+        prompt: "What is the refund window?",
+        vars: &vars,
+        base_dir: std::path::Path::new("."),
+    };
+    check(&a, &g, &graders).await.map_err(|e| e.0)
+}
+
+#[tokio::test]
+async fn answer_relevance_compares_generated_questions_with_the_query() {
+    let on_topic = rag_server(|_| "How long is the refund window?").await;
+    let r = rag("answer-relevance", None, json!({}), &on_topic, None)
+        .await
+        .unwrap();
+    assert!(r.pass && r.score > 0.99, "{}", r.reason);
+    assert_eq!(r.reason, "Relevance 1.00 is greater than threshold 0.5");
+    // Three questions, then the query and each question embedded.
+    let paths: Vec<String> = on_topic.requests().iter().map(|r| r.path.clone()).collect();
+    assert_eq!(
+        paths
+            .iter()
+            .filter(|p| p.ends_with("/chat/completions"))
+            .count(),
+        3
+    );
+    assert_eq!(
+        paths.iter().filter(|p| p.ends_with("/embeddings")).count(),
+        4
+    );
+    assert_eq!(r.tokens.num_requests, 7);
+
+    let off_topic = rag_server(|_| "What is the weather like?").await;
+    let r = rag(
+        "answer-relevance",
+        None,
+        json!({"query": "refund window?"}),
+        &off_topic,
+        None,
+    )
+    .await
+    .unwrap();
+    assert!(!r.pass, "{}", r.reason);
+    assert!(
+        r.reason
+            .starts_with("Relevance 0.10 is less than threshold 0.5"),
+        "{}",
+        r.reason
+    );
+    let r = rag(
+        "not-answer-relevance",
+        None,
+        json!({"query": "refund window?"}),
+        &off_topic,
+        None,
+    )
+    .await
+    .unwrap();
+    assert!(
+        r.pass && (r.score - 0.9).abs() < 0.01,
+        "{} {}",
+        r.pass,
+        r.score
+    );
+}
+
+fn faithfulness_grader(system: &str) -> &'static str {
+    if system.starts_with("Break the answer") {
+        "Refunds take 30 days.\nShipping is free."
+    } else {
+        "1. Refunds take 30 days. verdict: yes\n2. Shipping is free. verdict: no"
+    }
+}
+
+#[tokio::test]
+async fn context_faithfulness_counts_supported_statements() {
+    let server = rag_server(faithfulness_grader).await;
+    let vars = json!({"query": "What is the refund window?", "context": ["Refunds are accepted for 30 days.", "Shipping costs $5."]});
+    let r = rag("context-faithfulness", None, vars.clone(), &server, None)
+        .await
+        .unwrap();
+    assert_eq!((r.pass, r.score), (true, 0.5));
+    assert_eq!(r.reason, "Faithfulness 0.50 is >= 0.5");
+    // The verdict request carries the joined context and the numbered statements.
+    let second = server.requests()[1].json();
+    let user = second["messages"][1]["content"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        user.contains("Refunds are accepted for 30 days.\n\nShipping costs $5."),
+        "{user}"
+    );
+    assert!(user.contains("2. Shipping is free."), "{user}");
+    let r = rag(
+        "context-faithfulness",
+        None,
+        vars.clone(),
+        &server,
+        Some(0.8),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (r.pass, r.reason.as_str()),
+        (false, "Faithfulness 0.50 is < 0.8")
+    );
+    // Unusable set-ups are errors, named.
+    let err = rag(
+        "context-faithfulness",
+        None,
+        json!({"context": "c"}),
+        &server,
+        None,
+    )
+    .await
+    .unwrap_err();
+    assert!(err.contains("\"query\" variable"), "{err}");
+    let err = rag(
+        "context-faithfulness",
+        None,
+        json!({"query": "q"}),
+        &server,
+        None,
+    )
+    .await
+    .unwrap_err();
+    assert!(err.starts_with("Context is required"), "{err}");
+    let err = rag(
+        "context-faithfulness",
+        None,
+        json!({"query": "q", "context": ["a", 3]}),
+        &server,
+        None,
+    )
+    .await
+    .unwrap_err();
+    assert!(err.contains("found number at index 1"), "{err}");
+}
+
+#[tokio::test]
+async fn context_recall_counts_attributed_sentences() {
+    let server = rag_server(
+        |_| "Refunds take 30 days. [Attributed]\nShipping is free. [Not Attributed]\nThanks!",
+    )
+    .await;
+    let vars = json!({"context": "Refunds are accepted for 30 days."});
+    let value = Some(json!("Refunds take 30 days. Shipping is free."));
+    let r = rag("context-recall", value.clone(), vars.clone(), &server, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        (r.pass, r.score, r.reason.as_str()),
+        (true, 0.5, "Recall 0.50 is >= 0.5")
+    );
+    let r = rag("not-context-recall", value.clone(), vars, &server, None)
+        .await
+        .unwrap();
+    assert_eq!((r.pass, r.score), (false, 0.5));
+    // Without a context var the rendered prompt is the context.
+    let r = rag(
+        "context-recall",
+        value.clone(),
+        json!({}),
+        &server,
+        Some(0.9),
+    )
+    .await
+    .unwrap();
+    assert!(!r.pass);
+    let user = server.requests().last().unwrap().json()["messages"][1]["content"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(user.contains("What is the refund window?"), "{user}");
+    let silent = rag_server(|_| "I am not sure.").await;
+    let r = rag(
+        "not-context-recall",
+        value,
+        json!({"context": "c"}),
+        &silent,
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (r.pass, r.reason.as_str()),
+        (
+            false,
+            "Grader returned no [Attributed]/[Not Attributed] classifications"
+        ),
+        "a grader failure is never inverted"
     );
 }

@@ -2,15 +2,15 @@ use crate::Outcome;
 use crate::cli::{EvalArgs, Format};
 use crate::output::{self, BOLD, GREEN, RED};
 use anstream::{eprintln, println};
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use promptops_eval::graders::GraderTable;
 use promptops_eval::pricing::PriceTable;
 use promptops_eval::provider::{Provider, Shared};
-use promptops_eval::report::{self, Summary};
+use promptops_eval::report::baseline::{Baseline, Comparison};
+use promptops_eval::report::{self, describe};
 use promptops_eval::runner::{self, Outcome as RowOutcome, RunOptions, RunResult};
-use promptops_eval::suite::{self, Suite};
+use promptops_eval::suite;
 use std::io::IsTerminal;
-use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -33,9 +33,13 @@ pub fn run(args: &EvalArgs, format: Format) -> Result<Outcome> {
 }
 
 fn run_suite(args: &EvalArgs, format: Format) -> Result<Outcome> {
-    for out in &args.output {
-        output_kind(out)?;
-    }
+    let kinds = args
+        .output
+        .iter()
+        .map(|path| report::Kind::from_path(path))
+        .collect::<Result<Vec<_>, _>>()?;
+    // Read before any output file is created: `-o` may name the baseline file itself.
+    let baseline = args.baseline.as_deref().map(Baseline::load).transpose()?;
     let suite = suite::load(&args.suite).map_err(|e| anyhow::anyhow!("{e}"))?;
     for key in &suite.ignored_keys {
         output::warn(format!(
@@ -115,27 +119,26 @@ fn run_suite(args: &EvalArgs, format: Format) -> Result<Outcome> {
         None => Arc::new(|_, _| {}),
     };
 
-    // Output files are opened before the run and filled as rows complete, so writing
-    // overlaps the time spent waiting on the provider.
+    // Output files are created before the run, so a path that cannot be written fails
+    // before any call is made; JSON ones are filled as rows complete (see `report::begin`).
     let mut outputs = args
         .output
         .iter()
-        .map(
-            |path| -> Result<(&Path, std::io::BufWriter<std::fs::File>)> {
-                let file = std::fs::File::create(path)
-                    .with_context(|| format!("{}: cannot write", path.display()))?;
-                let mut out = std::io::BufWriter::new(file);
-                report::json::begin(&mut out, &started_at)
-                    .with_context(|| format!("{}: cannot write", path.display()))?;
-                Ok((path.as_path(), out))
-            },
-        )
+        .zip(kinds)
+        .map(|(path, kind)| -> Result<_> {
+            let file = std::fs::File::create(path)
+                .with_context(|| format!("{}: cannot write", path.display()))?;
+            let mut out = std::io::BufWriter::new(file);
+            report::begin(kind, &mut out, &started_at)
+                .with_context(|| format!("{}: cannot write", path.display()))?;
+            Ok((path.as_path(), kind, out))
+        })
         .collect::<Result<Vec<_>>>()?;
     let mut write_error: Option<anyhow::Error> = None;
     let mut written = 0usize;
     let mut sink = |row: &runner::Row| {
-        for (path, out) in &mut outputs {
-            if let Err(e) = report::json::row(out, &suite, &providers, row, &started_at, written) {
+        for (path, kind, out) in &mut outputs {
+            if let Err(e) = report::row(*kind, out, &suite, &providers, row, &started_at, written) {
                 write_error.get_or_insert_with(|| {
                     anyhow::anyhow!("{}: cannot write: {e}", path.display())
                 });
@@ -172,32 +175,26 @@ fn run_suite(args: &EvalArgs, format: Format) -> Result<Outcome> {
         return Err(e);
     }
     let summary = report::summarize(&result, providers.len() * suite.prompts.len());
-    for (path, out) in &mut outputs {
-        report::json::finish(
-            out,
-            &suite,
-            &providers,
-            &result,
-            &summary,
-            &started_at,
-            &runtime_options,
-        )
-        .with_context(|| format!("{}: cannot write", path.display()))?;
+    let comparison = baseline.map(|b| b.compare(&suite, &providers, &result));
+    let cx = report::Context {
+        suite: &suite,
+        providers: &providers,
+        run: &result,
+        summary: &summary,
+        started_at: &started_at,
+        runtime: &runtime_options,
+        comparison: comparison.as_ref(),
+    };
+    for (path, kind, out) in &mut outputs {
+        report::finish(*kind, out, &cx)
+            .with_context(|| format!("{}: cannot write", path.display()))?;
     }
     match format {
         Format::Json => {
             let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-            report::json::write(
-                &mut out,
-                &suite,
-                &providers,
-                &result,
-                &summary,
-                &started_at,
-                &runtime_options,
-            )?;
+            report::json::write(&mut out, &cx)?;
         }
-        Format::Text => print_text(&suite, &providers, &result, &summary, args),
+        Format::Text => print_text(&cx, args),
     }
     if result.interrupted {
         eprintln!(
@@ -221,28 +218,8 @@ fn failed_exit_code() -> Result<u8> {
     }
 }
 
-enum OutputKind {
-    Json,
-}
-
-fn output_kind(path: &Path) -> Result<OutputKind> {
-    let name = path.to_string_lossy().to_lowercase();
-    if name.ends_with(".json") {
-        return Ok(OutputKind::Json);
-    }
-    bail!(
-        "{}: unsupported output format; use a .json file",
-        path.display()
-    )
-}
-
-fn print_text(
-    suite: &Suite,
-    providers: &[Provider],
-    result: &RunResult,
-    summary: &Summary,
-    args: &EvalArgs,
-) {
+fn print_text(cx: &report::Context, args: &EvalArgs) {
+    let (suite, providers, result, summary) = (cx.suite, cx.providers, cx.run, cx.summary);
     if !args.no_table && result.rows.len() <= TABLE_LIMIT {
         let mut rows: Vec<&runner::Row> = result.rows.iter().collect();
         rows.sort_by_key(|r| (r.step, r.prompt_idx));
@@ -264,21 +241,16 @@ fn print_text(
             );
             if let Some(e) = &r.error {
                 let first_line = e.lines().next().unwrap_or_default();
-                println!("      {}", truncate(first_line, 160));
+                println!("      {}", describe::truncate(first_line, 160));
             }
         }
     }
-    let rows = summary.rows();
-    let rate = if rows == 0 {
-        100.0
-    } else {
-        summary.successes as f64 * 100.0 / rows as f64
-    };
     println!(
-        "{BOLD}{} passed, {} failed, {} errors{BOLD:#} ({rate:.2}% pass rate) in {:.2} s",
+        "{BOLD}{} passed, {} failed, {} errors{BOLD:#} ({:.2}% pass rate) in {:.2} s",
         summary.successes,
         summary.failures,
         summary.errors,
+        summary.pass_rate(),
         result.duration.as_secs_f64()
     );
     println!(
@@ -289,13 +261,35 @@ fn print_text(
         summary.tokens.num_requests,
         summary.cost
     );
+    if let Some(c) = cx.comparison {
+        print_comparison(c);
+    }
 }
 
-fn truncate(s: &str, n: usize) -> String {
-    if s.chars().count() <= n {
-        s.to_owned()
-    } else {
-        format!("{}…", s.chars().take(n).collect::<String>())
+/// Regressions first (each with why it fails now), then fixes.
+fn print_comparison(c: &Comparison) {
+    println!(
+        "{BOLD}compared with {}:{BOLD:#} {}",
+        c.baseline,
+        c.counts_text()
+    );
+    let changes = c
+        .regressions
+        .iter()
+        .map(|ch| (ch, "REGRESSED", RED))
+        .chain(c.fixes.iter().map(|ch| (ch, "FIXED", GREEN)));
+    for (ch, mark, style) in changes {
+        println!(
+            "{style}{mark:9}{style:#} [{}] {} (was {}, now {})",
+            ch.key.provider,
+            ch.name(),
+            describe::status(ch.before),
+            describe::status(ch.now)
+        );
+        if mark == "REGRESSED" && !ch.reason.is_empty() {
+            let first_line = ch.reason.lines().next().unwrap_or_default();
+            println!("          {}", describe::truncate(first_line, 160));
+        }
     }
 }
 

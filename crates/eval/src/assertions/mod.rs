@@ -7,6 +7,7 @@ mod deterministic;
 mod extract;
 pub mod model_graded;
 mod overlap;
+mod rag;
 mod refusal;
 pub mod script;
 mod split;
@@ -87,12 +88,15 @@ const KNOWN_TYPES: &[&str] = &[
 
 /// The types promptops evaluates today.
 const SUPPORTED_TYPES: &[&str] = &[
+    "answer-relevance",
     "bleu",
     "contains",
     "contains-all",
     "contains-any",
     "contains-json",
     "contains-xml",
+    "context-faithfulness",
+    "context-recall",
     "cost",
     "equals",
     "factuality",

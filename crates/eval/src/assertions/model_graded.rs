@@ -1,5 +1,5 @@
-//! Assertions graded by a model (`llm-rubric`, `factuality`, `model-graded-closedqa`)
-//! or by embeddings (`similar`). The grading prompts are our own; how the grader's
+//! Assertions graded by a model (`llm-rubric`, `factuality`, `model-graded-closedqa`, and
+//! the RAG checks in `rag.rs`) or by embeddings (`similar`). The grading prompts are our own; how the grader's
 //! answer is read, and the pass/score rules, follow promptfoo so verdicts agree.
 
 use super::extract::json_objects;
@@ -22,6 +22,8 @@ pub struct Graded<'a> {
     /// The rendered prompt the output answers.
     pub prompt: &'a str,
     pub vars: &'a Map<String, Json>,
+    /// Where `contextTransform` files are resolved from.
+    pub base_dir: &'a std::path::Path,
 }
 
 pub fn is_model_graded(kind: &str) -> bool {
@@ -29,6 +31,7 @@ pub fn is_model_graded(kind: &str) -> bool {
         kind,
         "llm-rubric" | "factuality" | "model-graded-factuality" | "model-graded-closedqa"
     ) || kind.starts_with("similar")
+        || super::rag::is_rag(kind)
 }
 
 const RUBRIC_INSTRUCTIONS: &str = "You grade the output of an AI system against a rubric. \
@@ -58,11 +61,15 @@ pub async fn check(
         }
         "model-graded-closedqa" => closed_qa(a, g, text_grader(a, graders)?).await,
         kind if kind.starts_with("similar") => similar(a, g, graders).await,
+        kind if super::rag::is_rag(kind) => super::rag::check(a, g, graders).await,
         other => Err(AssertionError(format!("Unknown assertion type: {other}"))),
     }
 }
 
-fn text_grader<'g>(a: &Assertion, graders: &'g Graders) -> Result<&'g Provider, AssertionError> {
+pub(super) fn text_grader<'g>(
+    a: &Assertion,
+    graders: &'g Graders,
+) -> Result<&'g Provider, AssertionError> {
     graders.text.as_deref().ok_or_else(|| {
         AssertionError(format!(
             "`{}` needs a grader model: set `defaultTest.options.provider`, the assertion's `provider`, or --grader",
@@ -82,7 +89,7 @@ fn result(
 }
 
 /// Calls the grader with a chat prompt (sent as JSON, as suites' chat prompts are).
-async fn ask(grader: &Provider, messages: Json) -> (Result<String, String>, TokenUsage) {
+pub(super) async fn ask(grader: &Provider, messages: Json) -> (Result<String, String>, TokenUsage) {
     let response = grader
         .call(&messages.to_string(), &Map::new(), &Map::new())
         .await;
@@ -396,7 +403,7 @@ async fn similar(
     Ok(result(a, pass, score, reason, tokens))
 }
 
-fn add(total: &mut TokenUsage, t: TokenUsage) {
+pub(super) fn add(total: &mut TokenUsage, t: TokenUsage) {
     total.prompt += t.prompt;
     total.completion += t.completion;
     total.total += t.total;
@@ -407,7 +414,7 @@ fn dot(a: &[f64], b: &[f64]) -> f64 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
-fn cosine(a: &[f64], b: &[f64]) -> f64 {
+pub(super) fn cosine(a: &[f64], b: &[f64]) -> f64 {
     let norm = dot(a, a).sqrt() * dot(b, b).sqrt();
     if norm == 0.0 { 0.0 } else { dot(a, b) / norm }
 }

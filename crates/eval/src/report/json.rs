@@ -2,10 +2,11 @@
 //! rows with `promptIdx`, `testIdx`, `vars`, `provider`, `response`, `success`, `score`,
 //! `latencyMs`, `cost`, `gradingResult.componentResults[]`, and `results.stats`.
 
-use super::summary::{PromptSummary, Summary};
+use super::Context;
+use super::summary::PromptSummary;
 use crate::assertions::GradingResult;
 use crate::provider::{HttpMeta, Provider, Response, TokenUsage};
-use crate::runner::{Row, RunResult};
+use crate::runner::Row;
 use crate::suite::{AssertItem, Suite, TestStep};
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Map, Value as Json, json};
@@ -13,24 +14,16 @@ use sha2::{Digest, Sha256};
 
 /// Writes the whole document to `out` (see [`begin`], [`row`] and [`finish`] for
 /// writing it while a run is in progress).
-pub fn write<W: std::io::Write>(
-    out: &mut W,
-    suite: &Suite,
-    providers: &[Provider],
-    run: &RunResult,
-    summary: &Summary,
-    started_at: &str,
-    runtime: &Json,
-) -> std::io::Result<()> {
-    begin(out, started_at)?;
-    for (i, r) in run.rows.iter().enumerate() {
-        row(out, suite, providers, r, started_at, i)?;
+pub fn write(out: &mut dyn std::io::Write, cx: &Context) -> std::io::Result<()> {
+    begin(out, cx.started_at)?;
+    for (i, r) in cx.run.rows.iter().enumerate() {
+        row(out, cx.suite, cx.providers, r, cx.started_at, i)?;
     }
-    finish(out, suite, providers, run, summary, started_at, runtime)
+    finish(out, cx)
 }
 
 /// The head of the document, up to the start of the result rows.
-pub fn begin<W: std::io::Write>(out: &mut W, started_at: &str) -> std::io::Result<()> {
+pub fn begin<W: std::io::Write + ?Sized>(out: &mut W, started_at: &str) -> std::io::Result<()> {
     let eval_id = format!(
         "eval-{}-{}",
         &short_hash(started_at)[..3],
@@ -45,7 +38,7 @@ pub fn begin<W: std::io::Write>(out: &mut W, started_at: &str) -> std::io::Resul
 }
 
 /// Result row number `index` (rows are written compactly, one per line, in completion order).
-pub fn row<W: std::io::Write>(
+pub fn row<W: std::io::Write + ?Sized>(
     out: &mut W,
     suite: &Suite,
     providers: &[Provider],
@@ -64,16 +57,19 @@ pub fn row<W: std::io::Write>(
     Ok(())
 }
 
-/// The rest of the document: per-prompt metrics, stats, the config and run metadata.
-pub fn finish<W: std::io::Write>(
-    out: &mut W,
-    suite: &Suite,
-    providers: &[Provider],
-    run: &RunResult,
-    summary: &Summary,
-    started_at: &str,
-    runtime: &Json,
-) -> std::io::Result<()> {
+/// The rest of the document: per-prompt metrics, stats, the config, run metadata, and
+/// the comparison with `--baseline` (`baselineComparison`, not a promptfoo key) when
+/// there is one.
+pub fn finish<W: std::io::Write + ?Sized>(out: &mut W, cx: &Context) -> std::io::Result<()> {
+    let Context {
+        suite,
+        providers,
+        run,
+        summary,
+        started_at,
+        runtime,
+        comparison,
+    } = *cx;
     writeln!(out, "\n    ],")?;
     let mut prompts = Vec::new();
     for (p_idx, provider) in providers.iter().enumerate() {
@@ -125,12 +121,19 @@ pub fn finish<W: std::io::Write>(
             serde_json::to_string(&suite.var_names)?
         )?;
     }
-    writeln!(
+    write!(
         out,
         "  \"runtimeOptions\": {}",
         serde_json::to_string(runtime)?
     )?;
-    writeln!(out, "}}")?;
+    if let Some(c) = comparison {
+        write!(
+            out,
+            ",\n  \"baselineComparison\": {}",
+            serde_json::to_string(c)?
+        )?;
+    }
+    writeln!(out, "\n}}")?;
     out.flush()
 }
 

@@ -20,6 +20,12 @@ pub struct PromptSummary {
     pub named_counts: BTreeMap<String, usize>,
 }
 
+impl PromptSummary {
+    pub fn rows(&self) -> usize {
+        self.pass + self.fail + self.error
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Summary {
     /// Indexed by `promptIdx`.
@@ -34,6 +40,11 @@ pub struct Summary {
 impl Summary {
     pub fn rows(&self) -> usize {
         self.successes + self.failures + self.errors
+    }
+
+    /// Passed rows as a percentage of all rows (100 when there are none).
+    pub fn pass_rate(&self) -> f64 {
+        super::describe::pass_rate(self.successes, self.rows())
     }
 
     /// promptfoo's rule: the run fails when the pass rate is under 100% (errors count).
