@@ -152,3 +152,96 @@ fn check_suite(dir: &Path, port: u16, suite: &str, verdicts: &[(bool, &[bool])])
         assert_eq!(&got, components, "{suite}: {name}");
     }
 }
+
+/// The seed governance repository's two promptfoo suites, as their users wrote them
+/// (`plugins:`, `metrics:`, `thresholds:` and all), give promptfoo's verdicts: every
+/// target answer is the mock's `LABEL-NONE`, so every row fails, assertion by assertion.
+#[test]
+fn seed_repository_suites_agree_with_promptfoo() {
+    let seed = repo_root().join("../shared/data/seed-governance-repo/prompts");
+    if !seed.is_dir() {
+        if std::env::var_os("PROMPTOPS_REQUIRE_SERVICES").is_some() {
+            panic!("{} is required here", seed.display());
+        }
+        eprintln!("skipped: {} not found", seed.display());
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (_mock, port) = match start_mock(dir.path()) {
+        Ok(m) => m,
+        Err(why) if std::env::var_os("PROMPTOPS_REQUIRE_SERVICES").is_none() => {
+            eprintln!("skipped: the bench mock LLM is unavailable ({why})");
+            return;
+        }
+        Err(why) => panic!("the bench mock LLM is required here: {why}"),
+    };
+    // promptfoo's component verdicts per testIdx (docs/research/promptfoo-compat.md §7.1),
+    // the same for both providers.
+    let cases: [(&str, &[&[bool]]); 2] = [
+        (
+            "support-agent-v1",
+            &[
+                &[false, false],
+                &[false, false],
+                &[false],
+                &[false],
+                &[false, false],
+                &[false, false, false],
+            ],
+        ),
+        (
+            "rag-pipeline-fallback",
+            &[&[false, false, false], &[false, false, false]],
+        ),
+    ];
+    for (name, verdicts) in cases {
+        let work = dir.path().join(name);
+        std::fs::create_dir_all(&work).unwrap();
+        for file in ["prompt.txt", "test-cases.json"] {
+            std::fs::copy(seed.join(name).join(file), work.join(file)).unwrap();
+        }
+        let suite = std::fs::read_to_string(seed.join(name).join("evalsuite.mock.yml"))
+            .unwrap()
+            .replace("{{MOCK_PORT}}", &port.to_string());
+        std::fs::write(work.join("suite.yml"), suite).unwrap();
+        let o = Command::new(env!("CARGO_BIN_EXE_promptops"))
+            .args([
+                "eval",
+                "-c",
+                "suite.yml",
+                "-o",
+                "out.json",
+                "--no-table",
+                "--no-cache",
+            ])
+            .current_dir(&work)
+            .output()
+            .unwrap();
+        assert_eq!(
+            o.status.code(),
+            Some(100),
+            "{name}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let out: Value =
+            serde_json::from_slice(&std::fs::read(work.join("out.json")).unwrap()).unwrap();
+        let rows = out["results"]["results"].as_array().unwrap();
+        assert_eq!(
+            rows.len(),
+            verdicts.len() * 2,
+            "{name}: one row per test and provider"
+        );
+        for row in rows {
+            let t = row["testIdx"].as_u64().unwrap() as usize;
+            let got: Vec<bool> = row["gradingResult"]["componentResults"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c["pass"].as_bool().unwrap())
+                .collect();
+            assert_eq!(row["success"], false, "{name} test {t}");
+            assert_eq!(got, verdicts[t], "{name} test {t}");
+            assert_eq!(row["response"]["output"], "LABEL-NONE", "{name} test {t}");
+        }
+    }
+}
