@@ -107,14 +107,10 @@ pub enum ConfigAction {
 
 #[derive(Debug, clap::Args)]
 pub struct EvalArgs {
-    /// The suite file (promptfoo format).
-    #[arg(
-        short = 'c',
-        long = "config",
-        value_name = "FILE",
-        default_value = "promptfooconfig.yaml"
-    )]
-    pub suite: PathBuf,
+    /// The suite file: a promptfoo config, or a prompt suite (`prompt: <id>` and `cases`).
+    /// Without it: promptfooconfig.yaml if present, else every prompt suite under `evals/`.
+    #[arg(short = 'c', long = "config", value_name = "FILE")]
+    pub suite: Option<PathBuf>,
     /// Calls in flight at once (default: the suite's `evaluateOptions.maxConcurrency`, else 4).
     #[arg(short = 'j', long = "max-concurrency", value_name = "N")]
     pub concurrency: Option<usize>,

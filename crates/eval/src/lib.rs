@@ -1,7 +1,9 @@
-//! promptops eval engine. So far: assertions with promptfoo's semantics, and the pricing
-//! table with integer money. Config loading, providers, the runner and reports follow.
+//! promptops eval engine: promptfoo-compatible suites and prompt-centric suites
+//! (`suite`), providers, the runner, assertions with promptfoo's semantics, gates on a
+//! prompt's own metrics, reports, and the pricing table with integer money.
 
 pub mod assertions;
+pub mod gates;
 pub mod graders;
 pub mod pricing;
 pub mod provider;

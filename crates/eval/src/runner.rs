@@ -122,7 +122,9 @@ pub async fn run(
                     options: &options,
                 };
                 let row = run_job(&ctx, step, provider, prompt).await;
-                if options.delay_ms > 0 {
+                // As in promptfoo, the delay follows calls only, not cache hits.
+                let cached = row.response.as_ref().is_some_and(|r| r.cached);
+                if options.delay_ms > 0 && !cached {
                     tokio::time::sleep(Duration::from_millis(options.delay_ms)).await;
                 }
                 let _ = tx.send(row);
@@ -222,7 +224,10 @@ async fn evaluate(
     let mut response = provider
         .call(&rendered, &test.vars, &test.test.options)
         .await;
-    row.latency_ms = started.elapsed().as_millis() as u64;
+    // The provider's own figure leaves out its wait for a rate-limit slot.
+    row.latency_ms = response
+        .latency_ms
+        .unwrap_or_else(|| started.elapsed().as_millis() as u64);
     if let Some(error) = &response.error {
         row.error = Some(error.clone());
         row.response = Some(response);
@@ -260,7 +265,8 @@ async fn evaluate(
     let observed = Observed {
         output: &output_text,
         raw_output: Some(&output),
-        latency_ms: Some(row.latency_ms),
+        // promptfoo's `latency` assertion refuses cached answers: their latency is a disk read.
+        latency_ms: (!response.cached).then_some(row.latency_ms),
         cost: response.cost,
         finish_reason: response.finish_reason.as_deref(),
         provider_config: Some(&provider.spec.config),
@@ -420,6 +426,9 @@ fn render_assertion_value<'a>(
 fn compile_prompts(suite: &Suite) -> TemplateSet {
     let mut set = TemplateSet::new(Undefined::Lenient);
     for (i, p) in suite.prompts.iter().enumerate() {
+        if p.registry.is_some() {
+            continue;
+        }
         let is_chat_json = p.raw.trim_start().starts_with(['[', '{'])
             && serde_json::from_str::<Json>(&p.raw).is_ok();
         if !is_chat_json && (p.raw.contains("{{") || p.raw.contains("{%")) {
@@ -441,6 +450,9 @@ pub fn render_prompt(
     test: &TestStep,
     compiled: Option<(&TemplateSet, usize)>,
 ) -> Result<String, String> {
+    if let Some(registry) = &prompt.registry {
+        return render_registry_prompt(registry, test);
+    }
     let mut vars = Cow::Borrowed(&test.vars);
     if test
         .vars
@@ -493,6 +505,53 @@ pub fn render_prompt(
         return Ok(raw);
     }
     render(&raw)
+}
+
+/// A promptops prompt file: the test's vars are bound to its declared variables (types
+/// checked, defaults applied, required ones enforced), then its template or messages are
+/// rendered strictly. Messages go to the provider as a chat prompt (JSON).
+fn render_registry_prompt(
+    registry: &crate::suite::RegistryPrompt,
+    test: &TestStep,
+) -> Result<String, String> {
+    use promptops_core::render::{self, Inputs, Rendered};
+    let inputs = Inputs {
+        values: test
+            .vars
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+        ..Inputs::default()
+    };
+    let prompt = &registry.prompt;
+    let bound = render::bind(prompt, &registry.used_variables, &inputs).map_err(|problems| {
+        let list: Vec<String> = problems
+            .iter()
+            .map(|p| {
+                // The CLI's `--var` hint does not apply to a suite's vars.
+                let message = p
+                    .message
+                    .split("; pass it with")
+                    .next()
+                    .unwrap_or(&p.message);
+                format!("variable `{}` {message}", p.name)
+            })
+            .collect();
+        format!(
+            "prompt {}@{}: {}",
+            prompt.id,
+            prompt.version,
+            list.join("; ")
+        )
+    })?;
+    match render::render(prompt, &bound.values)
+        .map_err(|e| format!("prompt {}@{}: {e}", prompt.id, prompt.version))?
+    {
+        Rendered::Text(text) => Ok(text),
+        Rendered::Messages(messages) => {
+            serde_json::to_string_pretty(&messages).map_err(|e| e.to_string())
+        }
+    }
 }
 
 fn render_strings(

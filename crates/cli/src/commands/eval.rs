@@ -1,7 +1,10 @@
 use crate::Outcome;
 use crate::cli::{EvalArgs, Format};
+use crate::library::ProjectLibrary;
 use crate::output::{self, BOLD, GREEN, RED};
+use crate::project::Project;
 use anstream::{eprintln, println};
+use anyhow::bail;
 use anyhow::{Context, Result};
 use promptops_eval::graders::GraderTable;
 use promptops_eval::pricing::PriceTable;
@@ -9,8 +12,9 @@ use promptops_eval::provider::{Provider, Shared};
 use promptops_eval::report::baseline::{Baseline, Comparison};
 use promptops_eval::report::{self, describe};
 use promptops_eval::runner::{self, Outcome as RowOutcome, RunOptions, RunResult};
-use promptops_eval::suite;
+use promptops_eval::suite::{self, Gates, Suite};
 use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -20,10 +24,15 @@ const DEFAULT_FAILED_TEST_EXIT_CODE: u8 = 100;
 /// Rows above which the terminal table is left out (as promptfoo does).
 const TABLE_LIMIT: usize = 500;
 
+/// The promptfoo config file `eval` runs when no `-c` is given, if it exists.
+const PROMPTFOO_DEFAULT_CONFIG: &str = "promptfooconfig.yaml";
+/// The project folder holding prompt-centric suites (`evals/<module>/<name>.yaml`).
+const EVALS_DIR: &str = "evals";
+
 /// Config, provider and output errors exit 1 (promptfoo's code for them), not the 2
 /// other commands use for usage and I/O errors.
-pub fn run(args: &EvalArgs, format: Format) -> Result<Outcome> {
-    match run_suite(args, format) {
+pub fn run(args: &EvalArgs, format: Format, project_config: Option<&Path>) -> Result<Outcome> {
+    match run_all(args, format, project_config) {
         Ok(outcome) => Ok(outcome),
         Err(e) => {
             eprintln!("{RED}error{RED:#}: {e:#}");
@@ -32,7 +41,79 @@ pub fn run(args: &EvalArgs, format: Format) -> Result<Outcome> {
     }
 }
 
-fn run_suite(args: &EvalArgs, format: Format) -> Result<Outcome> {
+/// A suite ready to run, with the gates of its prompt when it is prompt-centric.
+struct Planned {
+    suite: Suite,
+    gates: Option<Gates>,
+}
+
+/// What to run: `-c FILE` (a promptfoo config or a prompt suite); else
+/// `promptfooconfig.yaml` when it exists; else every prompt suite under `evals/`.
+fn plan(args: &EvalArgs, project: &Project) -> Result<Vec<Planned>> {
+    let library = ProjectLibrary { project };
+    let load_one = |path: &Path| -> Result<Planned> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("{}: cannot read", path.display()))?;
+        let is_prompt_suite = promptops_core::yaml::parse(
+            &text,
+            &mut promptops_core::diagnostic::Findings::new("suite"),
+        )
+        .map(promptops_core::yaml::into_json)
+        .is_some_and(|config| suite::is_prompt_suite(&config));
+        if is_prompt_suite {
+            let (suite, gates) =
+                suite::load_prompt_suite(path, &library).map_err(|e| anyhow::anyhow!("{e}"))?;
+            Ok(Planned {
+                suite,
+                gates: Some(gates),
+            })
+        } else {
+            let suite =
+                suite::load_with(path, Some(&library)).map_err(|e| anyhow::anyhow!("{e}"))?;
+            Ok(Planned { suite, gates: None })
+        }
+    };
+    if let Some(path) = &args.suite {
+        return Ok(vec![load_one(path)?]);
+    }
+    if Path::new(PROMPTFOO_DEFAULT_CONFIG).is_file() {
+        return Ok(vec![load_one(Path::new(PROMPTFOO_DEFAULT_CONFIG))?]);
+    }
+    let dir = project.dir.join(EVALS_DIR);
+    if !dir.is_dir() {
+        bail!(
+            "nothing to run: pass a suite with -c FILE, add {PROMPTFOO_DEFAULT_CONFIG}, or add prompt suites under {}",
+            dir.display()
+        );
+    }
+    let mut planned = Vec::new();
+    for path in promptops_core::discover::prompt_files(std::slice::from_ref(&dir), &[])? {
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("{}: cannot read", path.display()))?;
+        let config = promptops_core::yaml::parse(
+            &text,
+            &mut promptops_core::diagnostic::Findings::new("suite"),
+        )
+        .map(promptops_core::yaml::into_json);
+        if config.as_ref().is_some_and(suite::is_prompt_suite) {
+            planned.push(load_one(&path)?);
+        } else {
+            output::warn(format!(
+                "{}: not a prompt suite (no `prompt:`); run promptfoo configs with -c",
+                path.display()
+            ));
+        }
+    }
+    if planned.is_empty() {
+        bail!(
+            "no prompt suites under {}: add `evals/<module>/<name>.yaml` with `prompt: <id>` and `cases`",
+            dir.display()
+        );
+    }
+    Ok(planned)
+}
+
+fn run_all(args: &EvalArgs, format: Format, project_config: Option<&Path>) -> Result<Outcome> {
     let kinds = args
         .output
         .iter()
@@ -40,11 +121,83 @@ fn run_suite(args: &EvalArgs, format: Format) -> Result<Outcome> {
         .collect::<Result<Vec<_>, _>>()?;
     // Read before any output file is created: `-o` may name the baseline file itself.
     let baseline = args.baseline.as_deref().map(Baseline::load).transpose()?;
-    let suite = suite::load(&args.suite).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let project = Project::load(project_config, args.suite.as_deref())?;
+    let planned = plan(args, &project)?;
+    let several = planned.len() > 1;
+    let mut all_passed = true;
+    let mut gate_lines = Vec::new();
+    for p in planned {
+        // With several suites, each report file gets the prompt id before its extension.
+        let outputs: Vec<PathBuf> = match (&p.gates, several) {
+            (Some(g), true) => args
+                .output
+                .iter()
+                .map(|o| with_infix(o, &g.prompt_id))
+                .collect(),
+            _ => args.output.clone(),
+        };
+        let baseline = if several { None } else { baseline.as_ref() };
+        let verdict = run_suite(
+            p.suite,
+            p.gates.as_ref(),
+            args,
+            format,
+            &outputs,
+            &kinds,
+            baseline,
+        )?;
+        all_passed &= verdict.passed;
+        gate_lines.extend(verdict.gate_lines);
+    }
+    if several && format == Format::Text {
+        println!("{BOLD}gates{BOLD:#}");
+        for line in &gate_lines {
+            println!("{line}");
+        }
+    }
+    if all_passed {
+        Ok(Outcome::Ok)
+    } else {
+        Ok(Outcome::Code(failed_exit_code()?))
+    }
+}
+
+/// `out.json` + `support.answer` → `out.support.answer.json` (`.junit.xml` kept whole).
+fn with_infix(path: &Path, infix: &str) -> PathBuf {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let lower = name.to_lowercase();
+    let ext_len = if lower.ends_with(".junit.xml") {
+        ".junit.xml".len()
+    } else {
+        name.rfind('.').map_or(0, |i| name.len() - i)
+    };
+    let (stem, ext) = name.split_at(name.len() - ext_len);
+    path.with_file_name(format!("{stem}.{infix}{ext}"))
+}
+
+/// How one suite went: its tests, and its prompt's gates when it has them.
+struct SuiteVerdict {
+    passed: bool,
+    gate_lines: Vec<String>,
+}
+
+fn run_suite(
+    suite: Suite,
+    gates: Option<&Gates>,
+    args: &EvalArgs,
+    format: Format,
+    output_paths: &[PathBuf],
+    kinds: &[report::Kind],
+    baseline: Option<&Baseline>,
+) -> Result<SuiteVerdict> {
+    let kinds = kinds.to_vec();
     for key in &suite.ignored_keys {
         output::warn(format!(
             "{}: `{key}` is not an eval setting; ignored",
-            args.suite.display()
+            suite.path.display()
         ));
     }
     let mut prices = PriceTable::shipped();
@@ -121,8 +274,7 @@ fn run_suite(args: &EvalArgs, format: Format) -> Result<Outcome> {
 
     // Output files are created before the run, so a path that cannot be written fails
     // before any call is made; JSON ones are filled as rows complete (see `report::begin`).
-    let mut outputs = args
-        .output
+    let mut outputs = output_paths
         .iter()
         .zip(kinds)
         .map(|(path, kind)| -> Result<_> {
@@ -176,6 +328,7 @@ fn run_suite(args: &EvalArgs, format: Format) -> Result<Outcome> {
     }
     let summary = report::summarize(&result, providers.len() * suite.prompts.len());
     let comparison = baseline.map(|b| b.compare(&suite, &providers, &result));
+    let gate_results = gates.map(|g| promptops_eval::gates::check(g, &result));
     let cx = report::Context {
         suite: &suite,
         providers: &providers,
@@ -203,10 +356,39 @@ fn run_suite(args: &EvalArgs, format: Format) -> Result<Outcome> {
             result.total_jobs
         );
     }
-    if summary.rows() == 0 || summary.all_passed() {
-        return Ok(Outcome::Ok);
-    }
-    Ok(Outcome::Code(failed_exit_code()?))
+    // A prompt suite passes on its gates (its accuracy gate may allow some failures);
+    // a promptfoo suite passes when every test does, as in promptfoo.
+    let (passed, gate_lines) = match (gates, &gate_results) {
+        (Some(g), Some(results)) => {
+            let lines = gate_text(g, results);
+            if format == Format::Text {
+                for line in &lines {
+                    println!("{line}");
+                }
+            }
+            (results.iter().all(|r| r.pass), lines)
+        }
+        _ => (summary.rows() == 0 || summary.all_passed(), Vec::new()),
+    };
+    Ok(SuiteVerdict { passed, gate_lines })
+}
+
+/// One line per gate: `PASS support.answer@1.0.0 accuracy 0.95 (19/20) (required >= 0.90)`.
+fn gate_text(g: &Gates, results: &[promptops_eval::gates::GateResult]) -> Vec<String> {
+    results
+        .iter()
+        .map(|r| {
+            let (mark, style) = if r.pass {
+                ("PASS", GREEN)
+            } else {
+                ("FAIL", RED)
+            };
+            format!(
+                "{style}{mark:5}{style:#} {}@{} {} {} (required {})",
+                g.prompt_id, g.prompt_version, r.name, r.measured, r.required
+            )
+        })
+        .collect()
 }
 
 fn failed_exit_code() -> Result<u8> {

@@ -56,7 +56,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
             let project = Project::load(config, paths.first().map(|p| p.as_path()))?;
             list::run(&project, &paths, root.as_deref(), format)
         }
-        Command::Eval(args) => eval::run(&args, format),
+        Command::Eval(args) => eval::run(&args, format, config),
         Command::Config {
             action: ConfigAction::Show,
         } => {

@@ -4,11 +4,9 @@ use crate::output;
 use crate::project::Project;
 use anstream::println;
 use anyhow::{Context, Result, bail};
-use promptops_core::diagnostic::{Findings, did_you_mean};
-use promptops_core::prompt::id;
+use promptops_core::diagnostic::Findings;
 use promptops_core::render::{self, Inputs, Rendered};
-use promptops_core::validate::{self, FileReport, Rules};
-use promptops_core::{canonical, discover, yaml};
+use promptops_core::{canonical, yaml};
 use serde_json::{Value as Json, json};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -22,7 +20,7 @@ pub fn run(
     format: Format,
 ) -> Result<Outcome> {
     let root = project.id_root(root);
-    let report = locate(project, spec, root.as_deref())?;
+    let report = crate::library::locate(project, spec, root.as_deref())?;
     let Some(prompt) = report.valid_prompt() else {
         for d in report.diagnostics.iter().filter(|d| d.is_error()) {
             output::diagnostic(d);
@@ -92,53 +90,6 @@ pub fn run(
         },
     }
     Ok(Outcome::Ok)
-}
-
-/// The prompt file for `spec`: a path, or an id looked up under the prompts folder.
-fn locate(project: &Project, spec: &str, root: Option<&Path>) -> Result<FileReport> {
-    let rules = Rules::from_config(&project.config);
-    let path = Path::new(spec);
-    if path.is_file() {
-        return Ok(validate::check_file(path, root, &rules));
-    }
-    let dir = root
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| project.prompts_dir());
-    if !dir.is_dir() {
-        bail!(
-            "`{spec}` is neither a file nor a prompt id: there is no prompts folder at {}",
-            dir.display()
-        );
-    }
-    let files = discover::prompt_files(std::slice::from_ref(&dir), &project.exclude_globs()?)?;
-    if let Some(file) = files
-        .iter()
-        .find(|f| id::id_from_path(f, root).is_some_and(|i| id::same_id(&i, spec)))
-    {
-        return Ok(validate::check_file(file, root, &rules));
-    }
-    // The path did not give it; an id declared inside a file may still match.
-    let reports = validate::check_files(&files, root, &rules);
-    let known: Vec<String> = reports
-        .iter()
-        .filter_map(|r| r.prompt.as_ref().map(|p| p.id.clone()))
-        .collect();
-    if let Some(found) = reports
-        .into_iter()
-        .find(|r| r.prompt.as_ref().is_some_and(|p| id::same_id(&p.id, spec)))
-    {
-        return Ok(found);
-    }
-    match did_you_mean(spec, known.iter().map(String::as_str)) {
-        Some(near) => bail!(
-            "no prompt `{spec}` in {}; did you mean `{near}`?",
-            dir.display()
-        ),
-        None => bail!(
-            "no prompt `{spec}` in {} (`promptops list` shows the ids)",
-            dir.display()
-        ),
-    }
 }
 
 fn read_vars_file(path: &Path) -> Result<BTreeMap<String, Json>> {

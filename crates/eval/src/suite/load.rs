@@ -1,7 +1,7 @@
 //! Reading a suite file and resolving its prompts and providers.
 
 use super::test_cases::load_steps;
-use super::{EvaluateOptions, PromptTemplate, ProviderSpec, Suite, SuiteError};
+use super::{EvaluateOptions, PromptLibrary, PromptTemplate, ProviderSpec, Suite, SuiteError};
 use promptops_core::diagnostic::Findings;
 use promptops_core::glob::Glob;
 use promptops_core::yaml;
@@ -32,8 +32,13 @@ const KNOWN_KEYS: &[&str] = &[
     "redteam",
 ];
 
-/// Loads the suite at `path`.
+/// Loads the suite at `path` (with no prompt library: `promptops://` prompts are errors).
 pub fn load(path: &Path) -> Result<Suite, SuiteError> {
+    load_with(path, None)
+}
+
+/// Loads the suite at `path`, finding `promptops://<id>` prompts in `library`.
+pub fn load_with(path: &Path, library: Option<&dyn PromptLibrary>) -> Result<Suite, SuiteError> {
     let config = read_data_file(path)?;
     let Json::Object(config) = config else {
         return Err(err(
@@ -41,6 +46,15 @@ pub fn load(path: &Path) -> Result<Suite, SuiteError> {
             "an eval config is a mapping with `prompts`, `providers` and `tests`",
         ));
     };
+    from_config(config, path, library)
+}
+
+/// A suite from its config (already read from `path`, which places relative files).
+pub(super) fn from_config(
+    config: Map<String, Json>,
+    path: &Path,
+    library: Option<&dyn PromptLibrary>,
+) -> Result<Suite, SuiteError> {
     let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
     let file = path.display().to_string();
 
@@ -56,7 +70,7 @@ pub fn load(path: &Path) -> Result<Suite, SuiteError> {
 
     let prompts = match config.get("prompts") {
         None | Some(Json::Null) => vec![inline_prompt("{{prompt}}".into(), None)],
-        Some(value) => resolve_prompts(value, &base_dir, &file)?,
+        Some(value) => resolve_prompts(value, &base_dir, &file, library)?,
     };
     if prompts.is_empty() {
         return Err(err(path, "You must provide at least 1 prompt"));
@@ -154,7 +168,48 @@ fn inline_prompt(raw: String, label: Option<String>) -> PromptTemplate {
         id: sha256_hex(&label),
         raw,
         label,
+        registry: None,
     }
+}
+
+/// How a suite names one of the project's prompt files: `promptops://<id>`.
+pub(super) const REGISTRY_SCHEME: &str = "promptops://";
+
+/// A prompt file of the project, by id. Its messages become a chat prompt (JSON), its
+/// template a text prompt; rendering binds its declared variables.
+fn registry_prompt(
+    id: &str,
+    label: Option<String>,
+    library: Option<&dyn PromptLibrary>,
+    file: &str,
+) -> Result<PromptTemplate, SuiteError> {
+    let at = format!("{file}: prompts: {REGISTRY_SCHEME}{id}");
+    let library = library.ok_or_else(|| {
+        err_at(
+            &at,
+            "promptops:// prompts need a promptops project (a promptops.toml or a prompts/ folder)",
+        )
+    })?;
+    let registry = library.prompt(id).map_err(|e| err_at(&at, e))?;
+    let prompt = &registry.prompt;
+    let raw = match &prompt.body {
+        promptops_core::prompt::Body::Template(t) => t.clone(),
+        promptops_core::prompt::Body::Messages(ms) => {
+            let messages: Vec<Json> = ms
+                .iter()
+                .map(|m| serde_json::json!({"role": m.role.as_str(), "content": m.content}))
+                .collect();
+            serde_json::to_string_pretty(&messages).unwrap_or_default()
+        }
+    };
+    let label =
+        label.unwrap_or_else(|| format!("{REGISTRY_SCHEME}{}@{}", prompt.id, prompt.version));
+    Ok(PromptTemplate {
+        id: sha256_hex(&label),
+        raw,
+        label,
+        registry: Some(registry.clone()),
+    })
 }
 
 /// Whether promptfoo would read a prompt string as a file path.
@@ -186,6 +241,7 @@ fn resolve_prompts(
     value: &Json,
     base: &Path,
     file: &str,
+    library: Option<&dyn PromptLibrary>,
 ) -> Result<Vec<PromptTemplate>, SuiteError> {
     let entries: Vec<(String, Option<String>)> = match value {
         Json::String(s) => vec![(s.clone(), None)],
@@ -226,6 +282,10 @@ fn resolve_prompts(
     };
     let mut out = Vec::new();
     for (raw, label) in entries {
+        if let Some(id) = raw.strip_prefix(REGISTRY_SCHEME) {
+            out.push(registry_prompt(id, label, library, file)?);
+            continue;
+        }
         if !looks_like_path(&raw) {
             out.push(inline_prompt(raw, label));
             continue;

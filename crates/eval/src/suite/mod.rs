@@ -3,9 +3,11 @@
 //! `docs/research/promptfoo-compat.md` for the semantics followed).
 
 mod load;
+mod prompt_suite;
 mod test_cases;
 
-pub use load::{load, provider_spec};
+pub use load::{load, load_with, provider_spec};
+pub use prompt_suite::{Gates, is_prompt_suite, load_prompt_suite};
 
 use crate::assertions::Assertion;
 use serde_json::{Map, Value as Json};
@@ -28,6 +30,24 @@ pub struct PromptTemplate {
     pub label: String,
     /// SHA-256 of the label (promptfoo's `promptId`).
     pub id: String,
+    /// A promptops prompt file (`promptops://<id>`): rendered with its declared variables
+    /// (defaults, types, required ones), its template or messages.
+    pub registry: Option<Arc<RegistryPrompt>>,
+}
+
+/// A promptops prompt file, as a suite uses it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RegistryPrompt {
+    pub prompt: promptops_core::prompt::Prompt,
+    /// The variables its templates read (required when it declares none).
+    pub used_variables: std::collections::BTreeSet<String>,
+}
+
+/// Finds promptops prompt files by id, for `promptops://<id>` prompts. The CLI gives one
+/// that looks in the project's prompts folder.
+pub trait PromptLibrary {
+    /// The prompt with this id, or why it cannot be had.
+    fn prompt(&self, id: &str) -> Result<Arc<RegistryPrompt>, String>;
 }
 
 /// One provider of the suite as configured.
