@@ -14,6 +14,8 @@ fn promptops(dir: &Path, args: &[&str]) -> Output {
         .env("NO_COLOR", "1")
         .env_remove("PROMPTOPS_FAILED_TEST_EXIT_CODE")
         .env_remove("OPENAI_API_KEY")
+        // Runs against servers on random ports: nothing worth keeping in the user's cache.
+        .env("PROMPTOPS_CACHE", "0")
         .output()
         .expect("run promptops")
 }

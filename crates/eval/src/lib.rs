@@ -10,6 +10,7 @@ pub mod provider;
 pub mod report;
 pub mod runner;
 pub mod suite;
+pub mod tokens;
 
 /// A float as JSON (integral values as integers, like JSON.stringify does).
 pub(crate) fn number(x: f64) -> serde_json::Value {

@@ -280,11 +280,24 @@ async fn echo_and_exec() {
         shared.clone(),
     )
     .unwrap();
+    let answer = exec.call("the prompt", &Map::new(), &Map::new()).await;
+    assert_eq!(answer.output, Some(json!("got: the prompt")));
+    // exec reports no usage: tokens are estimated with tiktoken (o200k_base).
     assert_eq!(
-        exec.call("the prompt", &Map::new(), &Map::new())
+        (
+            answer.token_usage.prompt,
+            answer.token_usage.completion,
+            answer.token_usage.total
+        ),
+        (2, 4, 6)
+    );
+    assert_eq!(
+        echo.call("hello", &Map::new(), &Map::new())
             .await
-            .output,
-        Some(json!("got: the prompt"))
+            .token_usage
+            .total,
+        0,
+        "echo is no model"
     );
 
     let fail = dir.path().join("fail.sh");

@@ -8,7 +8,7 @@ use anyhow::bail;
 use anyhow::{Context, Result};
 use promptops_eval::graders::GraderTable;
 use promptops_eval::pricing::PriceTable;
-use promptops_eval::provider::{Provider, Shared};
+use promptops_eval::provider::{Provider, ResponseCache, Shared};
 use promptops_eval::report::baseline::{Baseline, Comparison};
 use promptops_eval::report::{self, describe};
 use promptops_eval::runner::{self, Outcome as RowOutcome, RunOptions, RunResult};
@@ -207,8 +207,12 @@ fn run_suite(
         prices.merge_json(&text, &path.display().to_string())?;
     }
     let http_timeout = Duration::from_millis(suite.options.timeout_ms.unwrap_or(300_000));
+    let cache = ResponseCache::for_run(!args.no_cache && suite.options.cache.unwrap_or(true));
+    let cache_on = cache.is_some();
     let shared = Shared::new(Arc::new(prices), suite.env.clone(), http_timeout)
-        .map_err(anyhow::Error::msg)?;
+        .map_err(anyhow::Error::msg)?
+        .with_cache(cache)
+        .with_base_dir(&suite.base_dir);
     let providers: Vec<Provider> = suite
         .providers
         .iter()
@@ -244,7 +248,7 @@ fn run_suite(
     };
     let runtime_options = serde_json::json!({
         "maxConcurrency": options.concurrency,
-        "cache": !args.no_cache && suite.options.cache.unwrap_or(true),
+        "cache": cache_on,
         "repeat": args.repeat.unwrap_or(1),
         "delay": options.delay_ms,
     });

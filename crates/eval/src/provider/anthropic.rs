@@ -168,5 +168,7 @@ pub async fn call(
         cost,
         http: None,
         guardrails: false,
+        cached: false,
+        latency_ms: None,
     }
 }

@@ -2,33 +2,52 @@
 //! real wire format; failures are responses with `error` set (an error row), never panics.
 
 mod anthropic;
+pub mod cache;
 mod chat_prompt;
 mod exec;
+pub mod http;
 mod openai;
+pub mod rate_limit;
 mod retry;
+
+pub use cache::ResponseCache;
+pub use rate_limit::RateLimiter;
 
 use crate::pricing::{ModelPrice, NanoUsd, PriceTable};
 use crate::suite::ProviderSpec;
 use serde_json::{Map, Value as Json};
+use std::borrow::Cow;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Checks a provider id when the suite is loaded, so typos fail before any call.
 pub fn check_id(id: &str) -> Result<(), String> {
     Kind::parse(id).map(|_| ())
 }
 
+/// The provider families. `Http` holds the endpoint when the id is its URL (`http` and
+/// `https` ids take it from `config.url`).
 #[derive(Debug, Clone, PartialEq)]
 enum Kind {
     OpenAiChat { model: String },
     OpenAiEmbedding { model: String },
     Anthropic { model: String },
     Exec { command: String },
+    Http { url: Option<String> },
     Echo,
 }
 
 impl Kind {
     fn parse(id: &str) -> Result<Kind, String> {
+        if id == "http" || id == "https" {
+            return Ok(Kind::Http { url: None });
+        }
+        if id.starts_with("http://") || id.starts_with("https://") {
+            return Ok(Kind::Http {
+                url: Some(id.to_owned()),
+            });
+        }
         let parts: Vec<&str> = id.splitn(3, ':').collect();
         let kind = match parts.as_slice() {
             ["echo"] => Kind::Echo,
@@ -66,7 +85,7 @@ impl Kind {
             },
             _ => {
                 return Err(format!(
-                    "unknown provider `{id}`; promptops knows `openai:chat:<model>` (also any OpenAI-compatible server via `apiBaseUrl`), `anthropic:messages:<model>`, `exec:<command>` and `echo`"
+                    "unknown provider `{id}`; promptops knows `openai:chat:<model>` (also any OpenAI-compatible server via `apiBaseUrl`), `anthropic:messages:<model>`, `exec:<command>`, `http` (or the endpoint's URL) and `echo`"
                 ));
             }
         };
@@ -131,9 +150,23 @@ pub struct Response {
     pub http: Option<HttpMeta>,
     /// OpenAI-style responses carry `guardrails: {flagged: false}` in promptfoo's output.
     pub guardrails: bool,
+    /// Read from the response cache rather than asked of the provider.
+    pub cached: bool,
+    /// Time spent on this answer: the call (not its wait for a rate-limit slot), or the
+    /// cache read. `None` when the caller should measure it.
+    pub latency_ms: Option<u64>,
 }
 
 impl Response {
+    /// A stored answer as a cached one: promptfoo marks it `cached`, counts all its
+    /// tokens as cached, and `latency` assertions refuse it (its latency is the read).
+    fn into_cached(mut self, read: Duration) -> Response {
+        self.cached = true;
+        self.token_usage = cached_usage(self.token_usage);
+        self.latency_ms = Some(read.as_millis() as u64);
+        self
+    }
+
     fn error(message: impl Into<String>) -> Response {
         Response {
             error: Some(message.into()),
@@ -154,6 +187,10 @@ pub struct Shared {
     /// The suite's `env:` over the process environment.
     pub env: Arc<Map<String, Json>>,
     pub timeout: Duration,
+    /// `None` when caching is off (`--no-cache`): then calls never touch the disk.
+    pub cache: Option<Arc<ResponseCache>>,
+    /// The suite's folder, against which `file://` paths in provider configs resolve.
+    pub base_dir: Arc<PathBuf>,
 }
 
 impl Shared {
@@ -172,7 +209,20 @@ impl Shared {
             prices,
             env: Arc::new(env),
             timeout,
+            cache: None,
+            base_dir: Arc::new(PathBuf::from(".")),
         })
+    }
+
+    /// Reads and keeps answers in `cache` (graders share it, as they share the client).
+    pub fn with_cache(mut self, cache: Option<ResponseCache>) -> Shared {
+        self.cache = cache.map(Arc::new);
+        self
+    }
+
+    pub fn with_base_dir(mut self, dir: &Path) -> Shared {
+        self.base_dir = Arc::new(dir.to_path_buf());
+        self
     }
 
     /// A setting from the suite's `env:`, else the process environment.
@@ -192,6 +242,8 @@ pub struct Provider {
     shared: Shared,
     /// The model's price, looked up once (`None`: unknown model, so cost is unknown).
     price: Option<ModelPrice>,
+    /// Paces calls when the config sets a rate; one per provider, shared by all workers.
+    limiter: Option<RateLimiter>,
 }
 
 impl Provider {
@@ -202,13 +254,16 @@ impl Provider {
                 shared.prices.lookup(Some("openai"), model)
             }
             Kind::Anthropic { model } => shared.prices.lookup(Some("anthropic"), model),
-            Kind::Exec { .. } | Kind::Echo => None,
+            Kind::Exec { .. } | Kind::Http { .. } | Kind::Echo => None,
         };
+        let limiter = RateLimiter::from_config(&spec.config)
+            .map_err(|e| format!("provider `{}`: {e}", spec.id))?;
         let provider = Provider {
             spec,
             kind,
             shared,
             price,
+            limiter,
         };
         provider.preflight()?;
         Ok(provider)
@@ -233,6 +288,8 @@ impl Provider {
                 "provider `{}`: no API key; set ANTHROPIC_API_KEY or `config.apiKey`",
                 self.spec.id
             )),
+            Kind::Http { url } => http::check_config(&self.spec.config, url.as_deref())
+                .map_err(|e| format!("provider `{}`: {e}", self.spec.id)),
             _ => Ok(()),
         }
     }
@@ -247,7 +304,8 @@ impl Provider {
     }
 
     /// Calls the provider. `options` are the test's options, which override the
-    /// provider config key by key (as in promptfoo).
+    /// provider config key by key (as in promptfoo). A cached answer is returned without
+    /// a call; a fresh successful one is cached.
     pub async fn call(
         &self,
         prompt: &str,
@@ -255,15 +313,147 @@ impl Provider {
         options: &Map<String, Json>,
     ) -> Response {
         let overrides = options.keys().any(|k| k != "repeat");
-        let config: std::borrow::Cow<'_, Map<String, Json>> = if overrides {
+        let config: Cow<'_, Map<String, Json>> = if overrides {
             let mut merged = self.spec.config.clone();
             for (k, v) in options.iter().filter(|(k, _)| *k != "repeat") {
                 merged.insert(k.clone(), v.clone());
             }
-            std::borrow::Cow::Owned(merged)
+            Cow::Owned(merged)
         } else {
-            std::borrow::Cow::Borrowed(&self.spec.config)
+            Cow::Borrowed(&self.spec.config)
         };
+        // The http provider's request is rendered first: it is what the cache key needs
+        // (its templates read the vars and the environment, not just the prompt).
+        let http_request = match &self.kind {
+            Kind::Http { url } => {
+                match http::prepare(&self.shared, &config, url.as_deref(), prompt, vars) {
+                    Ok(request) => Some(request),
+                    Err(e) => return Response::error(e.to_string()),
+                }
+            }
+            _ => None,
+        };
+        // Nothing below touches the disk or hashes anything when caching is off.
+        let cache = self.shared.cache.as_deref().filter(|_| self.cacheable());
+        let key = cache.map(|_| {
+            cache::KeyParts {
+                operation: "call",
+                provider_id: &self.spec.id,
+                model: self.model(),
+                config: &config,
+                prompt,
+                request: match &http_request {
+                    Some(r) => r.identity(),
+                    None => self.request_env(),
+                },
+            }
+            .key()
+        });
+        if let (Some(cache), Some(key)) = (cache, &key) {
+            let started = Instant::now();
+            if let Some(hit) = cache.get_response(key) {
+                return hit.into_cached(started.elapsed());
+            }
+        }
+        if let Some(limiter) = &self.limiter {
+            limiter.acquire().await;
+        }
+        let started = Instant::now();
+        let mut response = match http_request {
+            Some(request) => http::send(&self.shared, &config, request).await,
+            None => self.call_provider(&config, prompt, vars).await,
+        };
+        response.latency_ms = Some(started.elapsed().as_millis() as u64);
+        if response.error.is_none()
+            && response.token_usage.total == 0
+            && !matches!(self.kind, Kind::Echo | Kind::OpenAiEmbedding { .. })
+        {
+            self.estimate_usage(&mut response, prompt);
+        }
+        if let (Some(cache), Some(key)) = (cache, &key)
+            && response.error.is_none()
+            && response.output.is_some()
+        {
+            // Best effort: an unwritable cache only means the next run calls again.
+            let _ = cache.put_response(key, &response);
+        }
+        response
+    }
+
+    /// A provider that reports no usage (`exec:`, `http`, some OpenAI-compatible
+    /// servers) gets tiktoken estimates, priced when the model's price is known.
+    fn estimate_usage(&self, response: &mut Response, prompt: &str) {
+        let Some(output) = &response.output else {
+            return;
+        };
+        let completion_text = match output {
+            Json::String(s) => Cow::Borrowed(s.as_str()),
+            other => Cow::Owned(other.to_string()),
+        };
+        let prompt_tokens = crate::tokens::estimate(prompt);
+        let completion_tokens = crate::tokens::estimate(&completion_text);
+        response.token_usage.prompt = prompt_tokens;
+        response.token_usage.completion = completion_tokens;
+        response.token_usage.total = prompt_tokens + completion_tokens;
+        if let Some(price) = self.price {
+            response.cost = Some(price.cost(crate::pricing::Usage {
+                prompt: prompt_tokens,
+                completion: completion_tokens,
+                cached_prompt: 0,
+            }));
+        }
+    }
+
+    /// Echo answers locally and exec runs a local program whose behaviour may change
+    /// between runs without its command line changing: neither is worth caching.
+    fn cacheable(&self) -> bool {
+        matches!(
+            self.kind,
+            Kind::OpenAiChat { .. } | Kind::Anthropic { .. } | Kind::Http { .. }
+        )
+    }
+
+    /// The environment settings this provider's request depends on (the endpoint and
+    /// default sampling settings), for the cache key.
+    fn request_env(&self) -> Json {
+        let names: &[&str] = match self.kind {
+            Kind::OpenAiChat { .. } | Kind::OpenAiEmbedding { .. } => &[
+                "OPENAI_API_HOST",
+                "OPENAI_API_BASE_URL",
+                "OPENAI_BASE_URL",
+                "OPENAI_MAX_TOKENS",
+                "OPENAI_TEMPERATURE",
+            ],
+            Kind::Anthropic { .. } => &[
+                "ANTHROPIC_BASE_URL",
+                "ANTHROPIC_MAX_TOKENS",
+                "ANTHROPIC_TEMPERATURE",
+            ],
+            _ => &[],
+        };
+        Json::Object(
+            names
+                .iter()
+                .filter_map(|n| Some(((*n).to_owned(), Json::String(self.shared.env_var(n)?))))
+                .collect(),
+        )
+    }
+
+    fn model(&self) -> Option<&str> {
+        match &self.kind {
+            Kind::OpenAiChat { model }
+            | Kind::OpenAiEmbedding { model }
+            | Kind::Anthropic { model } => Some(model),
+            _ => None,
+        }
+    }
+
+    async fn call_provider(
+        &self,
+        config: &Map<String, Json>,
+        prompt: &str,
+        vars: &Map<String, Json>,
+    ) -> Response {
         match &self.kind {
             Kind::Echo => Response {
                 output: Some(Json::String(prompt.to_owned())),
@@ -275,13 +465,17 @@ impl Provider {
                 ..Response::default()
             },
             Kind::OpenAiChat { model } => {
-                openai::call(&self.shared, &config, model, self.price, prompt).await
+                openai::call(&self.shared, config, model, self.price, prompt).await
             }
             Kind::Anthropic { model } => {
-                anthropic::call(&self.shared, &config, model, self.price, prompt).await
+                anthropic::call(&self.shared, config, model, self.price, prompt).await
             }
-            Kind::Exec { command } => {
-                exec::call(&self.shared, command, prompt, &config, vars).await
+            Kind::Exec { command } => exec::call(&self.shared, command, prompt, config, vars).await,
+            Kind::Http { url } => {
+                match http::prepare(&self.shared, config, url.as_deref(), prompt, vars) {
+                    Ok(request) => http::send(&self.shared, config, request).await,
+                    Err(e) => Response::error(e.to_string()),
+                }
             }
             Kind::OpenAiEmbedding { .. } => Response::error(format!(
                 "provider `{}` makes embeddings, not answers; use it as a grader for `similar`",
@@ -299,13 +493,48 @@ impl Provider {
     pub async fn embed(&self, text: &str) -> Result<(Vec<f64>, TokenUsage), String> {
         match &self.kind {
             Kind::OpenAiEmbedding { model } => {
-                openai::embed(&self.shared, &self.spec.config, model, text).await
+                let cache = self.shared.cache.as_deref();
+                let key = cache.map(|_| {
+                    cache::KeyParts {
+                        operation: "embed",
+                        provider_id: &self.spec.id,
+                        model: Some(model),
+                        config: &self.spec.config,
+                        prompt: text,
+                        request: self.request_env(),
+                    }
+                    .key()
+                });
+                if let (Some(cache), Some(key)) = (cache, &key)
+                    && let Some((vector, usage)) = cache.get_embedding(key)
+                {
+                    return Ok((vector, cached_usage(usage)));
+                }
+                if let Some(limiter) = &self.limiter {
+                    limiter.acquire().await;
+                }
+                let made = openai::embed(&self.shared, &self.spec.config, model, text).await?;
+                if let (Some(cache), Some(key)) = (cache, &key) {
+                    let _ = cache.put_embedding(key, &made.0, made.1);
+                }
+                Ok(made)
             }
             _ => Err(format!(
                 "Provider {} is not a valid embedding provider",
                 self.spec.id
             )),
         }
+    }
+}
+
+/// Token usage of a cached answer, as promptfoo reports it: `{cached: total, total}`.
+fn cached_usage(usage: TokenUsage) -> TokenUsage {
+    TokenUsage {
+        prompt: 0,
+        completion: 0,
+        total: usage.total,
+        cached: usage.total,
+        num_requests: usage.num_requests,
     }
 }
 
@@ -361,6 +590,13 @@ mod tests {
             }
         );
         assert_eq!(Kind::parse("echo").unwrap(), Kind::Echo);
+        assert_eq!(Kind::parse("https").unwrap(), Kind::Http { url: None });
+        assert_eq!(
+            Kind::parse("http://127.0.0.1:8080/generate").unwrap(),
+            Kind::Http {
+                url: Some("http://127.0.0.1:8080/generate".into())
+            }
+        );
         assert!(
             Kind::parse("opnai:gpt-4")
                 .unwrap_err()

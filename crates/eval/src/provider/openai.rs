@@ -241,6 +241,8 @@ pub async fn call(
         cost,
         http: Some(http),
         guardrails: true,
+        cached: false,
+        latency_ms: None,
     }
 }
 

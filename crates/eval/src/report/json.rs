@@ -369,7 +369,7 @@ impl Serialize for ResponseView<'_> {
             "tokenUsage",
             &UsageView(resp.token_usage, TokenUsage::default()),
         )?;
-        m.serialize_entry("cached", &false)?;
+        m.serialize_entry("cached", &resp.cached)?;
         m.serialize_entry("latencyMs", &self.latency_ms)?;
         if let Some(f) = &resp.finish_reason {
             m.serialize_entry("finishReason", f)?;

@@ -13,6 +13,8 @@ pub struct Request {
     pub path: String,
     pub headers: Vec<(String, String)>,
     pub body: String,
+    /// When the request line arrived (for rate-limit tests).
+    pub at: std::time::Instant,
 }
 
 impl Request {
@@ -82,6 +84,7 @@ impl Server {
                         if reader.read_line(&mut line).await.unwrap_or(0) == 0 {
                             return;
                         }
+                        let at = std::time::Instant::now();
                         let mut parts = line.split_whitespace();
                         let method = parts.next().unwrap_or_default().to_owned();
                         let path = parts.next().unwrap_or_default().to_owned();
@@ -109,6 +112,7 @@ impl Server {
                             path,
                             headers,
                             body: String::from_utf8_lossy(&body).into_owned(),
+                            at,
                         };
                         let n = {
                             let mut r = recorded.lock().unwrap();

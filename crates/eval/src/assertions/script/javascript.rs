@@ -275,8 +275,15 @@ fn last_statement_semicolon(code: &str) -> Option<usize> {
 }
 
 /// Calls the code (inline, or `file://path.js[:function]`) with `args` (JSON text of the
-/// argument list) and returns what it gave back, as `{type, value}`.
-fn call(code: &str, base_dir: &Path, params: &str, args: String) -> Result<Json, JsError> {
+/// argument list) and returns what it gave back, as `{type, value}`. Inline code becomes
+/// the body `body(code)` of a function taking `params`.
+fn call(
+    code: &str,
+    base_dir: &Path,
+    params: &str,
+    body: fn(&str) -> String,
+    args: String,
+) -> Result<Json, JsError> {
     with_engine(|engine| {
         let id = match code.strip_prefix("file://") {
             Some(spec) => {
@@ -293,7 +300,7 @@ fn call(code: &str, base_dir: &Path, params: &str, args: String) -> Result<Json,
             }
             None => {
                 let key = format!("{params}\u{0}{code}");
-                let body = function_body(code);
+                let body = body(code);
                 engine.function(&key, |e| e.driver("compile", (params.to_owned(), body)))?
             }
         };
@@ -332,6 +339,7 @@ pub fn run_javascript(
         &code,
         base_dir,
         "[\"output\",\"context\",\"process\"]",
+        function_body,
         args,
     );
     let shown_code = if code.starts_with("file://") {
@@ -396,8 +404,66 @@ pub fn transform(
     base_dir: &Path,
 ) -> Result<Json, JsError> {
     let args = serde_json::json!([output, context]).to_string();
-    let answer = call(code.trim_end(), base_dir, "[\"output\",\"context\"]", args)?;
+    let answer = call(
+        code.trim_end(),
+        base_dir,
+        "[\"output\",\"context\"]",
+        function_body,
+        args,
+    )?;
     Ok(answer.get("value").cloned().unwrap_or(Json::Null))
+}
+
+/// The `http` provider's `transformResponse` (and older `responseParser`), as promptfoo's
+/// `createTransformResponse` runs it: an expression evaluated with `json` (the parsed
+/// body, or `null`), `text` (the raw body) and `context` (`{response: {...}}`) in scope; a
+/// function expression (`(json, text) => ...`) is called with them; `file://path.js[:fn]`
+/// names a module's function. `None` when it gives `undefined` (or a function).
+pub fn transform_response(
+    code: &str,
+    json: &Json,
+    text: &str,
+    context: &Json,
+    base_dir: &Path,
+) -> Result<Option<Json>, JsError> {
+    let args = serde_json::json!([json, text, context]).to_string();
+    let answer = call(
+        code.trim(),
+        base_dir,
+        "[\"json\",\"text\",\"context\",\"process\"]",
+        response_transform_body,
+        args,
+    )?;
+    Ok(answer.get("value").cloned())
+}
+
+/// promptfoo wraps the code in `return (code)`, or calls it when it is a function
+/// expression, so a multi-line object literal is an expression, not a block.
+fn response_transform_body(code: &str) -> String {
+    // `json.output;` is still one expression.
+    let code = code.trim_end_matches(|c: char| c == ';' || c.is_whitespace());
+    let is_function =
+        code.starts_with("function") || code.starts_with("async ") || arrow_head(code);
+    if is_function {
+        format!("return ({code})(json, text, context);")
+    } else {
+        format!("return ({code});")
+    }
+}
+
+/// `(a, b) => ...` or `a => ...`.
+fn arrow_head(code: &str) -> bool {
+    let Some(arrow) = code.find("=>") else {
+        return false;
+    };
+    let head = code[..arrow].trim();
+    let ident = |s: &str| {
+        !s.is_empty()
+            && s.chars()
+                .all(|c| c.is_alphanumeric() || c == '_' || c == '$')
+    };
+    (head.starts_with('(') && head.ends_with(')') && !head[1..head.len() - 1].contains(['(', ')']))
+        || ident(head)
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@
 mod javascript;
 mod python;
 
-pub use javascript::{JsError, run_javascript, transform};
+pub use javascript::{JsError, run_javascript, transform, transform_response};
 pub use python::run_python;
 
 use super::{Assertion, ComponentResult};
