@@ -51,28 +51,23 @@ struct Planned {
 /// `promptfooconfig.yaml` when it exists; else every prompt suite under `evals/`.
 fn plan(args: &EvalArgs, project: &Project) -> Result<Vec<Planned>> {
     let library = ProjectLibrary { project };
-    let load_one = |path: &Path| -> Result<Planned> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("{}: cannot read", path.display()))?;
-        let is_prompt_suite = promptops_core::yaml::parse(
-            &text,
-            &mut promptops_core::diagnostic::Findings::new("suite"),
-        )
-        .map(promptops_core::yaml::into_json)
-        .is_some_and(|config| suite::is_prompt_suite(&config));
-        if is_prompt_suite {
+    // Each file is read and parsed once (a promptfoo suite can hold thousands of tests).
+    let read = |path: &Path| suite::read_config(path).map_err(|e| anyhow::anyhow!("{e}"));
+    let load = |path: &Path, config: serde_json::Value| -> Result<Planned> {
+        let err = |e: suite::SuiteError| anyhow::anyhow!("{e}");
+        if suite::is_prompt_suite(&config) {
             let (suite, gates) =
-                suite::load_prompt_suite(path, &library).map_err(|e| anyhow::anyhow!("{e}"))?;
+                suite::prompt_suite_from_json(config, path, &library).map_err(err)?;
             Ok(Planned {
                 suite,
                 gates: Some(gates),
             })
         } else {
-            let suite =
-                suite::load_with(path, Some(&library)).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let suite = suite::from_json(config, path, Some(&library)).map_err(err)?;
             Ok(Planned { suite, gates: None })
         }
     };
+    let load_one = |path: &Path| load(path, read(path)?);
     if let Some(path) = &args.suite {
         return Ok(vec![load_one(path)?]);
     }
@@ -88,15 +83,9 @@ fn plan(args: &EvalArgs, project: &Project) -> Result<Vec<Planned>> {
     }
     let mut planned = Vec::new();
     for path in promptops_core::discover::prompt_files(std::slice::from_ref(&dir), &[])? {
-        let text = std::fs::read_to_string(&path)
-            .with_context(|| format!("{}: cannot read", path.display()))?;
-        let config = promptops_core::yaml::parse(
-            &text,
-            &mut promptops_core::diagnostic::Findings::new("suite"),
-        )
-        .map(promptops_core::yaml::into_json);
-        if config.as_ref().is_some_and(suite::is_prompt_suite) {
-            planned.push(load_one(&path)?);
+        let config = read(&path)?;
+        if suite::is_prompt_suite(&config) {
+            planned.push(load(&path, config)?);
         } else {
             output::warn(format!(
                 "{}: not a prompt suite (no `prompt:`); run promptfoo configs with -c",

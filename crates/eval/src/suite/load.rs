@@ -39,7 +39,21 @@ pub fn load(path: &Path) -> Result<Suite, SuiteError> {
 
 /// Loads the suite at `path`, finding `promptops://<id>` prompts in `library`.
 pub fn load_with(path: &Path, library: Option<&dyn PromptLibrary>) -> Result<Suite, SuiteError> {
-    let config = read_data_file(path)?;
+    from_json(read_data_file(path)?, path, library)
+}
+
+/// Reads a suite file (YAML or JSON) without interpreting it, e.g. to tell a prompt
+/// suite from a promptfoo config before loading it (read once: suites can be large).
+pub fn read_config(path: &Path) -> Result<Json, SuiteError> {
+    read_data_file(path)
+}
+
+/// A promptfoo suite from its config as read by [`read_config`].
+pub fn from_json(
+    config: Json,
+    path: &Path,
+    library: Option<&dyn PromptLibrary>,
+) -> Result<Suite, SuiteError> {
     let Json::Object(config) = config else {
         return Err(err(
             path,

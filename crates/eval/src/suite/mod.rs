@@ -6,8 +6,8 @@ mod load;
 mod prompt_suite;
 mod test_cases;
 
-pub use load::{load, load_with, provider_spec};
-pub use prompt_suite::{Gates, is_prompt_suite, load_prompt_suite};
+pub use load::{from_json, load, load_with, provider_spec, read_config};
+pub use prompt_suite::{Gates, is_prompt_suite, load_prompt_suite, prompt_suite_from_json};
 
 use crate::assertions::Assertion;
 use serde_json::{Map, Value as Json};

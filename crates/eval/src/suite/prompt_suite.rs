@@ -54,8 +54,17 @@ pub fn load_prompt_suite(
     path: &Path,
     library: &dyn PromptLibrary,
 ) -> Result<(Suite, Gates), SuiteError> {
+    prompt_suite_from_json(read_data_file(path)?, path, library)
+}
+
+/// A prompt-centric suite from its config as read by `read_config`.
+pub fn prompt_suite_from_json(
+    config: Json,
+    path: &Path,
+    library: &dyn PromptLibrary,
+) -> Result<(Suite, Gates), SuiteError> {
     let file = path.display().to_string();
-    let Json::Object(config) = read_data_file(path)? else {
+    let Json::Object(config) = config else {
         return Err(err(
             path,
             "a prompt suite is a mapping with `prompt` and `cases`",
