@@ -272,8 +272,10 @@ async fn factuality(
 
 /// An older answer form: `(A) because ...`.
 fn legacy_category(answer: &str) -> Option<(char, String)> {
-    let re = regex::Regex::new(r"\(?([a-eA-E])\)").ok()?;
-    let m = re.captures(answer)?;
+    static LEGACY: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"\(?([a-eA-E])\)").expect("a valid pattern")
+    });
+    let m = LEGACY.captures(answer)?;
     let letter = m.get(1)?.as_str().to_uppercase().chars().next()?;
     let rest = answer[m.get(0)?.end()..].trim().to_owned();
     Some((letter, rest))

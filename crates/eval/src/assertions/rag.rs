@@ -8,6 +8,7 @@ use super::{Assertion, AssertionError, ComponentResult};
 use crate::js_number;
 use crate::provider::TokenUsage;
 use serde_json::{Value as Json, json};
+use std::sync::LazyLock;
 
 const QUESTION_INSTRUCTIONS: &str = "Read the answer below and write the single question it most \
 directly answers. Reply with the question only, on one line, with no preamble.";
@@ -277,8 +278,9 @@ fn faithfulness_score(answer: &str, statements: usize) -> Option<f64> {
             .split('.')
             .filter(|v| !v.trim().is_empty())
             .collect();
-        let word = regex::Regex::new(r"\b(?:yes|no)\b").ok()?;
-        if verdicts.is_empty() || !verdicts.iter().all(|v| word.is_match(v)) {
+        static VERDICT: LazyLock<regex::Regex> =
+            LazyLock::new(|| regex::Regex::new(r"\b(?:yes|no)\b").expect("a valid pattern"));
+        if verdicts.is_empty() || !verdicts.iter().all(|v| VERDICT.is_match(v)) {
             return None;
         }
         let unsupported = verdicts.iter().filter(|v| !v.contains("yes")).count();

@@ -115,16 +115,7 @@ pub async fn call(
         body.extend(extra.clone());
     }
 
-    let key_var = config
-        .get("apiKeyEnvar")
-        .and_then(Json::as_str)
-        .unwrap_or("OPENAI_API_KEY");
-    let api_key = config
-        .get("apiKey")
-        .and_then(Json::as_str)
-        .map(str::to_owned)
-        .or_else(|| shared.env_var(key_var))
-        .unwrap_or_default();
+    let api_key = api_key(shared, config);
     let url = format!(
         "{}/chat/completions",
         base_url(shared, config).trim_end_matches('/')
@@ -247,22 +238,27 @@ pub async fn call(
 }
 
 /// `POST {base}/embeddings` with `{input, model}`; the vector of `data[0].embedding`.
+/// `config.apiKey`, else the variable `config.apiKeyEnvar` names (`OPENAI_API_KEY`).
+fn api_key(shared: &Shared, config: &Map<String, Json>) -> String {
+    let key_var = config
+        .get("apiKeyEnvar")
+        .and_then(Json::as_str)
+        .unwrap_or("OPENAI_API_KEY");
+    config
+        .get("apiKey")
+        .and_then(Json::as_str)
+        .map(str::to_owned)
+        .or_else(|| shared.env_var(key_var))
+        .unwrap_or_default()
+}
+
 pub async fn embed(
     shared: &Shared,
     config: &Map<String, Json>,
     model: &str,
     text: &str,
 ) -> Result<(Vec<f64>, TokenUsage), String> {
-    let key_var = config
-        .get("apiKeyEnvar")
-        .and_then(Json::as_str)
-        .unwrap_or("OPENAI_API_KEY");
-    let api_key = config
-        .get("apiKey")
-        .and_then(Json::as_str)
-        .map(str::to_owned)
-        .or_else(|| shared.env_var(key_var))
-        .unwrap_or_default();
+    let api_key = api_key(shared, config);
     let url = format!(
         "{}/embeddings",
         base_url(shared, config).trim_end_matches('/')

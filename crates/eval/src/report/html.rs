@@ -100,7 +100,6 @@ pub fn write(out: &mut dyn Write, cx: &Context) -> io::Result<()> {
     for slot in describe::slots(cx) {
         let p = &s.per_prompt[slot.index];
         let n = p.rows();
-        let avg = |total: f64| if n == 0 { 0.0 } else { total / n as f64 };
         writeln!(
             out,
             r#"<tr><td>{}</td><td><pre>{}</pre></td><td class="num">{:.2}%</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{:.2}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{:.0} ms</td></tr>"#,
@@ -110,10 +109,10 @@ pub fn write(out: &mut dyn Write, cx: &Context) -> io::Result<()> {
             p.pass,
             p.fail,
             p.error,
-            avg(p.score_sum),
+            p.mean_score(),
             p.tokens.total,
             describe::slot_cost(cx, slot.index).map_or("–".to_owned(), |c| c.to_string()),
-            avg(p.latency_ms as f64),
+            p.mean_latency_ms(),
         )?;
     }
     writeln!(out, "</tbody></table>")?;

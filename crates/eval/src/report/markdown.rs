@@ -55,7 +55,6 @@ pub fn write(out: &mut dyn Write, cx: &Context) -> io::Result<()> {
     for slot in describe::slots(cx) {
         let p = &cx.summary.per_prompt[slot.index];
         let n = p.rows();
-        let avg = |total: f64| if n == 0 { 0.0 } else { total / n as f64 };
         writeln!(
             out,
             "| {} | {} | {:.2}% | {} | {} | {} | {:.2} | {} | {} | {:.0} ms |",
@@ -65,10 +64,10 @@ pub fn write(out: &mut dyn Write, cx: &Context) -> io::Result<()> {
             p.pass,
             p.fail,
             p.error,
-            avg(p.score_sum),
+            p.mean_score(),
             p.tokens.total,
             describe::slot_cost(cx, slot.index).map_or("–".to_owned(), |c| c.to_string()),
-            avg(p.latency_ms as f64),
+            p.mean_latency_ms(),
         )?;
     }
 

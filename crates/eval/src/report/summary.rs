@@ -24,6 +24,23 @@ impl PromptSummary {
     pub fn rows(&self) -> usize {
         self.pass + self.fail + self.error
     }
+
+    /// Mean row score (0 with no rows).
+    pub fn mean_score(&self) -> f64 {
+        self.mean(self.score_sum)
+    }
+
+    /// Mean row latency in milliseconds (0 with no rows).
+    pub fn mean_latency_ms(&self) -> f64 {
+        self.mean(self.latency_ms as f64)
+    }
+
+    fn mean(&self, total: f64) -> f64 {
+        match self.rows() {
+            0 => 0.0,
+            n => total / n as f64,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]

@@ -502,10 +502,6 @@ fn evaluate_options(value: Option<&Json>, file: &str) -> Result<EvaluateOptions,
 /// Writes the config as compact JSON, leaving out the top-level keys in `skip_top`
 /// and writing `apiKey`-like values as `"[REDACTED]"`.
 fn write_redacted(config: &Map<String, Json>, out: &mut String, skip_top: &[&str]) {
-    fn secret_key(k: &str) -> bool {
-        let lower = k.to_lowercase();
-        lower.contains("apikey") || lower.contains("api_key") || lower == "authorization"
-    }
     fn write_map<'a>(entries: impl Iterator<Item = (&'a String, &'a Json)>, out: &mut String) {
         out.push('{');
         for (i, (k, v)) in entries.enumerate() {
@@ -514,7 +510,7 @@ fn write_redacted(config: &Map<String, Json>, out: &mut String, skip_top: &[&str
             }
             out.push_str(&Json::String(k.clone()).to_string());
             out.push(':');
-            if secret_key(k) && v.is_string() {
+            if crate::provider::cache::is_credential(k) && v.is_string() {
                 out.push_str("\"[REDACTED]\"");
             } else {
                 write(v, out);
@@ -578,12 +574,13 @@ mod tests {
 
     #[test]
     fn keys_are_redacted() {
-        let v = serde_json::json!({"providers": [{"config": {"apiKey": "sk-1", "temperature": 0}}], "metrics": [1]});
+        // The same rule the response cache uses to keep credentials out of its keys.
+        let v = serde_json::json!({"providers": [{"config": {"apiKey": "sk-1", "temperature": 0, "headers": {"Authorization": "Bearer x", "X-Password": "p"}}}], "metrics": [1]});
         let mut out = String::new();
         write_redacted(v.as_object().unwrap(), &mut out, &["metrics"]);
         assert_eq!(
             out,
-            r#"{"providers":[{"config":{"apiKey":"[REDACTED]","temperature":0}}]}"#
+            r#"{"providers":[{"config":{"apiKey":"[REDACTED]","temperature":0,"headers":{"Authorization":"[REDACTED]","X-Password":"[REDACTED]"}}}]}"#
         );
     }
 }

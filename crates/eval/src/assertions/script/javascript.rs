@@ -215,10 +215,11 @@ impl Engine {
 fn with_engine<T>(f: impl FnOnce(&mut Engine) -> Result<T, JsError>) -> Result<T, JsError> {
     ENGINE.with(|cell| {
         let mut slot = cell.borrow_mut();
-        if slot.is_none() {
-            *slot = Some(Engine::new()?);
-        }
-        f(slot.as_mut().expect("set above"))
+        let engine = match slot.as_mut() {
+            Some(engine) => engine,
+            None => slot.insert(Engine::new()?),
+        };
+        f(engine)
     })
 }
 
