@@ -242,7 +242,7 @@ fn run_suite(
         "delay": options.delay_ms,
     });
 
-    let started_at = now_rfc3339();
+    let started_at = promptops_core::clock::now_rfc3339();
     let suite = Arc::new(suite);
     let providers = Arc::new(providers);
     let cancel = Arc::new(AtomicBool::new(false));
@@ -466,30 +466,4 @@ fn print_comparison(c: &Comparison) {
             println!("          {}", describe::truncate(first_line, 160));
         }
     }
-}
-
-/// The current UTC time as `2026-11-21T14:38:29.620Z`.
-fn now_rfc3339() -> String {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    let secs = now.as_secs() as i64;
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60,
-        now.subsec_millis()
-    )
 }
