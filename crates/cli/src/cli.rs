@@ -24,6 +24,14 @@ pub struct Cli {
     )]
     pub config: Option<PathBuf>,
 
+    /// The registry's URL, for the registry commands (or `[registry] url` in promptops.toml).
+    #[arg(long, global = true, value_name = "URL", env = "PROMPTOPS_REGISTRY")]
+    pub registry: Option<String>,
+
+    /// Who is acting, recorded with every change in the registry (default: $USER).
+    #[arg(long, global = true, value_name = "NAME", env = "PROMPTOPS_ACTOR")]
+    pub actor: Option<String>,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -70,12 +78,12 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         root: Option<PathBuf>,
     },
-    /// Show what changed between two versions of a prompt and whether the semver bump fits.
+    /// Show what changed between two versions of a prompt and whether the semver bump fits:
+    /// `diff OLD NEW` compares files (`REV:path` for a file in a git revision);
+    /// `diff ID V1 V2` compares two versions published to the registry.
     Diff {
-        /// Old version: a file, or `REV:path` for a file in a git revision.
-        old: String,
-        /// New version: a file, or `REV:path`.
-        new: String,
+        #[arg(num_args = 2..=3, required = true, value_name = "OLD NEW | ID V1 V2")]
+        args: Vec<String>,
     },
     /// Print the SHA-256 of each prompt's canonical content.
     Hash {
@@ -92,6 +100,88 @@ pub enum Command {
     },
     /// Run an eval suite (promptfoo config format) against model providers.
     Eval(EvalArgs),
+    /// Run the registry server: JSON API under /v1, OpenAPI at /openapi.json. With no
+    /// flags it creates and uses ./.promptops/registry.db (SQLite).
+    Serve {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8080", env = "PROMPTOPS_ADDR")]
+        addr: String,
+        /// `postgres://user@host:port/db` for PostgreSQL, or `sqlite://PATH`.
+        #[arg(long, value_name = "URL", env = "PROMPTOPS_DATABASE_URL")]
+        database_url: Option<String>,
+        /// PostgreSQL: keep the registry's tables in this schema (created if missing), so
+        /// one database can hold several registries.
+        #[arg(
+            long,
+            value_name = "NAME",
+            env = "PROMPTOPS_DATABASE_SCHEMA",
+            requires = "database_url"
+        )]
+        database_schema: Option<String>,
+    },
+    /// Publish every changed prompt file to the registry (prints created/unchanged).
+    Push {
+        /// Files or folders (default: the project's prompts/ folder).
+        paths: Vec<PathBuf>,
+        /// Folder that ids are computed from.
+        #[arg(long, value_name = "DIR")]
+        root: Option<PathBuf>,
+    },
+    /// Fetch a prompt from the registry: what an environment serves, or a version.
+    Get {
+        id: String,
+        /// The environment whose version to fetch.
+        #[arg(long, conflicts_with = "version")]
+        env: Option<String>,
+        /// A version (default: the latest).
+        #[arg(long)]
+        version: Option<String>,
+        /// Render it with `--var`/`--vars` instead of printing the file.
+        #[arg(long)]
+        render: bool,
+        #[arg(long = "var", value_name = "NAME=VALUE", requires = "render")]
+        vars: Vec<String>,
+        #[arg(long = "vars", value_name = "FILE", requires = "render")]
+        vars_file: Option<PathBuf>,
+    },
+    /// Every version of a prompt and every move of its labels.
+    History {
+        id: String,
+        /// Only this environment's moves.
+        #[arg(long)]
+        env: Option<String>,
+    },
+    /// Where each environment's label points.
+    Labels { id: String },
+    /// Point an environment at a version (default: the version the environment before
+    /// it serves, or the latest for the first environment).
+    Promote {
+        id: String,
+        /// The environment to promote to.
+        #[arg(long = "to", value_name = "ENV")]
+        to: String,
+        #[arg(long)]
+        version: Option<String>,
+        /// Why (kept with the move).
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Move an environment back to the version it served before (or to --to).
+    Rollback {
+        id: String,
+        #[arg(long)]
+        env: String,
+        /// A version that was live in the environment before.
+        #[arg(long)]
+        to: Option<String>,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// The registry's audit log: list it, verify its hash chain, export its head.
+    Audit {
+        #[command(subcommand)]
+        action: AuditAction,
+    },
     /// Show the configuration in effect.
     Config {
         #[command(subcommand)]
@@ -103,6 +193,30 @@ pub enum Command {
 pub enum ConfigAction {
     /// Print the resolved configuration (defaults, promptops.toml, PROMPTOPS_* environment).
     Show,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditAction {
+    /// Audit events in order.
+    List {
+        /// Events after this sequence number.
+        #[arg(long, default_value_t = 0)]
+        after: u64,
+        #[arg(long, default_value_t = 100)]
+        limit: u64,
+    },
+    /// Re-compute the hash chain; exit 1 and name the first bad event if it breaks.
+    Verify {
+        /// A head saved by `audit head -o FILE`: also catch a truncated or rewritten tail.
+        #[arg(long, value_name = "FILE")]
+        head: Option<PathBuf>,
+    },
+    /// Print the newest event's sequence number and hash, to keep outside the database.
+    Head {
+        /// Also write it to this file (JSON), for `audit verify --head`.
+        #[arg(short = 'o', long = "output", value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -138,6 +252,10 @@ pub struct EvalArgs {
     /// No table of results in the terminal.
     #[arg(long)]
     pub no_table: bool,
+    /// Attach each prompt suite's results to the registry version it tested (the
+    /// prompt file's version, which must have been pushed).
+    #[arg(long)]
+    pub publish: bool,
     /// Accepted for promptfoo compatibility: promptops keeps no local database of runs.
     #[arg(long, hide = true)]
     pub no_write: bool,

@@ -16,6 +16,20 @@ pub struct Config {
     pub project: ProjectConfig,
     pub validate: ValidateConfig,
     pub compliance: ComplianceConfig,
+    pub registry: RegistryConfig,
+}
+
+/// Where the registry is, for `push`, `promote`, `eval --publish` and the rest.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RegistryConfig {
+    /// The registry's URL (`http://127.0.0.1:8080`); `--registry` and
+    /// `PROMPTOPS_REGISTRY` override it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// The registry project (default: `[project] name`, else `default`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub project: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -148,8 +162,23 @@ impl Config {
         Ok(())
     }
 
+    /// The registry project this repository publishes to.
+    pub fn registry_project(&self) -> &str {
+        self.registry
+            .project
+            .as_deref()
+            .or(self.project.name.as_deref())
+            .unwrap_or("default")
+    }
+
     /// Applies `PROMPTOPS_*` variables (`lookup` is `std::env::var` in the binary).
     pub fn apply_env(&mut self, lookup: impl Fn(&str) -> Option<String>) -> Result<(), String> {
+        if let Some(url) = lookup("PROMPTOPS_REGISTRY").filter(|u| !u.is_empty()) {
+            self.registry.url = Some(url);
+        }
+        if let Some(project) = lookup("PROMPTOPS_REGISTRY_PROJECT").filter(|p| !p.is_empty()) {
+            self.registry.project = Some(project);
+        }
         if let Some(dir) = lookup("PROMPTOPS_PROMPTS_DIR") {
             self.project.prompts_dir = dir;
         }

@@ -134,8 +134,18 @@ pub fn verify(events: &[StoredEvent], kept_head: Option<&AuditHead>) -> Verifica
                 checked,
             );
         }
-        let Ok(details) = serde_json::from_str::<Json>(&e.details) else {
-            return broken(seq, "its details are not JSON: edited".into(), checked);
+        // The stored text must be exactly the canonical form that was hashed: text that
+        // merely parses to the same value (reordered keys, a duplicate key that some
+        // readers take first and others last) is an edit too.
+        let details = match serde_json::from_str::<Json>(&e.details) {
+            Ok(d) if value_json(&d) == e.details => d,
+            _ => {
+                return broken(
+                    seq,
+                    "its details are not the canonical JSON that was hashed: edited".into(),
+                    checked,
+                );
+            }
         };
         let recomputed = event_hash(
             &e.prev_hash,
@@ -263,6 +273,13 @@ mod tests {
         assert!(verify(&events[..5], Some(&head)).ok);
         let truncated = verify(&events[..3], Some(&head));
         assert_eq!(first_bad(&truncated), Some(4));
+        let mut respelled = chain(5);
+        respelled[1].details = "{\"n\" : 9, \"n\": 2}".into();
+        assert_eq!(
+            first_bad(&verify(&respelled, None)),
+            Some(2),
+            "a duplicate key is an edit"
+        );
         let mut rewritten = chain(5);
         rewritten[4].hash = "f".repeat(64);
         // The edit alone breaks the last event; the head check names it too.

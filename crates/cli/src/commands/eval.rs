@@ -31,14 +31,25 @@ const EVALS_DIR: &str = "evals";
 
 /// Config, provider and output errors exit 1 (promptfoo's code for them), not the 2
 /// other commands use for usage and I/O errors.
-pub fn run(args: &EvalArgs, format: Format, project_config: Option<&Path>) -> Result<Outcome> {
-    match run_all(args, format, project_config) {
+pub fn run(
+    args: &EvalArgs,
+    format: Format,
+    project_config: Option<&Path>,
+    registry: Registry,
+) -> Result<Outcome> {
+    match run_all(args, format, project_config, registry) {
         Ok(outcome) => Ok(outcome),
         Err(e) => {
             eprintln!("{RED}error{RED:#}: {e:#}");
             Ok(Outcome::Code(1))
         }
     }
+}
+
+/// The global `--registry` and `--actor`, for `--publish`.
+pub struct Registry<'a> {
+    pub url: Option<&'a str>,
+    pub actor: Option<&'a str>,
 }
 
 /// A suite ready to run, with the gates of its prompt when it is prompt-centric.
@@ -102,7 +113,12 @@ fn plan(args: &EvalArgs, project: &Project) -> Result<Vec<Planned>> {
     Ok(planned)
 }
 
-fn run_all(args: &EvalArgs, format: Format, project_config: Option<&Path>) -> Result<Outcome> {
+fn run_all(
+    args: &EvalArgs,
+    format: Format,
+    project_config: Option<&Path>,
+    registry: Registry,
+) -> Result<Outcome> {
     let kinds = args
         .output
         .iter()
@@ -112,6 +128,22 @@ fn run_all(args: &EvalArgs, format: Format, project_config: Option<&Path>) -> Re
     let baseline = args.baseline.as_deref().map(Baseline::load).transpose()?;
     let project = Project::load(project_config, args.suite.as_deref())?;
     let planned = plan(args, &project)?;
+    // Connect before running anything: a missing registry should not cost a whole run.
+    let session = if args.publish {
+        if planned.iter().any(|p| p.gates.is_none()) {
+            bail!(
+                "--publish attaches runs to prompt versions: it needs prompt suites (`prompt: <id>` and `cases`), not promptfoo configs"
+            );
+        }
+        Some(super::registry::Session::open(
+            &project,
+            registry.url,
+            registry.actor,
+            format,
+        )?)
+    } else {
+        None
+    };
     let several = planned.len() > 1;
     let mut all_passed = true;
     let mut gate_lines = Vec::new();
@@ -134,6 +166,7 @@ fn run_all(args: &EvalArgs, format: Format, project_config: Option<&Path>) -> Re
             &outputs,
             &kinds,
             baseline,
+            session.as_ref(),
         )?;
         all_passed &= verdict.passed;
         gate_lines.extend(verdict.gate_lines);
@@ -181,6 +214,7 @@ fn run_suite(
     output_paths: &[PathBuf],
     kinds: &[report::Kind],
     baseline: Option<&Baseline>,
+    publish: Option<&super::registry::Session>,
 ) -> Result<SuiteVerdict> {
     let kinds = kinds.to_vec();
     for key in &suite.ignored_keys {
@@ -349,6 +383,19 @@ fn run_suite(
             result.total_jobs
         );
     }
+    if let (Some(session), Some(g), Some(results)) = (publish, gates, &gate_results) {
+        let payload = eval_run_payload(&cx, results)?;
+        let run = session.publish_eval(&g.prompt_id, &g.prompt_version, &payload)?;
+        if format == Format::Text {
+            println!(
+                "published eval run #{} of {}@{} to {}",
+                run.id,
+                g.prompt_id,
+                g.prompt_version,
+                session.describe()
+            );
+        }
+    }
     // A prompt suite passes on its gates (its accuracy gate may allow some failures);
     // a promptfoo suite passes when every test does, as in promptfoo.
     let (passed, gate_lines) = match (gates, &gate_results) {
@@ -382,6 +429,57 @@ fn gate_text(g: &Gates, results: &[promptops_eval::gates::GateResult]) -> Vec<St
             )
         })
         .collect()
+}
+
+/// What `--publish` attaches to the tested version: counts, a summary (pass rate, mean
+/// cost per call, p95 latency, the failing tests, the gates) and the full JSON report.
+fn eval_run_payload(
+    cx: &report::Context,
+    gate_results: &[promptops_eval::gates::GateResult],
+) -> Result<serde_json::Value> {
+    let rows = &cx.run.rows;
+    let costs: Vec<f64> = rows
+        .iter()
+        .filter_map(|r| r.response.as_ref()?.cost)
+        .map(|c| c.as_usd_f64())
+        .collect();
+    let mut latencies: Vec<u64> = rows.iter().map(|r| r.latency_ms).collect();
+    latencies.sort_unstable();
+    // Nearest rank, as the latency gate measures it.
+    let p95 =
+        (!latencies.is_empty()).then(|| latencies[(latencies.len() * 95).div_ceil(100).max(1) - 1]);
+    let failures: Vec<serde_json::Value> = rows
+        .iter()
+        .filter(|r| r.outcome != RowOutcome::Pass)
+        .take(100)
+        .map(|r| {
+            let step = &cx.suite.steps[r.step];
+            serde_json::json!({
+                "test": step.test.description.clone().unwrap_or_else(|| format!("test {}", step.test_idx + 1)),
+                "outcome": if r.outcome == RowOutcome::Error { "error" } else { "fail" },
+                "reason": r.error,
+            })
+        })
+        .collect();
+    let mut report_json = Vec::new();
+    report::json::write(&mut report_json, cx)?;
+    let report_json: serde_json::Value = serde_json::from_slice(&report_json)?;
+    Ok(serde_json::json!({
+        "passed": cx.summary.successes,
+        "failed": cx.summary.failures,
+        "errors": cx.summary.errors,
+        "summary": {
+            // A fraction, like the prompt's `baseline_accuracy` (the summary's is a percentage).
+            "pass_rate": if rows.is_empty() { 1.0 } else { cx.summary.successes as f64 / rows.len() as f64 },
+            "cost_per_call_usd": (!costs.is_empty()).then(|| costs.iter().sum::<f64>() / costs.len() as f64),
+            "p95_latency_ms": p95,
+            "failures": failures,
+            "gates": gate_results.iter().map(|g| serde_json::json!({
+                "name": g.name, "pass": g.pass, "required": g.required, "measured": g.measured,
+            })).collect::<Vec<_>>(),
+        },
+        "report": report_json,
+    }))
 }
 
 fn failed_exit_code() -> Result<u8> {

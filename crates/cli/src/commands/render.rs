@@ -6,6 +6,7 @@ use anstream::println;
 use anyhow::{Context, Result, bail};
 use promptops_core::diagnostic::Findings;
 use promptops_core::render::{self, Inputs, Rendered};
+use promptops_core::validate::FileReport;
 use promptops_core::{canonical, yaml};
 use serde_json::{Value as Json, json};
 use std::collections::BTreeMap;
@@ -21,6 +22,17 @@ pub fn run(
 ) -> Result<Outcome> {
     let root = project.id_root(root);
     let report = crate::library::locate(project, spec, root.as_deref())?;
+    render_report(&report, vars, vars_file, format)
+}
+
+/// Renders a validated prompt file with `--var`/`--vars` and prints it (also used by
+/// `get --render` on a version fetched from the registry).
+pub(crate) fn render_report(
+    report: &FileReport,
+    vars: &[String],
+    vars_file: Option<&Path>,
+    format: Format,
+) -> Result<Outcome> {
     let Some(prompt) = report.valid_prompt() else {
         for d in report.diagnostics.iter().filter(|d| d.is_error()) {
             output::diagnostic(d);

@@ -1,0 +1,88 @@
+//! `promptops serve`: opens the store (SQLite by default) and serves the API until
+//! Ctrl-C or SIGTERM.
+
+use crate::Outcome;
+use anyhow::{Context, Result, bail};
+use promptops_store::{PostgresStore, SqliteStore};
+use std::path::Path;
+
+/// Where the embedded registry lives, relative to the folder `serve` runs in.
+pub const DEFAULT_DATABASE: &str = ".promptops/registry.db";
+
+pub fn run(addr: &str, database_url: Option<&str>, schema: Option<&str>) -> Result<Outcome> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(serve(addr, database_url, schema))?;
+    Ok(Outcome::Ok)
+}
+
+async fn serve(addr: &str, database_url: Option<&str>, schema: Option<&str>) -> Result<()> {
+    let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| {
+        format!("cannot listen on {addr}; is another server using it? choose another with --addr")
+    })?;
+    let local = listener
+        .local_addr()
+        .context("the listener has no address")?;
+    match database_url {
+        None => {
+            let store = SqliteStore::open(Path::new(DEFAULT_DATABASE)).await?;
+            announce(local, &format!("SQLite {DEFAULT_DATABASE}"));
+            promptops_server::serve(store, listener, shutdown()).await?;
+        }
+        Some(url) if url.starts_with("sqlite:") && schema.is_some() => {
+            bail!("--database-schema is for PostgreSQL; a SQLite registry is its own file")
+        }
+        Some(url) if url.starts_with("sqlite:") => {
+            let store = SqliteStore::open_url(url).await?;
+            announce(local, &format!("SQLite {}", store.path().display()));
+            promptops_server::serve(store, listener, shutdown()).await?;
+        }
+        Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+            let store = PostgresStore::connect_in_schema(url, schema).await?;
+            announce(
+                local,
+                &format!(
+                    "PostgreSQL{}",
+                    schema.map(|s| format!(", schema {s}")).unwrap_or_default()
+                ),
+            );
+            promptops_server::serve(store, listener, shutdown()).await?;
+        }
+        Some(url) => {
+            bail!("--database-url `{url}`: use postgres://user@host:port/db or sqlite://PATH")
+        }
+    }
+    eprintln!("promptops registry stopped");
+    Ok(())
+}
+
+fn announce(addr: std::net::SocketAddr, store: &str) {
+    // One line a script can wait for; stdout is flushed by println.
+    println!(
+        "promptops registry listening on http://{addr} ({store}); API under /v1, OpenAPI at /openapi.json"
+    );
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+async fn shutdown() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}

@@ -1,0 +1,115 @@
+//! Errors as `application/problem+json` (RFC 9457): a status, a short title, a
+//! `detail` that says what to do, and extra members where they help (`current` for a
+//! conflict, `errors` for a prompt that fails validation).
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use promptops_core::diagnostic::Diagnostic;
+use promptops_store::StoreError;
+use serde::Serialize;
+use serde_json::Value as Json;
+use utoipa::ToSchema;
+
+/// The body of every error response.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Problem {
+    /// `about:blank`, or a promptops problem type.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+    /// On 409: the state that won.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub current: Option<Json>,
+    /// On 422 for a prompt file: the validator's findings, as `promptops validate` gives them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[schema(value_type = Vec<Object>)]
+    pub errors: Vec<Diagnostic>,
+}
+
+#[derive(Debug)]
+pub struct ApiError(pub Box<Problem>);
+
+impl ApiError {
+    pub fn new(status: StatusCode, detail: impl Into<String>) -> ApiError {
+        ApiError(Box::new(Problem {
+            kind: "about:blank".into(),
+            title: status.canonical_reason().unwrap_or("Error").into(),
+            status: status.as_u16(),
+            detail: detail.into(),
+            current: None,
+            errors: Vec::new(),
+        }))
+    }
+
+    pub fn bad_request(detail: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, detail)
+    }
+
+    pub fn unprocessable(detail: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, detail)
+    }
+
+    pub fn not_found(detail: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::NOT_FOUND, detail)
+    }
+
+    /// A prompt file the validator rejects.
+    pub fn invalid_prompt(diagnostics: Vec<Diagnostic>) -> ApiError {
+        let errors: Vec<Diagnostic> = diagnostics
+            .into_iter()
+            .filter(Diagnostic::is_error)
+            .collect();
+        let first = errors
+            .first()
+            .map(|d| format!("{}:{}:{}: {}", d.path, d.line, d.column, d.message))
+            .unwrap_or_default();
+        let mut e = ApiError::unprocessable(format!(
+            "the prompt file does not validate ({} error{}; first: {first}); run `promptops validate` and fix them",
+            errors.len(),
+            if errors.len() == 1 { "" } else { "s" }
+        ));
+        e.0.kind = "https://promptops.dev/problems/invalid-prompt".into();
+        e.0.errors = errors;
+        e
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> ApiError {
+        match e {
+            StoreError::NotFound { .. } => ApiError::not_found(e.to_string()),
+            StoreError::Invalid { detail } => ApiError::unprocessable(detail),
+            StoreError::Conflict { detail, current } => {
+                let mut e = ApiError::new(StatusCode::CONFLICT, detail);
+                e.0.current = current;
+                e
+            }
+            StoreError::Database(_) => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("{e}; nothing was changed, retry when the database is back"),
+            ),
+            StoreError::Corrupt { .. } | StoreError::Migration { .. } => {
+                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
+            }
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status =
+            StatusCode::from_u16(self.0.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let body = serde_json::to_vec(&*self.0).unwrap_or_default();
+        let mut response = (status, body).into_response();
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        response
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;

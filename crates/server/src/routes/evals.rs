@@ -1,0 +1,90 @@
+use super::VersionPath;
+use crate::auth::{Permission, RequestActor, authorize};
+use crate::extract::{ApiJson, ApiPath, parse_version};
+use crate::problem::ApiResult;
+use crate::state::AppState;
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use promptops_store::{EvalRun, NewEvalRun, Store};
+use serde::Deserialize;
+use serde_json::Value as JsonValue;
+use utoipa::ToSchema;
+
+/// An eval run of one version, as `promptops eval --publish` sends it.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PublishEval {
+    pub passed: u64,
+    pub failed: u64,
+    pub errors: u64,
+    /// Pass rate, cost per call, p95 latency, failures, gate verdicts.
+    #[schema(value_type = Object)]
+    pub summary: JsonValue,
+    /// The full JSON report (`-o out.json`'s content).
+    #[schema(value_type = Option<Object>)]
+    pub report: Option<JsonValue>,
+}
+
+/// Attaches an eval run to the version it tested.
+#[utoipa::path(post, path = "/v1/projects/{project}/prompts/{id}/versions/{version}/evals", tag = "evals", params(VersionPath), request_body = PublishEval,
+    responses((status = 201, body = EvalRun), (status = 404, body = crate::problem::Problem, content_type = "application/problem+json"),
+              (status = 413, body = crate::problem::Problem, content_type = "application/problem+json")))]
+pub async fn attach<S: Store>(
+    State(state): State<AppState<S>>,
+    RequestActor(actor): RequestActor,
+    ApiPath(p): ApiPath<VersionPath>,
+    ApiJson(body): ApiJson<PublishEval>,
+) -> ApiResult<(StatusCode, Json<EvalRun>)> {
+    authorize(&actor, Permission::AttachEval)?;
+    let run = NewEvalRun {
+        prompt_id: p.id,
+        version: parse_version(&p.version)?,
+        passed: body.passed,
+        failed: body.failed,
+        errors: body.errors,
+        summary: body.summary,
+        report: body.report,
+    };
+    let attached = state.store.attach_eval(&p.project, &run, &actor).await?;
+    Ok((StatusCode::CREATED, Json(attached)))
+}
+
+/// The eval runs attached to a version, oldest first (summaries; the full report is at
+/// `/v1/projects/{project}/evals/{run}/report`).
+#[utoipa::path(get, path = "/v1/projects/{project}/prompts/{id}/versions/{version}/evals", tag = "evals", params(VersionPath),
+    responses((status = 200, body = Vec<EvalRun>), (status = 404, body = crate::problem::Problem, content_type = "application/problem+json")))]
+pub async fn list<S: Store>(
+    State(state): State<AppState<S>>,
+    RequestActor(actor): RequestActor,
+    ApiPath(p): ApiPath<VersionPath>,
+) -> ApiResult<Json<Vec<EvalRun>>> {
+    authorize(&actor, Permission::ReadRegistry)?;
+    let v = parse_version(&p.version)?;
+    Ok(Json(
+        state
+            .store
+            .eval_runs(&p.project, &p.id, &v.to_string())
+            .await?,
+    ))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct RunPath {
+    pub project: String,
+    /// Eval run id.
+    pub run: u64,
+}
+
+/// The full JSON report of an eval run.
+#[utoipa::path(get, path = "/v1/projects/{project}/evals/{run}/report", tag = "evals", params(RunPath),
+    responses((status = 200, body = Object), (status = 404, body = crate::problem::Problem, content_type = "application/problem+json")))]
+pub async fn report<S: Store>(
+    State(state): State<AppState<S>>,
+    RequestActor(actor): RequestActor,
+    ApiPath(p): ApiPath<RunPath>,
+) -> ApiResult<Json<JsonValue>> {
+    authorize(&actor, Permission::ReadRegistry)?;
+    Ok(Json(state.store.eval_report(&p.project, p.run).await?))
+}

@@ -1,0 +1,27 @@
+//! The `/v1` API, one module per resource.
+
+pub mod audit;
+pub mod evals;
+pub mod health;
+pub mod labels;
+pub mod projects;
+pub mod prompts;
+
+/// Path parameters shared by the prompt routes.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct PromptPath {
+    /// Project name.
+    pub project: String,
+    /// Prompt id (`module.name`).
+    pub id: String,
+}
+
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct VersionPath {
+    pub project: String,
+    pub id: String,
+    /// Semver version (`1.2.0`; a bare `2` means `2.0.0`).
+    pub version: String,
+}

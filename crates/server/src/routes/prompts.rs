@@ -1,0 +1,207 @@
+use super::{PromptPath, VersionPath};
+use crate::auth::{Permission, RequestActor, authorize};
+use crate::extract::{ApiJson, ApiPath, ApiQuery, parse_version};
+use crate::problem::{ApiError, ApiResult};
+use crate::state::AppState;
+use axum::Json;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use promptops_core::canonical::{canonical_json, content_hash};
+use promptops_core::prompt::Prompt;
+use promptops_core::validate::{Rules, check_source};
+use promptops_store::{NewVersion, Published, Store, Version};
+use serde::{Deserialize, Serialize};
+use serde_json::Value as JsonValue;
+use utoipa::ToSchema;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PublishRequest {
+    /// The prompt file's text (YAML), exactly as in the repository.
+    pub source: String,
+    /// Its path in the repository (`prompts/support/greet.yaml`), for messages; by
+    /// default the path the id gives.
+    pub path: Option<String>,
+}
+
+/// The path a prompt id's file has under `prompts/`.
+fn default_path(id: &str) -> String {
+    format!("prompts/{}.yaml", id.replace('.', "/"))
+}
+
+/// Validates a prompt file exactly as `promptops validate` does, expecting `id`.
+pub fn validated(id: &str, path: &str, source: &str) -> ApiResult<Prompt> {
+    let report = check_source(path, Some(id), source.as_bytes(), &Rules::default());
+    if report.has_errors() {
+        return Err(ApiError::invalid_prompt(report.diagnostics));
+    }
+    report.valid_prompt().cloned().ok_or_else(|| {
+        ApiError::unprocessable(format!(
+            "{path} is not a prompt file; push files from the prompts/ folder"
+        ))
+    })
+}
+
+/// Publishes a prompt file as a new immutable version. The server validates it with the
+/// same rules as `promptops validate` and hashes it with the same function as
+/// `promptops hash`. The same content again returns the existing version (200).
+#[utoipa::path(post, path = "/v1/projects/{project}/prompts/{id}/versions", tag = "prompts", params(PromptPath), request_body = PublishRequest,
+    responses((status = 201, description = "created", body = Published), (status = 200, description = "the same content was already published", body = Published),
+              (status = 409, description = "the version number is taken by other content, or is not newer than the latest", body = crate::problem::Problem, content_type = "application/problem+json"),
+              (status = 422, description = "the file does not validate", body = crate::problem::Problem, content_type = "application/problem+json")))]
+pub async fn publish<S: Store>(
+    State(state): State<AppState<S>>,
+    RequestActor(actor): RequestActor,
+    ApiPath(p): ApiPath<PromptPath>,
+    ApiJson(body): ApiJson<PublishRequest>,
+) -> ApiResult<(StatusCode, Json<Published>)> {
+    authorize(&actor, Permission::PublishVersion)?;
+    if let Some(problem) = promptops_core::prompt::id::syntax_problem(&p.id) {
+        return Err(ApiError::unprocessable(format!(
+            "invalid prompt id `{}`: {problem}",
+            p.id
+        )));
+    }
+    let path = body.path.clone().unwrap_or_else(|| default_path(&p.id));
+    let prompt = validated(&p.id, &path, &body.source)?;
+    let new = NewVersion {
+        prompt_id: prompt.id.clone(),
+        version: prompt.version.clone(),
+        content_hash: content_hash(&prompt).to_string(),
+        content: canonical_json(&prompt),
+        source: body.source,
+        parent: prompt.parent.clone(),
+        changelog: prompt.changelog.clone(),
+    };
+    let published = state.store.publish(&p.project, &new, &actor).await?;
+    let status = if published.created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(published)))
+}
+
+/// Every version of a prompt, oldest first.
+#[utoipa::path(get, path = "/v1/projects/{project}/prompts/{id}/versions", tag = "prompts", params(PromptPath),
+    responses((status = 200, body = Vec<Version>), (status = 404, body = crate::problem::Problem, content_type = "application/problem+json")))]
+pub async fn versions<S: Store>(
+    State(state): State<AppState<S>>,
+    RequestActor(actor): RequestActor,
+    ApiPath(p): ApiPath<PromptPath>,
+) -> ApiResult<Json<Vec<Version>>> {
+    authorize(&actor, Permission::ReadRegistry)?;
+    Ok(Json(state.store.versions(&p.project, &p.id).await?))
+}
+
+#[utoipa::path(get, path = "/v1/projects/{project}/prompts/{id}/versions/{version}", tag = "prompts", params(VersionPath),
+    responses((status = 200, body = Version), (status = 404, body = crate::problem::Problem, content_type = "application/problem+json"),
+              (status = 422, body = crate::problem::Problem, content_type = "application/problem+json")))]
+pub async fn version<S: Store>(
+    State(state): State<AppState<S>>,
+    RequestActor(actor): RequestActor,
+    ApiPath(p): ApiPath<VersionPath>,
+) -> ApiResult<Json<Version>> {
+    authorize(&actor, Permission::ReadRegistry)?;
+    let v = parse_version(&p.version)?;
+    Ok(Json(
+        state
+            .store
+            .version(&p.project, &p.id, &v.to_string())
+            .await?,
+    ))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DiffQuery {
+    /// The older version.
+    pub from: String,
+    /// The newer version.
+    pub to: String,
+    /// `json` (default): text and metadata changes with the semver verdict; `unified`:
+    /// a unified diff of the two files, as text.
+    pub format: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VersionDiff {
+    pub id: String,
+    pub from: String,
+    pub to: String,
+    /// Unified diff of the prompt text, metadata changes by dotted path with their
+    /// semver impact, and whether the bump fits.
+    #[schema(value_type = Object)]
+    pub diff: JsonValue,
+    /// Unified diff of the two files as pushed.
+    pub source_diff: String,
+}
+
+/// What changed between two versions.
+#[utoipa::path(get, path = "/v1/projects/{project}/prompts/{id}/diff", tag = "prompts", params(PromptPath, DiffQuery),
+    responses((status = 200, body = VersionDiff), (status = 200, description = "format=unified", content_type = "text/plain", body = String),
+              (status = 404, body = crate::problem::Problem, content_type = "application/problem+json")))]
+pub async fn diff<S: Store>(
+    State(state): State<AppState<S>>,
+    RequestActor(actor): RequestActor,
+    ApiPath(p): ApiPath<PromptPath>,
+    ApiQuery(q): ApiQuery<DiffQuery>,
+) -> ApiResult<Response> {
+    authorize(&actor, Permission::ReadRegistry)?;
+    let unified = match q.format.as_deref() {
+        None | Some("json") => false,
+        Some("unified") => true,
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "unknown format `{other}`; use `json` or `unified`"
+            )));
+        }
+    };
+    let (from, to) = (
+        parse_version(&q.from)?.to_string(),
+        parse_version(&q.to)?.to_string(),
+    );
+    let old = state.store.version(&p.project, &p.id, &from).await?;
+    let new = state.store.version(&p.project, &p.id, &to).await?;
+    let (old_name, new_name) = (format!("{}@{from}", old.id), format!("{}@{to}", new.id));
+    let source_diff = similar::TextDiff::from_lines(&old.source, &new.source)
+        .unified_diff()
+        .context_radius(3)
+        .header(&old_name, &new_name)
+        .to_string();
+    if unified {
+        return Ok((
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            source_diff,
+        )
+            .into_response());
+    }
+    let old_prompt = stored_prompt(&old)?;
+    let new_prompt = stored_prompt(&new)?;
+    let diff = promptops_core::diff::diff(&old_prompt, &new_prompt, &old_name, &new_name);
+    Ok(Json(VersionDiff {
+        id: new.id.clone(),
+        from,
+        to,
+        diff: serde_json::to_value(diff).unwrap_or(JsonValue::Null),
+        source_diff,
+    })
+    .into_response())
+}
+
+/// A stored version's prompt, re-read from its source.
+fn stored_prompt(v: &Version) -> ApiResult<Prompt> {
+    let report = check_source(
+        &default_path(&v.id),
+        None,
+        v.source.as_bytes(),
+        &Rules::default(),
+    );
+    report.valid_prompt().cloned().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("stored version {}@{} no longer parses", v.id, v.version),
+        )
+    })
+}
