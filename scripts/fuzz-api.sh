@@ -16,7 +16,8 @@
 #   scripts/fuzz-api.sh [extra schemathesis run args...]
 #
 # Environment:
-#   PROMPTOPS_BIN        the binary (default: target/release/promptops, else target/debug/promptops)
+#   PROMPTOPS_BIN        the binary (default: target/release/promptops, else target/debug/promptops;
+#                        a default candidate without the `serve` subcommand is skipped)
 #   FUZZ_MAX_EXAMPLES    test cases per operation and phase (default 300)
 #   FUZZ_WORKERS         schemathesis workers (default 2)
 #   FUZZ_SEED            fixed seed for a reproducible run (default: random)
@@ -38,7 +39,8 @@ venv="${FUZZ_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/promptops-fuzz/venv}"
 bin="${PROMPTOPS_BIN:-}"
 if [ -z "$bin" ]; then
   for candidate in "$repo_root/target/release/promptops" "$repo_root/target/debug/promptops"; do
-    if [ -x "$candidate" ]; then bin="$candidate"; break; fi
+    # Skip a stale build that predates the registry server.
+    if [ -x "$candidate" ] && "$candidate" help serve >/dev/null 2>&1; then bin="$candidate"; break; fi
   done
 fi
 if [ -z "$bin" ] || [ ! -x "$bin" ]; then

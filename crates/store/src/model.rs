@@ -69,7 +69,8 @@ pub struct Version {
     pub source: String,
     pub parent: Option<String>,
     pub author: String,
-    #[schema(value_type = Option<Object>)]
+    /// The file's `changelog`, whatever its shape (text, a list, a mapping).
+    #[schema(value_type = Option<Value>)]
     pub changelog: Option<Json>,
     pub created_at: String,
 }

@@ -782,6 +782,20 @@ impl SqlRegistry {
         actor: &Actor,
     ) -> Result<EvalRun> {
         let version = run.version.to_string();
+        // Refused rather than clamped: the stored row, the reply and the audit event must agree.
+        let to_i64 = |n: u64, what: &str| {
+            i64::try_from(n).map_err(|_| {
+                StoreError::invalid(format!(
+                    "{what} = {n} is larger than the store can keep ({})",
+                    i64::MAX
+                ))
+            })
+        };
+        let (passed, failed, errors) = (
+            to_i64(run.passed, "passed")?,
+            to_i64(run.failed, "failed")?,
+            to_i64(run.errors, "errors")?,
+        );
         let mut tx = self.write_tx().await?;
         let id = Self::require_prompt(&mut tx, project, &run.prompt_id).await?;
         if Self::version_in(&mut tx, project, &id, &version)
@@ -801,7 +815,7 @@ impl SqlRegistry {
         )?;
         let now = now_rfc3339();
         let summary = value_json(&run.summary);
-        let to_i64 = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+
         sqlx::query(
             "INSERT INTO eval_runs (id, project, prompt_key, version, passed, failed, errors, summary, report, actor, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
@@ -810,9 +824,9 @@ impl SqlRegistry {
         .bind(project)
         .bind(comparable(&id))
         .bind(&version)
-        .bind(to_i64(run.passed))
-        .bind(to_i64(run.failed))
-        .bind(to_i64(run.errors))
+        .bind(passed)
+        .bind(failed)
+        .bind(errors)
         .bind(&summary)
         .bind(run.report.as_ref().map(|r| r.to_string()))
         .bind(actor.as_str())

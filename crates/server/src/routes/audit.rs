@@ -13,11 +13,12 @@ pub struct ListQuery {
     /// Events after this sequence number (default 0: from the start).
     pub after: Option<u64>,
     /// At most this many (default 100, at most 1000).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u64>,
 }
 
 /// Audit events in sequence order.
-#[utoipa::path(get, path = "/v1/audit", tag = "audit", params(ListQuery), responses((status = 200, body = Vec<AuditEvent>)))]
+#[utoipa::path(get, path = "/v1/audit", tag = "audit", operation_id = "list_audit_events", params(ListQuery), responses((status = 200, body = Vec<AuditEvent>)))]
 pub async fn list<S: Store>(
     State(state): State<AppState<S>>,
     RequestActor(actor): RequestActor,

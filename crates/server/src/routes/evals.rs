@@ -15,8 +15,11 @@ use utoipa::ToSchema;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PublishEval {
+    #[schema(maximum = 9223372036854775807_u64)]
     pub passed: u64,
+    #[schema(maximum = 9223372036854775807_u64)]
     pub failed: u64,
+    #[schema(maximum = 9223372036854775807_u64)]
     pub errors: u64,
     /// Pass rate, cost per call, p95 latency, failures, gate verdicts.
     #[schema(value_type = Object)]
@@ -52,7 +55,7 @@ pub async fn attach<S: Store>(
 
 /// The eval runs attached to a version, oldest first (summaries; the full report is at
 /// `/v1/projects/{project}/evals/{run}/report`).
-#[utoipa::path(get, path = "/v1/projects/{project}/prompts/{id}/versions/{version}/evals", tag = "evals", params(VersionPath),
+#[utoipa::path(get, path = "/v1/projects/{project}/prompts/{id}/versions/{version}/evals", tag = "evals", operation_id = "list_eval_runs", params(VersionPath),
     responses((status = 200, body = Vec<EvalRun>), (status = 404, body = crate::problem::Problem, content_type = "application/problem+json")))]
 pub async fn list<S: Store>(
     State(state): State<AppState<S>>,

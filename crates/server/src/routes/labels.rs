@@ -55,6 +55,9 @@ pub async fn history<S: Store>(
 #[serde(deny_unknown_fields)]
 pub struct PromoteRequest {
     pub environment: String,
+    #[schema(
+        pattern = "^(0|[1-9][0-9]{0,15})(\\.(0|[1-9][0-9]{0,15})\\.(0|[1-9][0-9]{0,15})(-(0|[1-9][0-9]{0,15}|[0-9]*[A-Za-z-][0-9A-Za-z-]*)(\\.(0|[1-9][0-9]{0,15}|[0-9]*[A-Za-z-][0-9A-Za-z-]*))*)?(\\+[0-9A-Za-z-]+(\\.[0-9A-Za-z-]+)*)?)?$"
+    )]
     pub version: String,
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<String>)]
@@ -68,6 +71,9 @@ pub struct RollbackRequest {
     pub environment: String,
     /// A version that was live in the environment before; by default the one served
     /// before the current one.
+    #[schema(
+        pattern = "^(0|[1-9][0-9]{0,15})(\\.(0|[1-9][0-9]{0,15})\\.(0|[1-9][0-9]{0,15})(-(0|[1-9][0-9]{0,15}|[0-9]*[A-Za-z-][0-9A-Za-z-]*)(\\.(0|[1-9][0-9]{0,15}|[0-9]*[A-Za-z-][0-9A-Za-z-]*))*)?(\\+[0-9A-Za-z-]+(\\.[0-9A-Za-z-]+)*)?)?$"
+    )]
     pub to: Option<String>,
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<String>)]

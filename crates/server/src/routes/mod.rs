@@ -23,5 +23,8 @@ pub struct VersionPath {
     pub project: String,
     pub id: String,
     /// Semver version (`1.2.0`; a bare `2` means `2.0.0`).
+    #[param(
+        pattern = "^(0|[1-9][0-9]{0,15})(\\.(0|[1-9][0-9]{0,15})\\.(0|[1-9][0-9]{0,15})(-(0|[1-9][0-9]{0,15}|[0-9]*[A-Za-z-][0-9A-Za-z-]*)(\\.(0|[1-9][0-9]{0,15}|[0-9]*[A-Za-z-][0-9A-Za-z-]*))*)?(\\+[0-9A-Za-z-]+(\\.[0-9A-Za-z-]+)*)?)?$"
+    )]
     pub version: String,
 }

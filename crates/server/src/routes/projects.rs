@@ -12,6 +12,7 @@ use utoipa::ToSchema;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateProject {
+    #[schema(pattern = "^[A-Za-z0-9._-]{1,64}$")]
     pub name: String,
     /// In promotion order (default `dev`, `staging`, `prod`).
     pub environments: Option<Vec<String>>,
@@ -30,7 +31,7 @@ pub struct ProjectPath {
 }
 
 /// Every project.
-#[utoipa::path(get, path = "/v1/projects", tag = "projects", responses((status = 200, body = Vec<Project>)))]
+#[utoipa::path(get, path = "/v1/projects", tag = "projects", operation_id = "list_projects", responses((status = 200, body = Vec<Project>)))]
 pub async fn list<S: Store>(
     State(state): State<AppState<S>>,
     RequestActor(actor): RequestActor,

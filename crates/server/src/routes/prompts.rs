@@ -19,6 +19,7 @@ use utoipa::ToSchema;
 #[serde(deny_unknown_fields)]
 pub struct PublishRequest {
     /// The prompt file's text (YAML), exactly as in the repository.
+    #[schema(min_length = 1)]
     pub source: String,
     /// Its path in the repository (`prompts/support/greet.yaml`), for messages; by
     /// default the path the id gives.
@@ -117,12 +118,27 @@ pub async fn version<S: Store>(
 #[into_params(parameter_in = Query)]
 pub struct DiffQuery {
     /// The older version.
+    #[param(
+        pattern = "^(0|[1-9][0-9]{0,15})(\\.(0|[1-9][0-9]{0,15})\\.(0|[1-9][0-9]{0,15})(-(0|[1-9][0-9]{0,15}|[0-9]*[A-Za-z-][0-9A-Za-z-]*)(\\.(0|[1-9][0-9]{0,15}|[0-9]*[A-Za-z-][0-9A-Za-z-]*))*)?(\\+[0-9A-Za-z-]+(\\.[0-9A-Za-z-]+)*)?)?$"
+    )]
     pub from: String,
     /// The newer version.
+    #[param(
+        pattern = "^(0|[1-9][0-9]{0,15})(\\.(0|[1-9][0-9]{0,15})\\.(0|[1-9][0-9]{0,15})(-(0|[1-9][0-9]{0,15}|[0-9]*[A-Za-z-][0-9A-Za-z-]*)(\\.(0|[1-9][0-9]{0,15}|[0-9]*[A-Za-z-][0-9A-Za-z-]*))*)?(\\+[0-9A-Za-z-]+(\\.[0-9A-Za-z-]+)*)?)?$"
+    )]
     pub to: String,
     /// `json` (default): text and metadata changes with the semver verdict; `unified`:
     /// a unified diff of the two files, as text.
+    #[param(inline, value_type = Option<DiffFormat>)]
     pub format: Option<String>,
+}
+
+/// The diff's form (documentation only: the query keeps the text to name a bad value).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum DiffFormat {
+    Json,
+    Unified,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -140,7 +156,8 @@ pub struct VersionDiff {
 
 /// What changed between two versions.
 #[utoipa::path(get, path = "/v1/projects/{project}/prompts/{id}/diff", tag = "prompts", params(PromptPath, DiffQuery),
-    responses((status = 200, body = VersionDiff), (status = 200, description = "format=unified", content_type = "text/plain", body = String),
+    responses((status = 200, description = "JSON by default; a unified diff as text with format=unified",
+                content((VersionDiff = "application/json"), (String = "text/plain"))),
               (status = 404, body = crate::problem::Problem, content_type = "application/problem+json")))]
 pub async fn diff<S: Store>(
     State(state): State<AppState<S>>,
