@@ -42,3 +42,21 @@ pub fn warn(message: impl std::fmt::Display) {
 pub fn plural(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
+
+/// A unified diff, one line at a time, coloured by what the line is.
+pub fn unified_diff(text: &str) {
+    for line in text.lines() {
+        let style = if line.starts_with("+++") || line.starts_with("---") {
+            BOLD
+        } else if line.starts_with('+') {
+            GREEN
+        } else if line.starts_with('-') {
+            RED
+        } else if line.starts_with("@@") {
+            CYAN
+        } else {
+            Style::new()
+        };
+        println!("{style}{line}{style:#}");
+    }
+}

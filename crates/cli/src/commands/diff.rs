@@ -54,22 +54,7 @@ fn print_text(a: &Prompt, b: &Prompt, d: &diff::PromptDiff) {
     if d.text_diff.is_empty() && d.changes.is_empty() {
         println!("no content changes (hash {})", d.new_hash);
     }
-    if !d.text_diff.is_empty() {
-        for line in d.text_diff.lines() {
-            let style = if line.starts_with("+++") || line.starts_with("---") {
-                BOLD
-            } else if line.starts_with('+') {
-                GREEN
-            } else if line.starts_with('-') {
-                RED
-            } else if line.starts_with("@@") {
-                output::CYAN
-            } else {
-                anstyle::Style::new()
-            };
-            println!("{style}{line}{style:#}");
-        }
-    }
+    output::unified_diff(&d.text_diff);
     if !d.changes.is_empty() {
         println!("{BOLD}metadata:{BOLD:#}");
         for c in &d.changes {

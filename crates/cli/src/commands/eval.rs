@@ -165,8 +165,10 @@ fn run_all(
             format,
             &outputs,
             &kinds,
-            baseline,
-            session.as_ref(),
+            AfterRun {
+                baseline,
+                publish: session.as_ref(),
+            },
         )?;
         all_passed &= verdict.passed;
         gate_lines.extend(verdict.gate_lines);
@@ -200,6 +202,14 @@ fn with_infix(path: &Path, infix: &str) -> PathBuf {
     path.with_file_name(format!("{stem}.{infix}{ext}"))
 }
 
+/// What is done with a suite's results besides reporting them.
+struct AfterRun<'a> {
+    /// Compared with (`--baseline`).
+    baseline: Option<&'a Baseline>,
+    /// Attached to the tested version in the registry (`--publish`).
+    publish: Option<&'a super::registry::Session>,
+}
+
 /// How one suite went: its tests, and its prompt's gates when it has them.
 struct SuiteVerdict {
     passed: bool,
@@ -213,9 +223,9 @@ fn run_suite(
     format: Format,
     output_paths: &[PathBuf],
     kinds: &[report::Kind],
-    baseline: Option<&Baseline>,
-    publish: Option<&super::registry::Session>,
+    after: AfterRun,
 ) -> Result<SuiteVerdict> {
+    let AfterRun { baseline, publish } = after;
     let kinds = kinds.to_vec();
     for key in &suite.ignored_keys {
         output::warn(format!(

@@ -460,20 +460,7 @@ pub fn diff(session: &Session, id: &str, from: &str, to: &str) -> Result<Outcome
                 if text.is_empty() {
                     println!("{id}@{from} and {id}@{to} have the same file");
                 }
-                for line in text.lines() {
-                    let style = if line.starts_with("+++") || line.starts_with("---") {
-                        BOLD
-                    } else if line.starts_with('+') {
-                        GREEN
-                    } else if line.starts_with('-') {
-                        RED
-                    } else if line.starts_with("@@") {
-                        DIM
-                    } else {
-                        anstyle::Style::new()
-                    };
-                    println!("{style}{line}{style:#}");
-                }
+                output::unified_diff(&text);
             }
             Ok(other) => output::json(&other),
             Err(e) => return session.refused(e),

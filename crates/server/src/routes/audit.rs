@@ -11,6 +11,7 @@ use serde::Deserialize;
 #[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// Events after this sequence number (default 0: from the start).
+    #[param(maximum = 9223372036854775807_u64)]
     pub after: Option<u64>,
     /// At most this many (default 100, at most 1000).
     #[param(minimum = 1, maximum = 1000)]
@@ -25,6 +26,13 @@ pub async fn list<S: Store>(
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> ApiResult<Json<Vec<AuditEvent>>> {
     authorize(&actor, Permission::ReadAudit)?;
+    let after = q.after.unwrap_or(0);
+    if i64::try_from(after).is_err() {
+        return Err(ApiError::bad_request(format!(
+            "after {after}: use a sequence number up to {}",
+            i64::MAX
+        )));
+    }
     let limit = q.limit.unwrap_or(100);
     if limit == 0 || limit > 1000 {
         return Err(ApiError::bad_request(format!(
@@ -43,8 +51,10 @@ pub async fn list<S: Store>(
 #[into_params(parameter_in = Query)]
 pub struct VerifyQuery {
     /// A head kept outside the database (`promptops audit head`): its sequence number…
+    #[param(minimum = 1, maximum = 9223372036854775807_u64)]
     pub head_seq: Option<u64>,
     /// …and its hash. Given both, a truncated or rewritten tail is caught too.
+    #[param(pattern = "^[0-9a-f]{64}$")]
     pub head_hash: Option<String>,
 }
 
@@ -57,7 +67,18 @@ pub async fn verify<S: Store>(
 ) -> ApiResult<Json<Verification>> {
     authorize(&actor, Permission::ReadAudit)?;
     let kept = match (q.head_seq, q.head_hash) {
-        (Some(seq), Some(hash)) => Some(AuditHead { seq, hash }),
+        (Some(seq), Some(hash)) => {
+            let hex = hash.len() == 64
+                && hash
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+            if seq == 0 || i64::try_from(seq).is_err() || !hex {
+                return Err(ApiError::bad_request(
+                    "head_seq must be a sequence number from 1 and head_hash 64 lower-case hex digits, as `promptops audit head` prints them",
+                ));
+            }
+            Some(AuditHead { seq, hash })
+        }
         (None, None) => None,
         _ => {
             return Err(ApiError::bad_request(

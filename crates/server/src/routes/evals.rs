@@ -77,6 +77,7 @@ pub async fn list<S: Store>(
 pub struct RunPath {
     pub project: String,
     /// Eval run id.
+    #[param(minimum = 1, maximum = 9223372036854775807_u64)]
     pub run: u64,
 }
 
