@@ -16,9 +16,28 @@ pub struct GateResult {
     pub measured: String,
 }
 
-/// Checks every gate the prompt sets. Accuracy is always checked: with no
-/// `baseline_accuracy`, every case must pass.
-pub fn check(gates: &Gates, run: &RunResult) -> Vec<GateResult> {
+/// What a run measured, as the gates judge it (and `eval --publish` records it).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Measured {
+    pub rows: usize,
+    pub passed: usize,
+    /// Passed rows over all rows (1.0 for an empty run).
+    pub accuracy: f64,
+    /// Mean cost of the calls made: `NoCalls`, `Unpriced` when any call's model has no
+    /// price, else the mean in USD.
+    pub cost_per_call: CostPerCall,
+    /// 95th-percentile latency (nearest rank) of the calls made.
+    pub p95_latency_ms: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum CostPerCall {
+    NoCalls,
+    Unpriced,
+    Usd(f64),
+}
+
+pub fn measure(run: &RunResult) -> Measured {
     let rows = run.rows.len();
     let passed = run
         .rows
@@ -30,30 +49,48 @@ pub fn check(gates: &Gates, run: &RunResult) -> Vec<GateResult> {
     } else {
         passed as f64 / rows as f64
     };
+    let calls: Vec<_> = run.rows.iter().filter(|r| r.response.is_some()).collect();
+    let costs: Vec<Option<f64>> = calls
+        .iter()
+        .filter_map(|r| r.response.as_ref())
+        .map(|r| r.cost.map(|c| c.as_usd_f64()))
+        .collect();
+    let cost_per_call = if costs.is_empty() {
+        CostPerCall::NoCalls
+    } else if costs.iter().any(Option::is_none) {
+        CostPerCall::Unpriced
+    } else {
+        CostPerCall::Usd(costs.iter().flatten().sum::<f64>() / costs.len() as f64)
+    };
+    let mut latencies: Vec<u64> = calls.iter().map(|r| r.latency_ms).collect();
+    latencies.sort_unstable();
+    Measured {
+        rows,
+        passed,
+        accuracy,
+        cost_per_call,
+        p95_latency_ms: p95(&latencies),
+    }
+}
+
+/// Checks every gate the prompt sets against what the run measured. Accuracy is always
+/// checked: with no `baseline_accuracy`, every case must pass.
+pub fn check(gates: &Gates, m: &Measured) -> Vec<GateResult> {
     let want = gates.baseline_accuracy.unwrap_or(1.0);
     let mut out = vec![GateResult {
         name: "accuracy",
-        pass: accuracy + 1e-12 >= want,
+        pass: m.accuracy + 1e-12 >= want,
         required: format!(">= {want:.2}"),
-        measured: format!("{accuracy:.2} ({passed}/{rows})"),
+        measured: format!("{:.2} ({}/{})", m.accuracy, m.passed, m.rows),
     }];
     if let Some(limit) = gates.max_cost_per_call_usd {
-        let costs: Vec<Option<f64>> = run
-            .rows
-            .iter()
-            .filter_map(|r| r.response.as_ref())
-            .map(|r| r.cost.map(|c| c.as_usd_f64()))
-            .collect();
-        let (pass, measured) = if costs.is_empty() {
-            (false, "no calls were made".to_owned())
-        } else if costs.iter().any(Option::is_none) {
-            (
+        let (pass, measured) = match m.cost_per_call {
+            CostPerCall::NoCalls => (false, "no calls were made".to_owned()),
+            CostPerCall::Unpriced => (
                 false,
                 "unknown: the model has no price (add one with --prices)".to_owned(),
-            )
-        } else {
-            let mean = costs.iter().flatten().sum::<f64>() / costs.len() as f64;
-            (mean <= limit, format!("{mean:.6}"))
+            ),
+            CostPerCall::Usd(mean) => (mean <= limit, format!("{mean:.6}")),
         };
         out.push(GateResult {
             name: "cost_per_call_usd",
@@ -63,14 +100,7 @@ pub fn check(gates: &Gates, run: &RunResult) -> Vec<GateResult> {
         });
     }
     if let Some(limit) = gates.max_latency_ms {
-        let mut latencies: Vec<u64> = run
-            .rows
-            .iter()
-            .filter(|r| r.response.is_some())
-            .map(|r| r.latency_ms)
-            .collect();
-        latencies.sort_unstable();
-        let (pass, measured) = match p95(&latencies) {
+        let (pass, measured) = match m.p95_latency_ms {
             Some(p) => (p as f64 <= limit, format!("{p}")),
             None => (false, "no calls were made".to_owned()),
         };

@@ -450,3 +450,55 @@ async fn diff_as_json_and_unified_text() {
         "to",
     );
 }
+
+#[tokio::test]
+async fn eval_runs_attach_list_and_keep_their_report() {
+    let api = Api::new().await;
+    api.post(
+        VERSIONS,
+        json!({"source": source("1.0.0", "Hello {{ name }}")}),
+    )
+    .await;
+    let evals = "/v1/projects/acme/prompts/support.greet/versions/1.0.0/evals";
+    let report = json!({"results": {"results": [{"success": true}, {"success": false}]}});
+    let r = api
+        .post(evals, json!({"passed": 1, "failed": 1, "errors": 0, "summary": {"pass_rate": 0.5}, "report": report}))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let run = r.body["id"].as_u64().unwrap();
+    let r = api.get(evals).await;
+    assert_eq!(r.body.as_array().unwrap().len(), 1);
+    assert_eq!(r.body[0]["summary"]["pass_rate"], 0.5);
+    assert_eq!(r.body[0]["actor"], "alice");
+    let r = api
+        .get(&format!("/v1/projects/acme/evals/{run}/report"))
+        .await;
+    assert_eq!(r.body, report);
+
+    let before = api.events().await;
+    // Counts the store cannot keep are refused, not clamped.
+    let r = api
+        .post(
+            evals,
+            json!({"passed": 1, "failed": 0, "errors": 9223372036854775808_u64, "summary": {}}),
+        )
+        .await;
+    assert_problem(
+        &r,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "larger than the store can keep",
+    );
+    let r = api
+        .post(
+            "/v1/projects/acme/prompts/support.greet/versions/3.0.0/evals",
+            json!({"passed": 1, "failed": 0, "errors": 0, "summary": {}}),
+        )
+        .await;
+    assert_problem(
+        &r,
+        StatusCode::NOT_FOUND,
+        "push it before publishing its eval",
+    );
+    assert_eq!(api.events().await, before);
+    assert_eq!(api.get(evals).await.body.as_array().unwrap().len(), 1);
+}

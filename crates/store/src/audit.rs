@@ -247,6 +247,14 @@ mod tests {
         edited[2].actor = "mallory".into();
         assert_eq!(first_bad(&verify(&edited, None)), Some(3));
 
+        let mut respelled = chain(5);
+        respelled[1].details = "{\"n\" : 9, \"n\": 2}".into();
+        assert_eq!(
+            first_bad(&verify(&respelled, None)),
+            Some(2),
+            "a duplicate key is an edit"
+        );
+
         let mut deleted = chain(5);
         deleted.remove(1);
         assert_eq!(first_bad(&verify(&deleted, None)), Some(2));
@@ -273,13 +281,6 @@ mod tests {
         assert!(verify(&events[..5], Some(&head)).ok);
         let truncated = verify(&events[..3], Some(&head));
         assert_eq!(first_bad(&truncated), Some(4));
-        let mut respelled = chain(5);
-        respelled[1].details = "{\"n\" : 9, \"n\": 2}".into();
-        assert_eq!(
-            first_bad(&verify(&respelled, None)),
-            Some(2),
-            "a duplicate key is an edit"
-        );
         let mut rewritten = chain(5);
         rewritten[4].hash = "f".repeat(64);
         // The edit alone breaks the last event; the head check names it too.

@@ -44,7 +44,6 @@ on_both_backends!(
     every_change_is_in_a_verifiable_audit_chain,
     racing_publishers_never_both_win,
     racing_label_moves_never_both_win,
-    reopening_runs_no_migration_twice,
 );
 
 const P: &str = "acme";
@@ -507,13 +506,6 @@ async fn racing_label_moves_never_both_win<S: Store>(s: Arc<S>) {
     assert_eq!(v.events, 7);
 }
 
-async fn reopening_runs_no_migration_twice<S: Store>(s: Arc<S>) {
-    // The store under test is already migrated; ping proves the pool works, and the
-    // reopen of the same database is exercised per backend below.
-    s.ping().await.unwrap();
-    assert!(s.projects().await.unwrap().is_empty());
-}
-
 #[tokio::test]
 async fn sqlite_reopens_its_file_with_the_data_and_no_new_migration() {
     let (store, dir) = support::sqlite().await;
@@ -553,4 +545,45 @@ async fn postgres_reopens_its_schema_with_the_data_and_no_new_migration() {
     assert_eq!(again.versions(P, "a.b").await.unwrap().len(), 1);
     again.close().await;
     guard.drop_schema().await;
+}
+
+#[tokio::test]
+async fn a_changed_or_unknown_migration_is_refused_not_guessed_at() {
+    use sqlx::Connection;
+    let (store, dir) = support::sqlite().await;
+    store.close().await;
+    let path = dir.path().join(".promptops/registry.db");
+    let mut raw = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .unwrap();
+    let original: String =
+        sqlx::query_scalar("SELECT checksum FROM promptops_migrations WHERE version = 1")
+            .fetch_one(&mut raw)
+            .await
+            .unwrap();
+    sqlx::query("UPDATE promptops_migrations SET checksum = 'edited' WHERE version = 1")
+        .execute(&mut raw)
+        .await
+        .unwrap();
+    match SqliteStore::open(&path).await {
+        Err(StoreError::Migration { detail }) => {
+            assert!(detail.contains("migration 1"), "{detail}")
+        }
+        r => panic!("an edited migration must be refused: {:?}", r.map(|_| ())),
+    }
+    sqlx::query("UPDATE promptops_migrations SET checksum = $1 WHERE version = 1")
+        .bind(&original)
+        .execute(&mut raw)
+        .await
+        .unwrap();
+    sqlx::query("INSERT INTO promptops_migrations (version, name, checksum, applied_at) VALUES (99, 'future', 'x', 't')")
+        .execute(&mut raw)
+        .await
+        .unwrap();
+    match SqliteStore::open(&path).await {
+        Err(StoreError::Migration { detail }) => {
+            assert!(detail.contains("newer promptops"), "{detail}")
+        }
+        r => panic!("a newer database must be refused: {:?}", r.map(|_| ())),
+    }
 }

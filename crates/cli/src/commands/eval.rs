@@ -365,7 +365,8 @@ fn run_suite(
     }
     let summary = report::summarize(&result, providers.len() * suite.prompts.len());
     let comparison = baseline.map(|b| b.compare(&suite, &providers, &result));
-    let gate_results = gates.map(|g| promptops_eval::gates::check(g, &result));
+    let measured = promptops_eval::gates::measure(&result);
+    let gate_results = gates.map(|g| promptops_eval::gates::check(g, &measured));
     let cx = report::Context {
         suite: &suite,
         providers: &providers,
@@ -394,7 +395,7 @@ fn run_suite(
         );
     }
     if let (Some(session), Some(g), Some(results)) = (publish, gates, &gate_results) {
-        let payload = eval_run_payload(&cx, results)?;
+        let payload = eval_run_payload(&cx, &measured, results)?;
         let run = session.publish_eval(&g.prompt_id, &g.prompt_version, &payload)?;
         if format == Format::Text {
             println!(
@@ -445,19 +446,11 @@ fn gate_text(g: &Gates, results: &[promptops_eval::gates::GateResult]) -> Vec<St
 /// cost per call, p95 latency, the failing tests, the gates) and the full JSON report.
 fn eval_run_payload(
     cx: &report::Context,
+    measured: &promptops_eval::gates::Measured,
     gate_results: &[promptops_eval::gates::GateResult],
 ) -> Result<serde_json::Value> {
+    use promptops_eval::gates::CostPerCall;
     let rows = &cx.run.rows;
-    let costs: Vec<f64> = rows
-        .iter()
-        .filter_map(|r| r.response.as_ref()?.cost)
-        .map(|c| c.as_usd_f64())
-        .collect();
-    let mut latencies: Vec<u64> = rows.iter().map(|r| r.latency_ms).collect();
-    latencies.sort_unstable();
-    // Nearest rank, as the latency gate measures it.
-    let p95 =
-        (!latencies.is_empty()).then(|| latencies[(latencies.len() * 95).div_ceil(100).max(1) - 1]);
     let failures: Vec<serde_json::Value> = rows
         .iter()
         .filter(|r| r.outcome != RowOutcome::Pass)
@@ -479,10 +472,13 @@ fn eval_run_payload(
         "failed": cx.summary.failures,
         "errors": cx.summary.errors,
         "summary": {
-            // A fraction, like the prompt's `baseline_accuracy` (the summary's is a percentage).
-            "pass_rate": if rows.is_empty() { 1.0 } else { cx.summary.successes as f64 / rows.len() as f64 },
-            "cost_per_call_usd": (!costs.is_empty()).then(|| costs.iter().sum::<f64>() / costs.len() as f64),
-            "p95_latency_ms": p95,
+            // The gates' figures: a fraction like `baseline_accuracy`, null when unknown.
+            "pass_rate": measured.accuracy,
+            "cost_per_call_usd": match measured.cost_per_call {
+                CostPerCall::Usd(mean) => Some(mean),
+                CostPerCall::NoCalls | CostPerCall::Unpriced => None,
+            },
+            "p95_latency_ms": measured.p95_latency_ms,
             "failures": failures,
             "gates": gate_results.iter().map(|g| serde_json::json!({
                 "name": g.name, "pass": g.pass, "required": g.required, "measured": g.measured,
