@@ -28,9 +28,10 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "URL", env = "PROMPTOPS_REGISTRY")]
     pub registry: Option<String>,
 
-    /// Who is acting, recorded with every change in the registry (default: $USER).
-    #[arg(long, global = true, value_name = "NAME", env = "PROMPTOPS_ACTOR")]
-    pub actor: Option<String>,
+    /// A session token or API key for the registry (default: the session `promptops
+    /// login` saved for this registry).
+    #[arg(long, global = true, value_name = "TOKEN", env = "PROMPTOPS_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
 
     #[command(subcommand)]
     pub command: Command,
@@ -153,8 +154,9 @@ pub enum Command {
     },
     /// Where each environment's label points.
     Labels { id: String },
-    /// Point an environment at a version (default: the version the environment before
-    /// it serves, or the latest for the first environment).
+    /// Promote a version to an environment through its policy (default version: what
+    /// the environment before it serves, or the latest for the first environment). When
+    /// a gate is unmet, every gate is listed and, if approvals are needed, a request opens.
     Promote {
         id: String,
         /// The environment to promote to.
@@ -165,6 +167,77 @@ pub enum Command {
         /// Why (kept with the move).
         #[arg(long)]
         reason: Option<String>,
+        /// Show the gates and their state; change nothing.
+        #[arg(long, conflicts_with = "override_reason")]
+        dry_run: bool,
+        /// Admins: move even though gates are unmet. The reason is kept on the move, the
+        /// environment and the audit log for ever.
+        #[arg(long = "override", value_name = "REASON")]
+        override_reason: Option<String>,
+    },
+    /// Log in to the registry; the session is saved (0600) in the user's config folder.
+    Login {
+        /// User name (default: asked).
+        #[arg(long)]
+        user: Option<String>,
+        /// Read the password from the first line of stdin instead of asking.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Forget the saved session for the registry.
+    Logout,
+    /// Who the registry takes you for, and your roles.
+    Whoami,
+    /// Manage users (admins of every project).
+    User {
+        #[command(subcommand)]
+        action: UserAction,
+    },
+    /// Manage API keys (shown once at creation).
+    Key {
+        #[command(subcommand)]
+        action: KeyAction,
+    },
+    /// Environment policies: check them offline, push them, show them.
+    Policy {
+        #[command(subcommand)]
+        action: PolicyAction,
+    },
+    /// Promotion requests waiting for (or done with) approvals.
+    Requests {
+        #[command(subcommand)]
+        action: RequestsAction,
+    },
+    /// Approve a promotion request (never your own: separation of duties).
+    Approve {
+        request: u64,
+        #[arg(long)]
+        comment: Option<String>,
+        /// A checklist item you have done (repeatable; the policy names them).
+        #[arg(long = "check", value_name = "ITEM")]
+        checks: Vec<String>,
+    },
+    /// Reject a promotion request, saying why.
+    Reject {
+        request: u64,
+        #[arg(long)]
+        comment: String,
+    },
+    /// Withdraw a promotion request you made.
+    Withdraw {
+        request: u64,
+        #[arg(long)]
+        comment: Option<String>,
+    },
+    /// Compare the repo (prompt files, policies/, [environments.*] pins in
+    /// promptops.toml) with the registry and print what `apply` would do.
+    Plan,
+    /// Do what `plan` prints: publish versions, update policies, move labels; stop at
+    /// the first blocked move and say why.
+    Apply {
+        /// Do not ask for confirmation (for CI).
+        #[arg(long)]
+        yes: bool,
     },
     /// Move an environment back to the version it served before (or to --to).
     Rollback {
@@ -187,6 +260,84 @@ pub enum Command {
         #[command(subcommand)]
         action: ConfigAction,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserAction {
+    /// Create a user (the password is asked, or read from stdin with --password-stdin).
+    Add {
+        name: String,
+        /// A team approval rules can ask for (repeatable), e.g. `security`.
+        #[arg(long = "team")]
+        teams: Vec<String>,
+        /// A role: `PROJECT=ROLE` (repeatable; `*=admin` for every project).
+        #[arg(long = "role", value_name = "PROJECT=ROLE")]
+        roles: Vec<String>,
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    List,
+    /// Disable a user: their sessions and keys stop working at once.
+    Disable { name: String },
+    Enable { name: String },
+    /// Give a user a role in a project (default: the registry project; `*`: every project).
+    Grant {
+        name: String,
+        #[arg(long)]
+        role: String,
+        #[arg(long)]
+        project: Option<String>,
+    },
+    /// Take a user's role in a project away.
+    Revoke {
+        name: String,
+        #[arg(long)]
+        project: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeyAction {
+    /// Create a key for the registry project with a role (at most yours); printed once.
+    Create {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        role: String,
+        #[arg(long)]
+        project: Option<String>,
+        #[arg(long, value_name = "DAYS")]
+        expires_in_days: Option<u32>,
+    },
+    /// Your keys (with --all, everyone's: admins of every project).
+    List {
+        #[arg(long)]
+        all: bool,
+    },
+    /// Revoke a key by its prefix (`po_…`).
+    Revoke { prefix: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PolicyAction {
+    /// Check policy files offline (default: policies/*.yaml).
+    Check { files: Vec<PathBuf> },
+    /// Store policy files in the registry (`policies/ENV.yaml` is ENV's policy).
+    Push { files: Vec<PathBuf> },
+    /// Print an environment's current policy.
+    Show { env: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RequestsAction {
+    /// Requests of the project (default: open ones).
+    List {
+        /// open, completed, rejected, withdrawn, overridden or all.
+        #[arg(long, default_value = "open")]
+        status: String,
+    },
+    /// One request with its approvals and its gates as they stand.
+    Show { request: u64 },
 }
 
 #[derive(Debug, Subcommand)]

@@ -3,6 +3,7 @@
 //! The logic lives in the library crates.
 
 mod cli;
+mod credentials;
 mod commands;
 mod library;
 mod output;

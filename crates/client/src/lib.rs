@@ -1,9 +1,10 @@
-//! A typed client of the registry's `/v1` API. Every call names its actor (the
-//! `X-Promptops-Actor` header) and turns problem+json answers into
-//! [`ClientError::Api`] with the server's `detail`.
+//! A typed client of the registry's `/v1` API. Every call carries the caller's
+//! credential (`Authorization: Bearer <session token or API key>`) and turns
+//! problem+json answers into [`ClientError::Api`] with the server's `detail`.
 
 use promptops_store::{
-    AuditEvent, AuditHead, EvalRun, Label, LabelMove, Project, Published, Verification, Version,
+    ApiKey, AuditEvent, AuditHead, EvalRun, Label, LabelMove, PolicyRevision, Project,
+    PromotionRequest, Published, User, Verification, Version,
 };
 use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
@@ -57,7 +58,7 @@ pub struct Resolved {
 pub struct RegistryClient {
     http: reqwest::Client,
     base: String,
-    actor: String,
+    credential: Option<String>,
 }
 
 /// Path segments go into URLs escaped, whatever they hold.
@@ -74,7 +75,9 @@ fn seg(s: &str) -> String {
 }
 
 impl RegistryClient {
-    pub fn new(base: &str, actor: &str) -> Result<RegistryClient> {
+    /// A client of the registry at `base`, sending `credential` (a session token or an
+    /// API key) with every call.
+    pub fn new(base: &str, credential: Option<&str>) -> Result<RegistryClient> {
         let base = base.trim_end_matches('/').to_owned();
         if !(base.starts_with("http://") || base.starts_with("https://")) {
             return Err(ClientError::BadUrl(base));
@@ -87,7 +90,7 @@ impl RegistryClient {
         Ok(RegistryClient {
             http,
             base,
-            actor: actor.to_owned(),
+            credential: credential.map(str::to_owned),
         })
     }
 
@@ -102,10 +105,10 @@ impl RegistryClient {
         body: Option<&Json>,
     ) -> Result<reqwest::Response> {
         let url = format!("{}{path}", self.base);
-        let mut req = self
-            .http
-            .request(method, &url)
-            .header("x-promptops-actor", &self.actor);
+        let mut req = self.http.request(method, &url);
+        if let Some(credential) = &self.credential {
+            req = req.bearer_auth(credential);
+        }
         if let Some(body) = body {
             req = req.json(body);
         }
@@ -222,19 +225,14 @@ impl RegistryClient {
         self.call(Method::GET, &path, None).await
     }
 
-    /// Promotes `version` to `env`. `expected_from` makes the move conditional on the
-    /// label still being where the caller saw it.
-    pub async fn promote(
-        &self,
-        project: &str,
-        id: &str,
-        env: &str,
-        version: &str,
-        expected_from: Option<Option<&str>>,
-        reason: Option<&str>,
-    ) -> Result<LabelMove> {
-        let mut body = json!({"environment": env, "version": version, "reason": reason});
-        if let Some(expected) = expected_from {
+    /// Promotes `version` to `env` through the environment's policy (the answer is the
+    /// promotion: outcome, gates, move, request). `expected_from` makes the move
+    /// conditional on the label still being where the caller saw it. A blocked
+    /// promotion is a 409 whose problem carries `gates` and `request`.
+    pub async fn promote(&self, project: &str, id: &str, req: &Promote<'_>) -> Result<Json> {
+        let mut body = json!({"environment": req.env, "version": req.version, "reason": req.reason,
+            "dry_run": req.dry_run, "override_reason": req.override_reason});
+        if let Some(expected) = req.expected_from {
             body["expected_from"] = json!(expected);
         }
         self.call(
@@ -337,6 +335,183 @@ impl RegistryClient {
 
     pub async fn audit_head(&self) -> Result<AuditHead> {
         self.call(Method::GET, "/v1/audit/head", None).await
+    }
+
+    // ----- identity ---------------------------------------------------------------------
+
+    /// Logs in: the session (`access_token`, `refresh_token`, `expires_in`, `user`).
+    pub async fn login(&self, user: &str, password: &str) -> Result<Session> {
+        let body = json!({"user": user, "password": password});
+        self.call(Method::POST, "/v1/auth/login", Some(&body)).await
+    }
+
+    pub async fn refresh(&self, refresh_token: &str) -> Result<Session> {
+        let body = json!({"refresh_token": refresh_token});
+        self.call(Method::POST, "/v1/auth/refresh", Some(&body)).await
+    }
+
+    pub async fn whoami(&self) -> Result<Json> {
+        self.call(Method::GET, "/v1/auth/whoami", None).await
+    }
+
+    pub async fn users(&self) -> Result<Vec<User>> {
+        self.call(Method::GET, "/v1/users", None).await
+    }
+
+    pub async fn create_user(
+        &self,
+        name: &str,
+        password: &str,
+        teams: &[String],
+        roles: &[Json],
+    ) -> Result<User> {
+        let body = json!({"name": name, "password": password, "teams": teams, "roles": roles});
+        self.call(Method::POST, "/v1/users", Some(&body)).await
+    }
+
+    pub async fn set_user_disabled(&self, name: &str, disabled: bool) -> Result<User> {
+        let action = if disabled { "disable" } else { "enable" };
+        self.call(
+            Method::POST,
+            &format!("/v1/users/{}/{action}", seg(name)),
+            None,
+        )
+        .await
+    }
+
+    /// Grants `role` in `project` (`*`: every project), or takes it away (`None`).
+    pub async fn set_role(&self, project: &str, user: &str, role: Option<&str>) -> Result<User> {
+        let body = json!({"role": role});
+        self.call(
+            Method::PUT,
+            &format!("/v1/projects/{}/members/{}", seg(project), seg(user)),
+            Some(&body),
+        )
+        .await
+    }
+
+    pub async fn create_key(
+        &self,
+        name: &str,
+        project: &str,
+        role: &str,
+        expires_in_days: Option<u32>,
+    ) -> Result<Json> {
+        let body = json!({"name": name, "project": project, "role": role, "expires_in_days": expires_in_days});
+        self.call(Method::POST, "/v1/keys", Some(&body)).await
+    }
+
+    pub async fn keys(&self, all: bool) -> Result<Vec<ApiKey>> {
+        self.call(Method::GET, &format!("/v1/keys?all={all}"), None)
+            .await
+    }
+
+    pub async fn revoke_key(&self, prefix: &str) -> Result<ApiKey> {
+        self.call(
+            Method::POST,
+            &format!("/v1/keys/{}/revoke", seg(prefix)),
+            None,
+        )
+        .await
+    }
+
+    // ----- governance -------------------------------------------------------------------
+
+    pub async fn put_policy(&self, project: &str, env: &str, source: &str) -> Result<PolicyRevision> {
+        let body = json!({"source": source});
+        self.call(
+            Method::PUT,
+            &format!("/v1/projects/{}/policies/{}", seg(project), seg(env)),
+            Some(&body),
+        )
+        .await
+    }
+
+    /// The environment's current policy, `None` when it has none.
+    pub async fn policy(&self, project: &str, env: &str) -> Result<Option<PolicyRevision>> {
+        let path = format!("/v1/projects/{}/policies/{}", seg(project), seg(env));
+        match self.call(Method::GET, &path, None).await {
+            Ok(p) => Ok(Some(p)),
+            Err(ClientError::Api { status: 404, .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub async fn requests(&self, project: &str, status: Option<&str>) -> Result<Vec<PromotionRequest>> {
+        let mut path = format!("/v1/projects/{}/requests", seg(project));
+        if let Some(status) = status {
+            path.push_str(&format!("?status={}", seg(status)));
+        }
+        self.call(Method::GET, &path, None).await
+    }
+
+    /// A request with its gates as they stand now.
+    pub async fn request(&self, project: &str, id: u64) -> Result<Json> {
+        self.call(
+            Method::GET,
+            &format!("/v1/projects/{}/requests/{id}", seg(project)),
+            None,
+        )
+        .await
+    }
+
+    /// Approves (`approve == true`, with the ticked checklist) or rejects a request.
+    pub async fn decide(
+        &self,
+        project: &str,
+        id: u64,
+        approve: bool,
+        comment: Option<&str>,
+        checklist: &[String],
+    ) -> Result<Json> {
+        let (action, body) = if approve {
+            ("approve", json!({"comment": comment, "checklist": checklist}))
+        } else {
+            ("reject", json!({"comment": comment.unwrap_or_default()}))
+        };
+        self.call(
+            Method::POST,
+            &format!("/v1/projects/{}/requests/{id}/{action}", seg(project)),
+            Some(&body),
+        )
+        .await
+    }
+
+    pub async fn withdraw(&self, project: &str, id: u64, comment: Option<&str>) -> Result<PromotionRequest> {
+        let body = json!({"comment": comment});
+        self.call(
+            Method::POST,
+            &format!("/v1/projects/{}/requests/{id}/withdraw", seg(project)),
+            Some(&body),
+        )
+        .await
+    }
+}
+
+/// A promotion to ask for.
+#[derive(Debug, Clone, Default)]
+pub struct Promote<'a> {
+    pub env: &'a str,
+    pub version: &'a str,
+    pub expected_from: Option<Option<&'a str>>,
+    pub reason: Option<&'a str>,
+    pub dry_run: bool,
+    /// Admins: move even though gates are unmet, for this reason.
+    pub override_reason: Option<&'a str>,
+}
+
+/// A logged-in session.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct Session {
+    pub access_token: String,
+    pub refresh_token: String,
+    pub expires_in: u64,
+    pub user: User,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Session {{ user: {:?}, tokens: <redacted> }}", self.user.name)
     }
 }
 

@@ -6,7 +6,11 @@ pub fn now_rfc3339() -> String {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
-    let secs = now.as_secs() as i64;
+    rfc3339_at(now.as_secs() as i64, now.subsec_millis())
+}
+
+/// `secs` after 1970-01-01T00:00:00Z as RFC 3339 UTC with milliseconds.
+pub fn rfc3339_at(secs: i64, millis: u32) -> String {
     let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
     // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
     let z = days + 719_468;
@@ -23,17 +27,62 @@ pub fn now_rfc3339() -> String {
         rem / 3600,
         rem % 3600 / 60,
         rem % 60,
-        now.subsec_millis()
+        millis.min(999)
     )
+}
+
+/// Seconds since 1970 of a UTC `YYYY-MM-DDTHH:MM:SS[.fff]Z` as [`now_rfc3339`] writes
+/// it; `None` for anything else.
+pub fn epoch_seconds(t: &str) -> Option<i64> {
+    let b = t.as_bytes();
+    let shaped = b.len() >= 20
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b[10] == b'T'
+        && b[13] == b':'
+        && b[16] == b':'
+        && t.ends_with('Z');
+    if !shaped {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| t.get(r)?.parse::<i64>().ok();
+    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (h, mi, s) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || s > 60 {
+        return None;
+    }
+    // Days from civil (Howard Hinnant's algorithm).
+    let y = if mo <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (mo + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(days * 86_400 + h * 3600 + mi * 60 + s)
 }
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn now_is_rfc3339_utc_with_milliseconds() {
-        let t = super::now_rfc3339();
+        let t = now_rfc3339();
         assert_eq!(t.len(), 24, "{t}");
         assert!(t.starts_with("20") && t.ends_with('Z'), "{t}");
         assert_eq!(&t[10..11], "T");
+    }
+
+    #[test]
+    fn text_and_seconds_round_trip() {
+        assert_eq!(epoch_seconds("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(epoch_seconds("2026-11-21T00:00:00.123Z"), Some(1_795_219_200));
+        for secs in [0, 951_782_400, 1_795_219_200, 4_102_444_799] {
+            assert_eq!(epoch_seconds(&rfc3339_at(secs, 7)), Some(secs));
+        }
+        assert_eq!(epoch_seconds("garbage"), None);
+        assert_eq!(epoch_seconds("2026-13-01T00:00:00Z"), None);
+        assert_eq!(epoch_seconds("2026-11-21 00:00:00Z"), None);
     }
 }

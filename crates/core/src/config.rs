@@ -17,6 +17,17 @@ pub struct Config {
     pub validate: ValidateConfig,
     pub compliance: ComplianceConfig,
     pub registry: RegistryConfig,
+    /// What each environment should serve, for `plan` and `apply`:
+    /// `[environments.staging] pins = { "support.reply" = "1.2.0" }`.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub environments: BTreeMap<String, EnvironmentConfig>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EnvironmentConfig {
+    /// Prompt id → the version this environment should serve.
+    pub pins: BTreeMap<String, String>,
 }
 
 /// Where the registry is, for `push`, `promote`, `eval --publish` and the rest.
@@ -40,6 +51,8 @@ pub struct ProjectConfig {
     pub name: Option<String>,
     /// Where prompt files live, relative to `promptops.toml`.
     pub prompts_dir: String,
+    /// Where environment policies live (`policies/prod.yaml`), relative to `promptops.toml`.
+    pub policies_dir: String,
 }
 
 impl Default for ProjectConfig {
@@ -47,6 +60,7 @@ impl Default for ProjectConfig {
         ProjectConfig {
             name: None,
             prompts_dir: "prompts".into(),
+            policies_dir: "policies".into(),
         }
     }
 }

@@ -9,10 +9,15 @@ use utoipa::{Modify, OpenApi};
 #[openapi(
     info(
         title = "promptops registry",
-        description = "Versions, environment labels, promotion, rollback, eval runs and the audit log of prompts. Errors are application/problem+json. Writes name their actor in the X-Promptops-Actor header.",
+        description = "Versions, environment labels, gated promotion with approvals, rollback, eval runs, policies, users, API keys and the audit log of prompts. Every route but /healthz, /openapi.json and /v1/auth/login|refresh needs `Authorization: Bearer <session token or API key>`. Errors are application/problem+json.",
     ),
     paths(
         health::healthz,
+        session::login, session::refresh, session::whoami,
+        users::list, users::create, users::get, users::disable, users::enable, users::members, users::set_role,
+        keys::create, keys::list, keys::revoke,
+        policies::list, policies::get, policies::put,
+        requests::list, requests::get, requests::approve, requests::reject, requests::withdraw,
         projects::list, projects::create, projects::get, projects::set_environments, projects::prompts,
         prompts::publish, prompts::versions, prompts::version, prompts::diff,
         labels::labels, labels::history, labels::promote, labels::rollback, labels::resolve,
@@ -20,16 +25,41 @@ use utoipa::{Modify, OpenApi};
         audit::list, audit::verify, audit::head,
     ),
     components(schemas(crate::problem::Problem)),
-    modifiers(&ProblemResponses),
+    modifiers(&ProblemResponses, &BearerAuth),
     tags(
         (name = "prompts", description = "Immutable versions published from prompt files"),
         (name = "labels", description = "Environment labels: promotion, rollback, history"),
         (name = "delivery", description = "What an environment serves now"),
         (name = "evals", description = "Eval runs attached to the version they tested"),
         (name = "audit", description = "The hash-chained audit log"),
+        (name = "auth", description = "Log in, refresh a session, who am I"),
+        (name = "users", description = "Users and their roles in projects"),
+        (name = "keys", description = "API keys for CI and running apps"),
+        (name = "policies", description = "Each environment's gate policy"),
+        (name = "requests", description = "Promotion requests, approvals and rejections"),
     )
 )]
 pub struct ApiDoc;
+
+/// Every operation needs a bearer credential unless it says `security(())`.
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("A session token from /v1/auth/login or an API key (`po_…`)"))
+                    .build(),
+            ),
+        );
+        openapi.security = Some(vec![SecurityRequirement::new("bearer", Vec::<String>::new())]);
+    }
+}
 
 /// Documents the refusals every operation can give, as problem+json, without repeating
 /// them on each handler: 400 (unreadable query or path), 404, 422 (a value the API does
@@ -60,6 +90,15 @@ fn add_problems(op: &mut Operation) {
         ("422", "A value the API does not accept"),
         ("503", "The database does not answer; nothing was changed"),
     ];
+    // `security(())` marks the public operations; every other needs credentials.
+    let public = op.security.as_ref().is_some_and(|reqs| {
+        reqs.iter()
+            .any(|r| serde_json::to_value(r).is_ok_and(|v| v == serde_json::json!({})))
+    });
+    if !public {
+        statuses.push(("401", "No credentials, or an expired, forged or revoked token or key"));
+        statuses.push(("403", "The caller's role in the project does not allow this"));
+    }
     if op.request_body.is_some() {
         statuses.push(("413", "The body is too large"));
         statuses.push(("415", "The body is not application/json"));

@@ -27,6 +27,14 @@ pub struct Problem {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     #[schema(value_type = Vec<Object>)]
     pub errors: Vec<Diagnostic>,
+    /// On 409 for a blocked promotion: every gate, met and unmet, machine-readable.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub gates: Option<Json>,
+    /// On 409 for a blocked promotion: the request that waits for approvals.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub request: Option<Json>,
 }
 
 #[derive(Debug)]
@@ -41,6 +49,8 @@ impl ApiError {
             detail: detail.into(),
             current: None,
             errors: Vec::new(),
+            gates: None,
+            request: None,
         }))
     }
 
@@ -82,6 +92,7 @@ impl From<StoreError> for ApiError {
         match e {
             StoreError::NotFound { .. } => ApiError::not_found(e.to_string()),
             StoreError::Invalid { detail } => ApiError::unprocessable(detail),
+            StoreError::Forbidden { detail } => ApiError::new(StatusCode::FORBIDDEN, detail),
             StoreError::Conflict { detail, current } => {
                 let mut e = ApiError::new(StatusCode::CONFLICT, detail);
                 e.0.current = current;

@@ -1,89 +1,17 @@
 //! The HTTP API over a real SQLite store: statuses, problem+json bodies, ETags, the
-//! OpenAPI document, and bad input that is refused without changing anything.
+//! OpenAPI document, and bad input that is refused without changing anything. Every
+//! request is the bootstrapped admin's (a session token); who may do what is
+//! `authz.rs`'s concern.
+
+mod common;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
-use promptops_store::SqliteStore;
-use serde_json::{Value, json};
+use common::{Api, Reply};
+use promptops_server::auth::{Need, ROUTES};
+use serde_json::json;
+use std::collections::BTreeSet;
 use std::sync::Arc;
-use tower::ServiceExt;
-
-struct Api {
-    app: axum::Router,
-    _dir: tempfile::TempDir,
-}
-
-struct Reply {
-    status: StatusCode,
-    content_type: String,
-    etag: Option<String>,
-    body: Value,
-    text: String,
-}
-
-impl Api {
-    async fn new() -> Api {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(&dir.path().join("registry.db"))
-            .await
-            .unwrap();
-        Api {
-            app: promptops_server::router(Arc::new(store)),
-            _dir: dir,
-        }
-    }
-
-    async fn send(&self, req: Request<Body>) -> Reply {
-        let resp = self.app.clone().oneshot(req).await.unwrap();
-        let status = resp.status();
-        let content_type = resp
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .map(|v| v.to_str().unwrap().to_owned())
-            .unwrap_or_default();
-        let etag = resp
-            .headers()
-            .get(header::ETAG)
-            .map(|v| v.to_str().unwrap().to_owned());
-        let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
-            .await
-            .unwrap();
-        let text = String::from_utf8_lossy(&bytes).into_owned();
-        Reply {
-            status,
-            content_type,
-            etag,
-            body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-            text,
-        }
-    }
-
-    async fn get(&self, uri: &str) -> Reply {
-        self.send(Request::get(uri).body(Body::empty()).unwrap())
-            .await
-    }
-
-    async fn post(&self, uri: &str, body: Value) -> Reply {
-        self.raw_post(uri, body.to_string()).await
-    }
-
-    async fn raw_post(&self, uri: &str, body: String) -> Reply {
-        self.send(
-            Request::post(uri)
-                .header(header::CONTENT_TYPE, "application/json")
-                .header("x-promptops-actor", "alice")
-                .body(Body::from(body))
-                .unwrap(),
-        )
-        .await
-    }
-
-    async fn events(&self) -> u64 {
-        self.get("/v1/audit/verify").await.body["events"]
-            .as_u64()
-            .unwrap()
-    }
-}
 
 fn source(version: &str, template: &str) -> String {
     format!(
@@ -146,7 +74,9 @@ async fn publish_resolve_with_etag_and_304() {
         )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
-    assert_eq!(r.body["to_version"], "1.0.0", "a bare 1 is 1.0.0");
+    assert_eq!(r.body["outcome"], "moved", "{}", r.text);
+    assert_eq!(r.body["version"], "1.0.0", "a bare 1 is 1.0.0");
+    assert_eq!(r.body["move"]["to_version"], "1.0.0", "a bare 1 is 1.0.0");
     let r = api.get(resolve).await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.etag.as_deref(), Some(format!("\"{hash}\"").as_str()));
@@ -399,6 +329,49 @@ async fn openapi_document_is_3_1_and_covers_every_route() {
     ] {
         assert!(paths.contains_key(p), "{p} missing from /openapi.json");
     }
+    // The document and the permission table name exactly the same operations (the
+    // document does not describe itself).
+    let mut documented: BTreeSet<(String, String)> = paths
+        .iter()
+        .flat_map(|(path, item)| {
+            let methods = item.as_object().unwrap().keys();
+            methods
+                .filter(|m| HTTP_METHODS.contains(&m.as_str()))
+                .map(|m| (m.to_uppercase(), path.clone()))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let declared: BTreeSet<(String, String)> = ROUTES
+        .iter()
+        .map(|(m, p, _)| (m.as_str().to_owned(), (*p).to_owned()))
+        .collect();
+    assert_eq!(declared.len(), ROUTES.len(), "auth::ROUTES declares a route twice");
+    documented.insert(("GET".to_owned(), "/openapi.json".to_owned()));
+    let undeclared: Vec<_> = documented.difference(&declared).collect();
+    let undocumented: Vec<_> = declared.difference(&documented).collect();
+    assert!(
+        undeclared.is_empty() && undocumented.is_empty(),
+        "documented but not in auth::ROUTES: {undeclared:?}; in auth::ROUTES but not documented: {undocumented:?}"
+    );
+    // The document marks exactly the public routes as needing no credentials.
+    let public_in_doc: BTreeSet<(String, String)> = paths
+        .iter()
+        .flat_map(|(path, item)| {
+            item.as_object()
+                .unwrap()
+                .iter()
+                .filter(|(m, op)| HTTP_METHODS.contains(&m.as_str()) && op["security"] == json!([{}]))
+                .map(|(m, _)| (m.to_uppercase(), path.clone()))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let public_in_table: BTreeSet<(String, String)> = ROUTES
+        .iter()
+        .filter(|(_, p, perm)| perm.need() == Need::Nothing && *p != "/openapi.json")
+        .map(|(m, p, _)| (m.as_str().to_owned(), (*p).to_owned()))
+        .collect();
+    assert_eq!(public_in_doc, public_in_table, "public in the document vs in auth::ROUTES");
+
     let health = api.get("/healthz").await;
     assert_eq!(health.body["status"], "ok");
     assert_eq!(health.body["backend"], "sqlite");
@@ -469,7 +442,7 @@ async fn eval_runs_attach_list_and_keep_their_report() {
     let r = api.get(evals).await;
     assert_eq!(r.body.as_array().unwrap().len(), 1);
     assert_eq!(r.body[0]["summary"]["pass_rate"], 0.5);
-    assert_eq!(r.body[0]["actor"], "alice");
+    assert_eq!(r.body[0]["actor"], "admin", "the actor is the authenticated caller");
     let r = api
         .get(&format!("/v1/projects/acme/evals/{run}/report"))
         .await;
@@ -502,3 +475,6 @@ async fn eval_runs_attach_list_and_keep_their_report() {
     assert_eq!(api.events().await, before);
     assert_eq!(api.get(evals).await.body.as_array().unwrap().len(), 1);
 }
+
+/// The keys of an OpenAPI path item that are operations.
+const HTTP_METHODS: &[&str] = &["get", "put", "post", "delete", "options", "head", "patch", "trace"];

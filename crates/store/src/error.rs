@@ -23,6 +23,11 @@ pub enum StoreError {
     #[error("{detail}")]
     Invalid { detail: String },
 
+    /// The actor may not do this whatever their role (separation of duties: nobody
+    /// approves their own change).
+    #[error("{detail}")]
+    Forbidden { detail: String },
+
     /// A stored row could not be read back (edited by hand, or written by a newer
     /// promptops).
     #[error("stored data is unreadable: {detail}")]
@@ -55,6 +60,12 @@ impl StoreError {
         StoreError::Conflict {
             detail: detail.into(),
             current,
+        }
+    }
+
+    pub(crate) fn forbidden(detail: impl Into<String>) -> StoreError {
+        StoreError::Forbidden {
+            detail: detail.into(),
         }
     }
 

@@ -18,21 +18,39 @@ const SHARED: Migration = Migration {
     sql: include_str!("../migrations/0001_registry.sql"),
 };
 
-pub(crate) const SQLITE: [Migration; 2] = [
+const GOVERNANCE: Migration = Migration {
+    version: 3,
+    name: "governance",
+    sql: include_str!("../migrations/0003_governance.sql"),
+};
+
+pub(crate) const SQLITE: [Migration; 4] = [
     SHARED,
     Migration {
         version: 2,
         name: "append_only",
         sql: include_str!("../migrations/0002_append_only.sqlite.sql"),
     },
+    GOVERNANCE,
+    Migration {
+        version: 4,
+        name: "governance_append_only",
+        sql: include_str!("../migrations/0004_governance_append_only.sqlite.sql"),
+    },
 ];
 
-pub(crate) const POSTGRES: [Migration; 2] = [
+pub(crate) const POSTGRES: [Migration; 4] = [
     SHARED,
     Migration {
         version: 2,
         name: "append_only",
         sql: include_str!("../migrations/0002_append_only.postgres.sql"),
+    },
+    GOVERNANCE,
+    Migration {
+        version: 4,
+        name: "governance_append_only",
+        sql: include_str!("../migrations/0004_governance_append_only.postgres.sql"),
     },
 ];
 

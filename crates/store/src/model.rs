@@ -1,22 +1,38 @@
 //! What the registry stores, as the store hands it out (and the API serialises it).
 
+use promptops_core::policy::GateOutcome;
+use promptops_core::role::Role;
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 use utoipa::ToSchema;
 
-/// Who made a change: a user or API key name (authentication arrives with the
-/// governance issue; every write already carries one).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(transparent)]
-pub struct Actor(pub String);
+/// Who made a change: the user, and the API key they acted through if any. Stored
+/// rows name the user (so separation of duties compares people, not keys); the audit
+/// event also names the key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    pub name: String,
+    /// The prefix of the API key the request carried.
+    pub via_key: Option<String>,
+}
 
 impl Actor {
     pub fn new(name: impl Into<String>) -> Actor {
-        Actor(name.into())
+        Actor {
+            name: name.into(),
+            via_key: None,
+        }
+    }
+
+    pub fn via_key(name: impl Into<String>, key_prefix: impl Into<String>) -> Actor {
+        Actor {
+            name: name.into(),
+            via_key: Some(key_prefix.into()),
+        }
     }
 
     pub fn as_str(&self) -> &str {
-        &self.0
+        &self.name
     }
 }
 
@@ -140,6 +156,16 @@ pub struct LabelMove {
     pub actor: String,
     pub reason: Option<String>,
     pub moved_at: String,
+    /// Set when an admin moved the label over unmet gates: why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub override_reason: Option<String>,
+    /// The gates the override went past.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub overridden_gates: Option<Json>,
+    /// The promotion request this move completed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request: Option<u64>,
 }
 
 /// Where an environment's label points now.
@@ -149,6 +175,9 @@ pub struct Label {
     pub version: String,
     pub moved_at: String,
     pub moved_by: String,
+    /// Set when the version got here by an emergency override: why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub override_reason: Option<String>,
 }
 
 /// An eval run to attach to the version it tested.
@@ -199,4 +228,264 @@ pub struct AuditEvent {
 pub struct AuditHead {
     pub seq: u64,
     pub hash: String,
+}
+
+// ----- identity and access -----------------------------------------------------------
+
+/// The project name that grants a role in every project (and the server-wide rights).
+pub const ALL_PROJECTS: &str = "*";
+
+/// A user to create: the password is already hashed (argon2id, by the server).
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub name: String,
+    pub password_hash: String,
+    pub teams: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct User {
+    pub name: String,
+    /// Teams approval rules can ask for (`security`).
+    pub teams: Vec<String>,
+    pub disabled: bool,
+    pub created_at: String,
+    pub created_by: String,
+    /// The user's role in each project (`*`: every project).
+    pub roles: Vec<Membership>,
+}
+
+/// A user as stored, with the hash the server checks a password against.
+#[derive(Debug, Clone)]
+pub struct UserRecord {
+    pub user: User,
+    pub password_hash: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Membership {
+    pub project: String,
+    #[schema(value_type = String, example = "editor")]
+    pub role: Role,
+}
+
+impl User {
+    /// The user's role in `project`: the higher of the project's and `*`'s.
+    pub fn role_in(&self, project: &str) -> Option<Role> {
+        self.roles
+            .iter()
+            .filter(|m| m.project == project || m.project == ALL_PROJECTS)
+            .map(|m| m.role)
+            .max()
+    }
+}
+
+/// An API key to create: the server made the secret and keeps only its hash.
+#[derive(Debug, Clone)]
+pub struct NewApiKey {
+    pub prefix: String,
+    pub name: String,
+    pub secret_hash: String,
+    pub owner: String,
+    pub project: String,
+    pub role: Role,
+    pub expires_at: Option<String>,
+}
+
+/// An API key as listed: never the secret, never its hash.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ApiKey {
+    /// The public start of the key (`po_…`), which identifies it.
+    pub prefix: String,
+    pub name: String,
+    pub owner: String,
+    pub project: String,
+    #[schema(value_type = String, example = "editor")]
+    pub role: Role,
+    pub created_at: String,
+    pub expires_at: Option<String>,
+    pub revoked_at: Option<String>,
+    pub revoked_by: Option<String>,
+    pub last_used_at: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ApiKeyRecord {
+    pub key: ApiKey,
+    pub secret_hash: String,
+}
+
+// ----- policies, requests, approvals ---------------------------------------------------
+
+/// One revision of an environment's policy.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct PolicyRevision {
+    pub project: String,
+    pub environment: String,
+    pub revision: u64,
+    /// The policy file as written (YAML).
+    pub source: String,
+    /// SHA-256 of `source`.
+    pub source_hash: String,
+    pub author: String,
+    pub created_at: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum RequestStatus {
+    Open,
+    Completed,
+    Rejected,
+    Withdrawn,
+    Overridden,
+}
+
+impl RequestStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RequestStatus::Open => "open",
+            RequestStatus::Completed => "completed",
+            RequestStatus::Rejected => "rejected",
+            RequestStatus::Withdrawn => "withdrawn",
+            RequestStatus::Overridden => "overridden",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<RequestStatus> {
+        match s {
+            "open" => Some(RequestStatus::Open),
+            "completed" => Some(RequestStatus::Completed),
+            "rejected" => Some(RequestStatus::Rejected),
+            "withdrawn" => Some(RequestStatus::Withdrawn),
+            "overridden" => Some(RequestStatus::Overridden),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    Approve,
+    Reject,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Approve => "approve",
+            Verdict::Reject => "reject",
+        }
+    }
+}
+
+/// An approval or a rejection of a promotion request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Decision {
+    pub actor: String,
+    #[schema(value_type = String, example = "approver")]
+    pub role: Role,
+    pub teams: Vec<String>,
+    pub verdict: Verdict,
+    pub comment: Option<String>,
+    /// The checklist items the decider ticked.
+    pub checklist: Vec<String>,
+    pub at: String,
+}
+
+/// A promotion waiting for (or done with) approvals.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct PromotionRequest {
+    pub id: u64,
+    pub project: String,
+    pub prompt_id: String,
+    pub environment: String,
+    pub version: String,
+    pub requested_by: String,
+    pub requested_at: String,
+    pub reason: Option<String>,
+    pub status: RequestStatus,
+    pub closed_by: Option<String>,
+    pub closed_at: Option<String>,
+    pub closing_comment: Option<String>,
+    /// The label move that completed it.
+    pub move_id: Option<u64>,
+    pub decisions: Vec<Decision>,
+}
+
+/// How a promotion is asked for.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PromoteMode {
+    /// Move when every gate holds; otherwise open (or reuse) a request when the policy
+    /// asks for approvals, and report the unmet gates.
+    Apply,
+    /// Judge the gates and change nothing.
+    DryRun,
+    /// An admin moves the label whatever the gates say; the reason is kept for ever.
+    Override { reason: String },
+}
+
+/// A promotion to judge against the environment's policy.
+#[derive(Debug, Clone)]
+pub struct PromoteRequest {
+    pub prompt_id: String,
+    pub environment: String,
+    pub version: semver::Version,
+    /// As in [`LabelMoveRequest::expected_from`].
+    pub expected_from: Option<Option<String>>,
+    pub reason: Option<String>,
+    pub mode: PromoteMode,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PromotionOutcome {
+    /// The label moved.
+    Moved,
+    /// An admin moved the label over unmet gates.
+    Overridden,
+    /// A gate is unmet; nothing moved (a request may have been opened).
+    Blocked,
+    /// A dry run: what the gates say now.
+    DryRun,
+}
+
+/// What a promotion (or an approval that completed one) did, with every gate's verdict.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Promotion {
+    pub outcome: PromotionOutcome,
+    pub prompt_id: String,
+    pub environment: String,
+    pub version: String,
+    /// The policy revision the gates came from (none: the environment has no policy).
+    pub policy_revision: Option<u64>,
+    #[schema(value_type = Vec<Object>)]
+    pub gates: Vec<GateOutcome>,
+    #[serde(rename = "move")]
+    pub label_move: Option<LabelMove>,
+    pub request: Option<PromotionRequest>,
+}
+
+impl Promotion {
+    /// The gates that did not hold.
+    pub fn unmet(&self) -> impl Iterator<Item = &GateOutcome> {
+        self.gates.iter().filter(|g| !g.passed)
+    }
+}
+
+/// Who decides on a request, as the server authenticated them.
+#[derive(Debug, Clone)]
+pub struct Decider {
+    pub actor: Actor,
+    pub role: Role,
+    pub teams: Vec<String>,
+}
+
+/// An approval or rejection to record.
+#[derive(Debug, Clone)]
+pub struct NewDecision {
+    pub verdict: Verdict,
+    pub comment: Option<String>,
+    pub checklist: Vec<String>,
 }

@@ -31,10 +31,10 @@ pub(crate) struct SqlRegistry {
     pub dialect: Dialect,
 }
 
-type Tx = Transaction<'static, Any>;
+pub(crate) type Tx = Transaction<'static, Any>;
 
 /// Project and environment names: what fits in a URL path segment unescaped.
-fn check_name(what: &str, name: &str) -> Result<()> {
+pub(crate) fn check_name(what: &str, name: &str) -> Result<()> {
     let ok = !name.is_empty()
         && name.len() <= 64
         && name
@@ -53,15 +53,15 @@ fn module_of(id: &str) -> &str {
     id.rsplit_once('.').map_or("", |(m, _)| m)
 }
 
-fn get<'r, T: sqlx::Decode<'r, Any> + sqlx::Type<Any>>(row: &'r AnyRow, col: &str) -> Result<T> {
+pub(crate) fn get<'r, T: sqlx::Decode<'r, Any> + sqlx::Type<Any>>(row: &'r AnyRow, col: &str) -> Result<T> {
     row.try_get(col).map_err(StoreError::from)
 }
 
-fn to_u64(v: i64, what: &str) -> Result<u64> {
+pub(crate) fn to_u64(v: i64, what: &str) -> Result<u64> {
     u64::try_from(v).map_err(|_| StoreError::corrupt(format!("{what} is negative ({v})")))
 }
 
-fn parse_json(text: &str, what: &str) -> Result<Json> {
+pub(crate) fn parse_json(text: &str, what: &str) -> Result<Json> {
     serde_json::from_str(text).map_err(|e| StoreError::corrupt(format!("{what}: {e}")))
 }
 
@@ -97,7 +97,32 @@ fn move_from_row(id: &str, row: &AnyRow) -> Result<LabelMove> {
         actor: get(row, "actor")?,
         reason: get(row, "reason")?,
         moved_at: get(row, "moved_at")?,
+        override_reason: get(row, "override_reason")?,
+        overridden_gates: get::<Option<String>>(row, "overridden_gates")?
+            .map(|g| parse_json(&g, "overridden gates"))
+            .transpose()?,
+        request: get::<Option<i64>>(row, "request_id")?
+            .map(|r| to_u64(r, "request id"))
+            .transpose()?,
     })
+}
+
+/// A move checked against the stored state, ready to record.
+#[derive(Debug, Clone)]
+pub(crate) struct PlannedMove {
+    pub id: String,
+    pub key: String,
+    pub environment: String,
+    pub current: Option<String>,
+    pub kind: MoveKind,
+    pub target: String,
+}
+
+/// What a move made through the policy carries besides the move itself.
+pub(crate) struct GovernedMove<'a> {
+    pub override_reason: Option<&'a str>,
+    pub overridden_gates: Option<&'a Json>,
+    pub request: Option<u64>,
 }
 
 fn eval_from_row(id: &str, row: &AnyRow) -> Result<EvalRun> {
@@ -135,7 +160,7 @@ impl SqlRegistry {
 
     // ----- projects -------------------------------------------------------------
 
-    async fn project_in(conn: &mut AnyConnection, name: &str) -> Result<Option<Project>> {
+    pub(crate) async fn project_in(conn: &mut AnyConnection, name: &str) -> Result<Option<Project>> {
         let Some(row) = sqlx::query("SELECT name, created_at FROM projects WHERE name = $1")
             .bind(name)
             .fetch_optional(&mut *conn)
@@ -205,7 +230,7 @@ impl SqlRegistry {
     }
 
     /// The project, created with the default environments if it does not exist yet.
-    async fn ensure_project(tx: &mut Tx, name: &str, actor: &Actor) -> Result<Project> {
+    pub(crate) async fn ensure_project(tx: &mut Tx, name: &str, actor: &Actor) -> Result<Project> {
         match Self::project_in(tx, name).await? {
             Some(p) => Ok(p),
             None => {
@@ -335,7 +360,7 @@ impl SqlRegistry {
 
     /// The prompt's id as first published, or NotFound (checking the project first so
     /// the message names what is missing).
-    async fn require_prompt(conn: &mut AnyConnection, project: &str, id: &str) -> Result<String> {
+    pub(crate) async fn require_prompt(conn: &mut AnyConnection, project: &str, id: &str) -> Result<String> {
         if let Some(found) = Self::prompt_id_in(conn, project, id).await? {
             return Ok(found);
         }
@@ -345,7 +370,7 @@ impl SqlRegistry {
         Err(StoreError::not_found("prompt", id))
     }
 
-    async fn version_in(
+    pub(crate) async fn version_in(
         conn: &mut AnyConnection,
         project: &str,
         id: &str,
@@ -538,7 +563,7 @@ impl SqlRegistry {
 
     // ----- labels ---------------------------------------------------------------
 
-    async fn current_label(
+    pub(crate) async fn current_label(
         conn: &mut AnyConnection,
         project: &str,
         key: &str,
@@ -559,10 +584,26 @@ impl SqlRegistry {
         req: &LabelMoveRequest,
         actor: &Actor,
     ) -> Result<LabelMove> {
+        let mut tx = self.write_tx().await?;
+        let planned = Self::plan_move(&mut tx, project, req).await?;
+        let moved =
+            Self::insert_move(&mut tx, project, &planned, actor, req.reason.as_deref(), None)
+                .await?;
+        tx.commit().await?;
+        Ok(moved)
+    }
+
+    /// Checks a move against the stored state (the environment exists, the label has not
+    /// moved since the caller read it, the target exists and differs from what is served)
+    /// and works out where it goes.
+    pub(crate) async fn plan_move(
+        tx: &mut Tx,
+        project: &str,
+        req: &LabelMoveRequest,
+    ) -> Result<PlannedMove> {
         let key = comparable(&req.prompt_id);
         let env = req.environment.as_str();
-        let mut tx = self.write_tx().await?;
-        let proj = Self::project_in(&mut tx, project)
+        let proj = Self::project_in(tx, project)
             .await?
             .ok_or_else(|| StoreError::not_found("project", project))?;
         if !proj.environments.iter().any(|e| e == env) {
@@ -571,8 +612,8 @@ impl SqlRegistry {
                 proj.environments.join(", ")
             )));
         }
-        let id = Self::require_prompt(&mut tx, project, &req.prompt_id).await?;
-        let current = Self::current_label(&mut tx, project, &key, env).await?;
+        let id = Self::require_prompt(tx, project, &req.prompt_id).await?;
+        let current = Self::current_label(tx, project, &key, env).await?;
         let state = || json!({"environment": env, "version": current});
         if let Some(expected) = &req.expected_from
             && *expected != current
@@ -589,7 +630,7 @@ impl SqlRegistry {
             .bind(project)
             .bind(&key)
             .bind(env)
-            .fetch_all(&mut *tx)
+            .fetch_all(&mut **tx)
             .await?;
         let past: Vec<(MoveKind, String)> = history
             .iter()
@@ -626,10 +667,7 @@ impl SqlRegistry {
                 (MoveKind::Rollback, v)
             }
         };
-        if Self::version_in(&mut tx, project, &id, &target)
-            .await?
-            .is_none()
-        {
+        if Self::version_in(tx, project, &id, &target).await?.is_none() {
             return Err(StoreError::not_found("version", format!("{id}@{target}")));
         }
         if current.as_deref() == Some(target.as_str()) {
@@ -638,59 +676,105 @@ impl SqlRegistry {
                 Some(state()),
             ));
         }
+        Ok(PlannedMove {
+            id,
+            key,
+            environment: env.to_owned(),
+            current,
+            kind,
+            target,
+        })
+    }
+
+    /// Records a planned move: the move row, the label, the audit event.
+    pub(crate) async fn insert_move(
+        tx: &mut Tx,
+        project: &str,
+        planned: &PlannedMove,
+        actor: &Actor,
+        reason: Option<&str>,
+        governed: Option<&GovernedMove<'_>>,
+    ) -> Result<LabelMove> {
+        let PlannedMove {
+            id,
+            key,
+            environment: env,
+            current,
+            kind,
+            target,
+        } = planned;
         let move_id: i64 = get(
             &sqlx::query("SELECT COALESCE(MAX(id), 0) + 1 AS next FROM label_moves")
-                .fetch_one(&mut *tx)
+                .fetch_one(&mut **tx)
                 .await?,
             "next",
         )?;
         let now = now_rfc3339();
+        let override_reason = governed.and_then(|g| g.override_reason);
+        let overridden = governed.and_then(|g| g.overridden_gates.cloned());
+        let request = governed.and_then(|g| g.request);
         sqlx::query(
-            "INSERT INTO label_moves (id, project, prompt_key, environment, from_version, to_version, kind, actor, reason, moved_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            "INSERT INTO label_moves (id, project, prompt_key, environment, from_version, to_version, kind, actor, reason, moved_at, override_reason, overridden_gates, request_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
         )
         .bind(move_id)
         .bind(project)
-        .bind(&key)
+        .bind(key)
         .bind(env)
-        .bind(&current)
-        .bind(&target)
+        .bind(current)
+        .bind(target)
         .bind(kind.as_str())
         .bind(actor.as_str())
-        .bind(&req.reason)
+        .bind(reason)
         .bind(&now)
-        .execute(&mut *tx)
+        .bind(override_reason)
+        .bind(overridden.as_ref().map(value_json))
+        .bind(request.map(|r| r as i64))
+        .execute(&mut **tx)
         .await?;
         sqlx::query(
             "INSERT INTO labels (project, prompt_key, environment, version, move_id) VALUES ($1, $2, $3, $4, $5) \
              ON CONFLICT (project, prompt_key, environment) DO UPDATE SET version = excluded.version, move_id = excluded.move_id",
         )
         .bind(project)
-        .bind(&key)
+        .bind(key)
         .bind(env)
-        .bind(&target)
+        .bind(target)
         .bind(move_id)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
+        let mut details = json!({"id": id, "environment": env, "from": current, "to": target, "kind": kind.as_str(), "reason": reason, "move": move_id});
+        let action = if let Some(why) = override_reason {
+            details["override_reason"] = json!(why);
+            details["overridden_gates"] = overridden.clone().unwrap_or(Json::Null);
+            "label.overridden"
+        } else {
+            "label.moved"
+        };
+        if let Some(request) = request {
+            details["request"] = json!(request);
+        }
         append_audit(
-            &mut tx,
+            tx,
             actor,
-            "label.moved",
+            action,
             &format!("label:{project}/{id}/{env}"),
-            json!({"id": id, "environment": env, "from": current, "to": target, "kind": kind.as_str(), "reason": req.reason, "move": move_id}),
+            details,
         )
         .await?;
-        tx.commit().await?;
         Ok(LabelMove {
             id: to_u64(move_id, "label move id")?,
-            prompt_id: id,
-            environment: env.to_owned(),
-            from_version: current,
-            to_version: target,
-            kind,
-            actor: actor.0.clone(),
-            reason: req.reason.clone(),
+            prompt_id: id.clone(),
+            environment: env.clone(),
+            from_version: current.clone(),
+            to_version: target.clone(),
+            kind: *kind,
+            actor: actor.name.clone(),
+            reason: reason.map(str::to_owned),
             moved_at: now,
+            override_reason: override_reason.map(str::to_owned),
+            overridden_gates: overridden,
+            request,
         })
     }
 
@@ -698,7 +782,7 @@ impl SqlRegistry {
         let mut conn = self.pool.acquire().await?;
         Self::require_prompt(&mut conn, project, id).await?;
         let rows = sqlx::query(
-            "SELECT l.environment, l.version, m.moved_at, m.actor FROM labels l \
+            "SELECT l.environment, l.version, m.moved_at, m.actor, m.override_reason FROM labels l \
              JOIN label_moves m ON m.id = l.move_id \
              JOIN environments e ON e.project = l.project AND e.name = l.environment \
              WHERE l.project = $1 AND l.prompt_key = $2 ORDER BY e.position",
@@ -714,6 +798,7 @@ impl SqlRegistry {
                     version: get(r, "version")?,
                     moved_at: get(r, "moved_at")?,
                     moved_by: get(r, "actor")?,
+                    override_reason: get(r, "override_reason")?,
                 })
             })
             .collect()
@@ -728,7 +813,7 @@ impl SqlRegistry {
         let mut conn = self.pool.acquire().await?;
         let id = Self::require_prompt(&mut conn, project, id).await?;
         let rows = sqlx::query(
-            "SELECT id, environment, from_version, to_version, kind, actor, reason, moved_at FROM label_moves \
+            "SELECT id, environment, from_version, to_version, kind, actor, reason, moved_at, override_reason, overridden_gates, request_id FROM label_moves \
              WHERE project = $1 AND prompt_key = $2 AND ($3 = '' OR environment = $3) ORDER BY id",
         )
         .bind(project)
@@ -850,7 +935,7 @@ impl SqlRegistry {
             failed: run.failed,
             errors: run.errors,
             summary: run.summary.clone(),
-            actor: actor.0.clone(),
+            actor: actor.name.clone(),
             created_at: now,
         })
     }
@@ -962,7 +1047,7 @@ fn stored_event(row: &AnyRow) -> Result<StoredEvent> {
 }
 
 /// Appends an event to the chain, inside the caller's write transaction.
-async fn append_audit(
+pub(crate) async fn append_audit(
     tx: &mut Tx,
     actor: &Actor,
     action: &str,
@@ -981,6 +1066,11 @@ async fn append_audit(
     };
     let seq = prev_seq + 1;
     let at = now_rfc3339();
+    // The row's actor is the person; the key they acted through is part of what happened.
+    let mut details = details;
+    if let (Some(key), Json::Object(map)) = (&actor.via_key, &mut details) {
+        map.insert("via_key".into(), Json::String(key.clone()));
+    }
     let hash = audit::event_hash(
         &prev_hash,
         seq,

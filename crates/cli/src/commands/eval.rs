@@ -49,7 +49,7 @@ pub fn run(
 /// The global `--registry` and `--actor`, for `--publish`.
 pub struct Registry<'a> {
     pub url: Option<&'a str>,
-    pub actor: Option<&'a str>,
+    pub token: Option<&'a str>,
 }
 
 /// A suite ready to run, with the gates of its prompt when it is prompt-centric.
@@ -138,7 +138,7 @@ fn run_all(
         Some(super::registry::Session::open(
             &project,
             registry.url,
-            registry.actor,
+            registry.token,
             format,
         )?)
     } else {

@@ -4,9 +4,11 @@
 mod config;
 mod diff;
 mod eval;
+mod governance;
 mod hash;
 mod init;
 mod list;
+mod plan;
 mod registry;
 mod render;
 mod serve;
@@ -21,11 +23,11 @@ pub fn run(cli: Cli) -> Result<Outcome> {
     let format = cli.format;
     let config = cli.config.as_deref();
     let registry_url = cli.registry.as_deref();
-    let actor = cli.actor.as_deref();
+    let token = cli.token.as_deref();
     // The registry commands share one way to find the project and the registry.
     let session = |hint: Option<&std::path::Path>| -> Result<(Project, registry::Session)> {
         let project = Project::load(config, hint)?;
-        let session = registry::Session::open(&project, registry_url, actor, format)?;
+        let session = registry::Session::open(&project, registry_url, token, format)?;
         Ok((project, session))
     };
     match cli.command {
@@ -79,7 +81,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
             config,
             eval::Registry {
                 url: registry_url,
-                actor,
+                token,
             },
         ),
         Command::Serve {
@@ -119,13 +121,60 @@ pub fn run(cli: Cli) -> Result<Outcome> {
             to,
             version,
             reason,
+            dry_run,
+            override_reason,
         } => registry::promote(
             &session(None)?.1,
-            &id,
-            &to,
-            version.as_deref(),
-            reason.as_deref(),
+            &registry::PromoteArgs {
+                id: &id,
+                to: &to,
+                version: version.as_deref(),
+                reason: reason.as_deref(),
+                dry_run,
+                override_reason: override_reason.as_deref(),
+            },
         ),
+        Command::Login {
+            user,
+            password_stdin,
+        } => governance::login(
+            &Project::load(config, None)?,
+            registry_url,
+            user.as_deref(),
+            password_stdin,
+            format,
+        ),
+        Command::Logout => governance::logout(&Project::load(config, None)?, registry_url),
+        Command::Whoami => governance::whoami(&session(None)?.1),
+        Command::User { action } => governance::user(&session(None)?.1, &action),
+        Command::Key { action } => governance::key(&session(None)?.1, &action),
+        Command::Policy {
+            action: crate::cli::PolicyAction::Check { files },
+        } => governance::policy_check(&Project::load(config, None)?, &files, format),
+        Command::Policy { action } => {
+            let (project, s) = session(None)?;
+            governance::policy(&s, &project, &action)
+        }
+        Command::Requests { action } => governance::requests(&session(None)?.1, &action),
+        Command::Approve {
+            request,
+            comment,
+            checks,
+        } => governance::decide(&session(None)?.1, request, true, comment.as_deref(), &checks),
+        Command::Reject { request, comment } => {
+            governance::decide(&session(None)?.1, request, false, Some(&comment), &[])
+        }
+        Command::Withdraw { request, comment } => {
+            governance::withdraw(&session(None)?.1, request, comment.as_deref())
+        }
+        Command::Plan => {
+            let (project, s) = session(None)?;
+            plan::plan(&s, &project)
+        }
+        Command::Apply { yes } => {
+            let (project, s) = session(None)?;
+            plan::apply(&s, &project, yes)
+        }
         Command::Rollback {
             id,
             env,

@@ -19,47 +19,55 @@ use std::path::{Path, PathBuf};
 
 /// A connection to the registry for one command.
 pub struct Session {
-    client: RegistryClient,
-    project: String,
-    format: Format,
+    pub(crate) client: RegistryClient,
+    pub(crate) project: String,
+    pub(crate) format: Format,
+    pub(crate) url: String,
     runtime: tokio::runtime::Runtime,
 }
 
+/// The registry's URL: `--registry`/`PROMPTOPS_REGISTRY`, else promptops.toml.
+pub fn registry_url(project: &Project, registry: Option<&str>) -> Result<String> {
+    registry
+        .map(str::to_owned)
+        .or_else(|| project.config.registry.url.clone())
+        .map(|u| u.trim_end_matches('/').to_owned())
+        .ok_or_else(|| {
+            anyhow!(
+                "no registry: pass --registry URL, set PROMPTOPS_REGISTRY, or add `[registry] url = \"http://127.0.0.1:8080\"` to promptops.toml (start one with `promptops serve`)"
+            )
+        })
+}
+
 impl Session {
+    /// Opens a session with `token` (`--token`/`PROMPTOPS_TOKEN`), else the one `promptops
+    /// login` saved for this registry (refreshed when its access token has expired).
     pub fn open(
         project: &Project,
         registry: Option<&str>,
-        actor: Option<&str>,
+        token: Option<&str>,
         format: Format,
     ) -> Result<Session> {
-        let url = registry
-            .map(str::to_owned)
-            .or_else(|| project.config.registry.url.clone())
-            .ok_or_else(|| {
-                anyhow!(
-                    "no registry: pass --registry URL, set PROMPTOPS_REGISTRY, or add `[registry] url = \"http://127.0.0.1:8080\"` to promptops.toml (start one with `promptops serve`)"
-                )
-            })?;
-        let actor = actor
-            .map(str::to_owned)
-            .or_else(|| std::env::var("USER").ok())
-            .or_else(|| std::env::var("USERNAME").ok())
-            .or_else(|| std::env::var("LOGNAME").ok())
-            .unwrap_or_else(|| "anonymous".into());
-        let client = RegistryClient::new(&url, &actor)?;
+        let url = registry_url(project, registry)?;
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .context("cannot start the async runtime")?;
+        let credential = match token {
+            Some(t) => Some(t.to_owned()),
+            None => saved_credential(&url, &runtime)?,
+        };
+        let client = RegistryClient::new(&url, credential.as_deref())?;
         Ok(Session {
             client,
             project: project.config.registry_project().to_owned(),
             format,
+            url,
             runtime,
         })
     }
 
-    fn block<T>(
+    pub(crate) fn block<T>(
         &self,
         f: impl std::future::Future<Output = promptops_client::Result<T>>,
     ) -> promptops_client::Result<T> {
@@ -68,7 +76,7 @@ impl Session {
 
     /// The registry's refusal as this command's outcome: its detail (and, in JSON, the
     /// whole problem) printed, exit 1; an unreachable registry is an error (exit 2).
-    fn refused(&self, e: ClientError) -> Result<Outcome> {
+    pub(crate) fn refused(&self, e: ClientError) -> Result<Outcome> {
         match e {
             ClientError::Api {
                 status,
@@ -98,6 +106,41 @@ impl Session {
             }
             other => Err(other.into()),
         }
+    }
+}
+
+/// The saved session's access token, refreshed (and saved again) when it has expired.
+fn saved_credential(url: &str, runtime: &tokio::runtime::Runtime) -> Result<Option<String>> {
+    let Some(saved) = crate::credentials::load(url)? else {
+        return Ok(None);
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    // A margin so a token does not expire between here and the server.
+    if saved.access_expires_at > now + 30 {
+        return Ok(Some(saved.access_token));
+    }
+    let client = RegistryClient::new(url, None)?;
+    match runtime.block_on(client.refresh(&saved.refresh_token)) {
+        Ok(session) => {
+            let token = session.access_token.clone();
+            crate::credentials::save(url, saved_from(&session, now))?;
+            Ok(Some(token))
+        }
+        Err(ClientError::Api { status: 401, .. }) => Err(anyhow!(
+            "the saved session for {url} has expired; log in again: `promptops login`"
+        )),
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub(crate) fn saved_from(session: &promptops_client::Session, now: u64) -> crate::credentials::Saved {
+    crate::credentials::Saved {
+        user: session.user.name.clone(),
+        access_token: session.access_token.clone(),
+        refresh_token: session.refresh_token.clone(),
+        access_expires_at: now + session.expires_in,
     }
 }
 
@@ -358,19 +401,56 @@ pub fn labels(session: &Session, id: &str) -> Result<Outcome> {
 /// Promotes, by default, what the environment before `to` serves (the latest version
 /// for the first environment). The move is conditional on `to`'s label being where it
 /// was read, so two racing promotions cannot both win.
-pub fn promote(
-    session: &Session,
-    id: &str,
-    to: &str,
-    version: Option<&str>,
-    reason: Option<&str>,
-) -> Result<Outcome> {
+pub struct PromoteArgs<'a> {
+    pub id: &'a str,
+    pub to: &'a str,
+    pub version: Option<&'a str>,
+    pub reason: Option<&'a str>,
+    pub dry_run: bool,
+    pub override_reason: Option<&'a str>,
+}
+
+/// The version `promote` means when none is given: what the environment before `to`
+/// serves, or the latest for the first environment.
+pub(crate) fn default_version(session: &Session, id: &str, to: &str) -> Result<Result<String, ClientError>> {
     let c = &session.client;
     let p = &session.project;
     let project = match session.block(c.project(p)) {
         Ok(project) => project,
-        Err(e) => return session.refused(e),
+        Err(e) => return Ok(Err(e)),
     };
+    let Some(at) = project.environments.iter().position(|e| e == to) else {
+        bail!(
+            "unknown environment `{to}`; project `{p}` has {}",
+            project.environments.join(", ")
+        );
+    };
+    if at == 0 {
+        return Ok(match session.block(c.versions(p, id)) {
+            Ok(vs) => Ok(vs
+                .last()
+                .map(|v| v.version.clone())
+                .ok_or_else(|| anyhow!("{id} has no versions"))?),
+            Err(e) => Err(e),
+        });
+    }
+    let before = &project.environments[at - 1];
+    let labels = match session.block(c.labels(p, id)) {
+        Ok(l) => l,
+        Err(e) => return Ok(Err(e)),
+    };
+    match labels.iter().find(|l| &l.environment == before) {
+        Some(l) => Ok(Ok(l.version.clone())),
+        None => bail!(
+            "{before} serves no version of {id} to promote to {to}; promote to {before} first, or give --version"
+        ),
+    }
+}
+
+pub fn promote(session: &Session, args: &PromoteArgs) -> Result<Outcome> {
+    let c = &session.client;
+    let p = &session.project;
+    let (id, to) = (args.id, args.to);
     let labels = match session.block(c.labels(p, id)) {
         Ok(l) => l,
         Err(e) => return session.refused(e),
@@ -379,40 +459,36 @@ pub fn promote(
         .iter()
         .find(|l| l.environment == to)
         .map(|l| l.version.clone());
-    let version = match version {
+    let version = match args.version {
         Some(v) => v.to_owned(),
-        None => {
-            let Some(at) = project.environments.iter().position(|e| e == to) else {
-                bail!(
-                    "unknown environment `{to}`; project `{p}` has {}",
-                    project.environments.join(", ")
-                );
-            };
-            if at == 0 {
-                match session.block(c.versions(p, id)) {
-                    Ok(vs) => vs
-                        .last()
-                        .map(|v| v.version.clone())
-                        .ok_or_else(|| anyhow!("{id} has no versions"))?,
-                    Err(e) => return session.refused(e),
-                }
-            } else {
-                let before = &project.environments[at - 1];
-                match labels.iter().find(|l| &l.environment == before) {
-                    Some(l) => l.version.clone(),
-                    None => bail!(
-                        "{before} serves no version of {id} to promote to {to}; promote to {before} first, or give --version"
-                    ),
-                }
-            }
+        None => match default_version(session, id, to)? {
+            Ok(v) => v,
+            Err(e) => return session.refused(e),
+        },
+    };
+    let request = promptops_client::Promote {
+        env: to,
+        version: &version,
+        expected_from: Some(current.as_deref()),
+        reason: args.reason,
+        dry_run: args.dry_run,
+        override_reason: args.override_reason,
+    };
+    match session.block(c.promote(p, id, &request)) {
+        Ok(promotion) => {
+            super::governance::print_promotion(session, &promotion);
+            Ok(Outcome::Ok)
         }
-    };
-    let m = match session.block(c.promote(p, id, to, &version, Some(current.as_deref()), reason)) {
-        Ok(m) => m,
-        Err(e) => return session.refused(e),
-    };
-    print_move(session, &m, "promoted");
-    Ok(Outcome::Ok)
+        Err(ClientError::Api {
+            status: 409,
+            detail,
+            problem,
+        }) if problem.get("gates").is_some() => {
+            super::governance::print_blocked(session, &detail, &problem);
+            Ok(Outcome::Findings)
+        }
+        Err(e) => session.refused(e),
+    }
 }
 
 pub fn rollback(

@@ -3,7 +3,8 @@
 
 use crate::Outcome;
 use anyhow::{Context, Result, bail};
-use promptops_store::{PostgresStore, SqliteStore};
+use promptops_server::bootstrap;
+use promptops_store::{PostgresStore, SqliteStore, Store};
 use std::path::Path;
 
 /// Where the embedded registry lives, relative to the folder `serve` runs in.
@@ -19,6 +20,7 @@ pub fn run(addr: &str, database_url: Option<&str>, schema: Option<&str>) -> Resu
 }
 
 async fn serve(addr: &str, database_url: Option<&str>, schema: Option<&str>) -> Result<()> {
+    init_logging();
     let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| {
         format!("cannot listen on {addr}; is another server using it? choose another with --addr")
     })?;
@@ -28,27 +30,23 @@ async fn serve(addr: &str, database_url: Option<&str>, schema: Option<&str>) -> 
     match database_url {
         None => {
             let store = SqliteStore::open(Path::new(DEFAULT_DATABASE)).await?;
-            announce(local, &format!("SQLite {DEFAULT_DATABASE}"));
-            promptops_server::serve(store, listener, shutdown()).await?;
+            start(store, listener, local, &format!("SQLite {DEFAULT_DATABASE}")).await?;
         }
         Some(url) if url.starts_with("sqlite:") && schema.is_some() => {
             bail!("--database-schema is for PostgreSQL; a SQLite registry is its own file")
         }
         Some(url) if url.starts_with("sqlite:") => {
             let store = SqliteStore::open_url(url).await?;
-            announce(local, &format!("SQLite {}", store.path().display()));
-            promptops_server::serve(store, listener, shutdown()).await?;
+            let label = format!("SQLite {}", store.path().display());
+            start(store, listener, local, &label).await?;
         }
         Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
             let store = PostgresStore::connect_in_schema(url, schema).await?;
-            announce(
-                local,
-                &format!(
-                    "PostgreSQL{}",
-                    schema.map(|s| format!(", schema {s}")).unwrap_or_default()
-                ),
+            let label = format!(
+                "PostgreSQL{}",
+                schema.map(|s| format!(", schema {s}")).unwrap_or_default()
             );
-            promptops_server::serve(store, listener, shutdown()).await?;
+            start(store, listener, local, &label).await?;
         }
         Some(url) => {
             bail!("--database-url `{url}`: use postgres://user@host:port/db or sqlite://PATH")
@@ -56,6 +54,50 @@ async fn serve(addr: &str, database_url: Option<&str>, schema: Option<&str>) -> 
     }
     eprintln!("promptops registry stopped");
     Ok(())
+}
+
+/// Signing secret and first admin, then serve.
+async fn start<S: Store>(
+    store: S,
+    listener: tokio::net::TcpListener,
+    local: std::net::SocketAddr,
+    label: &str,
+) -> Result<()> {
+    let secret = std::env::var("PROMPTOPS_JWT_SECRET").ok();
+    let auth = bootstrap::auth_config(&store, secret).await?;
+    let password = std::env::var("PROMPTOPS_ADMIN_PASSWORD").ok();
+    if let Some(made) = bootstrap::first_admin(&store, password).await? {
+        match made.generated_password {
+            // Shown once, on the terminal that started the server: it is stored only as a hash.
+            Some(p) => println!(
+                "created the first admin: user `{}`, password `{p}` (shown once; log in with `promptops login --user {}`)",
+                made.user.name, made.user.name
+            ),
+            None => println!(
+                "created the first admin: user `{}` with the password in PROMPTOPS_ADMIN_PASSWORD",
+                made.user.name
+            ),
+        }
+    }
+    announce(local, label);
+    promptops_server::serve(store, auth, listener, shutdown()).await?;
+    Ok(())
+}
+
+/// Request and auth lines on stderr; `PROMPTOPS_LOG=warn` (or `off`) quietens them.
+fn init_logging() {
+    let level = match std::env::var("PROMPTOPS_LOG").ok().as_deref() {
+        Some("off") => return,
+        Some("error") => tracing::Level::ERROR,
+        Some("warn") => tracing::Level::WARN,
+        Some("debug") => tracing::Level::DEBUG,
+        _ => tracing::Level::INFO,
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_max_level(level)
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .try_init();
 }
 
 fn announce(addr: std::net::SocketAddr, store: &str) {

@@ -1,5 +1,5 @@
 use super::VersionPath;
-use crate::auth::{Permission, RequestActor, authorize};
+use crate::auth::Caller;
 use crate::extract::{ApiJson, ApiPath, parse_version};
 use crate::problem::ApiResult;
 use crate::state::AppState;
@@ -35,11 +35,10 @@ pub struct PublishEval {
               (status = 413, body = crate::problem::Problem, content_type = "application/problem+json")))]
 pub async fn attach<S: Store>(
     State(state): State<AppState<S>>,
-    RequestActor(actor): RequestActor,
+    Caller(caller): Caller,
     ApiPath(p): ApiPath<VersionPath>,
     ApiJson(body): ApiJson<PublishEval>,
 ) -> ApiResult<(StatusCode, Json<EvalRun>)> {
-    authorize(&actor, Permission::AttachEval)?;
     let run = NewEvalRun {
         prompt_id: p.id,
         version: parse_version(&p.version)?,
@@ -49,7 +48,7 @@ pub async fn attach<S: Store>(
         summary: body.summary,
         report: body.report,
     };
-    let attached = state.store.attach_eval(&p.project, &run, &actor).await?;
+    let attached = state.store.attach_eval(&p.project, &run, &caller.actor()).await?;
     Ok((StatusCode::CREATED, Json(attached)))
 }
 
@@ -59,10 +58,8 @@ pub async fn attach<S: Store>(
     responses((status = 200, body = Vec<EvalRun>), (status = 404, body = crate::problem::Problem, content_type = "application/problem+json")))]
 pub async fn list<S: Store>(
     State(state): State<AppState<S>>,
-    RequestActor(actor): RequestActor,
     ApiPath(p): ApiPath<VersionPath>,
 ) -> ApiResult<Json<Vec<EvalRun>>> {
-    authorize(&actor, Permission::ReadRegistry)?;
     let v = parse_version(&p.version)?;
     Ok(Json(
         state
@@ -86,9 +83,7 @@ pub struct RunPath {
     responses((status = 200, body = Object), (status = 404, body = crate::problem::Problem, content_type = "application/problem+json")))]
 pub async fn report<S: Store>(
     State(state): State<AppState<S>>,
-    RequestActor(actor): RequestActor,
     ApiPath(p): ApiPath<RunPath>,
 ) -> ApiResult<Json<JsonValue>> {
-    authorize(&actor, Permission::ReadRegistry)?;
     Ok(Json(state.store.eval_report(&p.project, p.run).await?))
 }

@@ -15,7 +15,7 @@ pub struct Health {
 }
 
 /// Liveness and the database's reachability.
-#[utoipa::path(get, path = "/healthz", tag = "health",
+#[utoipa::path(get, path = "/healthz", tag = "health", security(()),
     responses((status = 200, body = Health), (status = 503, body = crate::problem::Problem, content_type = "application/problem+json")))]
 pub async fn healthz<S: Store>(State(state): State<AppState<S>>) -> ApiResult<Json<Health>> {
     state.store.ping().await.map_err(|e| {

@@ -1,5 +1,5 @@
 use super::PromptPath;
-use crate::auth::{Permission, RequestActor, authorize};
+use crate::auth::Caller;
 use crate::extract::{ApiJson, ApiPath, ApiQuery, parse_version};
 use crate::problem::{ApiError, ApiResult};
 use crate::state::AppState;
@@ -7,7 +7,11 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use promptops_store::{Label, LabelMove, LabelMoveRequest, MoveTarget, Store};
+use promptops_core::role::Role;
+use promptops_store::{
+    Label, LabelMove, LabelMoveRequest, MoveTarget, PromoteMode, PromoteRequest as StorePromoteRequest,
+    Promotion, PromotionOutcome, Store,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::Value as JsonValue;
 use utoipa::ToSchema;
@@ -17,10 +21,8 @@ use utoipa::ToSchema;
     responses((status = 200, body = Vec<Label>), (status = 404, body = crate::problem::Problem, content_type = "application/problem+json")))]
 pub async fn labels<S: Store>(
     State(state): State<AppState<S>>,
-    RequestActor(actor): RequestActor,
     ApiPath(p): ApiPath<PromptPath>,
 ) -> ApiResult<Json<Vec<Label>>> {
-    authorize(&actor, Permission::ReadRegistry)?;
     Ok(Json(state.store.labels(&p.project, &p.id).await?))
 }
 
@@ -36,11 +38,9 @@ pub struct HistoryQuery {
     responses((status = 200, body = Vec<LabelMove>), (status = 404, body = crate::problem::Problem, content_type = "application/problem+json")))]
 pub async fn history<S: Store>(
     State(state): State<AppState<S>>,
-    RequestActor(actor): RequestActor,
     ApiPath(p): ApiPath<PromptPath>,
     ApiQuery(q): ApiQuery<HistoryQuery>,
 ) -> ApiResult<Json<Vec<LabelMove>>> {
-    authorize(&actor, Permission::ReadRegistry)?;
     Ok(Json(
         state
             .store
@@ -63,6 +63,12 @@ pub struct PromoteRequest {
     #[schema(value_type = Option<String>)]
     pub expected_from: Option<Option<String>>,
     pub reason: Option<String>,
+    /// Judge the gates and change nothing.
+    #[serde(default)]
+    pub dry_run: bool,
+    /// Admins only: move even though gates are unmet. The reason is required and kept
+    /// on the move, the environment and the audit log for ever.
+    pub override_reason: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -95,28 +101,81 @@ fn normalise_expected(expected: Option<Option<String>>) -> ApiResult<Option<Opti
         .transpose()
 }
 
-/// Points an environment at a version.
+/// Promotes a version through the environment's policy. Every gate holds: the label
+/// moves (200, `outcome: moved`). A gate is unmet: 409 with every gate in `gates` and,
+/// when the policy asks for approvals, the request that waits for them in `request`.
+/// `dry_run` only judges; `override_reason` (admins) moves anyway and is recorded.
 #[utoipa::path(post, path = "/v1/projects/{project}/prompts/{id}/promote", tag = "labels", params(PromptPath), request_body = PromoteRequest,
-    responses((status = 200, body = LabelMove), (status = 404, body = crate::problem::Problem, content_type = "application/problem+json"),
-              (status = 409, description = "the label moved since it was read, or already points there", body = crate::problem::Problem, content_type = "application/problem+json"),
-              (status = 422, body = crate::problem::Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = Promotion),
+              (status = 403, description = "an override by someone who is not an admin", body = crate::problem::Problem, content_type = "application/problem+json"),
+              (status = 409, description = "a gate is unmet (see `gates` and `request`), the label moved since it was read, or it already points there", body = crate::problem::Problem, content_type = "application/problem+json")))]
 pub async fn promote<S: Store>(
     State(state): State<AppState<S>>,
-    RequestActor(actor): RequestActor,
+    Caller(caller): Caller,
     ApiPath(p): ApiPath<PromptPath>,
     ApiJson(body): ApiJson<PromoteRequest>,
-) -> ApiResult<Json<LabelMove>> {
-    authorize(&actor, Permission::MoveLabel)?;
-    let request = LabelMoveRequest {
+) -> ApiResult<Json<Promotion>> {
+    let mode = match (body.dry_run, body.override_reason) {
+        (true, Some(_)) => {
+            return Err(ApiError::unprocessable(
+                "dry_run and override_reason exclude each other",
+            ));
+        }
+        (true, None) => PromoteMode::DryRun,
+        (false, Some(reason)) => PromoteMode::Override { reason },
+        (false, None) => PromoteMode::Apply,
+    };
+    let request = StorePromoteRequest {
         prompt_id: p.id,
         environment: body.environment,
-        target: MoveTarget::Promote(parse_version(&body.version)?),
+        version: parse_version(&body.version)?,
         expected_from: normalise_expected(body.expected_from)?,
         reason: body.reason,
+        mode,
     };
-    Ok(Json(
-        state.store.move_label(&p.project, &request, &actor).await?,
-    ))
+    let role = caller.role_in(&p.project).unwrap_or(Role::Viewer);
+    let promotion = state
+        .store
+        .promote(&p.project, &request, &caller.actor(), role)
+        .await?;
+    if promotion.outcome == PromotionOutcome::Blocked {
+        return Err(blocked(&promotion));
+    }
+    Ok(Json(promotion))
+}
+
+/// The 409 of a promotion a gate blocks: every unmet gate in words, and all of them
+/// machine-readable.
+fn blocked(promotion: &Promotion) -> ApiError {
+    let unmet: Vec<String> = promotion
+        .unmet()
+        .map(|g| format!("{}: {}", g.gate, g.message))
+        .collect();
+    let waiting = promotion.request.as_ref().map_or(String::new(), |r| {
+        format!(
+            "; request {} waits for approval (`promptops approve {}`)",
+            r.id, r.id
+        )
+    });
+    let mut e = ApiError::new(
+        StatusCode::CONFLICT,
+        format!(
+            "{}@{} cannot go to {}: {} gate{} unmet — {}{waiting}",
+            promotion.prompt_id,
+            promotion.version,
+            promotion.environment,
+            unmet.len(),
+            if unmet.len() == 1 { "" } else { "s" },
+            unmet.join("; "),
+        ),
+    );
+    e.0.kind = "https://promptops.dev/problems/gates-unmet".into();
+    e.0.gates = serde_json::to_value(&promotion.gates).ok();
+    e.0.request = promotion
+        .request
+        .as_ref()
+        .and_then(|r| serde_json::to_value(r).ok());
+    e
 }
 
 /// Moves an environment back to the version it served before (or to `to`).
@@ -126,11 +185,10 @@ pub async fn promote<S: Store>(
               (status = 422, description = "nothing to roll back to, or `to` was never live there", body = crate::problem::Problem, content_type = "application/problem+json")))]
 pub async fn rollback<S: Store>(
     State(state): State<AppState<S>>,
-    RequestActor(actor): RequestActor,
+    Caller(caller): Caller,
     ApiPath(p): ApiPath<PromptPath>,
     ApiJson(body): ApiJson<RollbackRequest>,
 ) -> ApiResult<Json<LabelMove>> {
-    authorize(&actor, Permission::MoveLabel)?;
     let target = match &body.to {
         Some(v) => MoveTarget::RollbackTo(parse_version(v)?),
         None => MoveTarget::RollbackPrevious,
@@ -143,7 +201,7 @@ pub async fn rollback<S: Store>(
         reason: body.reason,
     };
     Ok(Json(
-        state.store.move_label(&p.project, &request, &actor).await?,
+        state.store.move_label(&p.project, &request, &caller.actor()).await?,
     ))
 }
 
@@ -182,11 +240,9 @@ pub struct Resolved {
               (status = 404, body = crate::problem::Problem, content_type = "application/problem+json")))]
 pub async fn resolve<S: Store>(
     State(state): State<AppState<S>>,
-    RequestActor(actor): RequestActor,
     ApiPath(p): ApiPath<ResolvePath>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    authorize(&actor, Permission::ReadRegistry)?;
     let v = state.store.resolve(&p.project, &p.id, &p.env).await?;
     let etag = HeaderValue::from_str(&format!("\"{}\"", v.content_hash)).map_err(|_| {
         ApiError::new(

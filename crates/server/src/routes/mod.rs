@@ -3,9 +3,14 @@
 pub mod audit;
 pub mod evals;
 pub mod health;
+pub mod keys;
 pub mod labels;
+pub mod policies;
 pub mod projects;
 pub mod prompts;
+pub mod requests;
+pub mod session;
+pub mod users;
 
 /// Path parameters shared by the prompt routes.
 #[derive(Debug, serde::Deserialize, utoipa::IntoParams)]

@@ -1,4 +1,4 @@
-use crate::auth::{Permission, RequestActor, authorize};
+use crate::auth::Caller;
 use crate::extract::{ApiJson, ApiPath};
 use crate::problem::ApiResult;
 use crate::state::AppState;
@@ -30,14 +30,15 @@ pub struct ProjectPath {
     pub project: String,
 }
 
-/// Every project.
+/// The projects the caller holds a role in.
 #[utoipa::path(get, path = "/v1/projects", tag = "projects", operation_id = "list_projects", responses((status = 200, body = Vec<Project>)))]
 pub async fn list<S: Store>(
     State(state): State<AppState<S>>,
-    RequestActor(actor): RequestActor,
+    Caller(caller): Caller,
 ) -> ApiResult<Json<Vec<Project>>> {
-    authorize(&actor, Permission::ReadRegistry)?;
-    Ok(Json(state.store.projects().await?))
+    let mut projects = state.store.projects().await?;
+    projects.retain(|p| caller.role_in(&p.name).is_some());
+    Ok(Json(projects))
 }
 
 /// Creates a project (pushing to a project that does not exist creates it too, with
@@ -47,13 +48,12 @@ pub async fn list<S: Store>(
               (status = 422, body = crate::problem::Problem, content_type = "application/problem+json")))]
 pub async fn create<S: Store>(
     State(state): State<AppState<S>>,
-    RequestActor(actor): RequestActor,
+    Caller(caller): Caller,
     ApiJson(body): ApiJson<CreateProject>,
 ) -> ApiResult<(StatusCode, Json<Project>)> {
-    authorize(&actor, Permission::ManageProjects)?;
     let project = state
         .store
-        .create_project(&body.name, body.environments.as_deref(), &actor)
+        .create_project(&body.name, body.environments.as_deref(), &caller.actor())
         .await?;
     Ok((StatusCode::CREATED, Json(project)))
 }
@@ -62,10 +62,8 @@ pub async fn create<S: Store>(
     responses((status = 200, body = Project), (status = 404, body = crate::problem::Problem, content_type = "application/problem+json")))]
 pub async fn get<S: Store>(
     State(state): State<AppState<S>>,
-    RequestActor(actor): RequestActor,
     ApiPath(p): ApiPath<ProjectPath>,
 ) -> ApiResult<Json<Project>> {
-    authorize(&actor, Permission::ReadRegistry)?;
     Ok(Json(state.store.project(&p.project).await?))
 }
 
@@ -75,15 +73,14 @@ pub async fn get<S: Store>(
               (status = 422, body = crate::problem::Problem, content_type = "application/problem+json")))]
 pub async fn set_environments<S: Store>(
     State(state): State<AppState<S>>,
-    RequestActor(actor): RequestActor,
+    Caller(caller): Caller,
     ApiPath(p): ApiPath<ProjectPath>,
     ApiJson(body): ApiJson<SetEnvironments>,
 ) -> ApiResult<Json<Project>> {
-    authorize(&actor, Permission::ManageProjects)?;
     Ok(Json(
         state
             .store
-            .set_environments(&p.project, &body.environments, &actor)
+            .set_environments(&p.project, &body.environments, &caller.actor())
             .await?,
     ))
 }
@@ -93,9 +90,7 @@ pub async fn set_environments<S: Store>(
     responses((status = 200, body = Vec<PromptSummary>), (status = 404, body = crate::problem::Problem, content_type = "application/problem+json")))]
 pub async fn prompts<S: Store>(
     State(state): State<AppState<S>>,
-    RequestActor(actor): RequestActor,
     ApiPath(p): ApiPath<ProjectPath>,
 ) -> ApiResult<Json<Vec<PromptSummary>>> {
-    authorize(&actor, Permission::ReadRegistry)?;
     Ok(Json(state.store.prompts(&p.project).await?))
 }

@@ -1,5 +1,5 @@
 use super::{PromptPath, VersionPath};
-use crate::auth::{Permission, RequestActor, authorize};
+use crate::auth::Caller;
 use crate::extract::{ApiJson, ApiPath, ApiQuery, parse_version};
 use crate::problem::{ApiError, ApiResult};
 use crate::state::AppState;
@@ -53,11 +53,10 @@ pub fn validated(id: &str, path: &str, source: &str) -> ApiResult<Prompt> {
               (status = 422, description = "the file does not validate", body = crate::problem::Problem, content_type = "application/problem+json")))]
 pub async fn publish<S: Store>(
     State(state): State<AppState<S>>,
-    RequestActor(actor): RequestActor,
+    Caller(caller): Caller,
     ApiPath(p): ApiPath<PromptPath>,
     ApiJson(body): ApiJson<PublishRequest>,
 ) -> ApiResult<(StatusCode, Json<Published>)> {
-    authorize(&actor, Permission::PublishVersion)?;
     if let Some(problem) = promptops_core::prompt::id::syntax_problem(&p.id) {
         return Err(ApiError::unprocessable(format!(
             "invalid prompt id `{}`: {problem}",
@@ -75,7 +74,7 @@ pub async fn publish<S: Store>(
         parent: prompt.parent.clone(),
         changelog: prompt.changelog.clone(),
     };
-    let published = state.store.publish(&p.project, &new, &actor).await?;
+    let published = state.store.publish(&p.project, &new, &caller.actor()).await?;
     let status = if published.created {
         StatusCode::CREATED
     } else {
@@ -89,10 +88,8 @@ pub async fn publish<S: Store>(
     responses((status = 200, body = Vec<Version>), (status = 404, body = crate::problem::Problem, content_type = "application/problem+json")))]
 pub async fn versions<S: Store>(
     State(state): State<AppState<S>>,
-    RequestActor(actor): RequestActor,
     ApiPath(p): ApiPath<PromptPath>,
 ) -> ApiResult<Json<Vec<Version>>> {
-    authorize(&actor, Permission::ReadRegistry)?;
     Ok(Json(state.store.versions(&p.project, &p.id).await?))
 }
 
@@ -101,10 +98,8 @@ pub async fn versions<S: Store>(
               (status = 422, body = crate::problem::Problem, content_type = "application/problem+json")))]
 pub async fn version<S: Store>(
     State(state): State<AppState<S>>,
-    RequestActor(actor): RequestActor,
     ApiPath(p): ApiPath<VersionPath>,
 ) -> ApiResult<Json<Version>> {
-    authorize(&actor, Permission::ReadRegistry)?;
     let v = parse_version(&p.version)?;
     Ok(Json(
         state
@@ -161,11 +156,9 @@ pub struct VersionDiff {
               (status = 404, body = crate::problem::Problem, content_type = "application/problem+json")))]
 pub async fn diff<S: Store>(
     State(state): State<AppState<S>>,
-    RequestActor(actor): RequestActor,
     ApiPath(p): ApiPath<PromptPath>,
     ApiQuery(q): ApiQuery<DiffQuery>,
 ) -> ApiResult<Response> {
-    authorize(&actor, Permission::ReadRegistry)?;
     let unified = match q.format.as_deref() {
         None | Some("json") => false,
         Some("unified") => true,

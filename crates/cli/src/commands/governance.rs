@@ -1,0 +1,580 @@
+//! The governance commands: log in, users, keys, policies, promotion requests,
+//! approvals; and how a promotion's gates are printed.
+
+use super::registry::{Session, registry_url, saved_from};
+use crate::Outcome;
+use crate::cli::{Format, KeyAction, PolicyAction, RequestsAction, UserAction};
+use crate::output::{self, BOLD, DIM, GREEN, RED, YELLOW};
+use crate::project::Project;
+use anstream::{eprintln, println};
+use anyhow::{Context, Result, anyhow, bail};
+use promptops_client::RegistryClient;
+use promptops_core::policy;
+use serde_json::{Value as Json, json};
+use std::io::{BufRead, IsTerminal};
+use std::path::{Path, PathBuf};
+
+/// One line per gate: ✓/✗, its name, what it says.
+pub fn print_gates(gates: &Json) {
+    let Some(gates) = gates.as_array() else {
+        return;
+    };
+    if gates.is_empty() {
+        println!("  {DIM}(the environment has no policy: no gates){DIM:#}");
+    }
+    for g in gates {
+        let passed = g["passed"].as_bool().unwrap_or(false);
+        let (mark, style) = if passed { ("✓", GREEN) } else { ("✗", RED) };
+        println!(
+            "  {style}{mark}{style:#} {BOLD}{:<22}{BOLD:#} {}",
+            g["gate"].as_str().unwrap_or("?"),
+            g["message"].as_str().unwrap_or("")
+        );
+    }
+}
+
+fn print_request_line(r: &Json) {
+    println!(
+        "  request {BOLD}#{}{BOLD:#}: {}@{} → {} ({}), asked by {}",
+        r["id"],
+        r["prompt_id"].as_str().unwrap_or("?"),
+        r["version"].as_str().unwrap_or("?"),
+        r["environment"].as_str().unwrap_or("?"),
+        r["status"].as_str().unwrap_or("?"),
+        r["requested_by"].as_str().unwrap_or("?")
+    );
+}
+
+/// A promotion that went through (moved, overridden, or a dry run).
+pub fn print_promotion(session: &Session, p: &Json) {
+    if session.format == Format::Json {
+        output::json(p);
+        return;
+    }
+    let outcome = p["outcome"].as_str().unwrap_or("");
+    let target = format!(
+        "{}@{} → {}",
+        p["prompt_id"].as_str().unwrap_or("?"),
+        p["version"].as_str().unwrap_or("?"),
+        p["environment"].as_str().unwrap_or("?")
+    );
+    let revision = p["policy_revision"]
+        .as_u64()
+        .map_or("no policy".to_owned(), |r| format!("policy revision {r}"));
+    match outcome {
+        "dry_run" => {
+            let unmet = p["gates"]
+                .as_array()
+                .map_or(0, |g| g.iter().filter(|g| g["passed"] != json!(true)).count());
+            println!("{BOLD}dry run{BOLD:#} {target} ({revision}):");
+            print_gates(&p["gates"]);
+            if unmet == 0 {
+                println!("{GREEN}would move{GREEN:#}: every gate holds");
+            } else {
+                println!("{YELLOW}would be blocked{YELLOW:#}: {unmet} gate(s) unmet");
+            }
+        }
+        "overridden" => {
+            println!("{YELLOW}OVERRIDDEN{YELLOW:#} {target} ({revision}); unmet gates bypassed:");
+            print_gates(&json!(
+                p["gates"]
+                    .as_array()
+                    .map(|g| g.iter().filter(|g| g["passed"] != json!(true)).cloned().collect::<Vec<_>>())
+            ));
+            println!(
+                "  {DIM}reason: {} (kept in the audit log and on the label){DIM:#}",
+                p["move"]["override_reason"].as_str().unwrap_or("")
+            );
+        }
+        _ => {
+            println!(
+                "{GREEN}promoted{GREEN:#} {} in {}: {} → {BOLD}{}{BOLD:#} ({revision})",
+                p["prompt_id"].as_str().unwrap_or("?"),
+                p["environment"].as_str().unwrap_or("?"),
+                p["move"]["from_version"].as_str().unwrap_or("(nothing)"),
+                p["version"].as_str().unwrap_or("?"),
+            );
+            print_gates(&p["gates"]);
+        }
+    }
+    if let Some(r) = p.get("request").filter(|r| !r.is_null()) {
+        print_request_line(r);
+    }
+}
+
+/// A promotion the gates blocked (a 409 with `gates`).
+pub fn print_blocked(session: &Session, detail: &str, problem: &Json) {
+    if session.format == Format::Json {
+        output::json(&json!({"blocked": true, "detail": detail, "gates": problem["gates"], "request": problem["request"]}));
+        return;
+    }
+    eprintln!("{RED}blocked{RED:#}: {detail}");
+    print_gates(&problem["gates"]);
+    if let Some(r) = problem.get("request").filter(|r| !r.is_null()) {
+        print_request_line(r);
+        println!(
+            "  {DIM}an approver runs `promptops approve {}`; then the label moves once every gate holds{DIM:#}",
+            r["id"]
+        );
+    }
+}
+
+fn read_password(prompt: &str, from_stdin: bool) -> Result<String> {
+    let password = if from_stdin {
+        let mut line = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .context("cannot read the password from stdin")?;
+        line.trim_end_matches(['\n', '\r']).to_owned()
+    } else if std::io::stdin().is_terminal() {
+        rpassword::prompt_password(prompt).context("cannot read the password")?
+    } else {
+        bail!("no terminal to ask the password on: pass --password-stdin and pipe it in");
+    };
+    if password.is_empty() {
+        bail!("the password is empty");
+    }
+    Ok(password)
+}
+
+pub fn login(
+    project: &Project,
+    registry: Option<&str>,
+    user: Option<&str>,
+    password_stdin: bool,
+    format: Format,
+) -> Result<Outcome> {
+    let url = registry_url(project, registry)?;
+    let user = match user {
+        Some(u) => u.to_owned(),
+        None if std::io::stdin().is_terminal() => {
+            eprint!("user: ");
+            let mut line = String::new();
+            std::io::stdin().lock().read_line(&mut line)?;
+            line.trim().to_owned()
+        }
+        None => bail!("pass --user NAME"),
+    };
+    let password = read_password("password: ", password_stdin)?;
+    let client = RegistryClient::new(&url, None)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let session = match runtime.block_on(client.login(&user, &password)) {
+        Ok(s) => s,
+        Err(promptops_client::ClientError::Api { detail, .. }) => {
+            eprintln!("{RED}error{RED:#}: {detail}");
+            return Ok(Outcome::Findings);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let path = crate::credentials::save(&url, saved_from(&session, now))?;
+    match format {
+        Format::Json => output::json(&json!({"registry": url, "user": session.user, "saved_to": path})),
+        Format::Text => println!(
+            "logged in to {url} as {BOLD}{}{BOLD:#}; session saved to {} (readable by you only)",
+            session.user.name,
+            path.display()
+        ),
+    }
+    Ok(Outcome::Ok)
+}
+
+pub fn logout(project: &Project, registry: Option<&str>) -> Result<Outcome> {
+    let url = registry_url(project, registry)?;
+    if crate::credentials::forget(&url)? {
+        println!("logged out of {url}");
+    } else {
+        println!("no saved session for {url}");
+    }
+    Ok(Outcome::Ok)
+}
+
+fn roles_text(user: &Json) -> String {
+    user["roles"]
+        .as_array()
+        .map(|roles| {
+            roles
+                .iter()
+                .map(|m| format!("{}={}", m["project"].as_str().unwrap_or("?"), m["role"].as_str().unwrap_or("?")))
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+        .unwrap_or_default()
+}
+
+pub fn whoami(session: &Session) -> Result<Outcome> {
+    let me = match session.block(session.client.whoami()) {
+        Ok(me) => me,
+        Err(e) => return session.refused(e),
+    };
+    match session.format {
+        Format::Json => output::json(&me),
+        Format::Text => {
+            let key = me["key"]
+                .as_str()
+                .map(|k| format!(" through key {k} ({} in {})", me["key_role"].as_str().unwrap_or("?"), me["key_project"].as_str().unwrap_or("?")))
+                .unwrap_or_default();
+            println!(
+                "{BOLD}{}{BOLD:#}{key} at {}; roles: {}; teams: {}",
+                me["user"]["name"].as_str().unwrap_or("?"),
+                session.url,
+                roles_text(&me["user"]),
+                me["user"]["teams"]
+                    .as_array()
+                    .map(|t| t.iter().filter_map(Json::as_str).collect::<Vec<_>>().join(", "))
+                    .filter(|t| !t.is_empty())
+                    .unwrap_or_else(|| "none".into())
+            );
+        }
+    }
+    Ok(Outcome::Ok)
+}
+
+fn done(session: &Session, value: &impl serde::Serialize, text: String) -> Result<Outcome> {
+    match session.format {
+        Format::Json => output::json(value),
+        Format::Text => println!("{text}"),
+    }
+    Ok(Outcome::Ok)
+}
+
+pub fn user(session: &Session, action: &UserAction) -> Result<Outcome> {
+    let c = &session.client;
+    match action {
+        UserAction::Add {
+            name,
+            teams,
+            roles,
+            password_stdin,
+        } => {
+            let roles = roles
+                .iter()
+                .map(|r| {
+                    let (project, role) = r.split_once('=').ok_or_else(|| {
+                        anyhow!("--role `{r}`: use PROJECT=ROLE, e.g. {}=editor or *=admin", session.project)
+                    })?;
+                    Ok(json!({"project": project, "role": role}))
+                })
+                .collect::<Result<Vec<_>>>()?;
+            let password = read_password(&format!("password for {name}: "), *password_stdin)?;
+            match session.block(c.create_user(name, &password, teams, &roles)) {
+                Ok(u) => done(session, &u, format!("{GREEN}created{GREEN:#} user {name} ({})", roles_text(&serde_json::to_value(&u)?))),
+                Err(e) => session.refused(e),
+            }
+        }
+        UserAction::List => match session.block(c.users()) {
+            Ok(users) => {
+                if session.format == Format::Json {
+                    output::json(&users);
+                } else {
+                    for u in &users {
+                        let v = serde_json::to_value(u)?;
+                        println!(
+                            "{:<20} {:<9} roles: {:<30} teams: {}",
+                            u.name,
+                            if u.disabled { "disabled" } else { "active" },
+                            roles_text(&v),
+                            u.teams.join(", ")
+                        );
+                    }
+                }
+                Ok(Outcome::Ok)
+            }
+            Err(e) => session.refused(e),
+        },
+        UserAction::Disable { name } | UserAction::Enable { name } => {
+            let disable = matches!(action, UserAction::Disable { .. });
+            match session.block(c.set_user_disabled(name, disable)) {
+                Ok(u) => done(session, &u, format!("{name} is {}", if disable { "disabled: their sessions and keys stop working" } else { "enabled" })),
+                Err(e) => session.refused(e),
+            }
+        }
+        UserAction::Grant { name, role, project } => {
+            let project = project.as_deref().unwrap_or(&session.project);
+            match session.block(c.set_role(project, name, Some(role))) {
+                Ok(u) => done(session, &u, format!("{name} is {role} in {project}")),
+                Err(e) => session.refused(e),
+            }
+        }
+        UserAction::Revoke { name, project } => {
+            let project = project.as_deref().unwrap_or(&session.project);
+            match session.block(c.set_role(project, name, None)) {
+                Ok(u) => done(session, &u, format!("{name} has no role in {project} now")),
+                Err(e) => session.refused(e),
+            }
+        }
+    }
+}
+
+pub fn key(session: &Session, action: &KeyAction) -> Result<Outcome> {
+    let c = &session.client;
+    match action {
+        KeyAction::Create {
+            name,
+            role,
+            project,
+            expires_in_days,
+        } => {
+            let project = project.as_deref().unwrap_or(&session.project);
+            match session.block(c.create_key(name, project, role, *expires_in_days)) {
+                Ok(created) => {
+                    if session.format == Format::Json {
+                        output::json(&created);
+                    } else {
+                        println!("{}", created["key"].as_str().unwrap_or(""));
+                        eprintln!(
+                            "{GREEN}created{GREEN:#} key {} ({role} in {project}{}); it is shown this once: keep it in a secret store (PROMPTOPS_TOKEN)",
+                            created["api_key"]["prefix"].as_str().unwrap_or("?"),
+                            created["api_key"]["expires_at"].as_str().map(|e| format!(", expires {e}")).unwrap_or_default()
+                        );
+                    }
+                    Ok(Outcome::Ok)
+                }
+                Err(e) => session.refused(e),
+            }
+        }
+        KeyAction::List { all } => match session.block(c.keys(*all)) {
+            Ok(keys) => {
+                if session.format == Format::Json {
+                    output::json(&keys);
+                } else if keys.is_empty() {
+                    println!("no keys (`promptops key create --name ci --role editor`)");
+                } else {
+                    for k in &keys {
+                        let state = match (&k.revoked_at, &k.expires_at) {
+                            (Some(at), _) => format!("revoked {at}"),
+                            (None, Some(exp)) => format!("expires {exp}"),
+                            (None, None) => "no expiry".into(),
+                        };
+                        println!(
+                            "{:<16} {:<14} {:<8} {:<12} owner {:<12} {}  last used {}",
+                            k.prefix, k.name, k.role, k.project, k.owner, state,
+                            k.last_used_at.as_deref().unwrap_or("never")
+                        );
+                    }
+                }
+                Ok(Outcome::Ok)
+            }
+            Err(e) => session.refused(e),
+        },
+        KeyAction::Revoke { prefix } => match session.block(c.revoke_key(prefix)) {
+            Ok(k) => done(session, &k, format!("revoked {prefix}: it stops working now")),
+            Err(e) => session.refused(e),
+        },
+    }
+}
+
+/// The policy files: those given, else every `*.yaml`/`*.yml` in the policies folder.
+pub fn policy_files(project: &Project, files: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    if !files.is_empty() {
+        return Ok(files.to_vec());
+    }
+    let dir = project.dir.join(&project.config.project.policies_dir);
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return Ok(Vec::new());
+    };
+    let mut out: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "yaml" || x == "yml"))
+        .collect();
+    out.sort();
+    Ok(out)
+}
+
+/// The environment a policy file is for: its `environment:`, else its file name.
+pub fn policy_environment(path: &Path, parsed: &policy::Policy) -> Result<String> {
+    match &parsed.environment {
+        Some(env) => Ok(env.clone()),
+        None => path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .map(str::to_owned)
+            .ok_or_else(|| anyhow!("{}: cannot tell the environment from the file name", path.display())),
+    }
+}
+
+/// Reads and checks one policy file, printing its findings; `None` when it has errors.
+pub fn read_policy(path: &Path) -> Result<Option<(String, String, policy::Policy)>> {
+    let source = std::fs::read_to_string(path).with_context(|| format!("{}: cannot read", path.display()))?;
+    match policy::parse(&path.display().to_string(), &source) {
+        Ok((parsed, warnings)) => {
+            for w in &warnings {
+                output::diagnostic(w);
+            }
+            let env = policy_environment(path, &parsed)?;
+            Ok(Some((env, source, parsed)))
+        }
+        Err(findings) => {
+            for d in &findings {
+                output::diagnostic(d);
+            }
+            Ok(None)
+        }
+    }
+}
+
+pub fn policy_check(project: &Project, files: &[PathBuf], format: Format) -> Result<Outcome> {
+    let files = policy_files(project, files)?;
+    if files.is_empty() {
+        bail!("no policy files: give paths, or put ENV.yaml files in {}/", project.config.project.policies_dir);
+    }
+    let mut bad = 0;
+    let mut results = Vec::new();
+    for f in &files {
+        match read_policy(f)? {
+            Some((env, _, parsed)) => results.push(json!({"path": f, "environment": env, "ok": true, "policy": parsed.to_json()})),
+            None => {
+                bad += 1;
+                results.push(json!({"path": f, "ok": false}));
+            }
+        }
+    }
+    match format {
+        Format::Json => output::json(&results),
+        Format::Text => println!("checked {} policy file(s): {bad} with errors", files.len()),
+    }
+    Ok(if bad > 0 { Outcome::Findings } else { Outcome::Ok })
+}
+
+pub fn policy(session: &Session, project: &Project, action: &PolicyAction) -> Result<Outcome> {
+    match action {
+        PolicyAction::Check { files } => policy_check(project, files, session.format),
+        PolicyAction::Push { files } => {
+            let files = policy_files(project, files)?;
+            if files.is_empty() {
+                bail!("no policy files: give paths, or put ENV.yaml files in {}/", project.config.project.policies_dir);
+            }
+            let mut failed = 0;
+            let mut results = Vec::new();
+            for f in &files {
+                let Some((env, source, _)) = read_policy(f)? else {
+                    failed += 1;
+                    continue;
+                };
+                match session.block(session.client.put_policy(&session.project, &env, &source)) {
+                    Ok(rev) => {
+                        if session.format == Format::Text {
+                            println!("{GREEN}policy{GREEN:#} {env}: revision {} ({})", rev.revision, f.display());
+                        }
+                        results.push(serde_json::to_value(&rev)?);
+                    }
+                    Err(e) => {
+                        failed += 1;
+                        session.refused(e)?;
+                    }
+                }
+            }
+            if session.format == Format::Json {
+                output::json(&results);
+            }
+            Ok(if failed > 0 { Outcome::Findings } else { Outcome::Ok })
+        }
+        PolicyAction::Show { env } => match session.block(session.client.policy(&session.project, env)) {
+            Ok(Some(rev)) => {
+                if session.format == Format::Json {
+                    output::json(&rev);
+                } else {
+                    eprintln!("{DIM}{env} policy, revision {} by {} at {}{DIM:#}", rev.revision, rev.author, rev.created_at);
+                    print!("{}", rev.source);
+                    if !rev.source.ends_with('\n') {
+                        println!();
+                    }
+                }
+                Ok(Outcome::Ok)
+            }
+            Ok(None) => {
+                println!("{env} has no policy: promotions there need only the editor role");
+                Ok(Outcome::Ok)
+            }
+            Err(e) => session.refused(e),
+        },
+    }
+}
+
+pub fn requests(session: &Session, action: &RequestsAction) -> Result<Outcome> {
+    let c = &session.client;
+    match action {
+        RequestsAction::List { status } => {
+            let status = (status != "all").then_some(status.as_str());
+            match session.block(c.requests(&session.project, status)) {
+                Ok(list) => {
+                    if session.format == Format::Json {
+                        output::json(&list);
+                    } else if list.is_empty() {
+                        println!("no {} requests in {}", status.unwrap_or("promotion"), session.project);
+                    } else {
+                        for r in &list {
+                            let approvals = r.decisions.iter().filter(|d| d.verdict == promptops_store::Verdict::Approve).count();
+                            println!(
+                                "#{:<4} {:<10} {}@{} → {}  asked by {} at {}  {approvals} approval(s)",
+                                r.id, r.status.as_str(), r.prompt_id, r.version, r.environment, r.requested_by, r.requested_at
+                            );
+                        }
+                    }
+                    Ok(Outcome::Ok)
+                }
+                Err(e) => session.refused(e),
+            }
+        }
+        RequestsAction::Show { request } => match session.block(c.request(&session.project, *request)) {
+            Ok(r) => {
+                if session.format == Format::Json {
+                    output::json(&r);
+                } else {
+                    print_request_line(&r);
+                    for d in r["decisions"].as_array().into_iter().flatten() {
+                        println!(
+                            "    {} by {} ({}) at {}{}{}",
+                            d["verdict"].as_str().unwrap_or("?"),
+                            d["actor"].as_str().unwrap_or("?"),
+                            d["role"].as_str().unwrap_or("?"),
+                            d["at"].as_str().unwrap_or("?"),
+                            d["comment"].as_str().map(|c| format!(": \"{c}\"")).unwrap_or_default(),
+                            d["checklist"].as_array().filter(|c| !c.is_empty()).map(|c| format!(" [{}]", c.iter().filter_map(Json::as_str).collect::<Vec<_>>().join("; "))).unwrap_or_default()
+                        );
+                    }
+                    println!("  gates now:");
+                    print_gates(&r["gates"]);
+                }
+                Ok(Outcome::Ok)
+            }
+            Err(e) => session.refused(e),
+        },
+    }
+}
+
+pub fn decide(session: &Session, request: u64, approve: bool, comment: Option<&str>, checks: &[String]) -> Result<Outcome> {
+    match session.block(session.client.decide(&session.project, request, approve, comment, checks)) {
+        Ok(p) => {
+            if session.format == Format::Json {
+                output::json(&p);
+                return Ok(Outcome::Ok);
+            }
+            if !approve {
+                println!("{YELLOW}rejected{YELLOW:#} request #{request}");
+                return Ok(Outcome::Ok);
+            }
+            println!("{GREEN}approved{GREEN:#} request #{request}");
+            if p["outcome"] == json!("moved") {
+                print_promotion(session, &p);
+            } else {
+                println!("  the label has not moved yet; gates now:");
+                print_gates(&p["gates"]);
+            }
+            Ok(Outcome::Ok)
+        }
+        Err(e) => session.refused(e),
+    }
+}
+
+pub fn withdraw(session: &Session, request: u64, comment: Option<&str>) -> Result<Outcome> {
+    match session.block(session.client.withdraw(&session.project, request, comment)) {
+        Ok(r) => done(session, &r, format!("withdrew request #{request}")),
+        Err(e) => session.refused(e),
+    }
+}

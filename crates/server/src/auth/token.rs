@@ -1,0 +1,127 @@
+//! Signed session tokens (JWT, HS256): a short-lived access token for requests and a
+//! longer-lived refresh token that only buys new access tokens.
+
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, decode, encode};
+use serde::{Deserialize, Serialize};
+
+/// How long an access token works.
+pub const ACCESS_SECONDS: u64 = 15 * 60;
+/// How long a refresh token works.
+pub const REFRESH_SECONDS: u64 = 7 * 24 * 3600;
+const ISSUER: &str = "promptops";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TokenKind {
+    Access,
+    Refresh,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Claims {
+    pub sub: String,
+    pub typ: TokenKind,
+    pub iss: String,
+    pub iat: u64,
+    pub exp: u64,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum TokenError {
+    #[error("the token has expired; log in again (`promptops login`)")]
+    Expired,
+    #[error("the token's signature does not match this registry's key")]
+    BadSignature,
+    #[error("the token is malformed")]
+    Malformed,
+    #[error("a {found:?} token was given where a {wanted:?} token is needed")]
+    WrongKind { wanted: TokenKind, found: TokenKind },
+    #[error("signing failed: {0}")]
+    Signing(String),
+}
+
+/// Signs and checks tokens with the registry's secret.
+#[derive(Clone)]
+pub struct Signer {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+}
+
+impl std::fmt::Debug for Signer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Signer(<secret>)")
+    }
+}
+
+pub fn now_seconds() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+impl Signer {
+    pub fn new(secret: &[u8]) -> Signer {
+        Signer {
+            encoding: EncodingKey::from_secret(secret),
+            decoding: DecodingKey::from_secret(secret),
+        }
+    }
+
+    /// A token for `user` that expires `seconds` from `now`.
+    pub fn issue(&self, user: &str, typ: TokenKind, now: u64, seconds: u64) -> Result<String, TokenError> {
+        let claims = Claims {
+            sub: user.to_owned(),
+            typ,
+            iss: ISSUER.to_owned(),
+            iat: now,
+            exp: now + seconds,
+        };
+        encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+            .map_err(|e| TokenError::Signing(e.to_string()))
+    }
+
+    /// The claims of a valid, unexpired token of kind `wanted`.
+    pub fn verify(&self, token: &str, wanted: TokenKind) -> Result<Claims, TokenError> {
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.set_issuer(&[ISSUER]);
+        validation.leeway = 0;
+        validation.set_required_spec_claims(&["exp", "iss", "sub"]);
+        let data = decode::<Claims>(token, &self.decoding, &validation).map_err(|e| {
+            use jsonwebtoken::errors::ErrorKind;
+            match e.kind() {
+                ErrorKind::ExpiredSignature => TokenError::Expired,
+                ErrorKind::InvalidSignature => TokenError::BadSignature,
+                _ => TokenError::Malformed,
+            }
+        })?;
+        if data.claims.typ != wanted {
+            return Err(TokenError::WrongKind {
+                wanted,
+                found: data.claims.typ,
+            });
+        }
+        Ok(data.claims)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_round_trip_and_refuse_what_they_should() {
+        let signer = Signer::new(b"secret one");
+        let now = now_seconds();
+        let access = signer.issue("alice", TokenKind::Access, now, 60).unwrap();
+        assert_eq!(signer.verify(&access, TokenKind::Access).unwrap().sub, "alice");
+        assert!(matches!(
+            signer.verify(&access, TokenKind::Refresh),
+            Err(TokenError::WrongKind { .. })
+        ));
+        let expired = signer.issue("alice", TokenKind::Access, now - 120, 60).unwrap();
+        assert_eq!(signer.verify(&expired, TokenKind::Access).unwrap_err(), TokenError::Expired);
+        let other = Signer::new(b"secret two").issue("alice", TokenKind::Access, now, 60).unwrap();
+        assert_eq!(signer.verify(&other, TokenKind::Access).unwrap_err(), TokenError::BadSignature);
+        assert_eq!(signer.verify("garbage", TokenKind::Access).unwrap_err(), TokenError::Malformed);
+    }
+}
