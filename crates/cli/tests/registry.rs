@@ -3,111 +3,37 @@
 //! staging → prod → push v2 → promote to prod → resolve gives v2 → rollback → resolve
 //! gives v1 → history shows every move → audit verify is ok.
 
-use serde_json::Value;
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
+mod support;
+
+use std::path::Path;
+use support::{As, Server, drop_schema, postgres, project, serve, text};
 use tempfile::TempDir;
 
-/// A running `promptops serve`, killed when dropped.
-struct Server {
-    child: Child,
-    url: String,
+/// Alice: admin of every project, logged in through the CLI.
+fn alice(server: &Server, repo: &Path) -> As {
+    let admin = As::login(repo, &server.url, "admin", support::ADMIN_PASSWORD);
+    admin.add_user("alice@example.com", "alice-password-1", &["*=admin"], &[]);
+    As::login(repo, &server.url, "alice@example.com", "alice-password-1")
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn serve(dir: &Path, extra: &[&str]) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_promptops"))
-        .args(["serve", "--addr", "127.0.0.1:0"])
-        .args(extra)
-        .current_dir(dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start promptops serve");
-    let stdout = child.stdout.take().unwrap();
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).unwrap();
-    // "promptops registry listening on http://127.0.0.1:PORT (...)"
-    let url = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap_or_else(|| panic!("no URL in the server's first line: {line:?}"))
-        .to_owned();
-    Server { child, url }
-}
-
-fn promptops(dir: &Path, registry: &str, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_promptops"))
-        .args(args)
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .env("PROMPTOPS_REGISTRY", registry)
-        .env("PROMPTOPS_ACTOR", "alice@example.com")
-        .env("PROMPTOPS_CACHE", "0")
-        .output()
-        .expect("run promptops")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "status {:?}\nstdout:\n{}\nstderr:\n{}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-/// Runs a command that must succeed and returns its stdout.
-fn ok(dir: &Path, registry: &str, args: &[&str]) -> String {
-    let o = promptops(dir, registry, args);
-    assert!(o.status.success(), "promptops {args:?}: {}", text(&o));
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn json(dir: &Path, registry: &str, args: &[&str]) -> Value {
-    let mut all = args.to_vec();
-    all.extend(["--format", "json"]);
-    serde_json::from_str(&ok(dir, registry, &all)).unwrap()
-}
-
-/// A starter project (its prompt is `support.answer` 1.0.0).
-fn project(tmp: &TempDir) -> PathBuf {
-    let o = Command::new(env!("CARGO_BIN_EXE_promptops"))
-        .args(["init", "demo"])
-        .current_dir(tmp.path())
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", text(&o));
-    tmp.path().join("demo")
-}
-
-fn walk_the_lifecycle(server: &Server, repo: &Path) {
-    let r = server.url.as_str();
-    let out = ok(repo, r, &["push"]);
+fn walk_the_lifecycle(a: &As) {
+    let out = a.ok(&["push"]);
     assert!(out.contains("created   support.answer@1.0.0"), "{out}");
-    let out = ok(repo, r, &["push"]);
+    let out = a.ok(&["push"]);
     assert!(
         out.contains("unchanged support.answer@1.0.0"),
         "pushing again changes nothing: {out}"
     );
 
     for env in ["dev", "staging", "prod"] {
-        let out = ok(repo, r, &["promote", "support.answer", "--to", env]);
+        let out = a.ok(&["promote", "support.answer", "--to", env]);
         assert!(
             out.contains(&format!("in {env}: (nothing) → 1.0.0")),
             "{out}"
         );
     }
 
-    let file = repo.join("prompts/support/answer.yaml");
+    let file = a.repo.join("prompts/support/answer.yaml");
     let v1 = std::fs::read_to_string(&file).unwrap();
     let v2 = v1.replace("version: 1.0.0", "version: 1.1.0").replace(
         "Answer only from the article",
@@ -115,13 +41,10 @@ fn walk_the_lifecycle(server: &Server, repo: &Path) {
     );
     assert_ne!(v1, v2);
     std::fs::write(&file, v2).unwrap();
-    let pushed = json(repo, r, &["push"]);
+    let pushed = a.json(&["push"]);
     assert_eq!(pushed["created"], 1, "{pushed}");
     assert_eq!(pushed["prompts"][0]["version"], "1.1.0");
-    ok(
-        repo,
-        r,
-        &[
+    a.ok(&[
             "promote",
             "support.answer",
             "--to",
@@ -133,20 +56,17 @@ fn walk_the_lifecycle(server: &Server, repo: &Path) {
         ],
     );
 
-    let served = json(repo, r, &["get", "support.answer", "--env", "prod"]);
+    let served = a.json(&["get", "support.answer", "--env", "prod"]);
     assert_eq!(served["version"], "1.1.0");
     assert_eq!(served["parent"], "1.0.0");
     assert_eq!(served["author"], "alice@example.com");
-    let hash = ok(repo, r, &["hash", "prompts/support/answer.yaml"]);
+    let hash = a.ok(&["hash", "prompts/support/answer.yaml"]);
     assert!(
         hash.contains(served["content_hash"].as_str().unwrap()),
         "the registry's hash is `promptops hash`'s: {hash} vs {served}"
     );
 
-    let out = ok(
-        repo,
-        r,
-        &[
+    let out = a.ok(&[
             "rollback",
             "support.answer",
             "--env",
@@ -157,13 +77,10 @@ fn walk_the_lifecycle(server: &Server, repo: &Path) {
     );
     assert!(out.contains("in prod: 1.1.0 → 1.0.0"), "{out}");
     assert_eq!(
-        json(repo, r, &["get", "support.answer", "--env", "prod"])["version"],
+        a.json(&["get", "support.answer", "--env", "prod"])["version"],
         "1.0.0"
     );
-    let rendered = ok(
-        repo,
-        r,
-        &[
+    let rendered = a.ok(&[
             "get",
             "support.answer",
             "--env",
@@ -179,7 +96,7 @@ fn walk_the_lifecycle(server: &Server, repo: &Path) {
     );
     assert!(rendered.contains("Acme"), "{rendered}");
 
-    let history = json(repo, r, &["history", "support.answer"]);
+    let history = a.json(&["history", "support.answer"]);
     let moves: Vec<(String, String, String, String)> = history["moves"]
         .as_array()
         .unwrap()
@@ -210,40 +127,37 @@ fn walk_the_lifecycle(server: &Server, repo: &Path) {
     assert_eq!(history["moves"][4]["actor"], "alice@example.com");
     assert_eq!(history["versions"].as_array().unwrap().len(), 2);
 
-    let diff = ok(repo, r, &["diff", "support.answer", "1.0.0", "1.1.0"]);
+    let diff = a.ok(&["diff", "support.answer", "1.0.0", "1.1.0"]);
     assert!(
         diff.contains("+version: 1.1.0") && diff.contains("Answer briefly"),
         "{diff}"
     );
-    let diff = json(repo, r, &["diff", "support.answer", "1.0.0", "1.1.0"]);
+    let diff = a.json(&["diff", "support.answer", "1.0.0", "1.1.0"]);
     assert_eq!(diff["diff"]["verdict"]["status"], "fits", "{diff}");
 
-    let verified = json(repo, r, &["audit", "verify"]);
+    let verified = a.json(&["audit", "verify"]);
     assert_eq!(verified["ok"], true, "{verified}");
-    // project, 2 versions, 5 label moves
-    assert_eq!(verified["events"], 8);
-    ok(repo, r, &["audit", "head", "-o", "head.json"]);
-    let out = ok(repo, r, &["audit", "verify", "--head", "head.json"]);
+    // the first admin and alice, project, 2 versions, 5 label moves
+    assert_eq!(verified["events"], 10);
+    a.ok(&["audit", "head", "-o", "head.json"]);
+    let out = a.ok(&["audit", "verify", "--head", "head.json"]);
     assert!(out.contains("matches the kept head"), "{out}");
-    let events = json(repo, r, &["audit", "list"]);
-    assert_eq!(events.as_array().unwrap().len(), 8);
+    let events = a.json(&["audit", "list"]);
+    assert_eq!(events.as_array().unwrap().len(), 10);
 
     // The starter suite runs offline; its result attaches to the version it tested.
-    let out = ok(repo, r, &["eval", "--publish"]);
+    let out = a.ok(&["eval", "--publish"]);
     assert!(
         out.contains("published eval run #1 of support.answer@1.1.0"),
         "{out}"
     );
-    assert_eq!(json(repo, r, &["audit", "verify"])["events"], 9);
+    assert_eq!(a.json(&["audit", "verify"])["events"], 11);
 }
 
-fn refusals_are_clear_and_change_nothing(server: &Server, repo: &Path) {
-    let r = server.url.as_str();
-    let before = json(repo, r, &["audit", "verify"])["events"].clone();
-    let o = promptops(
-        repo,
-        r,
-        &[
+fn refusals_are_clear_and_change_nothing(a: &As) {
+    let repo = a.repo.as_path();
+    let before = a.json(&["audit", "verify"])["events"].clone();
+    let o = a.run(&[
             "rollback",
             "support.answer",
             "--env",
@@ -258,10 +172,7 @@ fn refusals_are_clear_and_change_nothing(server: &Server, repo: &Path) {
         "{}",
         text(&o)
     );
-    let o = promptops(
-        repo,
-        r,
-        &[
+    let o = a.run(&[
             "promote",
             "support.nothing",
             "--to",
@@ -276,7 +187,7 @@ fn refusals_are_clear_and_change_nothing(server: &Server, repo: &Path) {
         "{}",
         text(&o)
     );
-    let o = promptops(repo, r, &["promote", "support.answer", "--to", "qa"]);
+    let o = a.run(&["promote", "support.answer", "--to", "qa"]);
     assert!(!o.status.success());
     assert!(
         String::from_utf8_lossy(&o.stderr).contains("unknown environment `qa`"),
@@ -289,14 +200,14 @@ fn refusals_are_clear_and_change_nothing(server: &Server, repo: &Path) {
         .unwrap()
         .replace("Answer briefly", "Answer tersely");
     std::fs::write(&file, edited).unwrap();
-    let o = promptops(repo, r, &["push"]);
+    let o = a.run(&["push"]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(
         String::from_utf8_lossy(&o.stderr).contains("already exists with other content"),
         "{}",
         text(&o)
     );
-    assert_eq!(json(repo, r, &["audit", "verify"])["events"], before);
+    assert_eq!(a.json(&["audit", "verify"])["events"], before);
 }
 
 #[test]
@@ -305,8 +216,9 @@ fn lifecycle_on_the_embedded_sqlite_registry() {
     let repo = project(&tmp);
     let server_dir = TempDir::new().unwrap();
     let server = serve(server_dir.path(), &[]);
-    walk_the_lifecycle(&server, &repo);
-    refusals_are_clear_and_change_nothing(&server, &repo);
+    let a = alice(&server, &repo);
+    walk_the_lifecycle(&a);
+    refusals_are_clear_and_change_nothing(&a);
     assert!(
         server_dir.path().join(".promptops/registry.db").is_file(),
         "the default database file"
@@ -315,52 +227,18 @@ fn lifecycle_on_the_embedded_sqlite_registry() {
 
 #[test]
 fn lifecycle_on_postgresql() {
-    let url = std::env::var("PROMPTOPS_TEST_PG_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-    static N: AtomicU32 = AtomicU32::new(0);
-    let schema = format!(
-        "e2e_{}_{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    );
-    if std::net::TcpStream::connect(pg_addr(&url)).is_err() {
-        if std::env::var_os("PROMPTOPS_REQUIRE_SERVICES").is_some() {
-            panic!("PostgreSQL required (PROMPTOPS_REQUIRE_SERVICES is set) at {url}");
-        }
-        eprintln!(
-            "skipped lifecycle_on_postgresql: PostgreSQL not reachable at {url}; set PROMPTOPS_TEST_PG_URL"
-        );
+    let Some((url, schema)) = postgres("lifecycle_on_postgresql") else {
         return;
-    }
+    };
     let tmp = TempDir::new().unwrap();
     let repo = project(&tmp);
     let server = serve(
         tmp.path(),
         &["--database-url", &url, "--database-schema", &schema],
     );
-    walk_the_lifecycle(&server, &repo);
-    refusals_are_clear_and_change_nothing(&server, &repo);
+    let a = alice(&server, &repo);
+    walk_the_lifecycle(&a);
+    refusals_are_clear_and_change_nothing(&a);
     drop(server);
-    let o = Command::new("psql")
-        .args([
-            url.as_str(),
-            "-qc",
-            &format!("DROP SCHEMA \"{schema}\" CASCADE"),
-        ])
-        .output();
-    if !o.as_ref().is_ok_and(|o| o.status.success()) {
-        eprintln!("note: could not drop schema {schema}: {o:?}");
-    }
-}
-
-/// host:port of a postgres:// URL.
-fn pg_addr(url: &str) -> String {
-    let rest = url.split("://").nth(1).unwrap_or(url);
-    let host = rest.rsplit('@').next().unwrap_or(rest);
-    let host = host.split('/').next().unwrap_or(host);
-    if host.contains(':') {
-        host.to_owned()
-    } else {
-        format!("{host}:5432")
-    }
+    drop_schema(&url, &schema);
 }

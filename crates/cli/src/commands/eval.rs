@@ -46,7 +46,7 @@ pub fn run(
     }
 }
 
-/// The global `--registry` and `--actor`, for `--publish`.
+/// The global `--registry` and `--token`, for `--publish`.
 pub struct Registry<'a> {
     pub url: Option<&'a str>,
     pub token: Option<&'a str>,
