@@ -345,7 +345,11 @@ async fn openapi_document_is_3_1_and_covers_every_route() {
         .iter()
         .map(|(m, p, _)| (m.as_str().to_owned(), (*p).to_owned()))
         .collect();
-    assert_eq!(declared.len(), ROUTES.len(), "auth::ROUTES declares a route twice");
+    assert_eq!(
+        declared.len(),
+        ROUTES.len(),
+        "auth::ROUTES declares a route twice"
+    );
     documented.insert(("GET".to_owned(), "/openapi.json".to_owned()));
     let undeclared: Vec<_> = documented.difference(&declared).collect();
     let undocumented: Vec<_> = declared.difference(&documented).collect();
@@ -360,7 +364,9 @@ async fn openapi_document_is_3_1_and_covers_every_route() {
             item.as_object()
                 .unwrap()
                 .iter()
-                .filter(|(m, op)| HTTP_METHODS.contains(&m.as_str()) && op["security"] == json!([{}]))
+                .filter(|(m, op)| {
+                    HTTP_METHODS.contains(&m.as_str()) && op["security"] == json!([{}])
+                })
                 .map(|(m, _)| (m.to_uppercase(), path.clone()))
                 .collect::<Vec<_>>()
         })
@@ -370,7 +376,10 @@ async fn openapi_document_is_3_1_and_covers_every_route() {
         .filter(|(_, p, perm)| perm.need() == Need::Nothing && *p != "/openapi.json")
         .map(|(m, p, _)| (m.as_str().to_owned(), (*p).to_owned()))
         .collect();
-    assert_eq!(public_in_doc, public_in_table, "public in the document vs in auth::ROUTES");
+    assert_eq!(
+        public_in_doc, public_in_table,
+        "public in the document vs in auth::ROUTES"
+    );
 
     let health = api.get("/healthz").await;
     assert_eq!(health.body["status"], "ok");
@@ -442,7 +451,10 @@ async fn eval_runs_attach_list_and_keep_their_report() {
     let r = api.get(evals).await;
     assert_eq!(r.body.as_array().unwrap().len(), 1);
     assert_eq!(r.body[0]["summary"]["pass_rate"], 0.5);
-    assert_eq!(r.body[0]["actor"], "admin", "the actor is the authenticated caller");
+    assert_eq!(
+        r.body[0]["actor"], "admin",
+        "the actor is the authenticated caller"
+    );
     let r = api
         .get(&format!("/v1/projects/acme/evals/{run}/report"))
         .await;
@@ -477,4 +489,6 @@ async fn eval_runs_attach_list_and_keep_their_report() {
 }
 
 /// The keys of an OpenAPI path item that are operations.
-const HTTP_METHODS: &[&str] = &["get", "put", "post", "delete", "options", "head", "patch", "trace"];
+const HTTP_METHODS: &[&str] = &[
+    "get", "put", "post", "delete", "options", "head", "patch", "trace",
+];

@@ -11,6 +11,8 @@ use std::time::Duration;
 const BURST: u32 = 5;
 /// One more attempt is allowed every this often.
 const REFILL: Duration = Duration::from_secs(12);
+/// How many names the limiter remembers before it prunes the ones at full allowance.
+const PRUNE_ABOVE: usize = 10_000;
 
 #[derive(Clone)]
 pub struct LoginLimiter {
@@ -32,6 +34,11 @@ impl Default for LoginLimiter {
 impl LoginLimiter {
     /// `Ok` when `user` may try now; otherwise how long to wait.
     pub fn check(&self, user: &str) -> Result<(), Duration> {
+        // Names that have waited long enough are forgotten, so the table stays as small
+        // as the set of names tried recently.
+        if self.limiter.len() > PRUNE_ABOVE {
+            self.limiter.retain_recent();
+        }
         self.limiter
             .check_key(&user.to_lowercase())
             .map_err(|not_until| not_until.wait_time_from(DefaultClock::default().now()))

@@ -25,8 +25,11 @@ use token::TokenKind;
 pub enum Permission {
     /// No credentials (health, the API description, login).
     Public,
-    /// Any valid credentials (who am I, my keys, the projects I can see).
+    /// Any valid credentials (who am I, the projects I can see, revoking a key).
     Authenticated,
+    /// A user's own session, not an API key: listing and creating keys (a leaked key
+    /// cannot mint or enumerate others).
+    UserSession,
     /// `viewer` in the route's project: read prompts, versions, labels, evals, requests.
     Read,
     /// `editor`: publish versions and eval runs.
@@ -50,6 +53,8 @@ pub enum Permission {
 pub enum Need {
     Nothing,
     Credentials,
+    /// A session token (an API key is refused).
+    Session,
     /// This role in the project the path names.
     InProject(Role),
     /// This role in every project (`*`).
@@ -61,6 +66,7 @@ impl Permission {
         match self {
             Permission::Public => Need::Nothing,
             Permission::Authenticated => Need::Credentials,
+            Permission::UserSession => Need::Session,
             Permission::Read => Need::InProject(Role::Viewer),
             Permission::Publish | Permission::RequestPromotion => Need::InProject(Role::Editor),
             Permission::Decide | Permission::Rollback => Need::InProject(Role::Approver),
@@ -94,8 +100,8 @@ routes_table! {
     GET "/v1/users/{user}" => ManageServer,
     POST "/v1/users/{user}/disable" => ManageServer,
     POST "/v1/users/{user}/enable" => ManageServer,
-    GET "/v1/keys" => Authenticated,
-    POST "/v1/keys" => Authenticated,
+    GET "/v1/keys" => UserSession,
+    POST "/v1/keys" => UserSession,
     POST "/v1/keys/{prefix}/revoke" => Authenticated,
     GET "/v1/projects" => Authenticated,
     POST "/v1/projects" => ManageServer,
@@ -230,7 +236,13 @@ pub async fn enforce<S: Store>(
     next: Next,
 ) -> Response {
     let path = matched.as_ref().map_or("", |m| m.as_str());
-    let Some(permission) = permission_of(request.method(), path) else {
+    // axum answers HEAD through the GET route, so it needs what GET needs.
+    let method = if request.method() == Method::HEAD {
+        Method::GET
+    } else {
+        request.method().clone()
+    };
+    let Some(permission) = permission_of(&method, path) else {
         tracing::error!(method = %request.method(), path, "route has no declared permission");
         return ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -273,6 +285,12 @@ fn with_challenge(mut response: Response) -> Response {
 pub fn authorize(principal: &Principal, need: Need, project: Option<&str>) -> Result<(), ApiError> {
     let (held, wanted, scope) = match need {
         Need::Nothing | Need::Credentials => return Ok(()),
+        Need::Session if principal.key.is_some() => {
+            return Err(forbidden(
+                "an API key cannot do this; log in as a user (`promptops login`)",
+            ));
+        }
+        Need::Session => return Ok(()),
         Need::InProject(role) => {
             let project = project.unwrap_or(ALL_PROJECTS);
             (principal.role_in(project), role, format!("project `{project}`"))

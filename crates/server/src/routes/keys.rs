@@ -47,11 +47,6 @@ pub async fn create<S: Store>(
     Caller(caller): Caller,
     ApiJson(body): ApiJson<CreateKey>,
 ) -> ApiResult<(StatusCode, Json<CreatedKey>)> {
-    if caller.key.is_some() {
-        return Err(forbidden(
-            "an API key cannot create keys; log in as a user (`promptops login`)",
-        ));
-    }
     let role = Role::parse(&body.role).ok_or_else(|| {
         ApiError::unprocessable(format!(
             "unknown role `{}`; use one of {}",

@@ -76,7 +76,7 @@ pub async fn login<S: Store>(
 ) -> Result<Response, ApiError> {
     if let Err(wait) = state.auth.login_limiter.check(&body.user) {
         let secs = wait.as_secs().max(1);
-        tracing::warn!(user = %body.user, "login refused: too many attempts");
+        tracing::warn!("login refused: too many attempts for one user name");
         let mut response = ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
             format!("too many login attempts for `{}`; wait {secs} s", body.user),
@@ -98,8 +98,13 @@ pub async fn login<S: Store>(
         .unwrap_or(false);
     let user = match record {
         Some(r) if matches => r.user,
-        _ => {
-            tracing::info!(user = %body.user, "login failed");
+        Some(r) => {
+            tracing::info!(user = %r.user.name, "login failed: wrong password");
+            return Err(unauthorized("wrong user name or password"));
+        }
+        None => {
+            // Not the name as typed: it may be a password pasted into the wrong field.
+            tracing::info!("login failed: unknown user name");
             return Err(unauthorized("wrong user name or password"));
         }
     };

@@ -111,9 +111,22 @@ impl Api {
         credential: Option<&str>,
         body: Option<&Value>,
     ) -> Reply {
+        let authorization = credential.map(|c| format!("Bearer {c}"));
+        self.call_with_header(method, uri, authorization.as_deref(), body)
+            .await
+    }
+
+    /// A request with this `Authorization` header (`None`: none).
+    pub async fn call_with_header(
+        &self,
+        method: Method,
+        uri: &str,
+        authorization: Option<&str>,
+        body: Option<&Value>,
+    ) -> Reply {
         let mut req = Request::builder().method(method).uri(uri);
-        if let Some(c) = credential {
-            req = req.header(header::AUTHORIZATION, bearer(c));
+        if let Some(a) = authorization {
+            req = req.header(header::AUTHORIZATION, a);
         }
         let req = match body {
             Some(b) => req
@@ -185,12 +198,22 @@ impl Api {
                 json!({"name": name, "password": password, "teams": [], "roles": roles}),
             )
             .await;
-        assert_eq!(r.status, StatusCode::CREATED, "create user {name}: {}", r.text);
+        assert_eq!(
+            r.status,
+            StatusCode::CREATED,
+            "create user {name}: {}",
+            r.text
+        );
     }
 
     pub async fn create_project(&self, name: &str) {
         let r = self.post("/v1/projects", json!({"name": name})).await;
-        assert_eq!(r.status, StatusCode::CREATED, "create project {name}: {}", r.text);
+        assert_eq!(
+            r.status,
+            StatusCode::CREATED,
+            "create project {name}: {}",
+            r.text
+        );
     }
 
     /// A new API key made with `credential`: `(key, prefix)`.
@@ -208,7 +231,12 @@ impl Api {
                 json!({"name": name, "project": project, "role": role}),
             )
             .await;
-        assert_eq!(r.status, StatusCode::CREATED, "create key {name}: {}", r.text);
+        assert_eq!(
+            r.status,
+            StatusCode::CREATED,
+            "create key {name}: {}",
+            r.text
+        );
         (
             r.body["key"].as_str().unwrap().to_owned(),
             r.body["api_key"]["prefix"].as_str().unwrap().to_owned(),

@@ -1,0 +1,537 @@
+//! Who may do what: every route of `auth::ROUTES` × every kind of credential, against
+//! the permission the table declares (a new route is covered without touching this
+//! file); then the login limiter, API keys capped by their owner's current role, and
+//! keys that cannot make keys.
+
+mod common;
+
+use axum::http::{Method, StatusCode, header};
+use common::{Api, JWT_SECRET, Reply};
+use promptops_core::role::Role;
+use promptops_server::auth::token::{Signer, TokenKind, now_seconds};
+use promptops_server::auth::{Need, ROUTES};
+use serde_json::{Value, json};
+
+/// What a credential stands for, as far as access goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Holder {
+    /// No credential, or one that must not authenticate.
+    Nobody,
+    /// This role in `alpha` and none anywhere else.
+    InAlpha(Role),
+    /// A key of `beta` (admin role there), used on `alpha` and the server's routes.
+    BetaKey,
+    /// `viewer` of every project (`*`).
+    ViewerEverywhere,
+}
+
+struct Credential {
+    name: &'static str,
+    /// The whole `Authorization` header (`None`: the request has none).
+    header: Option<String>,
+    holder: Holder,
+    /// The user behind a session token (`None` for keys and for nobody).
+    session_of: Option<&'static str>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    /// Neither 401 nor 403: the handler ran (2xx, 404, 409, 422…).
+    Allowed,
+    Unauthorized,
+    Forbidden,
+}
+
+/// What the permission table says `holder` gets on a route that needs `need`.
+fn expected(need: Need, holder: Holder, is_key: bool) -> Outcome {
+    use Outcome::*;
+    let allowed_if = |yes: bool| if yes { Allowed } else { Forbidden };
+    match (need, holder) {
+        (Need::Nothing, _) => Allowed,
+        (_, Holder::Nobody) => Unauthorized,
+        (Need::Credentials, _) => Allowed,
+        (Need::Session, _) => allowed_if(!is_key),
+        (Need::InProject(wanted), Holder::InAlpha(held)) => allowed_if(held.includes(wanted)),
+        (Need::InProject(wanted), Holder::ViewerEverywhere) => {
+            allowed_if(Role::Viewer.includes(wanted))
+        }
+        (Need::InProject(_), Holder::BetaKey) => Forbidden,
+        (Need::Everywhere(wanted), Holder::ViewerEverywhere) => {
+            allowed_if(Role::Viewer.includes(wanted))
+        }
+        (Need::Everywhere(_), Holder::InAlpha(_) | Holder::BetaKey) => Forbidden,
+    }
+}
+
+/// Who owns the revoked key whose prefix fills `{prefix}`.
+const REVOKED_KEY_OWNER: &str = "e";
+
+/// Handlers that refuse, on their own, a caller the permission table lets through;
+/// the reason is printed with any mismatch.
+fn handler_refuses(method: &Method, route: &str, cred: &Credential) -> Option<&'static str> {
+    if method == Method::POST && route == "/v1/keys/{prefix}/revoke" {
+        let owner_in_session = cred.session_of == Some(REVOKED_KEY_OWNER);
+        let admin_of_its_project = cred.holder == Holder::InAlpha(Role::Admin);
+        if !owner_in_session && !admin_of_its_project {
+            return Some(
+                "only the key's owner (in a session) or an admin of its project may revoke it",
+            );
+        }
+    }
+    None
+}
+
+/// The body each route gets: `{}` (mostly refused as invalid, which is fine: only 401
+/// and 403 matter), except where `{}` would be valid and change what is under test.
+fn body_for(method: &Method, route: &str) -> Option<Value> {
+    if *method == Method::GET {
+        return None;
+    }
+    Some(match route {
+        // `{}` is `{"role": null}`: it would take `v`'s role in alpha away. Granting the
+        // role `v` has already changes nothing.
+        "/v1/projects/{project}/members/{user}" => json!({"role": "viewer"}),
+        _ => json!({}),
+    })
+}
+
+/// The route with its parameters filled.
+fn fill(route: &str, key_prefix: &str) -> String {
+    let mut uri = String::new();
+    let mut rest = route;
+    while let Some(open) = rest.find('{') {
+        let close = rest[open..].find('}').unwrap() + open;
+        uri.push_str(&rest[..open]);
+        uri.push_str(match &rest[open + 1..close] {
+            "project" => "alpha",
+            "id" => "support.reply",
+            "version" => "1.0.0",
+            "env" => "prod",
+            "user" => "v",
+            "prefix" => key_prefix,
+            "request" | "run" => "1",
+            other => panic!("{route}: give the path parameter `{other}` a value in fill()"),
+        });
+        rest = &rest[close + 1..];
+    }
+    uri.push_str(rest);
+    uri
+}
+
+fn outcome_of(r: &Reply) -> Result<Outcome, String> {
+    match r.status {
+        StatusCode::UNAUTHORIZED => match r.headers.get(header::WWW_AUTHENTICATE) {
+            Some(_) => Ok(Outcome::Unauthorized),
+            None => Err("401 without WWW-Authenticate".to_owned()),
+        },
+        StatusCode::FORBIDDEN => Ok(Outcome::Forbidden),
+        StatusCode::METHOD_NOT_ALLOWED => {
+            Err("405: the route is declared but not routed".to_owned())
+        }
+        StatusCode::NOT_FOUND
+            if r.body["detail"]
+                .as_str()
+                .is_some_and(|d| d.starts_with("no route")) =>
+        {
+            Err("404: the route is declared but not routed".to_owned())
+        }
+        s if s.is_server_error() => Err(format!("{s}")),
+        _ => Ok(Outcome::Allowed),
+    }
+}
+
+fn password(user: &str) -> String {
+    format!("password of {user}!")
+}
+
+async fn session(api: &Api, user: &str) -> Value {
+    api.login_ok(user, &password(user)).await
+}
+
+fn access(session: &Value) -> String {
+    session["access_token"].as_str().unwrap().to_owned()
+}
+
+/// A registry with `alpha` and `beta`, a user per role in alpha, and every kind of
+/// credential; also the prefix of the revoked key.
+async fn setup() -> (Api, Vec<Credential>, String) {
+    let api = Api::new().await;
+    api.create_project("alpha").await;
+    api.create_project("beta").await;
+    for (user, role) in [
+        ("v", "viewer"),
+        ("e", "editor"),
+        ("ap", "approver"),
+        ("ad", "admin"),
+        ("gone", "editor"),
+    ] {
+        api.create_user(user, &password(user), &[("alpha", role)])
+            .await;
+    }
+    api.create_user("sv", &password("sv"), &[("*", "viewer")])
+        .await;
+
+    let e = access(&session(&api, "e").await);
+    let ad_session = session(&api, "ad").await;
+    let ad = access(&ad_session);
+    let gone = access(&session(&api, "gone").await);
+
+    // Each refused credential works until the one thing that makes it fail: so a 401
+    // below is for that reason.
+    let works = async |credential: &str| {
+        let r = api.get_as(credential, "/v1/auth/whoami").await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    };
+    let (revoked, revoked_prefix) = api.create_key(&e, "revoked", "alpha", "editor").await;
+    works(&revoked).await;
+    let r = api
+        .post_as(&e, &format!("/v1/keys/{revoked_prefix}/revoke"), json!({}))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let (gone_key, _) = api.create_key(&gone, "ci", "alpha", "editor").await;
+    works(&gone_key).await;
+    works(&gone).await;
+    let r = api.post("/v1/users/gone/disable", json!({})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let (beta_key, _) = api
+        .create_key(&api.admin, "beta-admin", "beta", "admin")
+        .await;
+    // Made by an admin of alpha, capped at editor: behaves like an editor.
+    let (editor_key, editor_prefix) = api.create_key(&ad, "ci", "alpha", "editor").await;
+
+    let now = now_seconds();
+    let registry = Signer::new(JWT_SECRET);
+    works(&registry.issue("e", TokenKind::Access, now, 600).unwrap()).await;
+    let expired = registry
+        .issue("e", TokenKind::Access, now - 3600, 60)
+        .unwrap();
+    works(&registry.issue("ad", TokenKind::Access, now, 600).unwrap()).await;
+    let forged = Signer::new(b"another secret, not the registry's!!")
+        .issue("ad", TokenKind::Access, now, 600)
+        .unwrap();
+    let refresh = ad_session["refresh_token"].as_str().unwrap().to_owned();
+    let r = api
+        .call(
+            Method::POST,
+            "/v1/auth/refresh",
+            None,
+            Some(&json!({"refresh_token": refresh})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    // The editor key's prefix with another secret.
+    let tampered = format!("{editor_prefix}_{}", "0".repeat(64));
+    assert_ne!(tampered, editor_key);
+
+    let bearer = |c: &str| Some(format!("Bearer {c}"));
+    let nobody = |name, header| Credential {
+        name,
+        header,
+        holder: Holder::Nobody,
+        session_of: None,
+    };
+    let mut creds = vec![
+        nobody("no credentials", None),
+        nobody("an expired access token of e", bearer(&expired)),
+        nobody(
+            "an access token of ad signed with another secret",
+            bearer(&forged),
+        ),
+        nobody(
+            "a refresh token of ad used as an access token",
+            bearer(&refresh),
+        ),
+        nobody("a revoked key (editor in alpha)", bearer(&revoked)),
+        nobody("a key of a disabled user", bearer(&gone_key)),
+        nobody("a session token of a disabled user", bearer(&gone)),
+        nobody("a known key prefix with a wrong secret", bearer(&tampered)),
+        nobody(
+            "an unknown key",
+            bearer("po_0123456789ab_0123456789abcdef0123456789abcdef"),
+        ),
+        nobody("a malformed token", bearer("not-a-token")),
+        nobody(
+            "Basic instead of Bearer",
+            Some(format!("Basic {}", access(&ad_session))),
+        ),
+        Credential {
+            name: "an admin key of beta",
+            header: bearer(&beta_key),
+            holder: Holder::BetaKey,
+            session_of: None,
+        },
+        Credential {
+            name: "an editor key in alpha (owner: an admin of alpha)",
+            header: bearer(&editor_key),
+            holder: Holder::InAlpha(Role::Editor),
+            session_of: None,
+        },
+    ];
+    for (user, role) in [
+        ("v", Role::Viewer),
+        ("e", Role::Editor),
+        ("ap", Role::Approver),
+        ("ad", Role::Admin),
+    ] {
+        creds.push(Credential {
+            name: user,
+            header: bearer(&access(&session(&api, user).await)),
+            holder: Holder::InAlpha(role),
+            session_of: Some(user),
+        });
+    }
+    creds.push(Credential {
+        name: "sv (viewer of every project)",
+        header: bearer(&access(&session(&api, "sv").await)),
+        holder: Holder::ViewerEverywhere,
+        session_of: Some("sv"),
+    });
+    (api, creds, revoked_prefix)
+}
+
+#[tokio::test]
+async fn every_route_for_every_credential_is_decided_by_the_table() {
+    let (api, creds, revoked_prefix) = setup().await;
+    let events = api.events().await;
+    let mut mismatches = Vec::new();
+    let mut checked = 0;
+    for (method, route, permission) in ROUTES {
+        let need = permission.need();
+        let uri = fill(route, &revoked_prefix);
+        let body = body_for(method, route);
+        for cred in &creds {
+            let mut want = expected(need, cred.holder, cred.session_of.is_none());
+            let mut why = String::new();
+            if want == Outcome::Allowed
+                && cred.holder != Holder::Nobody
+                && let Some(reason) = handler_refuses(method, route, cred)
+            {
+                want = Outcome::Forbidden;
+                why = format!(" ({reason})");
+            }
+            let r = api
+                .call_with_header(method.clone(), &uri, cred.header.as_deref(), body.as_ref())
+                .await;
+            checked += 1;
+            let got = outcome_of(&r);
+            if got != Ok(want) {
+                let got = got.map_or_else(|e| e, |o| format!("{o:?}"));
+                let detail = r.body["detail"].as_str().unwrap_or(&r.text);
+                mismatches.push(format!(
+                    "{method} {uri} ({permission:?}) as {}: got {} ({got}), want {want:?}{why}; {:.160}",
+                    cred.name,
+                    r.status.as_u16(),
+                    detail,
+                ));
+            }
+        }
+    }
+    assert!(
+        mismatches.is_empty(),
+        "{} of {checked} requests were not decided as auth::ROUTES says:\n{}",
+        mismatches.len(),
+        mismatches.join("\n")
+    );
+    assert_eq!(checked, ROUTES.len() * creds.len());
+    assert_eq!(
+        api.events().await,
+        events,
+        "every request of the matrix is refused or changes nothing"
+    );
+}
+
+#[tokio::test]
+async fn login_attempts_are_limited_per_user_name() {
+    let api = Api::new().await;
+    api.create_user("lim", &password("lim"), &[]).await;
+    api.create_user("other", &password("other"), &[]).await;
+    for attempt in 1..=5 {
+        let r = api.login("lim", "wrong password!").await;
+        assert_eq!(
+            r.status,
+            StatusCode::UNAUTHORIZED,
+            "attempt {attempt}: {}",
+            r.text
+        );
+    }
+    for (user, pass) in [
+        ("lim", "wrong password!".to_owned()),
+        ("LIM", password("lim")),
+        ("lim", password("lim")),
+    ] {
+        let r = api.login(user, &pass).await;
+        assert_eq!(
+            r.status,
+            StatusCode::TOO_MANY_REQUESTS,
+            "{user}: {}",
+            r.text
+        );
+        assert_eq!(r.content_type, "application/problem+json");
+        let wait: u64 = r.headers[header::RETRY_AFTER]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((1..=12).contains(&wait), "Retry-After: {wait}");
+    }
+    // Other names are not affected, known or not.
+    assert_eq!(
+        api.login("other", &password("other")).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        api.login("ghost", "wrong password!").await.status,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test]
+async fn a_key_acts_with_at_most_its_owner_current_role() {
+    let api = Api::new().await;
+    api.create_project("alpha").await;
+    api.create_user("o", &password("o"), &[("alpha", "approver")])
+        .await;
+    let owner = access(&session(&api, "o").await);
+    let (key, _) = api.create_key(&owner, "ci", "alpha", "approver").await;
+
+    let rollback = "/v1/projects/alpha/prompts/support.reply/rollback";
+    let publish = "/v1/projects/alpha/prompts/support.reply/versions";
+    let read = "/v1/projects/alpha/prompts";
+    // Whether the key gets past authorization on (rollback, publish, read).
+    let rights = async || {
+        let mut out = Vec::new();
+        for (method, uri) in [
+            (Method::POST, rollback),
+            (Method::POST, publish),
+            (Method::GET, read),
+        ] {
+            let body = (method == Method::POST).then(|| json!({}));
+            let r = api.call(method, uri, Some(&key), body.as_ref()).await;
+            assert_ne!(r.status, StatusCode::UNAUTHORIZED, "{}", r.text);
+            out.push(r.status != StatusCode::FORBIDDEN);
+        }
+        out
+    };
+    let set_role = async |role: Value| {
+        let r = api
+            .put_as(
+                &api.admin,
+                "/v1/projects/alpha/members/o",
+                json!({"role": role}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    };
+    assert_eq!(rights().await, [true, true, true]);
+    set_role(json!("editor")).await;
+    assert_eq!(
+        rights().await,
+        [false, true, true],
+        "owner demoted to editor"
+    );
+    set_role(json!("viewer")).await;
+    assert_eq!(
+        rights().await,
+        [false, false, true],
+        "owner demoted to viewer"
+    );
+    set_role(Value::Null).await;
+    assert_eq!(
+        rights().await,
+        [false, false, false],
+        "owner has no role in alpha"
+    );
+    // The key's own role stays its ceiling when the owner is promoted above it.
+    set_role(json!("admin")).await;
+    assert_eq!(
+        rights().await,
+        [true, true, true],
+        "owner is admin, key approver"
+    );
+    let r = api
+        .put_as(
+            &key,
+            "/v1/projects/alpha/policies/prod",
+            json!({"source": "x"}),
+        )
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::FORBIDDEN,
+        "an approver key cannot manage the project: {}",
+        r.text
+    );
+}
+
+#[tokio::test]
+async fn a_key_cannot_create_keys() {
+    let api = Api::new().await;
+    api.create_project("alpha").await;
+    api.create_user("ad", &password("ad"), &[("alpha", "admin")])
+        .await;
+    let ad = access(&session(&api, "ad").await);
+    let (key, _) = api.create_key(&ad, "ci", "alpha", "admin").await;
+    let body = json!({"name": "child", "project": "alpha", "role": "viewer"});
+    let r = api.post_as(&key, "/v1/keys", body.clone()).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text);
+    assert!(
+        r.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("an API key cannot do this"),
+        "{}",
+        r.text
+    );
+    let keys = api.get_as(&ad, "/v1/keys").await;
+    assert_eq!(keys.body.as_array().unwrap().len(), 1, "{}", keys.text);
+}
+
+#[tokio::test]
+async fn handlers_refuse_what_the_table_cannot_see() {
+    let api = Api::new().await;
+    api.create_project("alpha").await;
+    api.create_project("beta").await;
+    api.create_user("e", &password("e"), &[("alpha", "editor")])
+        .await;
+    api.create_user("e2", &password("e2"), &[("alpha", "editor")])
+        .await;
+    let e = access(&session(&api, "e").await);
+    let e2 = access(&session(&api, "e2").await);
+    let key = |name: &str, project: &str, role: &str| json!({"name": name, "project": project, "role": role});
+
+    // A key above the caller's role, or in a project where they have none.
+    let r = api
+        .post_as(&e, "/v1/keys", key("up", "alpha", "approver"))
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text);
+    let r = api
+        .post_as(&e, "/v1/keys", key("away", "beta", "viewer"))
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text);
+    let (_, prefix) = api.create_key(&e, "ci", "alpha", "editor").await;
+
+    // Everyone's keys: admins of every project only.
+    assert_eq!(
+        api.get_as(&e, "/v1/keys?all=true").await.status,
+        StatusCode::FORBIDDEN
+    );
+    let all = api.get("/v1/keys?all=true").await;
+    assert_eq!(all.status, StatusCode::OK);
+    assert_eq!(all.body.as_array().unwrap().len(), 1);
+    assert!(
+        api.get_as(&e2, "/v1/keys")
+            .await
+            .body
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+
+    // Someone else's key: not its owner, not an admin of its project.
+    let revoke = format!("/v1/keys/{prefix}/revoke");
+    let r = api.post_as(&e2, &revoke, json!({})).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text);
+    let r = api.post_as(&e, &revoke, json!({})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert!(r.body["revoked_at"].is_string());
+}
