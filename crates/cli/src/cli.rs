@@ -30,7 +30,13 @@ pub struct Cli {
 
     /// A session token or API key for the registry (default: the session `promptops
     /// login` saved for this registry).
-    #[arg(long, global = true, value_name = "TOKEN", env = "PROMPTOPS_TOKEN", hide_env_values = true)]
+    #[arg(
+        long,
+        global = true,
+        value_name = "TOKEN",
+        env = "PROMPTOPS_TOKEN",
+        hide_env_values = true
+    )]
     pub token: Option<String>,
 
     #[command(subcommand)]
@@ -278,8 +284,12 @@ pub enum UserAction {
     },
     List,
     /// Disable a user: their sessions and keys stop working at once.
-    Disable { name: String },
-    Enable { name: String },
+    Disable {
+        name: String,
+    },
+    Enable {
+        name: String,
+    },
     /// Give a user a role in a project (default: the registry project; `*`: every project).
     Grant {
         name: String,

@@ -23,7 +23,11 @@ struct File {
 }
 
 pub fn dir() -> Result<PathBuf> {
-    let var = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty()).map(PathBuf::from);
+    let var = |k: &str| {
+        std::env::var_os(k)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
     if let Some(d) = var("PROMPTOPS_CONFIG_DIR") {
         return Ok(d);
     }

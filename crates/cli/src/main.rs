@@ -3,8 +3,8 @@
 //! The logic lives in the library crates.
 
 mod cli;
-mod credentials;
 mod commands;
+mod credentials;
 mod library;
 mod output;
 mod project;

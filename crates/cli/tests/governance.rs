@@ -61,8 +61,16 @@ fn state(who: &As) -> (Value, Value) {
 fn set_version(repo: &Path, version: &str, tweak: impl Fn(String) -> String) {
     let file = repo.join("prompts/support/answer.yaml");
     let text = std::fs::read_to_string(&file).unwrap();
-    let line = text.lines().find(|l| l.starts_with("version:")).unwrap().to_owned();
-    std::fs::write(&file, tweak(text.replace(&line, &format!("version: {version}")))).unwrap();
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("version:"))
+        .unwrap()
+        .to_owned();
+    std::fs::write(
+        &file,
+        tweak(text.replace(&line, &format!("version: {version}"))),
+    )
+    .unwrap();
 }
 
 fn prod_version(who: &As) -> Option<String> {
@@ -93,11 +101,24 @@ fn walk_governance(server: &Server, repo: &Path) {
     // prod: refused with both gates named; a request opens; no label moved.
     let before = state(&p.admin);
     let out = p.ed.refused(&["promote", "support.answer", "--to", "prod"]);
-    assert!(out.contains("✗ evals") && out.contains("no eval run"), "{out}");
-    assert!(out.contains("✗ approvals") && out.contains("needs 1 approval"), "{out}");
+    assert!(
+        out.contains("✗ evals") && out.contains("no eval run"),
+        "{out}"
+    );
+    assert!(
+        out.contains("✗ approvals") && out.contains("needs 1 approval"),
+        "{out}"
+    );
     assert!(out.contains("request #1"), "{out}");
     assert_eq!(prod_version(&p.admin), None);
-    let blocked = p.ed.run(&["promote", "support.answer", "--to", "prod", "--format", "json"]);
+    let blocked = p.ed.run(&[
+        "promote",
+        "support.answer",
+        "--to",
+        "prod",
+        "--format",
+        "json",
+    ]);
     let blocked: Value = serde_json::from_slice(&blocked.stdout).unwrap();
     let unmet: Vec<&str> = blocked["gates"]
         .as_array()
@@ -107,7 +128,10 @@ fn walk_governance(server: &Server, repo: &Path) {
         .map(|g| g["gate"].as_str().unwrap())
         .collect();
     assert_eq!(unmet, ["evals", "approvals", "checklist"], "{blocked}");
-    assert_eq!(blocked["request"]["id"], 1, "asking again reuses the open request");
+    assert_eq!(
+        blocked["request"]["id"], 1,
+        "asking again reuses the open request"
+    );
     let after = state(&p.admin);
     assert_eq!(after.1, before.1, "no label moved");
     assert_eq!(
@@ -118,7 +142,8 @@ fn walk_governance(server: &Server, repo: &Path) {
 
     // The dry run shows the same gates and changes nothing.
     let before = state(&p.admin);
-    let dry = p.ed.json(&["promote", "support.answer", "--to", "prod", "--dry-run"]);
+    let dry =
+        p.ed.json(&["promote", "support.answer", "--to", "prod", "--dry-run"]);
     assert_eq!(dry["outcome"], "dry_run");
     assert_eq!(state(&p.admin), before);
 
@@ -134,14 +159,23 @@ fn walk_governance(server: &Server, repo: &Path) {
     assert_eq!(state(&p.admin), before);
 
     // An approver approves: every gate holds, the label moves.
-    let approved = p.ap.json(&["approve", "1", "--check", "reviewed diff", "--comment", "diff read"]);
+    let approved = p.ap.json(&[
+        "approve",
+        "1",
+        "--check",
+        "reviewed diff",
+        "--comment",
+        "diff read",
+    ]);
     assert_eq!(approved["outcome"], "moved", "{approved}");
     assert_eq!(approved["request"]["status"], "completed");
     assert_eq!(prod_version(&p.admin).as_deref(), Some("1.0.0"));
 
     // Separation of duties whatever the role: lead (an approver) publishes 1.0.1 and
     // asks for prod; lead's approval is refused, ap's counts.
-    set_version(repo, "1.0.1", |t| t.replace("Answer only", "Answer strictly"));
+    set_version(repo, "1.0.1", |t| {
+        t.replace("Answer only", "Answer strictly")
+    });
     let lead = &p.lead;
     lead.ok(&["push"]);
     for env in ["dev", "staging"] {
@@ -172,14 +206,19 @@ fn walk_governance(server: &Server, repo: &Path) {
     assert!(out.contains("needs 2 approvals"), "{out}");
     assert!(out.contains("security"), "{out}");
     let first = p.ap.json(&["approve", "3", "--check", "reviewed diff"]);
-    assert_eq!(first["outcome"], "blocked", "one approval is not enough: {first}");
+    assert_eq!(
+        first["outcome"], "blocked",
+        "one approval is not enough: {first}"
+    );
     assert_eq!(prod_version(&p.admin).as_deref(), Some("1.0.1"));
     let second = p.sec.json(&["approve", "3", "--check", "reviewed diff"]);
     assert_eq!(second["outcome"], "moved", "{second}");
     assert_eq!(prod_version(&p.admin).as_deref(), Some("1.1.0"));
 
     // Rejections are kept and close the request.
-    set_version(repo, "1.2.0", |t| t.replace("Answer strictly", "Answer plainly"));
+    set_version(repo, "1.2.0", |t| {
+        t.replace("Answer strictly", "Answer plainly")
+    });
     p.ed.ok(&["push"]);
     p.ed.ok(&["promote", "support.answer", "--to", "dev"]);
     p.ed.ok(&["promote", "support.answer", "--to", "staging"]);
@@ -193,21 +232,45 @@ fn walk_governance(server: &Server, repo: &Path) {
 
     // Only an admin overrides, with a reason, and it shows on the label for ever.
     let before = state(&p.admin);
-    let out = p.ed.refused(&["promote", "support.answer", "--to", "prod", "--override", "hotfix"]);
+    let out = p.ed.refused(&[
+        "promote",
+        "support.answer",
+        "--to",
+        "prod",
+        "--override",
+        "hotfix",
+    ]);
     assert!(out.contains("only an admin"), "{out}");
     assert_eq!(state(&p.admin), before);
     let overridden = p.admin.json(&[
-        "promote", "support.answer", "--to", "prod", "--override", "pricing bug in production",
+        "promote",
+        "support.answer",
+        "--to",
+        "prod",
+        "--override",
+        "pricing bug in production",
     ]);
     assert_eq!(overridden["outcome"], "overridden", "{overridden}");
     let labels = p.admin.json(&["labels", "support.answer"]);
-    let prod = labels.as_array().unwrap().iter().find(|l| l["environment"] == "prod").unwrap();
+    let prod = labels
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["environment"] == "prod")
+        .unwrap();
     assert_eq!(prod["version"], "1.2.0");
     assert_eq!(prod["override_reason"], "pricing bug in production");
-    let history = p.admin.json(&["history", "support.answer", "--env", "prod"]);
+    let history = p
+        .admin
+        .json(&["history", "support.answer", "--env", "prod"]);
     let last = history["moves"].as_array().unwrap().last().unwrap().clone();
     assert_eq!(last["override_reason"], "pricing bug in production");
-    assert!(last["overridden_gates"].as_array().is_some_and(|g| !g.is_empty()), "{last}");
+    assert!(
+        last["overridden_gates"]
+            .as_array()
+            .is_some_and(|g| !g.is_empty()),
+        "{last}"
+    );
 
     // Every change is in the one chain, which verifies.
     let events = p.admin.json(&["audit", "list", "--limit", "1000"]);
@@ -233,13 +296,23 @@ fn walk_governance(server: &Server, repo: &Path) {
 
     // No password or token reached the server's log.
     let log = server.log_text();
-    assert!(log.contains("POST /v1/auth/login"), "the log has request lines: {log}");
-    for secret in [ADMIN_PASSWORD, "ed-password-123", "ap-password-123", "sec-password-123"] {
+    assert!(
+        log.contains("POST /v1/auth/login"),
+        "the log has request lines: {log}"
+    );
+    for secret in [
+        ADMIN_PASSWORD,
+        "ed-password-123",
+        "ap-password-123",
+        "sec-password-123",
+    ] {
         assert!(!log.contains(secret), "a password is in the server log");
     }
     let saved = std::fs::read_to_string(p.ed.config_dir().join("credentials.json")).unwrap();
     let saved: Value = serde_json::from_str(&saved).unwrap();
-    let token = saved["registries"][&server.url]["access_token"].as_str().unwrap();
+    let token = saved["registries"][&server.url]["access_token"]
+        .as_str()
+        .unwrap();
     assert!(!log.contains(token), "a session token is in the server log");
     #[cfg(unix)]
     {
@@ -259,7 +332,16 @@ fn keys_work_and_revoke(server: &Server, repo: &Path) {
     let owner = As::login(repo, &server.url, "ci-owner", "ci-owner-password");
     let out = owner.refused(&["key", "create", "--name", "too-much", "--role", "admin"]);
     assert!(out.contains("at most your own role"), "{out}");
-    let created = owner.json(&["key", "create", "--name", "ci", "--role", "editor", "--expires-in-days", "30"]);
+    let created = owner.json(&[
+        "key",
+        "create",
+        "--name",
+        "ci",
+        "--role",
+        "editor",
+        "--expires-in-days",
+        "30",
+    ]);
     let key = created["key"].as_str().unwrap().to_owned();
     let prefix = created["api_key"]["prefix"].as_str().unwrap().to_owned();
     let mut ci = As::anonymous(repo, &server.url);
@@ -269,14 +351,24 @@ fn keys_work_and_revoke(server: &Server, repo: &Path) {
     assert_eq!(me["key"], prefix.as_str());
     ci.ok(&["labels", "support.answer"]);
     let listed = owner.ok(&["key", "list", "--format", "json"]);
-    assert!(listed.contains(&prefix) && !listed.contains(&key), "the key is never listed");
+    assert!(
+        listed.contains(&prefix) && !listed.contains(&key),
+        "the key is never listed"
+    );
     owner.ok(&["key", "revoke", &prefix]);
     let o = ci.run(&["labels", "support.answer"]);
     assert_eq!(o.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("revoked"), "{}", support::text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("revoked"),
+        "{}",
+        support::text(&o)
+    );
     let audit = admin.ok(&["audit", "list", "--limit", "1000", "--format", "json"]);
     assert!(audit.contains("key.created") && audit.contains("key.revoked"));
-    assert!(!audit.contains(&key) && !server.log_text().contains(&key), "the key is shown once only");
+    assert!(
+        !audit.contains(&key) && !server.log_text().contains(&key),
+        "the key is shown once only"
+    );
 }
 
 #[test]
@@ -296,7 +388,10 @@ fn governance_on_postgresql() {
     };
     let tmp = TempDir::new().unwrap();
     let repo = project(&tmp);
-    let server = serve(tmp.path(), &["--database-url", &url, "--database-schema", &schema]);
+    let server = serve(
+        tmp.path(),
+        &["--database-url", &url, "--database-schema", &schema],
+    );
     walk_governance(&server, &repo);
     keys_work_and_revoke(&server, &repo);
     drop(server);
@@ -314,7 +409,11 @@ fn plan_and_apply_make_the_registry_match_the_repo() {
     let admin = As::login(&repo, &server.url, "admin", ADMIN_PASSWORD);
     admin.add_user("ap", "ap-password-123", &["demo=approver"], &[]);
     std::fs::create_dir_all(repo.join("policies")).unwrap();
-    std::fs::write(repo.join("policies/prod.yaml"), "approvals:\n  - count: 1\n").unwrap();
+    std::fs::write(
+        repo.join("policies/prod.yaml"),
+        "approvals:\n  - count: 1\n",
+    )
+    .unwrap();
     let toml = repo.join("promptops.toml");
     let mut config = std::fs::read_to_string(&toml).unwrap();
     config.push_str(
@@ -323,19 +422,43 @@ fn plan_and_apply_make_the_registry_match_the_repo() {
     std::fs::write(&toml, config).unwrap();
 
     let plan = admin.json(&["plan"]);
-    let actions: Vec<&str> = plan["steps"].as_array().unwrap().iter().map(|s| s["action"].as_str().unwrap()).collect();
-    assert_eq!(actions, ["publish", "update_policy", "move_label", "move_label"], "{plan}");
+    let actions: Vec<&str> = plan["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        ["publish", "update_policy", "move_label", "move_label"],
+        "{plan}"
+    );
     let o = admin.run(&["apply"]);
-    assert_ne!(o.status.code(), Some(0), "apply without a terminal needs --yes");
-    assert_eq!(admin.json(&["audit", "verify"])["events"], 2, "nothing applied");
+    assert_ne!(
+        o.status.code(),
+        Some(0),
+        "apply without a terminal needs --yes"
+    );
+    assert_eq!(
+        admin.json(&["audit", "verify"])["events"],
+        2,
+        "nothing applied"
+    );
 
     let out = admin.refused(&["apply", "--yes"]);
     assert!(out.contains("done publish support.answer@1.0.0"), "{out}");
     assert!(out.contains("done move support.answer in dev"), "{out}");
-    assert!(out.contains("stopped at move support.answer in prod"), "{out}");
+    assert!(
+        out.contains("stopped at move support.answer in prod"),
+        "{out}"
+    );
     assert!(out.contains("needs 1 approval"), "{out}");
     let plan = admin.json(&["plan"]);
-    assert_eq!(plan["steps"].as_array().unwrap().len(), 1, "only the blocked move is left: {plan}");
+    assert_eq!(
+        plan["steps"].as_array().unwrap().len(),
+        1,
+        "only the blocked move is left: {plan}"
+    );
 
     let ap = As::login(&repo, &server.url, "ap", "ap-password-123");
     let approved = ap.json(&["approve", "1"]);
@@ -344,5 +467,9 @@ fn plan_and_apply_make_the_registry_match_the_repo() {
     assert!(out.contains("no changes"), "{out}");
     let events = admin.json(&["audit", "verify"])["events"].clone();
     admin.ok(&["apply", "--yes"]);
-    assert_eq!(admin.json(&["audit", "verify"])["events"], events, "apply again changes nothing");
+    assert_eq!(
+        admin.json(&["audit", "verify"])["events"],
+        events,
+        "apply again changes nothing"
+    );
 }

@@ -45,16 +45,15 @@ fn walk_the_lifecycle(a: &As) {
     assert_eq!(pushed["created"], 1, "{pushed}");
     assert_eq!(pushed["prompts"][0]["version"], "1.1.0");
     a.ok(&[
-            "promote",
-            "support.answer",
-            "--to",
-            "prod",
-            "--version",
-            "1.1.0",
-            "--reason",
-            "shorter answers",
-        ],
-    );
+        "promote",
+        "support.answer",
+        "--to",
+        "prod",
+        "--version",
+        "1.1.0",
+        "--reason",
+        "shorter answers",
+    ]);
 
     let served = a.json(&["get", "support.answer", "--env", "prod"]);
     assert_eq!(served["version"], "1.1.0");
@@ -67,33 +66,31 @@ fn walk_the_lifecycle(a: &As) {
     );
 
     let out = a.ok(&[
-            "rollback",
-            "support.answer",
-            "--env",
-            "prod",
-            "--reason",
-            "complaints",
-        ],
-    );
+        "rollback",
+        "support.answer",
+        "--env",
+        "prod",
+        "--reason",
+        "complaints",
+    ]);
     assert!(out.contains("in prod: 1.1.0 → 1.0.0"), "{out}");
     assert_eq!(
         a.json(&["get", "support.answer", "--env", "prod"])["version"],
         "1.0.0"
     );
     let rendered = a.ok(&[
-            "get",
-            "support.answer",
-            "--env",
-            "prod",
-            "--render",
-            "--var",
-            "company=Acme",
-            "--var",
-            "question=Hi?",
-            "--var",
-            "article=Text.",
-        ],
-    );
+        "get",
+        "support.answer",
+        "--env",
+        "prod",
+        "--render",
+        "--var",
+        "company=Acme",
+        "--var",
+        "question=Hi?",
+        "--var",
+        "article=Text.",
+    ]);
     assert!(rendered.contains("Acme"), "{rendered}");
 
     let history = a.json(&["history", "support.answer"]);
@@ -158,14 +155,13 @@ fn refusals_are_clear_and_change_nothing(a: &As) {
     let repo = a.repo.as_path();
     let before = a.json(&["audit", "verify"])["events"].clone();
     let o = a.run(&[
-            "rollback",
-            "support.answer",
-            "--env",
-            "prod",
-            "--to",
-            "9.9.9",
-        ],
-    );
+        "rollback",
+        "support.answer",
+        "--env",
+        "prod",
+        "--to",
+        "9.9.9",
+    ]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(
         String::from_utf8_lossy(&o.stderr).contains("was never live in prod"),
@@ -173,14 +169,13 @@ fn refusals_are_clear_and_change_nothing(a: &As) {
         text(&o)
     );
     let o = a.run(&[
-            "promote",
-            "support.nothing",
-            "--to",
-            "dev",
-            "--version",
-            "1.0.0",
-        ],
-    );
+        "promote",
+        "support.nothing",
+        "--to",
+        "dev",
+        "--version",
+        "1.0.0",
+    ]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(
         String::from_utf8_lossy(&o.stderr).contains("not found"),

@@ -347,7 +347,8 @@ impl RegistryClient {
 
     pub async fn refresh(&self, refresh_token: &str) -> Result<Session> {
         let body = json!({"refresh_token": refresh_token});
-        self.call(Method::POST, "/v1/auth/refresh", Some(&body)).await
+        self.call(Method::POST, "/v1/auth/refresh", Some(&body))
+            .await
     }
 
     pub async fn whoami(&self) -> Result<Json> {
@@ -417,7 +418,12 @@ impl RegistryClient {
 
     // ----- governance -------------------------------------------------------------------
 
-    pub async fn put_policy(&self, project: &str, env: &str, source: &str) -> Result<PolicyRevision> {
+    pub async fn put_policy(
+        &self,
+        project: &str,
+        env: &str,
+        source: &str,
+    ) -> Result<PolicyRevision> {
         let body = json!({"source": source});
         self.call(
             Method::PUT,
@@ -437,7 +443,11 @@ impl RegistryClient {
         }
     }
 
-    pub async fn requests(&self, project: &str, status: Option<&str>) -> Result<Vec<PromotionRequest>> {
+    pub async fn requests(
+        &self,
+        project: &str,
+        status: Option<&str>,
+    ) -> Result<Vec<PromotionRequest>> {
         let mut path = format!("/v1/projects/{}/requests", seg(project));
         if let Some(status) = status {
             path.push_str(&format!("?status={}", seg(status)));
@@ -465,7 +475,10 @@ impl RegistryClient {
         checklist: &[String],
     ) -> Result<Json> {
         let (action, body) = if approve {
-            ("approve", json!({"comment": comment, "checklist": checklist}))
+            (
+                "approve",
+                json!({"comment": comment, "checklist": checklist}),
+            )
         } else {
             ("reject", json!({"comment": comment.unwrap_or_default()}))
         };
@@ -477,7 +490,12 @@ impl RegistryClient {
         .await
     }
 
-    pub async fn withdraw(&self, project: &str, id: u64, comment: Option<&str>) -> Result<PromotionRequest> {
+    pub async fn withdraw(
+        &self,
+        project: &str,
+        id: u64,
+        comment: Option<&str>,
+    ) -> Result<PromotionRequest> {
         let body = json!({"comment": comment});
         self.call(
             Method::POST,
@@ -511,7 +529,11 @@ pub struct Session {
 
 impl std::fmt::Debug for Session {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Session {{ user: {:?}, tokens: <redacted> }}", self.user.name)
+        write!(
+            f,
+            "Session {{ user: {:?}, tokens: <redacted> }}",
+            self.user.name
+        )
     }
 }
 

@@ -77,7 +77,10 @@ mod tests {
     #[test]
     fn text_and_seconds_round_trip() {
         assert_eq!(epoch_seconds("1970-01-01T00:00:00Z"), Some(0));
-        assert_eq!(epoch_seconds("2026-11-21T00:00:00.123Z"), Some(1_795_219_200));
+        assert_eq!(
+            epoch_seconds("2026-11-21T00:00:00.123Z"),
+            Some(1_795_219_200)
+        );
         for secs in [0, 951_782_400, 1_795_219_200, 4_102_444_799] {
             assert_eq!(epoch_seconds(&rfc3339_at(secs, 7)), Some(secs));
         }

@@ -4,12 +4,12 @@
 //! and map its typed errors to statuses ([`problem`]).
 
 pub mod auth;
+pub mod bootstrap;
 mod extract;
 pub mod openapi;
 pub mod problem;
 pub mod routes;
 mod state;
-pub mod bootstrap;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -146,7 +146,10 @@ pub fn router<S: Store>(store: Arc<S>, config: AuthConfig) -> Router {
 
 /// One line per request: method, path, status, time. Never headers or bodies, where
 /// the secrets are.
-async fn access_log(request: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
+async fn access_log(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
     let started = std::time::Instant::now();

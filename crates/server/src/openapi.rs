@@ -46,18 +46,25 @@ struct BearerAuth;
 
 impl Modify for BearerAuth {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
+        use utoipa::openapi::security::{
+            HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
+        };
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
             "bearer",
             SecurityScheme::Http(
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
-                    .description(Some("A session token from /v1/auth/login or an API key (`po_…`)"))
+                    .description(Some(
+                        "A session token from /v1/auth/login or an API key (`po_…`)",
+                    ))
                     .build(),
             ),
         );
-        openapi.security = Some(vec![SecurityRequirement::new("bearer", Vec::<String>::new())]);
+        openapi.security = Some(vec![SecurityRequirement::new(
+            "bearer",
+            Vec::<String>::new(),
+        )]);
     }
 }
 
@@ -96,8 +103,14 @@ fn add_problems(op: &mut Operation) {
             .any(|r| serde_json::to_value(r).is_ok_and(|v| v == serde_json::json!({})))
     });
     if !public {
-        statuses.push(("401", "No credentials, or an expired, forged or revoked token or key"));
-        statuses.push(("403", "The caller's role in the project does not allow this"));
+        statuses.push((
+            "401",
+            "No credentials, or an expired, forged or revoked token or key",
+        ));
+        statuses.push((
+            "403",
+            "The caller's role in the project does not allow this",
+        ));
     }
     if op.request_body.is_some() {
         statuses.push(("413", "The body is too large"));

@@ -165,7 +165,11 @@ async fn no_password_token_or_key_is_seen_after_its_creation() {
             "/v1/auth/whoami".to_owned(),
         ),
         ("whoami with the key", &key, "/v1/auth/whoami".to_owned()),
-        ("a refused key listing by the key", &key, "/v1/keys".to_owned()),
+        (
+            "a refused key listing by the key",
+            &key,
+            "/v1/keys".to_owned(),
+        ),
         (
             "the audit log",
             &api.admin,

@@ -127,34 +127,110 @@ pub trait Store: Send + Sync + 'static {
     fn audit_head(&self) -> impl Future<Output = Result<Option<AuditHead>>> + Send;
 
     /// Identity: creates the first admin (a role in every project) when the store has no user; `None` when it has.
-    fn bootstrap_admin(&self, new: &NewUser, actor: &Actor) -> impl Future<Output = Result<Option<User>>> + Send;
-    fn create_user(&self, new: &NewUser, roles: &[Membership], actor: &Actor) -> impl Future<Output = Result<User>> + Send;
+    fn bootstrap_admin(
+        &self,
+        new: &NewUser,
+        actor: &Actor,
+    ) -> impl Future<Output = Result<Option<User>>> + Send;
+    fn create_user(
+        &self,
+        new: &NewUser,
+        roles: &[Membership],
+        actor: &Actor,
+    ) -> impl Future<Output = Result<User>> + Send;
     fn user(&self, name: &str) -> impl Future<Output = Result<Option<UserRecord>>> + Send;
     fn users(&self) -> impl Future<Output = Result<Vec<User>>> + Send;
-    fn set_user_disabled(&self, name: &str, disabled: bool, actor: &Actor) -> impl Future<Output = Result<User>> + Send;
+    fn set_user_disabled(
+        &self,
+        name: &str,
+        disabled: bool,
+        actor: &Actor,
+    ) -> impl Future<Output = Result<User>> + Send;
     /// Gives `user` `role` in `project` (`*`: every project), or takes it away (`None`).
-    fn set_role(&self, project: &str, user: &str, role: Option<Role>, actor: &Actor) -> impl Future<Output = Result<User>> + Send;
+    fn set_role(
+        &self,
+        project: &str,
+        user: &str,
+        role: Option<Role>,
+        actor: &Actor,
+    ) -> impl Future<Output = Result<User>> + Send;
     /// A server setting, storing `initial` first when unset (never audited: it may be a secret).
-    fn setting_or_init(&self, name: &str, initial: &str) -> impl Future<Output = Result<String>> + Send;
-    fn create_key(&self, new: &NewApiKey, actor: &Actor) -> impl Future<Output = Result<ApiKey>> + Send;
+    fn setting_or_init(
+        &self,
+        name: &str,
+        initial: &str,
+    ) -> impl Future<Output = Result<String>> + Send;
+    fn create_key(
+        &self,
+        new: &NewApiKey,
+        actor: &Actor,
+    ) -> impl Future<Output = Result<ApiKey>> + Send;
     fn api_key(&self, prefix: &str) -> impl Future<Output = Result<Option<ApiKeyRecord>>> + Send;
     /// Every API key (of one owner, when given).
     fn api_keys(&self, owner: Option<&str>) -> impl Future<Output = Result<Vec<ApiKey>>> + Send;
-    fn revoke_key(&self, prefix: &str, actor: &Actor) -> impl Future<Output = Result<ApiKey>> + Send;
+    fn revoke_key(
+        &self,
+        prefix: &str,
+        actor: &Actor,
+    ) -> impl Future<Output = Result<ApiKey>> + Send;
     fn touch_key(&self, prefix: &str, at: &str) -> impl Future<Output = Result<()>> + Send;
     /// Governance: stores a new revision of an environment's policy (the same text again changes nothing).
-    fn put_policy(&self, project: &str, environment: &str, source: &str, actor: &Actor) -> impl Future<Output = Result<PolicyRevision>> + Send;
-    fn policy(&self, project: &str, environment: &str) -> impl Future<Output = Result<Option<PolicyRevision>>> + Send;
-    fn policy_history(&self, project: &str) -> impl Future<Output = Result<Vec<PolicyRevision>>> + Send;
+    fn put_policy(
+        &self,
+        project: &str,
+        environment: &str,
+        source: &str,
+        actor: &Actor,
+    ) -> impl Future<Output = Result<PolicyRevision>> + Send;
+    fn policy(
+        &self,
+        project: &str,
+        environment: &str,
+    ) -> impl Future<Output = Result<Option<PolicyRevision>>> + Send;
+    fn policy_history(
+        &self,
+        project: &str,
+    ) -> impl Future<Output = Result<Vec<PolicyRevision>>> + Send;
     /// Promotes through the environment's policy (see [`PromoteMode`]); `role` is the actor's in the project.
-    fn promote(&self, project: &str, request: &PromoteRequest, actor: &Actor, role: Role) -> impl Future<Output = Result<Promotion>> + Send;
+    fn promote(
+        &self,
+        project: &str,
+        request: &PromoteRequest,
+        actor: &Actor,
+        role: Role,
+    ) -> impl Future<Output = Result<Promotion>> + Send;
     /// Approves or rejects a request; the last approval may move the label.
-    fn decide(&self, project: &str, request: u64, decision: &NewDecision, decider: &Decider) -> impl Future<Output = Result<Promotion>> + Send;
-    fn withdraw(&self, project: &str, request: u64, actor: &Actor, role: Role, comment: Option<&str>) -> impl Future<Output = Result<PromotionRequest>> + Send;
-    fn requests(&self, project: &str, status: Option<RequestStatus>) -> impl Future<Output = Result<Vec<PromotionRequest>>> + Send;
-    fn request(&self, project: &str, request: u64) -> impl Future<Output = Result<PromotionRequest>> + Send;
+    fn decide(
+        &self,
+        project: &str,
+        request: u64,
+        decision: &NewDecision,
+        decider: &Decider,
+    ) -> impl Future<Output = Result<Promotion>> + Send;
+    fn withdraw(
+        &self,
+        project: &str,
+        request: u64,
+        actor: &Actor,
+        role: Role,
+        comment: Option<&str>,
+    ) -> impl Future<Output = Result<PromotionRequest>> + Send;
+    fn requests(
+        &self,
+        project: &str,
+        status: Option<RequestStatus>,
+    ) -> impl Future<Output = Result<Vec<PromotionRequest>>> + Send;
+    fn request(
+        &self,
+        project: &str,
+        request: u64,
+    ) -> impl Future<Output = Result<PromotionRequest>> + Send;
     /// The gates of a request as they stand now.
-    fn request_gates(&self, project: &str, request: u64) -> impl Future<Output = Result<Vec<GateOutcome>>> + Send;
+    fn request_gates(
+        &self,
+        project: &str,
+        request: u64,
+    ) -> impl Future<Output = Result<Vec<GateOutcome>>> + Send;
 }
 
 /// Implements [`Store`] for a backend whose `registry` field is the shared SQL engine.
@@ -286,10 +362,19 @@ macro_rules! store_via_sql {
             async fn audit_head(&self) -> $crate::Result<Option<$crate::AuditHead>> {
                 self.registry.audit_head().await
             }
-            async fn bootstrap_admin(&self, new: &$crate::NewUser, actor: &$crate::Actor) -> $crate::Result<Option<$crate::User>> {
+            async fn bootstrap_admin(
+                &self,
+                new: &$crate::NewUser,
+                actor: &$crate::Actor,
+            ) -> $crate::Result<Option<$crate::User>> {
                 self.registry.bootstrap_admin(new, actor).await
             }
-            async fn create_user(&self, new: &$crate::NewUser, roles: &[$crate::Membership], actor: &$crate::Actor) -> $crate::Result<$crate::User> {
+            async fn create_user(
+                &self,
+                new: &$crate::NewUser,
+                roles: &[$crate::Membership],
+                actor: &$crate::Actor,
+            ) -> $crate::Result<$crate::User> {
                 self.registry.create_user(new, roles, actor).await
             }
             async fn user(&self, name: &str) -> $crate::Result<Option<$crate::UserRecord>> {
@@ -298,16 +383,31 @@ macro_rules! store_via_sql {
             async fn users(&self) -> $crate::Result<Vec<$crate::User>> {
                 self.registry.users().await
             }
-            async fn set_user_disabled(&self, name: &str, disabled: bool, actor: &$crate::Actor) -> $crate::Result<$crate::User> {
+            async fn set_user_disabled(
+                &self,
+                name: &str,
+                disabled: bool,
+                actor: &$crate::Actor,
+            ) -> $crate::Result<$crate::User> {
                 self.registry.set_user_disabled(name, disabled, actor).await
             }
-            async fn set_role(&self, project: &str, user: &str, role: Option<promptops_core::role::Role>, actor: &$crate::Actor) -> $crate::Result<$crate::User> {
+            async fn set_role(
+                &self,
+                project: &str,
+                user: &str,
+                role: Option<promptops_core::role::Role>,
+                actor: &$crate::Actor,
+            ) -> $crate::Result<$crate::User> {
                 self.registry.set_role(project, user, role, actor).await
             }
             async fn setting_or_init(&self, name: &str, initial: &str) -> $crate::Result<String> {
                 self.registry.setting_or_init(name, initial).await
             }
-            async fn create_key(&self, new: &$crate::NewApiKey, actor: &$crate::Actor) -> $crate::Result<$crate::ApiKey> {
+            async fn create_key(
+                &self,
+                new: &$crate::NewApiKey,
+                actor: &$crate::Actor,
+            ) -> $crate::Result<$crate::ApiKey> {
                 self.registry.create_key(new, actor).await
             }
             async fn api_key(&self, prefix: &str) -> $crate::Result<Option<$crate::ApiKeyRecord>> {
@@ -316,37 +416,91 @@ macro_rules! store_via_sql {
             async fn api_keys(&self, owner: Option<&str>) -> $crate::Result<Vec<$crate::ApiKey>> {
                 self.registry.api_keys(owner).await
             }
-            async fn revoke_key(&self, prefix: &str, actor: &$crate::Actor) -> $crate::Result<$crate::ApiKey> {
+            async fn revoke_key(
+                &self,
+                prefix: &str,
+                actor: &$crate::Actor,
+            ) -> $crate::Result<$crate::ApiKey> {
                 self.registry.revoke_key(prefix, actor).await
             }
             async fn touch_key(&self, prefix: &str, at: &str) -> $crate::Result<()> {
                 self.registry.touch_key(prefix, at).await
             }
-            async fn put_policy(&self, project: &str, environment: &str, source: &str, actor: &$crate::Actor) -> $crate::Result<$crate::PolicyRevision> {
-                self.registry.put_policy(project, environment, source, actor).await
+            async fn put_policy(
+                &self,
+                project: &str,
+                environment: &str,
+                source: &str,
+                actor: &$crate::Actor,
+            ) -> $crate::Result<$crate::PolicyRevision> {
+                self.registry
+                    .put_policy(project, environment, source, actor)
+                    .await
             }
-            async fn policy(&self, project: &str, environment: &str) -> $crate::Result<Option<$crate::PolicyRevision>> {
+            async fn policy(
+                &self,
+                project: &str,
+                environment: &str,
+            ) -> $crate::Result<Option<$crate::PolicyRevision>> {
                 self.registry.policy(project, environment).await
             }
-            async fn policy_history(&self, project: &str) -> $crate::Result<Vec<$crate::PolicyRevision>> {
+            async fn policy_history(
+                &self,
+                project: &str,
+            ) -> $crate::Result<Vec<$crate::PolicyRevision>> {
                 self.registry.policy_history(project).await
             }
-            async fn promote(&self, project: &str, request: &$crate::PromoteRequest, actor: &$crate::Actor, role: promptops_core::role::Role) -> $crate::Result<$crate::Promotion> {
+            async fn promote(
+                &self,
+                project: &str,
+                request: &$crate::PromoteRequest,
+                actor: &$crate::Actor,
+                role: promptops_core::role::Role,
+            ) -> $crate::Result<$crate::Promotion> {
                 self.registry.promote(project, request, actor, role).await
             }
-            async fn decide(&self, project: &str, request: u64, decision: &$crate::NewDecision, decider: &$crate::Decider) -> $crate::Result<$crate::Promotion> {
-                self.registry.decide(project, request, decision, decider).await
+            async fn decide(
+                &self,
+                project: &str,
+                request: u64,
+                decision: &$crate::NewDecision,
+                decider: &$crate::Decider,
+            ) -> $crate::Result<$crate::Promotion> {
+                self.registry
+                    .decide(project, request, decision, decider)
+                    .await
             }
-            async fn withdraw(&self, project: &str, request: u64, actor: &$crate::Actor, role: promptops_core::role::Role, comment: Option<&str>) -> $crate::Result<$crate::PromotionRequest> {
-                self.registry.withdraw(project, request, actor, role, comment).await
+            async fn withdraw(
+                &self,
+                project: &str,
+                request: u64,
+                actor: &$crate::Actor,
+                role: promptops_core::role::Role,
+                comment: Option<&str>,
+            ) -> $crate::Result<$crate::PromotionRequest> {
+                self.registry
+                    .withdraw(project, request, actor, role, comment)
+                    .await
             }
-            async fn requests(&self, project: &str, status: Option<$crate::RequestStatus>) -> $crate::Result<Vec<$crate::PromotionRequest>> {
+            async fn requests(
+                &self,
+                project: &str,
+                status: Option<$crate::RequestStatus>,
+            ) -> $crate::Result<Vec<$crate::PromotionRequest>> {
                 self.registry.requests(project, status).await
             }
-            async fn request(&self, project: &str, request: u64) -> $crate::Result<$crate::PromotionRequest> {
+            async fn request(
+                &self,
+                project: &str,
+                request: u64,
+            ) -> $crate::Result<$crate::PromotionRequest> {
                 self.registry.request(project, request).await
             }
-            async fn request_gates(&self, project: &str, request: u64) -> $crate::Result<Vec<promptops_core::policy::GateOutcome>> {
+            async fn request_gates(
+                &self,
+                project: &str,
+                request: u64,
+            ) -> $crate::Result<Vec<promptops_core::policy::GateOutcome>> {
                 self.registry.request_gates(project, request).await
             }
         }

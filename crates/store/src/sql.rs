@@ -53,7 +53,10 @@ fn module_of(id: &str) -> &str {
     id.rsplit_once('.').map_or("", |(m, _)| m)
 }
 
-pub(crate) fn get<'r, T: sqlx::Decode<'r, Any> + sqlx::Type<Any>>(row: &'r AnyRow, col: &str) -> Result<T> {
+pub(crate) fn get<'r, T: sqlx::Decode<'r, Any> + sqlx::Type<Any>>(
+    row: &'r AnyRow,
+    col: &str,
+) -> Result<T> {
     row.try_get(col).map_err(StoreError::from)
 }
 
@@ -160,7 +163,10 @@ impl SqlRegistry {
 
     // ----- projects -------------------------------------------------------------
 
-    pub(crate) async fn project_in(conn: &mut AnyConnection, name: &str) -> Result<Option<Project>> {
+    pub(crate) async fn project_in(
+        conn: &mut AnyConnection,
+        name: &str,
+    ) -> Result<Option<Project>> {
         let Some(row) = sqlx::query("SELECT name, created_at FROM projects WHERE name = $1")
             .bind(name)
             .fetch_optional(&mut *conn)
@@ -360,7 +366,11 @@ impl SqlRegistry {
 
     /// The prompt's id as first published, or NotFound (checking the project first so
     /// the message names what is missing).
-    pub(crate) async fn require_prompt(conn: &mut AnyConnection, project: &str, id: &str) -> Result<String> {
+    pub(crate) async fn require_prompt(
+        conn: &mut AnyConnection,
+        project: &str,
+        id: &str,
+    ) -> Result<String> {
         if let Some(found) = Self::prompt_id_in(conn, project, id).await? {
             return Ok(found);
         }
@@ -586,9 +596,15 @@ impl SqlRegistry {
     ) -> Result<LabelMove> {
         let mut tx = self.write_tx().await?;
         let planned = Self::plan_move(&mut tx, project, req).await?;
-        let moved =
-            Self::insert_move(&mut tx, project, &planned, actor, req.reason.as_deref(), None)
-                .await?;
+        let moved = Self::insert_move(
+            &mut tx,
+            project,
+            &planned,
+            actor,
+            req.reason.as_deref(),
+            None,
+        )
+        .await?;
         tx.commit().await?;
         Ok(moved)
     }

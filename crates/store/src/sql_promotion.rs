@@ -102,12 +102,7 @@ impl Judged {
     }
 
     fn unmet_json(&self) -> Json {
-        json!(
-            self.gates
-                .iter()
-                .filter(|g| !g.passed)
-                .collect::<Vec<_>>()
-        )
+        json!(self.gates.iter().filter(|g| !g.passed).collect::<Vec<_>>())
     }
 }
 
@@ -583,7 +578,15 @@ impl SqlRegistry {
                 Ok(answer(PromotionOutcome::Overridden, Some(moved), request))
             }
             PromoteMode::Apply | PromoteMode::Override { .. } if judged.all_passed() => {
-                let moved = Self::complete(&mut tx, project, &planned, actor, open.as_ref(), req.reason.as_deref()).await?;
+                let moved = Self::complete(
+                    &mut tx,
+                    project,
+                    &planned,
+                    actor,
+                    open.as_ref(),
+                    req.reason.as_deref(),
+                )
+                .await?;
                 let request = match &open {
                     Some(r) => Some(Self::request_in(&mut tx, project, r.id).await?),
                     None => None,
@@ -596,7 +599,9 @@ impl SqlRegistry {
                     // Nothing to record: the caller hears which gates are unmet.
                     return Ok(answer(PromotionOutcome::Blocked, None, open));
                 }
-                let request = Self::open_request(&mut tx, project, &planned, actor, req.reason.as_deref()).await?;
+                let request =
+                    Self::open_request(&mut tx, project, &planned, actor, req.reason.as_deref())
+                        .await?;
                 let request = Self::request_in(&mut tx, project, request).await?;
                 tx.commit().await?;
                 Ok(answer(PromotionOutcome::Blocked, None, Some(request)))
@@ -754,7 +759,14 @@ impl SqlRegistry {
         )
         .await?;
         if decision.verdict == Verdict::Approve {
-            let before = Self::judge(&mut tx, project, &planned, &request.requested_by, Some(&request)).await?;
+            let before = Self::judge(
+                &mut tx,
+                project,
+                &planned,
+                &request.requested_by,
+                Some(&request),
+            )
+            .await?;
             let ticked: Vec<String> = decision
                 .checklist
                 .iter()
@@ -822,14 +834,29 @@ impl SqlRegistry {
             .await?;
         }
         let request = Self::request_in(&mut tx, project, request_id).await?;
-        let judged = Self::judge(&mut tx, project, &planned, &request.requested_by, Some(&request)).await?;
+        let judged = Self::judge(
+            &mut tx,
+            project,
+            &planned,
+            &request.requested_by,
+            Some(&request),
+        )
+        .await?;
         let mut outcome = PromotionOutcome::Blocked;
         let mut label_move = None;
         if decision.verdict == Verdict::Approve
             && judged.all_passed()
             && judged.completion == Completion::Auto
         {
-            let moved = Self::complete(&mut tx, project, &planned, actor, Some(&request), request.reason.as_deref()).await?;
+            let moved = Self::complete(
+                &mut tx,
+                project,
+                &planned,
+                actor,
+                Some(&request),
+                request.reason.as_deref(),
+            )
+            .await?;
             outcome = PromotionOutcome::Moved;
             label_move = Some(moved);
         }
@@ -873,8 +900,15 @@ impl SqlRegistry {
                 request.requested_by
             )));
         }
-        Self::close_request(&mut tx, &request, RequestStatus::Withdrawn, actor, comment, None)
-            .await?;
+        Self::close_request(
+            &mut tx,
+            &request,
+            RequestStatus::Withdrawn,
+            actor,
+            comment,
+            None,
+        )
+        .await?;
         let request = Self::request_in(&mut tx, project, request_id).await?;
         tx.commit().await?;
         Ok(request)
@@ -892,7 +926,14 @@ impl SqlRegistry {
             kind: MoveKind::Promote,
             target: request.version.clone(),
         };
-        let judged = Self::judge(&mut tx, project, &planned, &request.requested_by, Some(&request)).await?;
+        let judged = Self::judge(
+            &mut tx,
+            project,
+            &planned,
+            &request.requested_by,
+            Some(&request),
+        )
+        .await?;
         tx.rollback().await?;
         Ok(judged.gates)
     }

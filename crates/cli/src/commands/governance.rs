@@ -63,9 +63,9 @@ pub fn print_promotion(session: &Session, p: &Json) {
         .map_or("no policy".to_owned(), |r| format!("policy revision {r}"));
     match outcome {
         "dry_run" => {
-            let unmet = p["gates"]
-                .as_array()
-                .map_or(0, |g| g.iter().filter(|g| g["passed"] != json!(true)).count());
+            let unmet = p["gates"].as_array().map_or(0, |g| {
+                g.iter().filter(|g| g["passed"] != json!(true)).count()
+            });
             println!("{BOLD}dry run{BOLD:#} {target} ({revision}):");
             print_gates(&p["gates"]);
             if unmet == 0 {
@@ -76,11 +76,12 @@ pub fn print_promotion(session: &Session, p: &Json) {
         }
         "overridden" => {
             println!("{YELLOW}OVERRIDDEN{YELLOW:#} {target} ({revision}); unmet gates bypassed:");
-            print_gates(&json!(
-                p["gates"]
-                    .as_array()
-                    .map(|g| g.iter().filter(|g| g["passed"] != json!(true)).cloned().collect::<Vec<_>>())
-            ));
+            print_gates(&json!(p["gates"].as_array().map(|g| {
+                g.iter()
+                    .filter(|g| g["passed"] != json!(true))
+                    .cloned()
+                    .collect::<Vec<_>>()
+            })));
             println!(
                 "  {DIM}reason: {} (kept in the audit log and on the label){DIM:#}",
                 p["move"]["override_reason"].as_str().unwrap_or("")
@@ -105,7 +106,9 @@ pub fn print_promotion(session: &Session, p: &Json) {
 /// A promotion the gates blocked (a 409 with `gates`).
 pub fn print_blocked(session: &Session, detail: &str, problem: &Json) {
     if session.format == Format::Json {
-        output::json(&json!({"blocked": true, "detail": detail, "gates": problem["gates"], "request": problem["request"]}));
+        output::json(
+            &json!({"blocked": true, "detail": detail, "gates": problem["gates"], "request": problem["request"]}),
+        );
         return;
     }
     eprintln!("{RED}blocked{RED:#}: {detail}");
@@ -174,7 +177,9 @@ pub fn login(
         .map_or(0, |d| d.as_secs());
     let path = crate::credentials::save(&url, saved_from(&session, now))?;
     match format {
-        Format::Json => output::json(&json!({"registry": url, "user": session.user, "saved_to": path})),
+        Format::Json => {
+            output::json(&json!({"registry": url, "user": session.user, "saved_to": path}))
+        }
         Format::Text => println!(
             "logged in to {url} as {BOLD}{}{BOLD:#}; session saved to {} (readable by you only)",
             session.user.name,
@@ -200,7 +205,13 @@ fn roles_text(user: &Json) -> String {
         .map(|roles| {
             roles
                 .iter()
-                .map(|m| format!("{}={}", m["project"].as_str().unwrap_or("?"), m["role"].as_str().unwrap_or("?")))
+                .map(|m| {
+                    format!(
+                        "{}={}",
+                        m["project"].as_str().unwrap_or("?"),
+                        m["role"].as_str().unwrap_or("?")
+                    )
+                })
                 .collect::<Vec<_>>()
                 .join(", ")
         })
@@ -217,7 +228,13 @@ pub fn whoami(session: &Session) -> Result<Outcome> {
         Format::Text => {
             let key = me["key"]
                 .as_str()
-                .map(|k| format!(" through key {k} ({} in {})", me["key_role"].as_str().unwrap_or("?"), me["key_project"].as_str().unwrap_or("?")))
+                .map(|k| {
+                    format!(
+                        " through key {k} ({} in {})",
+                        me["key_role"].as_str().unwrap_or("?"),
+                        me["key_project"].as_str().unwrap_or("?")
+                    )
+                })
                 .unwrap_or_default();
             println!(
                 "{BOLD}{}{BOLD:#}{key} at {}; roles: {}; teams: {}",
@@ -226,7 +243,11 @@ pub fn whoami(session: &Session) -> Result<Outcome> {
                 roles_text(&me["user"]),
                 me["user"]["teams"]
                     .as_array()
-                    .map(|t| t.iter().filter_map(Json::as_str).collect::<Vec<_>>().join(", "))
+                    .map(|t| t
+                        .iter()
+                        .filter_map(Json::as_str)
+                        .collect::<Vec<_>>()
+                        .join(", "))
                     .filter(|t| !t.is_empty())
                     .unwrap_or_else(|| "none".into())
             );
@@ -256,14 +277,24 @@ pub fn user(session: &Session, action: &UserAction) -> Result<Outcome> {
                 .iter()
                 .map(|r| {
                     let (project, role) = r.split_once('=').ok_or_else(|| {
-                        anyhow!("--role `{r}`: use PROJECT=ROLE, e.g. {}=editor or *=admin", session.project)
+                        anyhow!(
+                            "--role `{r}`: use PROJECT=ROLE, e.g. {}=editor or *=admin",
+                            session.project
+                        )
                     })?;
                     Ok(json!({"project": project, "role": role}))
                 })
                 .collect::<Result<Vec<_>>>()?;
             let password = read_password(&format!("password for {name}: "), *password_stdin)?;
             match session.block(c.create_user(name, &password, teams, &roles)) {
-                Ok(u) => done(session, &u, format!("{GREEN}created{GREEN:#} user {name} ({})", roles_text(&serde_json::to_value(&u)?))),
+                Ok(u) => done(
+                    session,
+                    &u,
+                    format!(
+                        "{GREEN}created{GREEN:#} user {name} ({})",
+                        roles_text(&serde_json::to_value(&u)?)
+                    ),
+                ),
                 Err(e) => session.refused(e),
             }
         }
@@ -290,11 +321,26 @@ pub fn user(session: &Session, action: &UserAction) -> Result<Outcome> {
         UserAction::Disable { name } | UserAction::Enable { name } => {
             let disable = matches!(action, UserAction::Disable { .. });
             match session.block(c.set_user_disabled(name, disable)) {
-                Ok(u) => done(session, &u, format!("{name} is {}", if disable { "disabled: their sessions and keys stop working" } else { "enabled" })),
+                Ok(u) => done(
+                    session,
+                    &u,
+                    format!(
+                        "{name} is {}",
+                        if disable {
+                            "disabled: their sessions and keys stop working"
+                        } else {
+                            "enabled"
+                        }
+                    ),
+                ),
                 Err(e) => session.refused(e),
             }
         }
-        UserAction::Grant { name, role, project } => {
+        UserAction::Grant {
+            name,
+            role,
+            project,
+        } => {
             let project = project.as_deref().unwrap_or(&session.project);
             match session.block(c.set_role(project, name, Some(role))) {
                 Ok(u) => done(session, &u, format!("{name} is {role} in {project}")),
@@ -330,7 +376,10 @@ pub fn key(session: &Session, action: &KeyAction) -> Result<Outcome> {
                         eprintln!(
                             "{GREEN}created{GREEN:#} key {} ({role} in {project}{}); it is shown this once: keep it in a secret store (PROMPTOPS_TOKEN)",
                             created["api_key"]["prefix"].as_str().unwrap_or("?"),
-                            created["api_key"]["expires_at"].as_str().map(|e| format!(", expires {e}")).unwrap_or_default()
+                            created["api_key"]["expires_at"]
+                                .as_str()
+                                .map(|e| format!(", expires {e}"))
+                                .unwrap_or_default()
                         );
                     }
                     Ok(Outcome::Ok)
@@ -353,7 +402,12 @@ pub fn key(session: &Session, action: &KeyAction) -> Result<Outcome> {
                         };
                         println!(
                             "{:<16} {:<14} {:<8} {:<12} owner {:<12} {}  last used {}",
-                            k.prefix, k.name, k.role, k.project, k.owner, state,
+                            k.prefix,
+                            k.name,
+                            k.role,
+                            k.project,
+                            k.owner,
+                            state,
                             k.last_used_at.as_deref().unwrap_or("never")
                         );
                     }
@@ -363,7 +417,11 @@ pub fn key(session: &Session, action: &KeyAction) -> Result<Outcome> {
             Err(e) => session.refused(e),
         },
         KeyAction::Revoke { prefix } => match session.block(c.revoke_key(prefix)) {
-            Ok(k) => done(session, &k, format!("revoked {prefix}: it stops working now")),
+            Ok(k) => done(
+                session,
+                &k,
+                format!("revoked {prefix}: it stops working now"),
+            ),
             Err(e) => session.refused(e),
         },
     }
@@ -394,13 +452,19 @@ pub fn policy_environment(path: &Path, parsed: &policy::Policy) -> Result<String
             .file_stem()
             .and_then(|s| s.to_str())
             .map(str::to_owned)
-            .ok_or_else(|| anyhow!("{}: cannot tell the environment from the file name", path.display())),
+            .ok_or_else(|| {
+                anyhow!(
+                    "{}: cannot tell the environment from the file name",
+                    path.display()
+                )
+            }),
     }
 }
 
 /// Reads and checks one policy file, printing its findings; `None` when it has errors.
 pub fn read_policy(path: &Path) -> Result<Option<(String, String, policy::Policy)>> {
-    let source = std::fs::read_to_string(path).with_context(|| format!("{}: cannot read", path.display()))?;
+    let source = std::fs::read_to_string(path)
+        .with_context(|| format!("{}: cannot read", path.display()))?;
     match policy::parse(&path.display().to_string(), &source) {
         Ok((parsed, warnings)) => {
             for w in &warnings {
@@ -421,13 +485,18 @@ pub fn read_policy(path: &Path) -> Result<Option<(String, String, policy::Policy
 pub fn policy_check(project: &Project, files: &[PathBuf], format: Format) -> Result<Outcome> {
     let files = policy_files(project, files)?;
     if files.is_empty() {
-        bail!("no policy files: give paths, or put ENV.yaml files in {}/", project.config.project.policies_dir);
+        bail!(
+            "no policy files: give paths, or put ENV.yaml files in {}/",
+            project.config.project.policies_dir
+        );
     }
     let mut bad = 0;
     let mut results = Vec::new();
     for f in &files {
         match read_policy(f)? {
-            Some((env, _, parsed)) => results.push(json!({"path": f, "environment": env, "ok": true, "policy": parsed.to_json()})),
+            Some((env, _, parsed)) => results.push(
+                json!({"path": f, "environment": env, "ok": true, "policy": parsed.to_json()}),
+            ),
             None => {
                 bad += 1;
                 results.push(json!({"path": f, "ok": false}));
@@ -438,7 +507,11 @@ pub fn policy_check(project: &Project, files: &[PathBuf], format: Format) -> Res
         Format::Json => output::json(&results),
         Format::Text => println!("checked {} policy file(s): {bad} with errors", files.len()),
     }
-    Ok(if bad > 0 { Outcome::Findings } else { Outcome::Ok })
+    Ok(if bad > 0 {
+        Outcome::Findings
+    } else {
+        Outcome::Ok
+    })
 }
 
 pub fn policy(session: &Session, project: &Project, action: &PolicyAction) -> Result<Outcome> {
@@ -447,7 +520,10 @@ pub fn policy(session: &Session, project: &Project, action: &PolicyAction) -> Re
         PolicyAction::Push { files } => {
             let files = policy_files(project, files)?;
             if files.is_empty() {
-                bail!("no policy files: give paths, or put ENV.yaml files in {}/", project.config.project.policies_dir);
+                bail!(
+                    "no policy files: give paths, or put ENV.yaml files in {}/",
+                    project.config.project.policies_dir
+                );
             }
             let mut failed = 0;
             let mut results = Vec::new();
@@ -459,7 +535,11 @@ pub fn policy(session: &Session, project: &Project, action: &PolicyAction) -> Re
                 match session.block(session.client.put_policy(&session.project, &env, &source)) {
                     Ok(rev) => {
                         if session.format == Format::Text {
-                            println!("{GREEN}policy{GREEN:#} {env}: revision {} ({})", rev.revision, f.display());
+                            println!(
+                                "{GREEN}policy{GREEN:#} {env}: revision {} ({})",
+                                rev.revision,
+                                f.display()
+                            );
                         }
                         results.push(serde_json::to_value(&rev)?);
                     }
@@ -472,27 +552,36 @@ pub fn policy(session: &Session, project: &Project, action: &PolicyAction) -> Re
             if session.format == Format::Json {
                 output::json(&results);
             }
-            Ok(if failed > 0 { Outcome::Findings } else { Outcome::Ok })
+            Ok(if failed > 0 {
+                Outcome::Findings
+            } else {
+                Outcome::Ok
+            })
         }
-        PolicyAction::Show { env } => match session.block(session.client.policy(&session.project, env)) {
-            Ok(Some(rev)) => {
-                if session.format == Format::Json {
-                    output::json(&rev);
-                } else {
-                    eprintln!("{DIM}{env} policy, revision {} by {} at {}{DIM:#}", rev.revision, rev.author, rev.created_at);
-                    print!("{}", rev.source);
-                    if !rev.source.ends_with('\n') {
-                        println!();
+        PolicyAction::Show { env } => {
+            match session.block(session.client.policy(&session.project, env)) {
+                Ok(Some(rev)) => {
+                    if session.format == Format::Json {
+                        output::json(&rev);
+                    } else {
+                        eprintln!(
+                            "{DIM}{env} policy, revision {} by {} at {}{DIM:#}",
+                            rev.revision, rev.author, rev.created_at
+                        );
+                        print!("{}", rev.source);
+                        if !rev.source.ends_with('\n') {
+                            println!();
+                        }
                     }
+                    Ok(Outcome::Ok)
                 }
-                Ok(Outcome::Ok)
+                Ok(None) => {
+                    println!("{env} has no policy: promotions there need only the editor role");
+                    Ok(Outcome::Ok)
+                }
+                Err(e) => session.refused(e),
             }
-            Ok(None) => {
-                println!("{env} has no policy: promotions there need only the editor role");
-                Ok(Outcome::Ok)
-            }
-            Err(e) => session.refused(e),
-        },
+        }
     }
 }
 
@@ -506,13 +595,27 @@ pub fn requests(session: &Session, action: &RequestsAction) -> Result<Outcome> {
                     if session.format == Format::Json {
                         output::json(&list);
                     } else if list.is_empty() {
-                        println!("no {} requests in {}", status.unwrap_or("promotion"), session.project);
+                        println!(
+                            "no {} requests in {}",
+                            status.unwrap_or("promotion"),
+                            session.project
+                        );
                     } else {
                         for r in &list {
-                            let approvals = r.decisions.iter().filter(|d| d.verdict == promptops_store::Verdict::Approve).count();
+                            let approvals = r
+                                .decisions
+                                .iter()
+                                .filter(|d| d.verdict == promptops_store::Verdict::Approve)
+                                .count();
                             println!(
                                 "#{:<4} {:<10} {}@{} → {}  asked by {} at {}  {approvals} approval(s)",
-                                r.id, r.status.as_str(), r.prompt_id, r.version, r.environment, r.requested_by, r.requested_at
+                                r.id,
+                                r.status.as_str(),
+                                r.prompt_id,
+                                r.version,
+                                r.environment,
+                                r.requested_by,
+                                r.requested_at
                             );
                         }
                     }
@@ -521,35 +624,60 @@ pub fn requests(session: &Session, action: &RequestsAction) -> Result<Outcome> {
                 Err(e) => session.refused(e),
             }
         }
-        RequestsAction::Show { request } => match session.block(c.request(&session.project, *request)) {
-            Ok(r) => {
-                if session.format == Format::Json {
-                    output::json(&r);
-                } else {
-                    print_request_line(&r);
-                    for d in r["decisions"].as_array().into_iter().flatten() {
-                        println!(
-                            "    {} by {} ({}) at {}{}{}",
-                            d["verdict"].as_str().unwrap_or("?"),
-                            d["actor"].as_str().unwrap_or("?"),
-                            d["role"].as_str().unwrap_or("?"),
-                            d["at"].as_str().unwrap_or("?"),
-                            d["comment"].as_str().map(|c| format!(": \"{c}\"")).unwrap_or_default(),
-                            d["checklist"].as_array().filter(|c| !c.is_empty()).map(|c| format!(" [{}]", c.iter().filter_map(Json::as_str).collect::<Vec<_>>().join("; "))).unwrap_or_default()
-                        );
+        RequestsAction::Show { request } => {
+            match session.block(c.request(&session.project, *request)) {
+                Ok(r) => {
+                    if session.format == Format::Json {
+                        output::json(&r);
+                    } else {
+                        print_request_line(&r);
+                        for d in r["decisions"].as_array().into_iter().flatten() {
+                            println!(
+                                "    {} by {} ({}) at {}{}{}",
+                                d["verdict"].as_str().unwrap_or("?"),
+                                d["actor"].as_str().unwrap_or("?"),
+                                d["role"].as_str().unwrap_or("?"),
+                                d["at"].as_str().unwrap_or("?"),
+                                d["comment"]
+                                    .as_str()
+                                    .map(|c| format!(": \"{c}\""))
+                                    .unwrap_or_default(),
+                                d["checklist"]
+                                    .as_array()
+                                    .filter(|c| !c.is_empty())
+                                    .map(|c| format!(
+                                        " [{}]",
+                                        c.iter()
+                                            .filter_map(Json::as_str)
+                                            .collect::<Vec<_>>()
+                                            .join("; ")
+                                    ))
+                                    .unwrap_or_default()
+                            );
+                        }
+                        println!("  gates now:");
+                        print_gates(&r["gates"]);
                     }
-                    println!("  gates now:");
-                    print_gates(&r["gates"]);
+                    Ok(Outcome::Ok)
                 }
-                Ok(Outcome::Ok)
+                Err(e) => session.refused(e),
             }
-            Err(e) => session.refused(e),
-        },
+        }
     }
 }
 
-pub fn decide(session: &Session, request: u64, approve: bool, comment: Option<&str>, checks: &[String]) -> Result<Outcome> {
-    match session.block(session.client.decide(&session.project, request, approve, comment, checks)) {
+pub fn decide(
+    session: &Session,
+    request: u64,
+    approve: bool,
+    comment: Option<&str>,
+    checks: &[String],
+) -> Result<Outcome> {
+    match session.block(
+        session
+            .client
+            .decide(&session.project, request, approve, comment, checks),
+    ) {
         Ok(p) => {
             if session.format == Format::Json {
                 output::json(&p);

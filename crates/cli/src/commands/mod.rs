@@ -160,7 +160,13 @@ pub fn run(cli: Cli) -> Result<Outcome> {
             request,
             comment,
             checks,
-        } => governance::decide(&session(None)?.1, request, true, comment.as_deref(), &checks),
+        } => governance::decide(
+            &session(None)?.1,
+            request,
+            true,
+            comment.as_deref(),
+            &checks,
+        ),
         Command::Reject { request, comment } => {
             governance::decide(&session(None)?.1, request, false, Some(&comment), &[])
         }

@@ -5,7 +5,7 @@
 //! label move would meet now; `apply` takes them in order and stops at the first that
 //! is refused. Running either twice is safe: a matched state plans nothing.
 
-use super::governance::{print_gates, read_policy, policy_files};
+use super::governance::{policy_files, print_gates, read_policy};
 use super::registry::Session;
 use crate::Outcome;
 use crate::cli::Format;
@@ -80,7 +80,10 @@ fn make_plan(session: &Session, project: &Project) -> Result<Plan> {
             continue;
         }
         let Some(prompt) = report.valid_prompt() else {
-            errors.push(format!("{}: does not validate (`promptops validate`)", report.path));
+            errors.push(format!(
+                "{}: does not validate (`promptops validate`)",
+                report.path
+            ));
             continue;
         };
         let version = prompt.version.to_string();
@@ -112,7 +115,10 @@ fn make_plan(session: &Session, project: &Project) -> Result<Plan> {
 
     for f in policy_files(project, &[])? {
         let Some((env, source, _)) = read_policy(&f)? else {
-            errors.push(format!("{}: the policy does not parse (`promptops policy check`)", f.display()));
+            errors.push(format!(
+                "{}: the policy does not parse (`promptops policy check`)",
+                f.display()
+            ));
             continue;
         };
         let current = match session.block(c.policy(p, &env)) {
@@ -120,7 +126,10 @@ fn make_plan(session: &Session, project: &Project) -> Result<Plan> {
             Err(ClientError::Api { status: 404, .. }) => None,
             Err(e) => return Err(e.into()),
         };
-        if current.as_ref().is_none_or(|r| r.source_hash != sha256_hex(&source)) {
+        if current
+            .as_ref()
+            .is_none_or(|r| r.source_hash != sha256_hex(&source))
+        {
             steps.push(Step::UpdatePolicy {
                 environment: env,
                 from_revision: current.map(|r| r.revision),
@@ -133,26 +142,41 @@ fn make_plan(session: &Session, project: &Project) -> Result<Plan> {
     // Moves in the project's promotion order, so dev lands before staging before prod.
     let order = match session.block(c.project(p)) {
         Ok(proj) => proj.environments,
-        Err(ClientError::Api { status: 404, .. }) => promptops_store::DEFAULT_ENVIRONMENTS.iter().map(|s| (*s).to_owned()).collect(),
+        Err(ClientError::Api { status: 404, .. }) => promptops_store::DEFAULT_ENVIRONMENTS
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect(),
         Err(e) => return Err(e.into()),
     };
     for env in project.config.environments.keys() {
         if !order.contains(env) {
-            errors.push(format!("promptops.toml pins environment `{env}`, which project `{p}` does not have ({})", order.join(", ")));
+            errors.push(format!(
+                "promptops.toml pins environment `{env}`, which project `{p}` does not have ({})",
+                order.join(", ")
+            ));
         }
     }
     for env in &order {
-        let Some(pins) = project.config.environments.get(env) else { continue };
+        let Some(pins) = project.config.environments.get(env) else {
+            continue;
+        };
         for (id, want) in &pins.pins {
-            let want = match semver::Version::parse(want).or_else(|_| semver::Version::parse(&format!("{want}.0.0"))) {
+            let want = match semver::Version::parse(want)
+                .or_else(|_| semver::Version::parse(&format!("{want}.0.0")))
+            {
                 Ok(v) => v.to_string(),
                 Err(_) => {
-                    errors.push(format!("promptops.toml: environments.{env}.pins.{id} = `{want}` is not a version"));
+                    errors.push(format!(
+                        "promptops.toml: environments.{env}.pins.{id} = `{want}` is not a version"
+                    ));
                     continue;
                 }
             };
             let current = match session.block(c.labels(p, id)) {
-                Ok(labels) => labels.into_iter().find(|l| &l.environment == env).map(|l| l.version),
+                Ok(labels) => labels
+                    .into_iter()
+                    .find(|l| &l.environment == env)
+                    .map(|l| l.version),
                 Err(ClientError::Api { status: 404, .. }) => None,
                 Err(e) => return Err(e.into()),
             };
@@ -163,7 +187,12 @@ fn make_plan(session: &Session, project: &Project) -> Result<Plan> {
             let gates = if pending {
                 None
             } else {
-                let dry = promptops_client::Promote { env, version: &want, dry_run: true, ..Default::default() };
+                let dry = promptops_client::Promote {
+                    env,
+                    version: &want,
+                    dry_run: true,
+                    ..Default::default()
+                };
                 match session.block(c.promote(p, id, &dry)) {
                     Ok(promotion) => Some(promotion["gates"].clone()),
                     Err(ClientError::Api { detail, .. }) => {
@@ -173,7 +202,13 @@ fn make_plan(session: &Session, project: &Project) -> Result<Plan> {
                     Err(e) => return Err(e.into()),
                 }
             };
-            steps.push(Step::MoveLabel { id: id.clone(), environment: env.clone(), from: current, to: want, gates });
+            steps.push(Step::MoveLabel {
+                id: id.clone(),
+                environment: env.clone(),
+                from: current,
+                to: want,
+                gates,
+            });
         }
     }
     Ok(Plan { steps, errors })
@@ -189,19 +224,34 @@ fn print_plan(plan: &Plan) {
     }
     for step in &plan.steps {
         match step {
-            Step::Publish { id, version, path, .. } => println!("  {GREEN}+ publish{GREEN:#}   {id}@{version}  {DIM}{path}{DIM:#}"),
-            Step::UpdatePolicy { environment, from_revision, path, .. } => println!(
+            Step::Publish {
+                id, version, path, ..
+            } => println!("  {GREEN}+ publish{GREEN:#}   {id}@{version}  {DIM}{path}{DIM:#}"),
+            Step::UpdatePolicy {
+                environment,
+                from_revision,
+                path,
+                ..
+            } => println!(
                 "  {YELLOW}~ policy{YELLOW:#}    {environment}: {}  {DIM}{path}{DIM:#}",
                 from_revision.map_or("new".to_owned(), |r| format!("revision {r} → {}", r + 1))
             ),
-            Step::MoveLabel { id, environment, from, to, gates } => {
+            Step::MoveLabel {
+                id,
+                environment,
+                from,
+                to,
+                gates,
+            } => {
                 println!(
                     "  {BOLD}→ move{BOLD:#}      {id} in {environment}: {} → {to}",
                     from.as_deref().unwrap_or("(nothing)")
                 );
                 match gates {
                     Some(g) => print_gates(g),
-                    None => println!("    {DIM}gates are judged once {id}@{to} is published{DIM:#}"),
+                    None => {
+                        println!("    {DIM}gates are judged once {id}@{to} is published{DIM:#}")
+                    }
                 }
             }
         }
@@ -210,7 +260,11 @@ fn print_plan(plan: &Plan) {
     println!(
         "plan: {} step(s){}",
         plan.steps.len(),
-        if blocked > 0 { format!(", {YELLOW}{blocked} move(s) blocked by gates now{YELLOW:#}") } else { String::new() }
+        if blocked > 0 {
+            format!(", {YELLOW}{blocked} move(s) blocked by gates now{YELLOW:#}")
+        } else {
+            String::new()
+        }
     );
 }
 
@@ -220,7 +274,11 @@ pub fn plan(session: &Session, project: &Project) -> Result<Outcome> {
         Format::Json => output::json(&json!({"steps": plan.steps, "errors": plan.errors})),
         Format::Text => print_plan(&plan),
     }
-    Ok(if plan.errors.is_empty() { Outcome::Ok } else { Outcome::Findings })
+    Ok(if plan.errors.is_empty() {
+        Outcome::Ok
+    } else {
+        Outcome::Findings
+    })
 }
 
 fn confirm() -> Result<bool> {
@@ -258,10 +316,31 @@ pub fn apply(session: &Session, project: &Project, yes: bool) -> Result<Outcome>
     let mut applied = Vec::new();
     for step in &plan.steps {
         let result = match step {
-            Step::Publish { id, source, path, .. } => session.block(c.publish(p, id, source, Some(path))).map(|_| json!(null)),
-            Step::UpdatePolicy { environment, source, .. } => session.block(c.put_policy(p, environment, source)).map(|_| json!(null)),
-            Step::MoveLabel { id, environment, from, to, .. } => {
-                let req = promptops_client::Promote { env: environment, version: to, expected_from: Some(from.as_deref()), ..Default::default() };
+            Step::Publish {
+                id, source, path, ..
+            } => session
+                .block(c.publish(p, id, source, Some(path)))
+                .map(|_| json!(null)),
+            Step::UpdatePolicy {
+                environment,
+                source,
+                ..
+            } => session
+                .block(c.put_policy(p, environment, source))
+                .map(|_| json!(null)),
+            Step::MoveLabel {
+                id,
+                environment,
+                from,
+                to,
+                ..
+            } => {
+                let req = promptops_client::Promote {
+                    env: environment,
+                    version: to,
+                    expected_from: Some(from.as_deref()),
+                    ..Default::default()
+                };
                 session.block(c.promote(p, id, &req))
             }
         };
@@ -272,15 +351,23 @@ pub fn apply(session: &Session, project: &Project, yes: bool) -> Result<Outcome>
                 }
                 applied.push(step);
             }
-            Err(ClientError::Api { detail, problem, .. }) => {
+            Err(ClientError::Api {
+                detail, problem, ..
+            }) => {
                 if session.format == Format::Json {
-                    output::json(&json!({"applied": applied, "stopped": {"step": step, "detail": detail, "gates": problem.get("gates"), "request": problem.get("request")}}));
+                    output::json(
+                        &json!({"applied": applied, "stopped": {"step": step, "detail": detail, "gates": problem.get("gates"), "request": problem.get("request")}}),
+                    );
                 } else {
                     eprintln!("{RED}stopped{RED:#} at {}: {detail}", describe(step));
                     if let Some(g) = problem.get("gates") {
                         print_gates(g);
                     }
-                    eprintln!("{} of {} step(s) applied; run `promptops apply` again once the gates hold", applied.len(), plan.steps.len());
+                    eprintln!(
+                        "{} of {} step(s) applied; run `promptops apply` again once the gates hold",
+                        applied.len(),
+                        plan.steps.len()
+                    );
                 }
                 return Ok(Outcome::Findings);
             }
@@ -299,6 +386,11 @@ fn describe(step: &Step) -> String {
     match step {
         Step::Publish { id, version, .. } => format!("publish {id}@{version}"),
         Step::UpdatePolicy { environment, .. } => format!("policy {environment}"),
-        Step::MoveLabel { id, environment, to, .. } => format!("move {id} in {environment} → {to}"),
+        Step::MoveLabel {
+            id,
+            environment,
+            to,
+            ..
+        } => format!("move {id} in {environment} → {to}"),
     }
 }

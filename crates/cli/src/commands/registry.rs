@@ -135,7 +135,10 @@ fn saved_credential(url: &str, runtime: &tokio::runtime::Runtime) -> Result<Opti
     }
 }
 
-pub(crate) fn saved_from(session: &promptops_client::Session, now: u64) -> crate::credentials::Saved {
+pub(crate) fn saved_from(
+    session: &promptops_client::Session,
+    now: u64,
+) -> crate::credentials::Saved {
     crate::credentials::Saved {
         user: session.user.name.clone(),
         access_token: session.access_token.clone(),
@@ -412,7 +415,11 @@ pub struct PromoteArgs<'a> {
 
 /// The version `promote` means when none is given: what the environment before `to`
 /// serves, or the latest for the first environment.
-pub(crate) fn default_version(session: &Session, id: &str, to: &str) -> Result<Result<String, ClientError>> {
+pub(crate) fn default_version(
+    session: &Session,
+    id: &str,
+    to: &str,
+) -> Result<Result<String, ClientError>> {
     let c = &session.client;
     let p = &session.project;
     let project = match session.block(c.project(p)) {

@@ -30,7 +30,13 @@ async fn serve(addr: &str, database_url: Option<&str>, schema: Option<&str>) -> 
     match database_url {
         None => {
             let store = SqliteStore::open(Path::new(DEFAULT_DATABASE)).await?;
-            start(store, listener, local, &format!("SQLite {DEFAULT_DATABASE}")).await?;
+            start(
+                store,
+                listener,
+                local,
+                &format!("SQLite {DEFAULT_DATABASE}"),
+            )
+            .await?;
         }
         Some(url) if url.starts_with("sqlite:") && schema.is_some() => {
             bail!("--database-schema is for PostgreSQL; a SQLite registry is its own file")

@@ -157,7 +157,12 @@ impl As {
     /// Runs a command that must be refused (exit 1); its stdout and stderr together.
     pub fn refused(&self, args: &[&str]) -> String {
         let o = self.run(args);
-        assert_eq!(o.status.code(), Some(1), "promptops {args:?} should be refused: {}", text(&o));
+        assert_eq!(
+            o.status.code(),
+            Some(1),
+            "promptops {args:?} should be refused: {}",
+            text(&o)
+        );
         format!(
             "{}{}",
             String::from_utf8_lossy(&o.stdout),

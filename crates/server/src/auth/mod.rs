@@ -254,8 +254,7 @@ pub async fn enforce<S: Store>(
     if need == Need::Nothing {
         return next.run(request).await;
     }
-    let principal = match authenticate(&state, request.headers().get(header::AUTHORIZATION)).await
-    {
+    let principal = match authenticate(&state, request.headers().get(header::AUTHORIZATION)).await {
         Ok(p) => p,
         Err(e) => return with_challenge(e.into_response()),
     };
@@ -293,7 +292,11 @@ pub fn authorize(principal: &Principal, need: Need, project: Option<&str>) -> Re
         Need::Session => return Ok(()),
         Need::InProject(role) => {
             let project = project.unwrap_or(ALL_PROJECTS);
-            (principal.role_in(project), role, format!("project `{project}`"))
+            (
+                principal.role_in(project),
+                role,
+                format!("project `{project}`"),
+            )
         }
         Need::Everywhere(role) => (
             principal.global_role(),
@@ -331,7 +334,9 @@ pub async fn authenticate<S: Store>(
         .strip_prefix("Bearer ")
         .or_else(|| text.strip_prefix("bearer "))
         .map(str::trim)
-        .ok_or_else(|| unauthorized("the Authorization header must be `Bearer <token or API key>`"))?;
+        .ok_or_else(|| {
+            unauthorized("the Authorization header must be `Bearer <token or API key>`")
+        })?;
     if presented.starts_with(secrets::KEY_MARK) {
         authenticate_key(state, presented).await
     } else {
@@ -361,7 +366,10 @@ pub async fn active_user<S: Store>(state: &AppState<S>, name: &str) -> Result<Us
 /// Keys are used often: their last use is written at most once a minute.
 const TOUCH_EVERY_SECONDS: i64 = 60;
 
-async fn authenticate_key<S: Store>(state: &AppState<S>, presented: &str) -> Result<Principal, ApiError> {
+async fn authenticate_key<S: Store>(
+    state: &AppState<S>,
+    presented: &str,
+) -> Result<Principal, ApiError> {
     let invalid = || unauthorized("the API key is not valid (unknown, mistyped or deleted)");
     let prefix = secrets::key_prefix(presented).ok_or_else(invalid)?;
     let record = state.store.api_key(prefix).await?.ok_or_else(invalid)?;
@@ -370,7 +378,10 @@ async fn authenticate_key<S: Store>(state: &AppState<S>, presented: &str) -> Res
     }
     let key = record.key;
     if let Some(when) = &key.revoked_at {
-        return Err(unauthorized(format!("API key {} was revoked at {when}", key.prefix)));
+        return Err(unauthorized(format!(
+            "API key {} was revoked at {when}",
+            key.prefix
+        )));
     }
     let now = now_rfc3339();
     if let Some(expiry) = &key.expires_at
@@ -382,9 +393,10 @@ async fn authenticate_key<S: Store>(state: &AppState<S>, presented: &str) -> Res
         )));
     }
     let user = active_user(state, &key.owner).await?;
-    let stale = key.last_used_at.as_deref().is_none_or(|last| {
-        seconds_between(last, &now).is_none_or(|s| s >= TOUCH_EVERY_SECONDS)
-    });
+    let stale = key
+        .last_used_at
+        .as_deref()
+        .is_none_or(|last| seconds_between(last, &now).is_none_or(|s| s >= TOUCH_EVERY_SECONDS));
     if stale {
         // Best effort: a failed note of last use must not fail the request.
         if let Err(e) = state.store.touch_key(&key.prefix, &now).await {
@@ -412,7 +424,10 @@ mod tests {
 
     #[test]
     fn seconds_between_store_timestamps() {
-        assert_eq!(seconds_between("2026-11-21T00:00:00Z", "2026-11-21T00:01:30.5Z"), Some(90));
+        assert_eq!(
+            seconds_between("2026-11-21T00:00:00Z", "2026-11-21T00:01:30.5Z"),
+            Some(90)
+        );
         assert_eq!(seconds_between("garbage", "2026-11-21T00:01:30Z"), None);
     }
 }

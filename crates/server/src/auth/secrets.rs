@@ -1,8 +1,8 @@
 //! Secrets: password hashes (argon2id), API keys (random, shown once, kept as SHA-256),
 //! and comparisons that take the same time whatever the input.
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
@@ -53,8 +53,7 @@ pub fn hash_password(password: &str) -> Result<String, SecretError> {
 
 /// A hash that no password matches, checked when the user does not exist so that an
 /// unknown name costs as much time as a wrong password.
-pub const DECOY_HASH: &str =
-    "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$8dyuWxhoyc6jx0t5P2kOzk8Ni2i4uZ1/tALaAiHLMD4";
+pub const DECOY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$8dyuWxhoyc6jx0t5P2kOzk8Ni2i4uZ1/tALaAiHLMD4";
 
 /// Whether `password` matches the PHC string (argon2 compares in constant time).
 pub fn verify_password(password: &str, phc: &str) -> bool {
@@ -84,8 +83,10 @@ pub fn new_api_key() -> Result<NewKeySecret, SecretError> {
 /// The prefix a presented key claims (`None`: not shaped like one of ours).
 pub fn key_prefix(presented: &str) -> Option<&str> {
     let len = KEY_MARK.len() + PREFIX_CHARS;
-    (presented.starts_with(KEY_MARK) && presented.len() > len + 1 && presented.is_char_boundary(len))
-        .then(|| &presented[..len])
+    (presented.starts_with(KEY_MARK)
+        && presented.len() > len + 1
+        && presented.is_char_boundary(len))
+    .then(|| &presented[..len])
 }
 
 /// SHA-256 of the whole key, hex: keys are long random strings, so a fast hash is

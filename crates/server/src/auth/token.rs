@@ -68,7 +68,13 @@ impl Signer {
     }
 
     /// A token for `user` that expires `seconds` from `now`.
-    pub fn issue(&self, user: &str, typ: TokenKind, now: u64, seconds: u64) -> Result<String, TokenError> {
+    pub fn issue(
+        &self,
+        user: &str,
+        typ: TokenKind,
+        now: u64,
+        seconds: u64,
+    ) -> Result<String, TokenError> {
         let claims = Claims {
             sub: user.to_owned(),
             typ,
@@ -113,15 +119,31 @@ mod tests {
         let signer = Signer::new(b"secret one");
         let now = now_seconds();
         let access = signer.issue("alice", TokenKind::Access, now, 60).unwrap();
-        assert_eq!(signer.verify(&access, TokenKind::Access).unwrap().sub, "alice");
+        assert_eq!(
+            signer.verify(&access, TokenKind::Access).unwrap().sub,
+            "alice"
+        );
         assert!(matches!(
             signer.verify(&access, TokenKind::Refresh),
             Err(TokenError::WrongKind { .. })
         ));
-        let expired = signer.issue("alice", TokenKind::Access, now - 120, 60).unwrap();
-        assert_eq!(signer.verify(&expired, TokenKind::Access).unwrap_err(), TokenError::Expired);
-        let other = Signer::new(b"secret two").issue("alice", TokenKind::Access, now, 60).unwrap();
-        assert_eq!(signer.verify(&other, TokenKind::Access).unwrap_err(), TokenError::BadSignature);
-        assert_eq!(signer.verify("garbage", TokenKind::Access).unwrap_err(), TokenError::Malformed);
+        let expired = signer
+            .issue("alice", TokenKind::Access, now - 120, 60)
+            .unwrap();
+        assert_eq!(
+            signer.verify(&expired, TokenKind::Access).unwrap_err(),
+            TokenError::Expired
+        );
+        let other = Signer::new(b"secret two")
+            .issue("alice", TokenKind::Access, now, 60)
+            .unwrap();
+        assert_eq!(
+            signer.verify(&other, TokenKind::Access).unwrap_err(),
+            TokenError::BadSignature
+        );
+        assert_eq!(
+            signer.verify("garbage", TokenKind::Access).unwrap_err(),
+            TokenError::Malformed
+        );
     }
 }

@@ -87,9 +87,7 @@ pub async fn verify<S: Store>(
 /// The newest event's sequence number and hash, to keep outside the database.
 #[utoipa::path(get, path = "/v1/audit/head", tag = "audit",
     responses((status = 200, body = AuditHead), (status = 404, description = "the log is empty", body = crate::problem::Problem, content_type = "application/problem+json")))]
-pub async fn head<S: Store>(
-    State(state): State<AppState<S>>,
-) -> ApiResult<Json<AuditHead>> {
+pub async fn head<S: Store>(State(state): State<AppState<S>>) -> ApiResult<Json<AuditHead>> {
     state
         .store
         .audit_head()

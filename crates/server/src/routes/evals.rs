@@ -48,7 +48,10 @@ pub async fn attach<S: Store>(
         summary: body.summary,
         report: body.report,
     };
-    let attached = state.store.attach_eval(&p.project, &run, &caller.actor()).await?;
+    let attached = state
+        .store
+        .attach_eval(&p.project, &run, &caller.actor())
+        .await?;
     Ok((StatusCode::CREATED, Json(attached)))
 }
 

@@ -9,8 +9,8 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use promptops_core::role::Role;
 use promptops_store::{
-    Label, LabelMove, LabelMoveRequest, MoveTarget, PromoteMode, PromoteRequest as StorePromoteRequest,
-    Promotion, PromotionOutcome, Store,
+    Label, LabelMove, LabelMoveRequest, MoveTarget, PromoteMode,
+    PromoteRequest as StorePromoteRequest, Promotion, PromotionOutcome, Store,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value as JsonValue;
@@ -201,7 +201,10 @@ pub async fn rollback<S: Store>(
         reason: body.reason,
     };
     Ok(Json(
-        state.store.move_label(&p.project, &request, &caller.actor()).await?,
+        state
+            .store
+            .move_label(&p.project, &request, &caller.actor())
+            .await?,
     ))
 }
 

@@ -74,7 +74,10 @@ pub async fn publish<S: Store>(
         parent: prompt.parent.clone(),
         changelog: prompt.changelog.clone(),
     };
-    let published = state.store.publish(&p.project, &new, &caller.actor()).await?;
+    let published = state
+        .store
+        .publish(&p.project, &new, &caller.actor())
+        .await?;
     let status = if published.created {
         StatusCode::CREATED
     } else {

@@ -124,7 +124,12 @@ pub async fn approve<S: Store>(
     Ok(Json(
         state
             .store
-            .decide(&p.project, p.request, &decision, &decider(&caller, &p.project))
+            .decide(
+                &p.project,
+                p.request,
+                &decision,
+                &decider(&caller, &p.project),
+            )
             .await?,
     ))
 }
@@ -146,7 +151,12 @@ pub async fn reject<S: Store>(
     Ok(Json(
         state
             .store
-            .decide(&p.project, p.request, &decision, &decider(&caller, &p.project))
+            .decide(
+                &p.project,
+                p.request,
+                &decision,
+                &decider(&caller, &p.project),
+            )
             .await?,
     ))
 }

@@ -31,7 +31,11 @@ pub struct CreateUser {
 
 impl std::fmt::Debug for CreateUser {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "CreateUser {{ name: {:?}, password: <redacted>, teams: {:?} }}", self.name, self.teams)
+        write!(
+            f,
+            "CreateUser {{ name: {:?}, password: <redacted>, teams: {:?} }}",
+            self.name, self.teams
+        )
     }
 }
 
