@@ -37,25 +37,29 @@ run_backend() {
   port=$(free_port)
   (cd "$work" && "$BIN" init demo >/dev/null)
   start=$(date +%s%N)
-  (cd "$work" && exec "$BIN" serve --addr "127.0.0.1:$port" "$@" > serve.log 2>&1) &
+  (cd "$work" && PROMPTOPS_ADMIN_PASSWORD=bench-admin-password exec "$BIN" serve --addr "127.0.0.1:$port" "$@" > serve.log 2>&1) &
   pid=$!
   until curl -sf "http://127.0.0.1:$port/healthz" >/dev/null; do
     kill -0 "$pid" 2>/dev/null || { cat "$work/serve.log"; exit 1; }
     sleep 0.01
   done
   ready=$(( ($(date +%s%N) - start) / 1000000 ))
-  export PROMPTOPS_REGISTRY="http://127.0.0.1:$port"
+  export PROMPTOPS_REGISTRY="http://127.0.0.1:$port" PROMPTOPS_CONFIG_DIR="$work/config" PROMPTOPS_LOG=warn
+  echo bench-admin-password | "$BIN" login --user admin --password-stdin >/dev/null
   (cd "$work/demo" && "$BIN" push >/dev/null && "$BIN" promote support.answer --to prod --version 1.0.0 >/dev/null)
+  # An app reads with a viewer API key, as in production.
+  local key
+  key=$(cd "$work/demo" && "$BIN" key create --name bench --role viewer 2>/dev/null)
   url="http://127.0.0.1:$port/v1/projects/demo/environments/prod/prompts/support.answer"
-  curl -sf "$url" >/dev/null
+  curl -sf -H "Authorization: Bearer $key" "$url" >/dev/null
   echo "== $name"
   echo "start-up to first /healthz answer: ${ready} ms"
-  wrk -t2 -c"$CONNS" -d"${DURATION}s" --latency "$url" > "$work/wrk.log"
+  wrk -t2 -c"$CONNS" -d"${DURATION}s" --latency -H "Authorization: Bearer $key" "$url" > "$work/wrk.log"
   local rps p50 p99 bytes
   rps=$(awk '/^Requests\/sec/ {print $2}' "$work/wrk.log")
   p50=$(awk '$1=="50%" {print $2}' "$work/wrk.log")
   p99=$(awk '$1=="99%" {print $2}' "$work/wrk.log")
-  bytes=$(curl -s "$url" | wc -c)
+  bytes=$(curl -s -H "Authorization: Bearer $key" "$url" | wc -c)
   sleep 2
   local rss
   rss=$(awk '/^VmRSS/ {printf "%.1f", $2/1024}' "/proc/$pid/status")

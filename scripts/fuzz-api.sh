@@ -85,7 +85,7 @@ base="http://127.0.0.1:$port"
 mkdir -p "$work/server" "$work/report"
 # Clear PROMPTOPS_* settings that would point the server at another database.
 (cd "$work/server" && exec env -u PROMPTOPS_DATABASE_URL -u PROMPTOPS_CONFIG \
-   "$bin" serve --addr "127.0.0.1:$port" >"$work/server.log" 2>&1) &
+   PROMPTOPS_ADMIN_PASSWORD=fuzz-admin-password "$bin" serve --addr "127.0.0.1:$port" >"$work/server.log" 2>&1) &
 server_pid=$!
 for _ in $(seq 1 100); do
   curl -fsS "$base/healthz" >/dev/null 2>&1 && break
@@ -96,10 +96,14 @@ curl -fsS "$base/healthz" >/dev/null || { echo "fuzz-api: server not ready on $b
 echo "fuzz-api: server on $base (pid $server_pid, dir $work/server)"
 
 # --- seed --------------------------------------------------------------------------------
-export PROMPTOPS_REGISTRY="$base" PROMPTOPS_ACTOR="fuzz-seed" PROMPTOPS_FORMAT=text
+# Every route but login needs credentials: the fuzzer acts as the first admin.
+token=$(curl -fsS -X POST -H 'Content-Type: application/json' \
+  -d '{"user":"admin","password":"fuzz-admin-password"}' "$base/v1/auth/login" \
+  | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+export PROMPTOPS_REGISTRY="$base" PROMPTOPS_TOKEN="$token" PROMPTOPS_FORMAT=text
 (cd "$work" && "$bin" init demo >/dev/null)
 (cd "$work/demo" && "$bin" push && "$bin" promote support.answer --to dev)
-curl -fsS -o /dev/null -X POST -H 'Content-Type: application/json' -H 'X-Promptops-Actor: fuzz-seed' \
+curl -fsS -o /dev/null -X POST -H 'Content-Type: application/json' -H "Authorization: Bearer $token" \
   -d '{"passed":3,"failed":1,"errors":0,"summary":{"pass_rate":0.75},"report":{"results":[]}}' \
   "$base/v1/projects/demo/prompts/support.answer/versions/1.0.0/evals"
 
@@ -155,7 +159,7 @@ args=(
   --max-examples "$max_examples"
   --workers "$workers"
   --continue-on-failure
-  --header "X-Promptops-Actor: fuzz"
+  --header "Authorization: Bearer $token"
   --request-timeout 10
   --suppress-health-check too_slow,filter_too_much
   --report junit,ndjson
