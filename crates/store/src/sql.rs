@@ -719,12 +719,7 @@ impl SqlRegistry {
             kind,
             target,
         } = planned;
-        let move_id: i64 = get(
-            &sqlx::query("SELECT COALESCE(MAX(id), 0) + 1 AS next FROM label_moves")
-                .fetch_one(&mut **tx)
-                .await?,
-            "next",
-        )?;
+        let move_id: i64 = next_id(tx, IdTable::LabelMoves).await?;
         let now = now_rfc3339();
         let override_reason = governed.and_then(|g| g.override_reason);
         let overridden = governed.and_then(|g| g.overridden_gates.cloned());
@@ -908,12 +903,7 @@ impl SqlRegistry {
                 format!("{id}@{version} (push it before publishing its eval)"),
             ));
         }
-        let run_id: i64 = get(
-            &sqlx::query("SELECT COALESCE(MAX(id), 0) + 1 AS next FROM eval_runs")
-                .fetch_one(&mut *tx)
-                .await?,
-            "next",
-        )?;
+        let run_id: i64 = next_id(&mut tx, IdTable::EvalRuns).await?;
         let now = now_rfc3339();
         let summary = value_json(&run.summary);
 
@@ -1060,6 +1050,29 @@ fn stored_event(row: &AnyRow) -> Result<StoredEvent> {
         prev_hash: get(row, "prev_hash")?,
         hash: get(row, "hash")?,
     })
+}
+
+/// The tables whose row ids the store hands out.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum IdTable {
+    LabelMoves,
+    EvalRuns,
+    PromotionRequests,
+    Approvals,
+}
+
+/// The next row id of `table`: `MAX + 1`, taken under the write lock the caller's
+/// transaction holds, so ids are gapless and two writers never take the same one.
+pub(crate) async fn next_id(tx: &mut Tx, table: IdTable) -> Result<i64> {
+    let sql = match table {
+        IdTable::LabelMoves => "SELECT COALESCE(MAX(id), 0) + 1 AS next FROM label_moves",
+        IdTable::EvalRuns => "SELECT COALESCE(MAX(id), 0) + 1 AS next FROM eval_runs",
+        IdTable::PromotionRequests => {
+            "SELECT COALESCE(MAX(id), 0) + 1 AS next FROM promotion_requests"
+        }
+        IdTable::Approvals => "SELECT COALESCE(MAX(id), 0) + 1 AS next FROM approvals",
+    };
+    get(&sqlx::query(sql).fetch_one(&mut **tx).await?, "next")
 }
 
 /// Appends an event to the chain, inside the caller's write transaction.

@@ -5,7 +5,8 @@
 use crate::error::{Result, StoreError};
 use crate::model::*;
 use crate::sql::{
-    GovernedMove, PlannedMove, SqlRegistry, Tx, append_audit, get, parse_json, to_u64,
+    GovernedMove, IdTable, PlannedMove, SqlRegistry, Tx, append_audit, get, next_id, parse_json,
+    to_u64,
 };
 use promptops_core::clock::now_rfc3339;
 use promptops_core::config::ComplianceConfig;
@@ -283,6 +284,25 @@ impl SqlRegistry {
             .await?
             .ok_or_else(|| StoreError::not_found("promotion request", id.to_string()))?;
         Self::request_from_row(conn, &row).await
+    }
+
+    /// The request, which must still be open (409 with its state otherwise).
+    async fn open_request_by_id(
+        conn: &mut AnyConnection,
+        project: &str,
+        id: u64,
+    ) -> Result<PromotionRequest> {
+        let request = Self::request_in(conn, project, id).await?;
+        if request.status != RequestStatus::Open {
+            return Err(StoreError::conflict(
+                format!(
+                    "request {id} is {} already; nothing more can be done with it",
+                    request.status.as_str()
+                ),
+                serde_json::to_value(&request).ok(),
+            ));
+        }
+        Ok(request)
     }
 
     async fn open_request_in(
@@ -644,12 +664,7 @@ impl SqlRegistry {
         actor: &Actor,
         reason: Option<&str>,
     ) -> Result<u64> {
-        let id: i64 = get(
-            &sqlx::query("SELECT COALESCE(MAX(id), 0) + 1 AS next FROM promotion_requests")
-                .fetch_one(&mut **tx)
-                .await?,
-            "next",
-        )?;
+        let id: i64 = next_id(tx, IdTable::PromotionRequests).await?;
         sqlx::query(
             "INSERT INTO promotion_requests (id, project, prompt_key, environment, version, requested_by, requested_at, reason, status) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'open')",
@@ -688,16 +703,7 @@ impl SqlRegistry {
     ) -> Result<Promotion> {
         let actor = &decider.actor;
         let mut tx = self.write_tx().await?;
-        let request = Self::request_in(&mut tx, project, request_id).await?;
-        if request.status != RequestStatus::Open {
-            return Err(StoreError::conflict(
-                format!(
-                    "request {request_id} is {} already; nothing more can be decided on it",
-                    request.status.as_str()
-                ),
-                serde_json::to_value(&request).ok(),
-            ));
-        }
+        let request = Self::open_request_by_id(&mut tx, project, request_id).await?;
         if decider.role < Role::Approver {
             return Err(StoreError::forbidden(format!(
                 "deciding on a promotion needs the approver or admin role in `{project}`; {} is {}",
@@ -790,12 +796,7 @@ impl SqlRegistry {
                 )));
             }
         }
-        let decision_id: i64 = get(
-            &sqlx::query("SELECT COALESCE(MAX(id), 0) + 1 AS next FROM approvals")
-                .fetch_one(&mut *tx)
-                .await?,
-            "next",
-        )?;
+        let decision_id: i64 = next_id(&mut tx, IdTable::Approvals).await?;
         sqlx::query(
             "INSERT INTO approvals (id, request_id, actor, role, teams, decision, comment, checklist, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
@@ -884,16 +885,7 @@ impl SqlRegistry {
         comment: Option<&str>,
     ) -> Result<PromotionRequest> {
         let mut tx = self.write_tx().await?;
-        let request = Self::request_in(&mut tx, project, request_id).await?;
-        if request.status != RequestStatus::Open {
-            return Err(StoreError::conflict(
-                format!(
-                    "request {request_id} is {} already",
-                    request.status.as_str()
-                ),
-                serde_json::to_value(&request).ok(),
-            ));
-        }
+        let request = Self::open_request_by_id(&mut tx, project, request_id).await?;
         if request.requested_by != actor.name && role != Role::Admin {
             return Err(StoreError::forbidden(format!(
                 "only {} (who asked) or an admin may withdraw request {request_id}",
