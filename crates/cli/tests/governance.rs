@@ -460,9 +460,22 @@ fn plan_and_apply_make_the_registry_match_the_repo() {
         "only the blocked move is left: {plan}"
     );
 
+    // This policy leaves the last step to the requester.
+    std::fs::write(
+        repo.join("policies/prod.yaml"),
+        "approvals:\n  - count: 1\ncompletion: requester\n",
+    )
+    .unwrap();
+    admin.ok(&["policy", "push"]);
     let ap = As::login(&repo, &server.url, "ap", "ap-password-123");
     let approved = ap.json(&["approve", "1"]);
-    assert_eq!(approved["outcome"], "moved", "{approved}");
+    assert_eq!(approved["outcome"], "ready", "{approved}");
+    assert_eq!(
+        admin.json(&["plan"])["steps"].as_array().unwrap().len(),
+        1,
+        "not moved yet"
+    );
+    admin.ok(&["apply", "--yes"]);
     let out = admin.ok(&["plan"]);
     assert!(out.contains("no changes"), "{out}");
     let events = admin.json(&["audit", "verify"])["events"].clone();

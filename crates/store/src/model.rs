@@ -89,6 +89,20 @@ pub struct Version {
     #[schema(value_type = Option<Value>)]
     pub changelog: Option<Json>,
     pub created_at: String,
+    /// Every time an admin moved a label to this version over unmet gates (only on a
+    /// single version's answer, `GET …/versions/{version}`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub overrides: Vec<OverrideNote>,
+}
+
+/// An emergency override that brought a version to an environment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct OverrideNote {
+    pub environment: String,
+    pub actor: String,
+    pub reason: String,
+    pub moved_at: String,
+    pub move_id: u64,
 }
 
 /// What publishing gave: the new version, or the existing one with the same content.
@@ -447,6 +461,9 @@ pub enum PromotionOutcome {
     Overridden,
     /// A gate is unmet; nothing moved (a request may have been opened).
     Blocked,
+    /// Every gate holds after this approval, and the policy leaves the move to the
+    /// requester (`completion: requester`): they run `promote` again.
+    Ready,
     /// A dry run: what the gates say now.
     DryRun,
 }

@@ -84,6 +84,7 @@ fn version_from_row(row: &AnyRow) -> Result<Version> {
             .map(|c| parse_json(&c, "version changelog"))
             .transpose()?,
         created_at: get(row, "created_at")?,
+        overrides: Vec::new(),
     })
 }
 
@@ -566,9 +567,30 @@ impl SqlRegistry {
     pub async fn version(&self, project: &str, id: &str, version: &str) -> Result<Version> {
         let mut conn = self.pool.acquire().await?;
         let id = Self::require_prompt(&mut conn, project, id).await?;
-        Self::version_in(&mut conn, project, &id, version)
+        let mut found = Self::version_in(&mut conn, project, &id, version)
             .await?
-            .ok_or_else(|| StoreError::not_found("version", format!("{id}@{version}")))
+            .ok_or_else(|| StoreError::not_found("version", format!("{id}@{version}")))?;
+        found.overrides = sqlx::query(
+            "SELECT id, environment, actor, override_reason, moved_at FROM label_moves \
+             WHERE project = $1 AND prompt_key = $2 AND to_version = $3 AND override_reason IS NOT NULL ORDER BY id",
+        )
+        .bind(project)
+        .bind(comparable(&id))
+        .bind(version)
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(OverrideNote {
+                environment: get(r, "environment")?,
+                actor: get(r, "actor")?,
+                reason: get(r, "override_reason")?,
+                moved_at: get(r, "moved_at")?,
+                move_id: to_u64(get(r, "id")?, "label move id")?,
+            })
+        })
+        .collect::<Result<_>>()?;
+        Ok(found)
     }
 
     // ----- labels ---------------------------------------------------------------

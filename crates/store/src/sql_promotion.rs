@@ -847,6 +847,12 @@ impl SqlRegistry {
         let mut label_move = None;
         if decision.verdict == Verdict::Approve
             && judged.all_passed()
+            && judged.completion == Completion::Requester
+        {
+            outcome = PromotionOutcome::Ready;
+        }
+        if decision.verdict == Verdict::Approve
+            && judged.all_passed()
             && judged.completion == Completion::Auto
         {
             let moved = Self::complete(

@@ -690,6 +690,14 @@ pub fn decide(
             println!("{GREEN}approved{GREEN:#} request #{request}");
             if p["outcome"] == json!("moved") {
                 print_promotion(session, &p);
+            } else if p["outcome"] == json!("ready") {
+                println!(
+                    "  every gate holds; the policy leaves the move to the requester ({}): `promptops promote {} --to {} --version {}`",
+                    p["request"]["requested_by"].as_str().unwrap_or("?"),
+                    p["prompt_id"].as_str().unwrap_or("?"),
+                    p["environment"].as_str().unwrap_or("?"),
+                    p["version"].as_str().unwrap_or("?")
+                );
             } else {
                 println!("  the label has not moved yet; gates now:");
                 print_gates(&p["gates"]);
