@@ -68,6 +68,31 @@ impl ApiError {
 
     /// A prompt file the validator rejects.
     pub fn invalid_prompt(diagnostics: Vec<Diagnostic>) -> ApiError {
+        ApiError::invalid_file(
+            "prompt file",
+            "https://promptops.dev/problems/invalid-prompt",
+            "promptops validate",
+            diagnostics,
+        )
+    }
+
+    /// A policy file that does not parse.
+    pub fn invalid_policy(diagnostics: Vec<Diagnostic>) -> ApiError {
+        ApiError::invalid_file(
+            "policy",
+            "https://promptops.dev/problems/invalid-policy",
+            "promptops policy check",
+            diagnostics,
+        )
+    }
+
+    /// A file refused with its findings: 422 naming the first, with every error in `errors`.
+    fn invalid_file(
+        what: &str,
+        kind: &str,
+        command: &str,
+        diagnostics: Vec<Diagnostic>,
+    ) -> ApiError {
         let errors: Vec<Diagnostic> = diagnostics
             .into_iter()
             .filter(Diagnostic::is_error)
@@ -77,11 +102,11 @@ impl ApiError {
             .map(|d| format!("{}:{}:{}: {}", d.path, d.line, d.column, d.message))
             .unwrap_or_default();
         let mut e = ApiError::unprocessable(format!(
-            "the prompt file does not validate ({} error{}; first: {first}); run `promptops validate` and fix them",
+            "the {what} does not validate ({} error{}; first: {first}); run `{command}` and fix them",
             errors.len(),
             if errors.len() == 1 { "" } else { "s" }
         ));
-        e.0.kind = "https://promptops.dev/problems/invalid-prompt".into();
+        e.0.kind = kind.into();
         e.0.errors = errors;
         e
     }

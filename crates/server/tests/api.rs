@@ -492,3 +492,48 @@ async fn eval_runs_attach_list_and_keep_their_report() {
 const HTTP_METHODS: &[&str] = &[
     "get", "put", "post", "delete", "options", "head", "patch", "trace",
 ];
+
+#[tokio::test]
+async fn a_policy_that_does_not_parse_is_refused_with_its_findings_and_nothing_is_stored() {
+    let api = Api::new().await;
+    api.create_project("demo").await;
+    let before = api.events().await;
+    let uri = "/v1/projects/demo/policies/prod";
+    let broken = "approvals:\n  - count: 0\nchecklist: reviewed\n";
+    let r = api.put_as(&api.admin, uri, json!({"source": broken})).await;
+    assert_problem(
+        &r,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "the policy does not validate",
+    );
+    assert!(
+        r.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("promptops policy check")
+    );
+    assert_eq!(
+        r.body["type"],
+        "https://promptops.dev/problems/invalid-policy"
+    );
+    let first = &r.body["errors"][0];
+    assert_eq!(
+        (first["line"].as_u64(), first["column"].as_u64()),
+        (Some(2), Some(12)),
+        "{}",
+        r.text
+    );
+    assert_eq!(api.events().await, before, "nothing written");
+    assert_eq!(api.get(uri).await.status, StatusCode::NOT_FOUND);
+
+    let good = "approvals:\n  - count: 1\n";
+    let r = api.put_as(&api.admin, uri, json!({"source": good})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["revision"], 1);
+    let again = api.put_as(&api.admin, uri, json!({"source": good})).await;
+    assert_eq!(
+        again.body["revision"], 1,
+        "the same text is not a new revision"
+    );
+    assert_eq!(api.events().await, before + 1);
+}

@@ -70,13 +70,7 @@ pub async fn put<S: Store>(
 ) -> ApiResult<Json<PolicyRevision>> {
     let path = format!("policies/{}.yaml", p.env);
     if let Err(findings) = policy::parse(&path, &body.source) {
-        let mut e = ApiError::invalid_prompt(findings);
-        e.0.kind = "https://promptops.dev/problems/invalid-policy".into();
-        e.0.detail = e.0.detail.replace("prompt file", "policy").replace(
-            "run `promptops validate` and fix them",
-            "run `promptops policy check` and fix them",
-        );
-        return Err(e);
+        return Err(ApiError::invalid_policy(findings));
     }
     Ok(Json(
         state

@@ -94,14 +94,26 @@ pub struct Withdraw {
     pub comment: Option<String>,
 }
 
-fn decider(caller: &crate::auth::Principal, project: &str) -> Decider {
-    Decider {
+/// Records `decision` on the request as the caller.
+async fn decide<S: Store>(
+    state: &AppState<S>,
+    caller: &crate::auth::Principal,
+    p: &RequestPath,
+    decision: NewDecision,
+) -> ApiResult<Json<Promotion>> {
+    let decider = Decider {
         actor: caller.actor(),
         role: caller
-            .role_in(project)
+            .role_in(&p.project)
             .unwrap_or(promptops_core::role::Role::Viewer),
         teams: caller.user.teams.clone(),
-    }
+    };
+    Ok(Json(
+        state
+            .store
+            .decide(&p.project, p.request, &decision, &decider)
+            .await?,
+    ))
 }
 
 /// Approves a request. When it is the last approval needed and every other gate holds,
@@ -121,17 +133,7 @@ pub async fn approve<S: Store>(
         comment: body.comment,
         checklist: body.checklist,
     };
-    Ok(Json(
-        state
-            .store
-            .decide(
-                &p.project,
-                p.request,
-                &decision,
-                &decider(&caller, &p.project),
-            )
-            .await?,
-    ))
+    decide(&state, &caller, &p, decision).await
 }
 
 /// Rejects a request (a comment is required); it is closed and kept.
@@ -148,17 +150,7 @@ pub async fn reject<S: Store>(
         comment: Some(body.comment),
         checklist: Vec::new(),
     };
-    Ok(Json(
-        state
-            .store
-            .decide(
-                &p.project,
-                p.request,
-                &decision,
-                &decider(&caller, &p.project),
-            )
-            .await?,
-    ))
+    decide(&state, &caller, &p, decision).await
 }
 
 /// The requester (or an admin) withdraws a request; it is closed and kept.
