@@ -125,6 +125,22 @@ pub enum Command {
             requires = "database_url"
         )]
         database_schema: Option<String>,
+        /// The most content one version may hold, in bytes (YAML aliases expanded).
+        #[arg(
+            long,
+            value_name = "BYTES",
+            env = "PROMPTOPS_MAX_VERSION_BYTES",
+            default_value_t = promptops_core::validate::DEFAULT_MAX_VERSION_BYTES
+        )]
+        max_version_bytes: usize,
+        /// The token signing key file (made owner-only on first start). Default: beside
+        /// the SQLite database, or `.promptops/jwt-secret`. PROMPTOPS_JWT_SECRET wins.
+        #[arg(long, value_name = "PATH", env = "PROMPTOPS_JWT_SECRET_FILE")]
+        jwt_secret_file: Option<PathBuf>,
+        /// Behind a reverse proxy: take the client's address (for login limits) from
+        /// the last `X-Forwarded-For` entry.
+        #[arg(long, env = "PROMPTOPS_TRUST_FORWARDED_FOR")]
+        trust_forwarded_for: bool,
     },
     /// Publish every changed prompt file to the registry (prints created/unchanged).
     Push {
@@ -190,8 +206,12 @@ pub enum Command {
         #[arg(long)]
         password_stdin: bool,
     },
-    /// Forget the saved session for the registry.
-    Logout,
+    /// End the saved session on the registry and forget it (`--all`: every session of
+    /// yours, on every machine).
+    Logout {
+        #[arg(long)]
+        all: bool,
+    },
     /// Who the registry takes you for, and your roles.
     Whoami,
     /// Manage users (admins of every project).
@@ -287,7 +307,12 @@ pub enum UserAction {
     Disable {
         name: String,
     },
+    /// Enable a disabled user (their old sessions and keys stay dead).
     Enable {
+        name: String,
+    },
+    /// End every session of a user: their tokens stop working at once.
+    EndSessions {
         name: String,
     },
     /// Give a user a role in a project (default: the registry project; `*`: every project).
@@ -318,6 +343,10 @@ pub enum KeyAction {
         project: Option<String>,
         #[arg(long, value_name = "DAYS")]
         expires_in_days: Option<u32>,
+        /// A key for CI: eval runs attached with it count where a policy asks for
+        /// `evals: {attached_by: ci}`.
+        #[arg(long)]
+        ci: bool,
     },
     /// Your keys (with --all, everyone's: admins of every project).
     List {

@@ -351,6 +351,23 @@ impl RegistryClient {
             .await
     }
 
+    /// Ends this session on the server (with `all`, every session of the user).
+    pub async fn logout(&self, all: bool) -> Result<Json> {
+        let body = json!({"all": all});
+        self.call(Method::POST, "/v1/auth/logout", Some(&body))
+            .await
+    }
+
+    /// Ends every session of `name` (admins of every project).
+    pub async fn end_sessions(&self, name: &str) -> Result<Json> {
+        self.call(
+            Method::POST,
+            &format!("/v1/users/{}/sessions/end", seg(name)),
+            None,
+        )
+        .await
+    }
+
     pub async fn whoami(&self) -> Result<Json> {
         self.call(Method::GET, "/v1/auth/whoami", None).await
     }
@@ -397,8 +414,9 @@ impl RegistryClient {
         project: &str,
         role: &str,
         expires_in_days: Option<u32>,
+        ci: bool,
     ) -> Result<Json> {
-        let body = json!({"name": name, "project": project, "role": role, "expires_in_days": expires_in_days});
+        let body = json!({"name": name, "project": project, "role": role, "expires_in_days": expires_in_days, "ci": ci});
         self.call(Method::POST, "/v1/keys", Some(&body)).await
     }
 

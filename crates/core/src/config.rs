@@ -73,6 +73,10 @@ pub struct ValidateConfig {
     pub exclude: Vec<String>,
     /// Treat warnings as failures (same as `--deny-warnings`).
     pub deny_warnings: bool,
+    /// The most content (bytes, aliases expanded) one prompt may hold; default 1 MiB,
+    /// the registry's default `max_version_bytes`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_version_bytes: Option<usize>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

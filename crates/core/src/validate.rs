@@ -16,7 +16,13 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Clone)]
 pub struct Rules {
     pub required_compliance: BTreeMap<RiskTier, Vec<String>>,
+    /// The most content (bytes, after alias expansion) a prompt file may hold: what a
+    /// registry keeps in one version (see [`yaml::Limits`]).
+    pub max_version_bytes: usize,
 }
+
+/// A version's content may be this large unless a project or server says otherwise.
+pub const DEFAULT_MAX_VERSION_BYTES: usize = 1024 * 1024;
 
 impl Default for Rules {
     fn default() -> Self {
@@ -28,6 +34,10 @@ impl Rules {
     pub fn from_config(config: &Config) -> Rules {
         Rules {
             required_compliance: config.compliance.required_fields.clone(),
+            max_version_bytes: config
+                .validate
+                .max_version_bytes
+                .unwrap_or(DEFAULT_MAX_VERSION_BYTES),
         }
     }
 }
@@ -181,7 +191,11 @@ pub fn check_source(
             return report(f, None, None, BTreeSet::new(), Pos::START);
         }
     };
-    let root = yaml::parse(source, &mut f);
+    let limits = yaml::Limits {
+        max_bytes: Some(rules.max_version_bytes),
+        ..yaml::Limits::default()
+    };
+    let root = yaml::parse_within(source, &limits, &mut f);
     if f.has_errors() && root.is_none() {
         return report(f, None, None, BTreeSet::new(), Pos::START);
     }

@@ -4,14 +4,53 @@
 //! and all findings at once, which a serde deserializer does not give. This module turns
 //! the events of `granit-parser` into a small tree, resolving plain scalars with the YAML
 //! 1.2 core schema, and bounds the work a hostile file can cause (nesting is limited by
-//! the parser, alias expansion and node count here).
+//! the parser, alias expansion here: see [`Limits`]).
 
 use crate::diagnostic::{Code, Findings, Pos};
 use granit_parser::{Event, Marker, Parser, ScalarStyle, Span};
 use std::collections::HashMap;
 
-/// The most nodes one document may expand to (aliases included): a YAML bomb stops here.
-const MAX_NODES: usize = 1_000_000;
+/// What a document may expand to. Content is measured in bytes: the text of every
+/// scalar and key plus [`NODE_BYTES`] per node, which is about what it costs in memory
+/// and in the canonical JSON a registry stores.
+///
+/// Without aliases a document produces no more than a small multiple of its own size,
+/// so only what aliases repeat is bounded relative to the input: a YAML bomb (a string
+/// anchored once and aliased thousands of times, or nested aliases) is refused at the
+/// alias that crosses the bound, before it is copied, while any legitimate document —
+/// however large, with aliases used for reuse — passes. `max_bytes` is an absolute cap
+/// on the whole document's content, for callers that store what they parse.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Aliases may repeat at most this many times the document's own size...
+    pub alias_ratio: usize,
+    /// ...or this many bytes, whichever is more (small files may reuse freely).
+    pub alias_floor: usize,
+    /// The most content the whole document may produce (`None`: no absolute cap).
+    pub max_bytes: Option<usize>,
+}
+
+/// The measure of one node besides its text (a key, a list item, a value).
+pub const NODE_BYTES: usize = 8;
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            alias_ratio: 10,
+            alias_floor: 1024 * 1024,
+            max_bytes: None,
+        }
+    }
+}
+
+impl Limits {
+    /// The bytes aliases may add to a document of `source_len` bytes.
+    pub fn alias_budget(&self, source_len: usize) -> usize {
+        source_len
+            .saturating_mul(self.alias_ratio)
+            .max(self.alias_floor)
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Style {
@@ -163,10 +202,22 @@ fn pos_of(m: &Marker) -> Pos {
     Pos::new(m.line() as u32, m.col() as u32 + 1)
 }
 
-/// Parses `source` as one YAML document. Problems go to `findings`; the tree is `None`
-/// when there is no usable document (syntax error, empty stream).
+/// Parses `source` as one YAML document within the default [`Limits`]. Problems go to
+/// `findings`; the tree is `None` when there is no usable document (syntax error,
+/// empty stream, over the limits).
 pub fn parse(source: &str, findings: &mut Findings) -> Option<Node> {
-    let mut builder = Builder::default();
+    parse_within(source, &Limits::default(), findings)
+}
+
+/// [`parse`] within `limits`.
+pub fn parse_within(source: &str, limits: &Limits, findings: &mut Findings) -> Option<Node> {
+    let mut builder = Builder {
+        alias_budget: limits.alias_budget(source.len()),
+        alias_ratio: limits.alias_ratio,
+        source_len: source.len(),
+        max_bytes: limits.max_bytes,
+        ..Builder::default()
+    };
     let mut parser = Parser::new_from_str(source);
     let mut documents = 0usize;
     while let Some(next) = parser.next_event() {
@@ -199,8 +250,13 @@ pub fn parse(source: &str, findings: &mut Findings) -> Option<Node> {
                 if documents > 1 {
                     continue;
                 }
-                if let Err(message) = builder.event(other, span, findings) {
-                    findings.push(pos_of(&span.start), Code::YamlSyntax, message);
+                if let Err(refusal) = builder.event(other, span, findings) {
+                    findings.push_hint(
+                        pos_of(&span.start),
+                        Code::YamlSyntax,
+                        refusal.message,
+                        refusal.hint,
+                    );
                     return None;
                 }
             }
@@ -209,26 +265,52 @@ pub fn parse(source: &str, findings: &mut Findings) -> Option<Node> {
     builder.root
 }
 
+/// A collection being built, with the content measure of what it holds so far.
 enum Frame {
     Seq {
         items: Vec<Node>,
         start: Pos,
         anchor: usize,
+        bytes: usize,
     },
     Map {
         entries: Vec<Entry>,
         start: Pos,
         anchor: usize,
+        bytes: usize,
         pending_key: Option<(String, Pos)>,
         seen: HashMap<String, Pos>,
     },
 }
 
+/// Why the builder stopped: a structural error or a limit.
+struct Refusal {
+    message: String,
+    hint: &'static str,
+}
+
+impl From<&str> for Refusal {
+    fn from(message: &str) -> Refusal {
+        Refusal {
+            message: message.to_owned(),
+            hint: "check the YAML around this line",
+        }
+    }
+}
+
 #[derive(Default)]
 struct Builder {
     stack: Vec<Frame>,
-    anchors: HashMap<usize, Node>,
-    nodes: usize,
+    /// Anchored nodes with their content measure, so an alias is priced before it is copied.
+    anchors: HashMap<usize, (Node, usize)>,
+    /// Content produced so far, aliases included.
+    bytes: usize,
+    /// Content produced by aliases so far.
+    alias_bytes: usize,
+    alias_budget: usize,
+    alias_ratio: usize,
+    source_len: usize,
+    max_bytes: Option<usize>,
     root: Option<Node>,
 }
 
@@ -238,89 +320,122 @@ impl Builder {
         event: Event<'_>,
         span: Span,
         findings: &mut Findings,
-    ) -> Result<(), String> {
+    ) -> Result<(), Refusal> {
         match event {
             Event::Scalar(text, style, anchor, tag) => {
                 let forced_string = tag.as_ref().and_then(|t| t.core_suffix()) == Some("str");
                 let node = scalar_node(&text, style, forced_string, &span);
-                self.count(1)?;
-                self.remember(anchor, &node);
-                self.finish(node, findings);
+                let bytes = NODE_BYTES + text.len();
+                self.produce(bytes)?;
+                self.remember(anchor, &node, bytes);
+                self.finish(node, bytes, findings);
             }
             Event::SequenceStart(_, anchor, _) => self.stack.push(Frame::Seq {
                 items: Vec::new(),
                 start: pos_of(&span.start),
                 anchor,
+                bytes: NODE_BYTES,
             }),
             Event::MappingStart(_, anchor, _) => self.stack.push(Frame::Map {
                 entries: Vec::new(),
                 start: pos_of(&span.start),
                 anchor,
+                bytes: NODE_BYTES,
                 pending_key: None,
                 seen: HashMap::new(),
             }),
             Event::SequenceEnd | Event::MappingEnd => {
                 let end = pos_of(&span.end);
-                let (node, anchor) = match self.stack.pop() {
+                let (node, anchor, bytes) = match self.stack.pop() {
                     Some(Frame::Seq {
                         items,
                         start,
                         anchor,
-                    }) => (collection(Value::Seq(items), start, end), anchor),
+                        bytes,
+                    }) => (collection(Value::Seq(items), start, end), anchor, bytes),
                     Some(Frame::Map {
                         entries,
                         start,
                         anchor,
+                        bytes,
                         ..
-                    }) => (collection(Value::Map(entries), start, end), anchor),
+                    }) => (collection(Value::Map(entries), start, end), anchor, bytes),
                     None => return Err("unbalanced YAML collection".into()),
                 };
-                self.count(1)?;
-                self.remember(anchor, &node);
-                self.finish(node, findings);
+                self.produce(NODE_BYTES)?;
+                self.remember(anchor, &node, bytes);
+                self.finish(node, bytes, findings);
             }
             Event::Alias(id) => {
-                let Some(target) = self.anchors.get(&id) else {
+                let Some(bytes) = self.anchors.get(&id).map(|(_, bytes)| *bytes) else {
                     return Err("alias refers to an unknown anchor".into());
                 };
-                let mut node = target.clone();
-                self.count(count_nodes(&node))?;
+                // Priced before it is copied: a bomb stops here, not after filling memory.
+                self.alias_bytes = self.alias_bytes.saturating_add(bytes);
+                if self.alias_bytes > self.alias_budget {
+                    return Err(Refusal {
+                        message: format!(
+                            "aliases here repeat more than {} of content, over {}× the document's own {} (a YAML alias bomb?)",
+                            show_bytes(self.alias_budget),
+                            self.alias_ratio,
+                            show_bytes(self.source_len)
+                        ),
+                        hint: "write the repeated content out, or repeat it fewer times; aliases are for reuse, not multiplication",
+                    });
+                }
+                self.produce(bytes)?;
+                let Some(mut node) = self.anchors.get(&id).map(|(node, _)| node.clone()) else {
+                    return Err("alias refers to an unknown anchor".into());
+                };
                 node.start = pos_of(&span.start);
                 node.end = pos_of(&span.end);
-                self.finish(node, findings);
+                self.finish(node, bytes, findings);
             }
             _ => {}
         }
         Ok(())
     }
 
-    fn count(&mut self, n: usize) -> Result<(), String> {
-        self.nodes += n;
-        if self.nodes > MAX_NODES {
-            return Err(format!(
-                "the document expands to more than {MAX_NODES} YAML nodes (an alias bomb?)"
-            ));
+    /// Counts `bytes` of content against the absolute cap.
+    fn produce(&mut self, bytes: usize) -> Result<(), Refusal> {
+        self.bytes = self.bytes.saturating_add(bytes);
+        match self.max_bytes {
+            Some(max) if self.bytes > max => Err(Refusal {
+                message: format!(
+                    "the document's content exceeds {}, the most this registry keeps in one version",
+                    show_bytes(max)
+                ),
+                hint: "make the prompt smaller (move long reference text out of it), or raise `max_version_bytes` (promptops.toml `[validate]`, the server's PROMPTOPS_MAX_VERSION_BYTES)",
+            }),
+            _ => Ok(()),
         }
-        Ok(())
     }
 
-    fn remember(&mut self, anchor: usize, node: &Node) {
+    fn remember(&mut self, anchor: usize, node: &Node, bytes: usize) {
         if anchor != 0 {
-            self.anchors.insert(anchor, node.clone());
+            self.anchors.insert(anchor, (node.clone(), bytes));
         }
     }
 
-    /// Attaches a completed node to its parent (as a key, a value or an item).
-    fn finish(&mut self, node: Node, findings: &mut Findings) {
+    /// Attaches a completed node (measuring `bytes`) to its parent, as a key, a value
+    /// or an item.
+    fn finish(&mut self, node: Node, bytes: usize, findings: &mut Findings) {
         match self.stack.last_mut() {
             None => self.root = Some(node),
-            Some(Frame::Seq { items, .. }) => items.push(node),
+            Some(Frame::Seq {
+                items, bytes: held, ..
+            }) => {
+                *held = held.saturating_add(bytes);
+                items.push(node);
+            }
             Some(Frame::Map {
                 entries,
                 pending_key,
                 seen,
+                bytes: held,
                 ..
             }) => {
+                *held = held.saturating_add(bytes);
                 match pending_key.take() {
                     None => {
                         let key = match &node.value {
@@ -371,11 +486,12 @@ fn collection(value: Value, start: Pos, end: Pos) -> Node {
     }
 }
 
-fn count_nodes(node: &Node) -> usize {
-    1 + match &node.value {
-        Value::Seq(items) => items.iter().map(count_nodes).sum(),
-        Value::Map(entries) => entries.iter().map(|e| 1 + count_nodes(&e.value)).sum(),
-        _ => 0,
+/// `1.2 MB`, `512 KB`, `90 B`: sizes in refusals.
+fn show_bytes(n: usize) -> String {
+    match n {
+        n if n >= 1_000_000 => format!("{:.1} MB", n as f64 / 1e6),
+        n if n >= 1_000 => format!("{} KB", n / 1_000),
+        n => format!("{n} B"),
     }
 }
 
@@ -612,6 +728,90 @@ mod tests {
         let (node, diags) = parse_ok(&src);
         assert!(node.is_none());
         assert!(diags[0].message.contains("more than"));
+    }
+
+    /// The issue's bomb: one 100 KB string anchored once, aliased 5,000 times (500 MB).
+    #[test]
+    fn a_string_aliased_thousands_of_times_is_refused_at_the_alias() {
+        let mut src = format!("big: &s \"{}\"\nlist:\n", "x".repeat(100_000));
+        for _ in 0..5_000 {
+            src.push_str("  - *s\n");
+        }
+        let (node, diags) = parse_ok(&src);
+        assert!(node.is_none());
+        assert_eq!(diags.len(), 1);
+        assert_eq!(diags[0].code, Code::YamlSyntax);
+        assert!(
+            diags[0].message.contains("alias bomb"),
+            "{}",
+            diags[0].message
+        );
+        // The alias that crossed the budget: about the 12th item (10× of 116 KB ≈ 1.2 MB).
+        assert!((10..=16).contains(&diags[0].line), "line {}", diags[0].line);
+        assert_eq!(diags[0].column, 5);
+    }
+
+    #[test]
+    fn nested_aliases_are_priced_before_they_are_copied() {
+        // Nine levels of ten: 10^9 scalars if expanded; refused in a few levels.
+        let mut src =
+            String::from("a0: &a0 [\"xxxxxxxxxxxxxxxxxxxxxxxx\", x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..9 {
+            let p = i - 1;
+            src.push_str(&format!(
+                "a{i}: &a{i} [{}]\n",
+                vec![format!("*a{p}"); 10].join(", ")
+            ));
+        }
+        let (node, diags) = parse_ok(&src);
+        assert!(node.is_none());
+        assert!(diags[0].message.contains("alias bomb"));
+    }
+
+    #[test]
+    fn reuse_through_aliases_within_the_budget_passes() {
+        let src = "defaults: &d {model: gpt, temperature: 0.2, text: \"a fairly long shared value\"}\n\
+                   a: *d\nb: *d\nc: {<<: *d}\nlist: [*d, *d, *d, *d, *d, *d, *d, *d]\n";
+        let (node, diags) = parse_ok(src);
+        assert!(diags.is_empty(), "{diags:?}");
+        assert!(node.is_some());
+    }
+
+    #[test]
+    fn a_large_document_without_aliases_passes_whatever_its_size() {
+        // 200,000 list items, 2.8 MB: far over the alias floor, and no alias at all.
+        let mut src = String::from("tests:\n");
+        for i in 0..200_000 {
+            src.push_str(&format!("  - q{i}\n"));
+        }
+        let (node, diags) = parse_ok(&src);
+        assert!(diags.is_empty(), "{:?}", diags.first());
+        assert_eq!(
+            node.unwrap()
+                .get("tests")
+                .unwrap()
+                .value
+                .as_seq()
+                .unwrap()
+                .len(),
+            200_000
+        );
+    }
+
+    #[test]
+    fn the_absolute_cap_names_the_node_that_crosses_it() {
+        let limits = Limits {
+            max_bytes: Some(1_000),
+            ..Limits::default()
+        };
+        let src = format!("id: a.b\ntemplate: \"{}\"\n", "y".repeat(2_000));
+        let mut f = Findings::new("t.yaml");
+        assert!(parse_within(&src, &limits, &mut f).is_none());
+        let diags = f.into_vec();
+        assert_eq!((diags[0].line, diags[0].column), (2, 11));
+        assert!(diags[0].message.contains("1 KB"), "{}", diags[0].message);
+        let mut f = Findings::new("t.yaml");
+        assert!(parse_within("id: a.b\ntemplate: short\n", &limits, &mut f).is_some());
     }
 
     #[test]

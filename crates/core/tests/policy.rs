@@ -647,12 +647,12 @@ fn evals_gate() {
         false,
         "eval run #7 has no results; run `promptops eval --publish` with at least one case",
     );
-    // A pass rate the run reports wins over the counts.
-    let mut w = World::new().run(1, 1, 0);
-    if let Some(run) = &mut w.eval {
-        run.pass_rate = Some(0.97);
-    }
-    assert!(w.gate(fixed, "evals").passed);
+    // The pass rate is the counts' and nothing else's: 0 of 100 never passes.
+    expect(
+        &World::new().run(0, 100, 0).gate(fixed, "evals"),
+        false,
+        "eval run #7 pass rate 0 (0/100 passed) is below the required 0.95",
+    );
 
     let baseline = "evals: {}\n";
     expect(
@@ -669,6 +669,65 @@ fn evals_gate() {
         "eval run #7 pass rate 0.9 (9/10 passed) meets the required 0.85 (the prompt's metrics.baseline_accuracy)",
     );
     assert_eq!(w.gate(baseline, "evals").detail["threshold"], "baseline");
+}
+
+#[test]
+fn who_attached_the_run() {
+    let ci = "evals: {min_pass_rate: 0.9, attached_by: ci}\n";
+    let by = |w: World, user: &str, key: Option<&str>, ci_key: bool| {
+        let mut w = w.run(19, 1, 0);
+        if let Some(run) = &mut w.eval {
+            run.attached_by = user.into();
+            run.via_key = key.map(str::to_owned);
+            run.ci_key = ci_key;
+        }
+        w
+    };
+    expect(
+        &by(World::new(), "alice", None, false).gate(ci, "evals"),
+        false,
+        "eval run #7 was attached by alice (a session, not a CI key); this policy counts only runs attached with a CI key (`promptops key create --ci`); publish the run from CI",
+    );
+    expect(
+        &by(World::new(), "alice", Some("po_abc"), false).gate(ci, "evals"),
+        false,
+        "eval run #7 was attached by alice (key po_abc, not a CI key); this policy counts only runs attached with a CI key (`promptops key create --ci`); publish the run from CI",
+    );
+    let passed = by(World::new(), "alice", Some("po_ci1"), true).gate(ci, "evals");
+    expect(
+        &passed,
+        true,
+        "eval run #7 pass rate 0.95 (19/20 passed) meets the required 0.9; attached by alice (CI key po_ci1)",
+    );
+    assert_eq!(passed.detail["required_attached_by"], "ci");
+    assert_eq!(passed.detail["via_key"], "po_ci1");
+
+    let other = "evals: {min_pass_rate: 0.9, attached_by: not-author}\n";
+    expect(
+        &by(World::new(), "alice", Some("po_ci1"), true).gate(other, "evals"),
+        false,
+        "eval run #7 was attached by alice, the version's author; this policy counts only runs attached by someone else (a CI key or a reviewer)",
+    );
+    assert!(
+        by(World::new(), "rita", None, false)
+            .gate(other, "evals")
+            .passed
+    );
+    // A rule can only tighten who may attach.
+    let tightened = "evals: {min_pass_rate: 0.9, attached_by: ci}\nrules:\n  - when: 'true'\n    evals: {min_pass_rate: 0.95}\n";
+    assert!(
+        !by(World::new(), "rita", None, false)
+            .gate(tightened, "evals")
+            .passed
+    );
+    // And a typo is a finding with its place.
+    let typo = "evals: {attached_by: cii}\n";
+    check(typo, &[("E019", 1, 22)]);
+    assert!(
+        message(typo).contains("did you mean `ci`?"),
+        "{}",
+        message(typo)
+    );
 }
 
 #[test]

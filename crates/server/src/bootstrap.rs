@@ -1,12 +1,24 @@
 //! First start: the token signing secret, and the first admin on an empty store.
+//!
+//! The secret never lives in the database (a backup or a readable file would let its
+//! reader mint an admin token): it comes from `PROMPTOPS_JWT_SECRET`, or from a key
+//! file made owner-only (0600) on first start. A secret that older versions kept in the
+//! database is moved into the file. Rotation: move the file to `<file>.previous` (or
+//! set `PROMPTOPS_JWT_SECRET_PREVIOUS`) and restart — a new secret is made, sessions
+//! signed with the previous one keep working until they expire.
 
 use crate::AuthConfig;
 use crate::auth::secrets::{self, SecretError};
+use promptops_store::private_files;
 use promptops_store::{Actor, NewUser, Store, StoreError, User};
+use std::path::{Path, PathBuf};
 
 /// The first admin's name.
 pub const ADMIN: &str = "admin";
-const SECRET_SETTING: &str = "jwt_secret";
+/// Where versions before 0.2 kept the signing secret.
+const LEGACY_SECRET_SETTING: &str = "jwt_secret";
+/// The shortest secret accepted from the environment or a file.
+pub const MIN_SECRET_CHARS: usize = 32;
 
 #[derive(Debug, thiserror::Error)]
 pub enum BootstrapError {
@@ -14,29 +26,134 @@ pub enum BootstrapError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Secret(#[from] SecretError),
-    #[error("PROMPTOPS_JWT_SECRET is too short: use at least 32 characters")]
-    WeakJwtSecret,
+    #[error("{what} is too short: use at least {MIN_SECRET_CHARS} characters")]
+    WeakJwtSecret { what: String },
     #[error("PROMPTOPS_ADMIN_PASSWORD is too short: use at least {0} characters")]
     WeakAdminPassword(usize),
+    #[error("the signing key file {path}: {source}")]
+    KeyFile {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
-/// The signing secret: `from_env` when given, else the store's (made on first start).
+/// Where the signing secret may come from, in order.
+#[derive(Debug, Clone, Default)]
+pub struct SecretSources {
+    /// `PROMPTOPS_JWT_SECRET`.
+    pub env: Option<String>,
+    /// `PROMPTOPS_JWT_SECRET_PREVIOUS`: a secret being rotated out.
+    pub previous_env: Option<String>,
+    /// The key file (made on first start when neither variable is set).
+    pub file: PathBuf,
+}
+
+/// Where the secret in use came from, for the start-up line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretOrigin {
+    Environment,
+    File(PathBuf),
+    /// Made now (or moved out of the database) into this file.
+    NewFile(PathBuf),
+}
+
+/// The signing secret (and a previous one during a rotation).
 pub async fn auth_config<S: Store>(
     store: &S,
-    from_env: Option<String>,
-) -> Result<AuthConfig, BootstrapError> {
-    let secret = match from_env {
-        Some(s) if s.len() >= 32 => s,
-        Some(_) => return Err(BootstrapError::WeakJwtSecret),
-        None => {
-            store
-                .setting_or_init(SECRET_SETTING, &secrets::random_token(32)?)
-                .await?
-        }
+    sources: &SecretSources,
+) -> Result<(AuthConfig, SecretOrigin), BootstrapError> {
+    // Whatever else happens, the database no longer holds a secret.
+    let legacy = store.take_setting(LEGACY_SECRET_SETTING).await?;
+    let (secret, origin) = match &sources.env {
+        Some(s) => (
+            strong(s.trim(), "PROMPTOPS_JWT_SECRET")?,
+            SecretOrigin::Environment,
+        ),
+        None => match read_key_file(&sources.file)? {
+            Some(s) => (s, SecretOrigin::File(sources.file.clone())),
+            None => {
+                let secret = match legacy {
+                    Some(old) => old,
+                    None => secrets::random_token(32)?,
+                };
+                match write_key_file(&sources.file, &secret) {
+                    Ok(()) => (secret, SecretOrigin::NewFile(sources.file.clone())),
+                    // Another replica made it first: use theirs.
+                    Err(BootstrapError::KeyFile { source, .. })
+                        if source.kind() == std::io::ErrorKind::AlreadyExists =>
+                    {
+                        let theirs = read_key_file(&sources.file)?.ok_or_else(|| {
+                            BootstrapError::KeyFile {
+                                path: sources.file.clone(),
+                                source,
+                            }
+                        })?;
+                        (theirs, SecretOrigin::File(sources.file.clone()))
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+        },
     };
-    Ok(AuthConfig {
-        jwt_secret: secret.into_bytes(),
-    })
+    let previous = match &sources.previous_env {
+        Some(p) => Some(strong(p.trim(), "PROMPTOPS_JWT_SECRET_PREVIOUS")?),
+        None => read_key_file(&previous_file(&sources.file))?,
+    };
+    Ok((
+        AuthConfig {
+            jwt_secret: secret.into_bytes(),
+            previous_jwt_secret: previous.map(String::into_bytes),
+        },
+        origin,
+    ))
+}
+
+/// The file a rotated-out secret is kept in: `<file>.previous`.
+pub fn previous_file(file: &Path) -> PathBuf {
+    let mut name = file.as_os_str().to_owned();
+    name.push(".previous");
+    PathBuf::from(name)
+}
+
+fn strong(secret: &str, what: &str) -> Result<String, BootstrapError> {
+    if secret.chars().count() < MIN_SECRET_CHARS {
+        return Err(BootstrapError::WeakJwtSecret {
+            what: what.to_owned(),
+        });
+    }
+    Ok(secret.to_owned())
+}
+
+/// The secret in `path`, if the file exists (made owner-only if it was not).
+fn read_key_file(path: &Path) -> Result<Option<String>, BootstrapError> {
+    let key_file = |source| BootstrapError::KeyFile {
+        path: path.to_path_buf(),
+        source,
+    };
+    match std::fs::read_to_string(path) {
+        Ok(text) => {
+            if private_files::restrict(path).map_err(key_file)? {
+                tracing::warn!(
+                    "{} was readable by others; it is owner-only (0600) now",
+                    path.display()
+                );
+            }
+            strong(text.trim(), &path.display().to_string()).map(Some)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(key_file(e)),
+    }
+}
+
+fn write_key_file(path: &Path, secret: &str) -> Result<(), BootstrapError> {
+    let key_file = |source| BootstrapError::KeyFile {
+        path: path.to_path_buf(),
+        source,
+    };
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        private_files::create_private_dir(dir).map_err(key_file)?;
+    }
+    private_files::write_new_private(path, format!("{secret}\n").as_bytes()).map_err(key_file)
 }
 
 /// The admin made on an empty store, and the password when it was generated (to show
@@ -69,6 +186,7 @@ pub async fn first_admin<S: Store>(
             .await
             .map_err(|e| SecretError::Hash(e.to_string()))??
     };
+    // The system's own actor: user names starting `promptops-` are refused.
     let new = NewUser {
         name: ADMIN.to_owned(),
         password_hash: hash,

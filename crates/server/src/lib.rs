@@ -6,6 +6,7 @@
 pub mod auth;
 pub mod bootstrap;
 mod extract;
+pub mod measure;
 pub mod openapi;
 pub mod problem;
 pub mod routes;
@@ -31,9 +32,20 @@ pub const EVAL_BODY_LIMIT: usize = 64 * 1024 * 1024;
 /// How the server signs session tokens.
 #[derive(Clone)]
 pub struct AuthConfig {
-    /// The HS256 secret: `PROMPTOPS_JWT_SECRET`, else one made on first start and kept
-    /// in the store (so every replica shares it).
+    /// The HS256 secret: `PROMPTOPS_JWT_SECRET`, else the key file (see
+    /// [`bootstrap::auth_config`]); never in the database.
     pub jwt_secret: Vec<u8>,
+    /// A secret being rotated out: still verifies tokens, never signs.
+    pub previous_jwt_secret: Option<Vec<u8>>,
+}
+
+impl AuthConfig {
+    pub fn new(jwt_secret: impl Into<Vec<u8>>) -> AuthConfig {
+        AuthConfig {
+            jwt_secret: jwt_secret.into(),
+            previous_jwt_secret: None,
+        }
+    }
 }
 
 impl std::fmt::Debug for AuthConfig {
@@ -42,15 +54,42 @@ impl std::fmt::Debug for AuthConfig {
     }
 }
 
+/// What the server allows and trusts, besides authentication.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The most content one version may hold (bytes, YAML aliases expanded).
+    pub max_version_bytes: usize,
+    /// Take the client's address from the last `X-Forwarded-For` entry (only behind a
+    /// proxy that sets it; otherwise clients could pick their own address).
+    pub trust_forwarded_for: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            max_version_bytes: promptops_core::validate::DEFAULT_MAX_VERSION_BYTES,
+            trust_forwarded_for: false,
+        }
+    }
+}
+
+/// The API's routes over `store`, with default [`Options`].
+pub fn router<S: Store>(store: Arc<S>, config: AuthConfig) -> Router {
+    router_with(store, config, Options::default())
+}
+
 /// The API's routes over `store`. Every route is in [`auth::ROUTES`] with the
 /// permission [`auth::enforce`] checks before the handler runs.
-pub fn router<S: Store>(store: Arc<S>, config: AuthConfig) -> Router {
+pub fn router_with<S: Store>(store: Arc<S>, config: AuthConfig, options: Options) -> Router {
     let state = AppState {
         store,
         auth: Arc::new(AuthState {
-            signer: auth::token::Signer::new(&config.jwt_secret),
+            signer: auth::token::Signer::new(&config.jwt_secret)
+                .with_previous(config.previous_jwt_secret.as_deref()),
             login_limiter: auth::limit::LoginLimiter::default(),
+            hash_pool: auth::limit::HashPool::default(),
         }),
+        options: Arc::new(options),
     };
     let prompt = auth::PROMPT_PATH;
     let project = "/v1/projects/{project}";
@@ -60,10 +99,15 @@ pub fn router<S: Store>(store: Arc<S>, config: AuthConfig) -> Router {
         .route("/v1/auth/login", post(session::login::<S>))
         .route("/v1/auth/refresh", post(session::refresh::<S>))
         .route("/v1/auth/whoami", get(session::whoami))
+        .route("/v1/auth/logout", post(session::logout::<S>))
         .route("/v1/users", get(users::list::<S>).post(users::create::<S>))
         .route("/v1/users/{user}", get(users::get::<S>))
         .route("/v1/users/{user}/disable", post(users::disable::<S>))
         .route("/v1/users/{user}/enable", post(users::enable::<S>))
+        .route(
+            "/v1/users/{user}/sessions/end",
+            post(users::end_sessions::<S>),
+        )
         .route("/v1/keys", get(keys::list::<S>).post(keys::create::<S>))
         .route("/v1/keys/{prefix}/revoke", post(keys::revoke::<S>))
         .route(
@@ -191,14 +235,20 @@ async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) ->
     )
 }
 
-/// Serves the API on `listener` until `shutdown` completes.
+/// Serves the API on `listener` until `shutdown` completes. Each request knows its
+/// peer's address (login limits count failures per address).
 pub async fn serve<S: Store>(
     store: S,
     config: AuthConfig,
+    options: Options,
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(Arc::new(store), config))
-        .with_graceful_shutdown(shutdown)
-        .await
+    let app = router_with(Arc::new(store), config, options);
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }

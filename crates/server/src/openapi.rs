@@ -13,8 +13,8 @@ use utoipa::{Modify, OpenApi};
     ),
     paths(
         health::healthz,
-        session::login, session::refresh, session::whoami,
-        users::list, users::create, users::get, users::disable, users::enable, users::members, users::set_role,
+        session::login, session::refresh, session::whoami, session::logout,
+        users::list, users::create, users::get, users::disable, users::enable, users::end_sessions, users::members, users::set_role,
         keys::create, keys::list, keys::revoke,
         policies::list, policies::get, policies::put,
         requests::list, requests::get, requests::approve, requests::reject, requests::withdraw,

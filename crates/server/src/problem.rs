@@ -123,10 +123,16 @@ impl From<StoreError> for ApiError {
                 e.0.current = current;
                 e
             }
-            StoreError::Database(_) => ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                format!("{e}; nothing was changed, retry when the database is back"),
-            ),
+            // The database's own words name tables, databases and hosts: they go to the
+            // server's log, never to the client.
+            StoreError::Database(_) => {
+                tracing::error!("database error: {e}");
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "the database is unavailable or refused the request; nothing was changed; retry later (the server's log has the details)",
+                )
+            }
+            // Our own words about our own rows: safe to show, and what an admin needs.
             StoreError::Corrupt { .. } | StoreError::Migration { .. } => {
                 ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
             }
@@ -149,3 +155,13 @@ impl IntoResponse for ApiError {
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+/// A client-supplied value as quoted back in an error: whole if short, else its start
+/// and its length (an attacker's megabyte-long name must not come back in full).
+pub fn shown(value: &str) -> String {
+    const KEEP: usize = 64;
+    match value.char_indices().nth(KEEP) {
+        Some((at, _)) => format!("{}… ({} bytes)", &value[..at], value.len()),
+        None => value.to_owned(),
+    }
+}

@@ -1,25 +1,22 @@
 //! What every handler shares.
 
-use crate::auth::limit::LoginLimiter;
+use crate::Options;
+use crate::auth::limit::{HashPool, LoginLimiter};
 use crate::auth::token::Signer;
 use std::sync::Arc;
 
 pub struct AppState<S> {
     pub store: Arc<S>,
     pub auth: Arc<AuthState>,
+    pub options: Arc<Options>,
 }
 
-/// Token signing and the login limiter.
+/// Token signing, the login limiter and the pool password hashes run on.
 #[derive(Debug)]
 pub struct AuthState {
     pub signer: Signer,
     pub login_limiter: LoginLimiter,
-}
-
-impl std::fmt::Debug for LoginLimiter {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("LoginLimiter")
-    }
+    pub hash_pool: HashPool,
 }
 
 // Not derived: a derive would demand `S: Clone`, and the store is behind an Arc.
@@ -28,6 +25,7 @@ impl<S> Clone for AppState<S> {
         AppState {
             store: self.store.clone(),
             auth: self.auth.clone(),
+            options: self.options.clone(),
         }
     }
 }

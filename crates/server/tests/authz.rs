@@ -8,7 +8,7 @@ mod common;
 use axum::http::{Method, StatusCode, header};
 use common::{Api, JWT_SECRET, Reply};
 use promptops_core::role::Role;
-use promptops_server::auth::token::{Signer, TokenKind, now_seconds};
+use promptops_server::auth::token::{Grant, Signer, TokenKind, now_seconds};
 use promptops_server::auth::{Need, ROUTES};
 use serde_json::{Value, json};
 
@@ -40,6 +40,8 @@ enum Outcome {
     Allowed,
     Unauthorized,
     Forbidden,
+    /// 404 from the handler: to this caller the thing does not exist.
+    Hidden,
 }
 
 /// What the permission table says `holder` gets on a route that needs `need`.
@@ -66,16 +68,21 @@ fn expected(need: Need, holder: Holder, is_key: bool) -> Outcome {
 /// Who owns the revoked key whose prefix fills `{prefix}`.
 const REVOKED_KEY_OWNER: &str = "e";
 
-/// Handlers that refuse, on their own, a caller the permission table lets through;
-/// the reason is printed with any mismatch.
-fn handler_refuses(method: &Method, route: &str, cred: &Credential) -> Option<&'static str> {
+/// Handlers that refuse, on their own, a caller the permission table lets through,
+/// and how; the reason is printed with any mismatch.
+fn handler_refuses(
+    method: &Method,
+    route: &str,
+    cred: &Credential,
+) -> Option<(Outcome, &'static str)> {
     if method == Method::POST && route == "/v1/keys/{prefix}/revoke" {
         let owner_in_session = cred.session_of == Some(REVOKED_KEY_OWNER);
         let admin_of_its_project = cred.holder == Holder::InAlpha(Role::Admin);
         if !owner_in_session && !admin_of_its_project {
-            return Some(
-                "only the key's owner (in a session) or an admin of its project may revoke it",
-            );
+            return Some((
+                Outcome::Hidden,
+                "only the key's owner (in a session) or an admin of its project may revoke it; to others it does not exist",
+            ));
         }
     }
     None
@@ -201,13 +208,33 @@ async fn setup() -> (Api, Vec<Credential>, String) {
 
     let now = now_seconds();
     let registry = Signer::new(JWT_SECRET);
-    works(&registry.issue("e", TokenKind::Access, now, 600).unwrap()).await;
+    // Tokens minted here belong to the live sessions of e's and ad's logins.
+    let (e_sid, ad_sid) = (
+        registry.verify(&e, TokenKind::Access).unwrap().sid,
+        registry.verify(&ad, TokenKind::Access).unwrap().sid,
+    );
+    let grant = |user, session| Grant {
+        user,
+        session,
+        refresh_id: "",
+    };
+    works(
+        &registry
+            .issue(&grant("e", &e_sid), TokenKind::Access, now, 600)
+            .unwrap(),
+    )
+    .await;
     let expired = registry
-        .issue("e", TokenKind::Access, now - 3600, 60)
+        .issue(&grant("e", &e_sid), TokenKind::Access, now - 3600, 60)
         .unwrap();
-    works(&registry.issue("ad", TokenKind::Access, now, 600).unwrap()).await;
+    works(
+        &registry
+            .issue(&grant("ad", &ad_sid), TokenKind::Access, now, 600)
+            .unwrap(),
+    )
+    .await;
     let forged = Signer::new(b"another secret, not the registry's!!")
-        .issue("ad", TokenKind::Access, now, 600)
+        .issue(&grant("ad", &ad_sid), TokenKind::Access, now, 600)
         .unwrap();
     let refresh = ad_session["refresh_token"].as_str().unwrap().to_owned();
     let r = api
@@ -295,7 +322,16 @@ async fn every_route_for_every_credential_is_decided_by_the_table() {
     let events = api.events().await;
     let mut mismatches = Vec::new();
     let mut checked = 0;
-    for (method, route, permission) in ROUTES {
+    // Logging out ends the session it is made with: walk it last.
+    let logout_last = ROUTES
+        .iter()
+        .filter(|(_, route, _)| *route != "/v1/auth/logout")
+        .chain(
+            ROUTES
+                .iter()
+                .filter(|(_, route, _)| *route == "/v1/auth/logout"),
+        );
+    for (method, route, permission) in logout_last {
         let need = permission.need();
         let uri = fill(route, &revoked_prefix);
         let body = body_for(method, route);
@@ -304,16 +340,23 @@ async fn every_route_for_every_credential_is_decided_by_the_table() {
             let mut why = String::new();
             if want == Outcome::Allowed
                 && cred.holder != Holder::Nobody
-                && let Some(reason) = handler_refuses(method, route, cred)
+                && let Some((refusal, reason)) = handler_refuses(method, route, cred)
             {
-                want = Outcome::Forbidden;
+                want = refusal;
                 why = format!(" ({reason})");
             }
             let r = api
                 .call_with_header(method.clone(), &uri, cred.header.as_deref(), body.as_ref())
                 .await;
             checked += 1;
-            let got = outcome_of(&r);
+            let got = match outcome_of(&r) {
+                Ok(Outcome::Allowed)
+                    if want == Outcome::Hidden && r.status == StatusCode::NOT_FOUND =>
+                {
+                    Ok(Outcome::Hidden)
+                }
+                other => other,
+            };
             if got != Ok(want) {
                 let got = got.map_or_else(|e| e, |o| format!("{o:?}"));
                 let detail = r.body["detail"].as_str().unwrap_or(&r.text);
@@ -527,10 +570,28 @@ async fn handlers_refuse_what_the_table_cannot_see() {
             .is_empty()
     );
 
-    // Someone else's key: not its owner, not an admin of its project.
+    // Someone else's key: not its owner, not an admin of its project. To them it
+    // does not exist: neither its owner nor its project is told.
     let revoke = format!("/v1/keys/{prefix}/revoke");
     let r = api.post_as(&e2, &revoke, json!({})).await;
-    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text);
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.text);
+    let unknown = api
+        .post_as(&e2, "/v1/keys/po_000000000000/revoke", json!({}))
+        .await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        r.body["detail"].as_str().unwrap().replace(&prefix, "X"),
+        unknown.body["detail"]
+            .as_str()
+            .unwrap()
+            .replace("po_000000000000", "X"),
+        "a stranger cannot tell a key that exists from one that does not"
+    );
+    assert!(
+        !r.text.contains("\"e\"") && !r.text.contains("alpha"),
+        "{}",
+        r.text
+    );
     let r = api.post_as(&e, &revoke, json!({})).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert!(r.body["revoked_at"].is_string());

@@ -13,6 +13,7 @@ pub mod lineage;
 mod migrate;
 pub mod model;
 mod postgres;
+pub mod private_files;
 mod sql;
 mod sql_access;
 mod sql_promotion;
@@ -154,12 +155,8 @@ pub trait Store: Send + Sync + 'static {
         role: Option<Role>,
         actor: &Actor,
     ) -> impl Future<Output = Result<User>> + Send;
-    /// A server setting, storing `initial` first when unset (never audited: it may be a secret).
-    fn setting_or_init(
-        &self,
-        name: &str,
-        initial: &str,
-    ) -> impl Future<Output = Result<String>> + Send;
+    /// Removes a server setting, returning its value (never audited: it may be a secret).
+    fn take_setting(&self, name: &str) -> impl Future<Output = Result<Option<String>>> + Send;
     fn create_key(
         &self,
         new: &NewApiKey,
@@ -174,6 +171,28 @@ pub trait Store: Send + Sync + 'static {
         actor: &Actor,
     ) -> impl Future<Output = Result<ApiKey>> + Send;
     fn touch_key(&self, prefix: &str, at: &str) -> impl Future<Output = Result<()>> + Send;
+    /// Sessions: starts one (a login), forgetting those last refreshed before `forget_before`.
+    fn start_session(
+        &self,
+        new: &NewSession,
+        forget_before: &str,
+    ) -> impl Future<Output = Result<()>> + Send;
+    fn session(&self, id: &str) -> impl Future<Output = Result<Option<SessionRecord>>> + Send;
+    /// Trades the refresh token `presented` (hash) for `next`; a reused one ends the session.
+    fn rotate_session(
+        &self,
+        id: &str,
+        presented: &str,
+        next: &str,
+    ) -> impl Future<Output = Result<Rotation>> + Send;
+    /// Ends one of `user`'s sessions (`only`) or all of them; how many were live.
+    fn end_sessions(
+        &self,
+        user: &str,
+        only: Option<&str>,
+        reason: &str,
+        actor: &Actor,
+    ) -> impl Future<Output = Result<u64>> + Send;
     /// Governance: stores a new revision of an environment's policy (the same text again changes nothing).
     fn put_policy(
         &self,
@@ -400,8 +419,8 @@ macro_rules! store_via_sql {
             ) -> $crate::Result<$crate::User> {
                 self.registry.set_role(project, user, role, actor).await
             }
-            async fn setting_or_init(&self, name: &str, initial: &str) -> $crate::Result<String> {
-                self.registry.setting_or_init(name, initial).await
+            async fn take_setting(&self, name: &str) -> $crate::Result<Option<String>> {
+                self.registry.take_setting(name).await
             }
             async fn create_key(
                 &self,
@@ -425,6 +444,33 @@ macro_rules! store_via_sql {
             }
             async fn touch_key(&self, prefix: &str, at: &str) -> $crate::Result<()> {
                 self.registry.touch_key(prefix, at).await
+            }
+            async fn start_session(
+                &self,
+                new: &$crate::NewSession,
+                forget_before: &str,
+            ) -> $crate::Result<()> {
+                self.registry.start_session(new, forget_before).await
+            }
+            async fn session(&self, id: &str) -> $crate::Result<Option<$crate::SessionRecord>> {
+                self.registry.session(id).await
+            }
+            async fn rotate_session(
+                &self,
+                id: &str,
+                presented: &str,
+                next: &str,
+            ) -> $crate::Result<$crate::Rotation> {
+                self.registry.rotate_session(id, presented, next).await
+            }
+            async fn end_sessions(
+                &self,
+                user: &str,
+                only: Option<&str>,
+                reason: &str,
+                actor: &$crate::Actor,
+            ) -> $crate::Result<u64> {
+                self.registry.end_sessions(user, only, reason, actor).await
             }
             async fn put_policy(
                 &self,

@@ -24,7 +24,13 @@ const GOVERNANCE: Migration = Migration {
     sql: include_str!("../migrations/0003_governance.sql"),
 };
 
-pub(crate) const SQLITE: [Migration; 4] = [
+const HARDENING: Migration = Migration {
+    version: 5,
+    name: "hardening",
+    sql: include_str!("../migrations/0005_hardening.sql"),
+};
+
+pub(crate) const SQLITE: [Migration; 5] = [
     SHARED,
     Migration {
         version: 2,
@@ -37,9 +43,10 @@ pub(crate) const SQLITE: [Migration; 4] = [
         name: "governance_append_only",
         sql: include_str!("../migrations/0004_governance_append_only.sqlite.sql"),
     },
+    HARDENING,
 ];
 
-pub(crate) const POSTGRES: [Migration; 4] = [
+pub(crate) const POSTGRES: [Migration; 5] = [
     SHARED,
     Migration {
         version: 2,
@@ -52,6 +59,7 @@ pub(crate) const POSTGRES: [Migration; 4] = [
         name: "governance_append_only",
         sql: include_str!("../migrations/0004_governance_append_only.postgres.sql"),
     },
+    HARDENING,
 ];
 
 fn checksum(sql: &str) -> String {

@@ -202,10 +202,32 @@ pub struct NewEvalRun {
     pub passed: u64,
     pub failed: u64,
     pub errors: u64,
-    /// Pass rate, cost per call, p95 latency, failures, gate verdicts.
+    /// What the client said about the run (failures, its own gate verdicts): shown,
+    /// never gated on.
     pub summary: Json,
     /// The full JSON report.
     pub report: Option<Json>,
+    /// The figures the server derived from the counts and the report's rows: the only
+    /// ones gates read.
+    pub measured: EvalMeasure,
+    /// Whether the key it was attached with was made for CI.
+    pub ci_key: bool,
+}
+
+/// An eval run's figures as the server measured them.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, ToSchema)]
+pub struct EvalMeasure {
+    /// Passed cases over all cases (from the counts); `None` for an empty run.
+    pub pass_rate: Option<f64>,
+    /// Rows in the report (`None`: no report was attached).
+    pub rows: Option<u64>,
+    /// Rows that called the provider.
+    pub calls: Option<u64>,
+    /// Mean cost of those calls in USD; `None` when unknown (no report, no calls, or
+    /// a call without a price).
+    pub cost_per_call_usd: Option<f64>,
+    /// 95th-percentile latency of those calls (nearest rank).
+    pub p95_latency_ms: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -218,7 +240,14 @@ pub struct EvalRun {
     pub errors: u64,
     #[schema(value_type = Object)]
     pub summary: Json,
+    /// What the server measured (absent on runs stored before it measured them).
+    pub measured: Option<EvalMeasure>,
+    /// The user who attached it.
     pub actor: String,
+    /// The API key it was attached with (`None`: a user's session).
+    pub via_key: Option<String>,
+    /// Whether that key was made for CI.
+    pub ci_key: bool,
     pub created_at: String,
 }
 
@@ -269,6 +298,43 @@ pub struct User {
     pub roles: Vec<Membership>,
 }
 
+/// Names that start with this are the system's own actors (`promptops-bootstrap`);
+/// no user may take one.
+pub const SYSTEM_ACTOR_PREFIX: &str = "promptops-";
+
+/// A login session: what a refresh token buys new access tokens from, until it ends.
+#[derive(Debug, Clone)]
+pub struct NewSession {
+    /// Random, never reused (it is in every token of the session).
+    pub id: String,
+    pub user: String,
+    /// SHA-256 of the id of the refresh token in use.
+    pub refresh_hash: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionRecord {
+    pub id: String,
+    pub user: String,
+    pub created_at: String,
+    pub refreshed_at: String,
+    pub refresh_hash: String,
+    pub ended_at: Option<String>,
+    pub ended_reason: Option<String>,
+}
+
+/// What trading in a refresh token did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rotation {
+    /// The token was the one in use: the session now expects the next one.
+    Rotated,
+    /// The token had been traded in already: someone kept a copy. The session is
+    /// ended (and audited), so neither copy works any more.
+    Reused,
+    /// The session had ended (logout, disabled user, reuse) or never existed.
+    Ended(String),
+}
+
 /// A user as stored, with the hash the server checks a password against.
 #[derive(Debug, Clone)]
 pub struct UserRecord {
@@ -304,6 +370,8 @@ pub struct NewApiKey {
     pub project: String,
     pub role: Role,
     pub expires_at: Option<String>,
+    /// Made for CI: eval runs attached with it count where a policy asks for CI.
+    pub ci: bool,
 }
 
 /// An API key as listed: never the secret, never its hash.
@@ -320,7 +388,11 @@ pub struct ApiKey {
     pub expires_at: Option<String>,
     pub revoked_at: Option<String>,
     pub revoked_by: Option<String>,
+    /// Why it stopped working when not revoked by hand (`user disabled`).
+    pub revoked_reason: Option<String>,
     pub last_used_at: Option<String>,
+    /// Made for CI (`promptops key create --ci`).
+    pub ci: bool,
 }
 
 #[derive(Debug, Clone)]

@@ -36,16 +36,31 @@ pub(crate) type Tx = Transaction<'static, Any>;
 /// Project and environment names: what fits in a URL path segment unescaped.
 pub(crate) fn check_name(what: &str, name: &str) -> Result<()> {
     let ok = !name.is_empty()
-        && name.len() <= 64
+        && name.len() <= MAX_NAME_CHARS
         && name
             .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        // `.` and `..` would be path segments, not names.
+        && name.chars().any(|c| c != '.');
     if ok {
         Ok(())
     } else {
         Err(StoreError::invalid(format!(
-            "invalid {what} name `{name}`: use 1 to 64 letters, digits, `-`, `_` or `.`"
+            "invalid {what} name `{}`: use 1 to {MAX_NAME_CHARS} letters, digits, `-`, `_` or `.`, not dots alone",
+            shown(name)
         )))
+    }
+}
+
+/// The longest project, environment, user, team or key name.
+pub const MAX_NAME_CHARS: usize = 64;
+
+/// A name as quoted in an error: whole if short, else its start (an attacker's
+/// megabyte-long name must not come back in full).
+pub(crate) fn shown(name: &str) -> String {
+    match name.char_indices().nth(MAX_NAME_CHARS) {
+        Some((at, _)) => format!("{}… ({} bytes)", &name[..at], name.len()),
+        None => name.to_owned(),
     }
 }
 
@@ -129,7 +144,7 @@ pub(crate) struct GovernedMove<'a> {
     pub request: Option<u64>,
 }
 
-fn eval_from_row(id: &str, row: &AnyRow) -> Result<EvalRun> {
+pub(crate) fn eval_from_row(id: &str, row: &AnyRow) -> Result<EvalRun> {
     Ok(EvalRun {
         id: to_u64(get(row, "id")?, "eval run id")?,
         prompt_id: id.to_owned(),
@@ -138,10 +153,22 @@ fn eval_from_row(id: &str, row: &AnyRow) -> Result<EvalRun> {
         failed: to_u64(get(row, "failed")?, "failed")?,
         errors: to_u64(get(row, "errors")?, "errors")?,
         summary: parse_json(&get::<String>(row, "summary")?, "eval summary")?,
+        measured: get::<Option<String>>(row, "measured")?
+            .map(|text| {
+                serde_json::from_str(&text)
+                    .map_err(|e| StoreError::corrupt(format!("eval run figures: {e}")))
+            })
+            .transpose()?,
         actor: get(row, "actor")?,
+        via_key: get(row, "via_key")?,
+        ci_key: get::<i64>(row, "ci_key")? != 0,
         created_at: get(row, "created_at")?,
     })
 }
+
+/// The columns [`eval_from_row`] reads.
+pub(crate) const EVAL_COLUMNS: &str =
+    "id, version, passed, failed, errors, summary, measured, actor, via_key, ci_key, created_at";
 
 impl SqlRegistry {
     /// A transaction holding the backend's write lock.
@@ -928,10 +955,11 @@ impl SqlRegistry {
         let run_id: i64 = next_id(&mut tx, IdTable::EvalRuns).await?;
         let now = now_rfc3339();
         let summary = value_json(&run.summary);
-
+        let measured = serde_json::to_string(&run.measured)
+            .map_err(|e| StoreError::invalid(format!("eval run figures: {e}")))?;
         sqlx::query(
-            "INSERT INTO eval_runs (id, project, prompt_key, version, passed, failed, errors, summary, report, actor, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+            "INSERT INTO eval_runs (id, project, prompt_key, version, passed, failed, errors, summary, report, actor, created_at, via_key, ci_key, measured) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
         )
         .bind(run_id)
         .bind(project)
@@ -944,6 +972,9 @@ impl SqlRegistry {
         .bind(run.report.as_ref().map(|r| r.to_string()))
         .bind(actor.as_str())
         .bind(&now)
+        .bind(&actor.via_key)
+        .bind(i64::from(run.ci_key))
+        .bind(&measured)
         .execute(&mut *tx)
         .await?;
         append_audit(
@@ -951,7 +982,8 @@ impl SqlRegistry {
             actor,
             "eval.attached",
             &format!("prompt:{project}/{id}@{version}"),
-            json!({"id": id, "version": version, "run": run_id, "passed": run.passed, "failed": run.failed, "errors": run.errors}),
+            json!({"id": id, "version": version, "run": run_id, "passed": run.passed, "failed": run.failed, "errors": run.errors,
+                   "measured": run.measured, "via_key": actor.via_key, "ci_key": run.ci_key}),
         )
         .await?;
         tx.commit().await?;
@@ -963,7 +995,10 @@ impl SqlRegistry {
             failed: run.failed,
             errors: run.errors,
             summary: run.summary.clone(),
+            measured: Some(run.measured.clone()),
             actor: actor.name.clone(),
+            via_key: actor.via_key.clone(),
+            ci_key: run.ci_key,
             created_at: now,
         })
     }
@@ -971,15 +1006,15 @@ impl SqlRegistry {
     pub async fn eval_runs(&self, project: &str, id: &str, version: &str) -> Result<Vec<EvalRun>> {
         let mut conn = self.pool.acquire().await?;
         let id = Self::require_prompt(&mut conn, project, id).await?;
-        let rows = sqlx::query(
-            "SELECT id, version, passed, failed, errors, summary, actor, created_at FROM eval_runs \
-             WHERE project = $1 AND prompt_key = $2 AND version = $3 ORDER BY id",
-        )
-        .bind(project)
-        .bind(comparable(&id))
-        .bind(version)
-        .fetch_all(&mut *conn)
-        .await?;
+        let sql = format!(
+            "SELECT {EVAL_COLUMNS} FROM eval_runs WHERE project = $1 AND prompt_key = $2 AND version = $3 ORDER BY id"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(project)
+            .bind(comparable(&id))
+            .bind(version)
+            .fetch_all(&mut *conn)
+            .await?;
         rows.iter().map(|r| eval_from_row(&id, r)).collect()
     }
 

@@ -4,7 +4,9 @@
 
 use crate::error::{Result, StoreError};
 use crate::model::*;
-use crate::sql::{SqlRegistry, Tx, append_audit, check_name, get, parse_json};
+use crate::sql::{
+    MAX_NAME_CHARS, SqlRegistry, Tx, append_audit, check_name, get, parse_json, shown,
+};
 use promptops_core::clock::now_rfc3339;
 use promptops_core::role::Role;
 use serde_json::json;
@@ -14,17 +16,25 @@ use sqlx::any::AnyRow;
 /// User and team names: 1 to 64 letters, digits, `-`, `_`, `.` or `@` (emails work).
 pub(crate) fn check_user_name(what: &str, name: &str) -> Result<()> {
     let ok = !name.is_empty()
-        && name.len() <= 64
+        && name.len() <= MAX_NAME_CHARS
         && name
             .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '@'));
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '@'))
+        && name.chars().any(|c| c != '.');
     if ok {
         Ok(())
     } else {
         Err(StoreError::invalid(format!(
-            "invalid {what} name `{name}`: use 1 to 64 letters, digits, `-`, `_`, `.` or `@`"
+            "invalid {what} name `{}`: use 1 to {MAX_NAME_CHARS} letters, digits, `-`, `_`, `.` or `@`, not dots alone",
+            shown(name)
         )))
     }
+}
+
+/// The start of a session id, enough to tell sessions apart in the audit log without
+/// writing the id itself there.
+fn short(id: &str) -> &str {
+    id.get(..8).unwrap_or(id)
 }
 
 fn check_project_scope(project: &str) -> Result<()> {
@@ -56,13 +66,15 @@ fn key_from_row(row: &AnyRow) -> Result<ApiKeyRecord> {
             expires_at: get(row, "expires_at")?,
             revoked_at: get(row, "revoked_at")?,
             revoked_by: get(row, "revoked_by")?,
+            revoked_reason: get(row, "revoked_reason")?,
             last_used_at: get(row, "last_used_at")?,
+            ci: get::<i64>(row, "ci")? != 0,
         },
         secret_hash: get(row, "secret_hash")?,
     })
 }
 
-const KEY_COLUMNS: &str = "prefix, name, secret_hash, owner, project, role, created_at, expires_at, revoked_at, revoked_by, last_used_at";
+const KEY_COLUMNS: &str = "prefix, name, secret_hash, owner, project, role, created_at, expires_at, revoked_at, revoked_by, revoked_reason, last_used_at, ci";
 
 impl SqlRegistry {
     async fn user_in(conn: &mut AnyConnection, name: &str) -> Result<Option<UserRecord>> {
@@ -123,11 +135,32 @@ impl SqlRegistry {
         for m in roles {
             check_project_scope(&m.project)?;
         }
-        if Self::user_in(tx, &new.name).await?.is_some() {
-            return Err(StoreError::conflict(
-                format!("user `{}` already exists", new.name),
-                None,
-            ));
+        if new
+            .name
+            .to_ascii_lowercase()
+            .starts_with(SYSTEM_ACTOR_PREFIX)
+            && !bootstrap
+        {
+            return Err(StoreError::invalid(format!(
+                "`{}` is reserved: names starting with `{SYSTEM_ACTOR_PREFIX}` are the system's own actors in the audit log; choose another",
+                new.name
+            )));
+        }
+        // Names that differ only by case would read as one person in the audit log.
+        if let Some(row) = sqlx::query("SELECT name FROM users WHERE lower(name) = lower($1)")
+            .bind(&new.name)
+            .fetch_optional(&mut **tx)
+            .await?
+        {
+            let existing: String = get(&row, "name")?;
+            let detail = if existing == new.name {
+                format!("user `{}` already exists", new.name)
+            } else {
+                format!(
+                    "user `{existing}` already exists, and names differing only by case would read as one person; choose another"
+                )
+            };
+            return Err(StoreError::conflict(detail, None));
         }
         let now = now_rfc3339();
         sqlx::query(
@@ -256,19 +289,35 @@ impl SqlRegistry {
             .bind(name)
             .execute(&mut *tx)
             .await?;
-        let action = if disabled {
-            "user.disabled"
+        // Disabling is final for what the user held: enabling them again gives back
+        // the password, never the old sessions or keys.
+        let (sessions_ended, keys_revoked) = if disabled {
+            let now = now_rfc3339();
+            let sessions =
+                Self::end_sessions_in(&mut tx, name, None, "user disabled", &now).await?;
+            let keys = sqlx::query(
+                "UPDATE api_keys SET revoked_at = $1, revoked_by = $2, revoked_reason = 'user disabled' \
+                 WHERE owner = $3 AND revoked_at IS NULL",
+            )
+            .bind(&now)
+            .bind(actor.as_str())
+            .bind(name)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            (sessions, keys)
         } else {
-            "user.enabled"
+            (0, 0)
         };
-        append_audit(
-            &mut tx,
-            actor,
-            action,
-            &format!("user:{name}"),
-            json!({"user": name}),
-        )
-        .await?;
+        let (action, details) = if disabled {
+            (
+                "user.disabled",
+                json!({"user": name, "sessions_ended": sessions_ended, "keys_revoked": keys_revoked}),
+            )
+        } else {
+            ("user.enabled", json!({"user": name}))
+        };
+        append_audit(&mut tx, actor, action, &format!("user:{name}"), details).await?;
         let user = Self::require_user(&mut tx, name).await?;
         tx.commit().await?;
         Ok(user)
@@ -311,24 +360,161 @@ impl SqlRegistry {
         Ok(user)
     }
 
-    /// The value of a server setting, storing `initial` first when it has none (racing
-    /// servers agree on the first value stored).
-    pub async fn setting_or_init(&self, name: &str, initial: &str) -> Result<String> {
+    /// Removes a server setting and returns its value: how a secret that older
+    /// versions kept in the database (`jwt_secret`) is moved out of it.
+    pub async fn take_setting(&self, name: &str) -> Result<Option<String>> {
         let mut tx = self.write_tx().await?;
         let existing = sqlx::query("SELECT value FROM server_settings WHERE name = $1")
             .bind(name)
             .fetch_optional(&mut *tx)
             .await?;
-        if let Some(row) = existing {
-            return get(&row, "value");
-        }
-        sqlx::query("INSERT INTO server_settings (name, value) VALUES ($1, $2)")
+        let Some(row) = existing else {
+            return Ok(None);
+        };
+        let value: String = get(&row, "value")?;
+        sqlx::query("DELETE FROM server_settings WHERE name = $1")
             .bind(name)
-            .bind(initial)
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
-        Ok(initial.to_owned())
+        Ok(Some(value))
+    }
+
+    // ----- sessions -----------------------------------------------------------------
+
+    /// Starts a session (a login). Sessions whose refresh token has long expired are
+    /// forgotten here, so the table holds about one row per live login.
+    pub async fn start_session(&self, new: &NewSession, forget_before: &str) -> Result<()> {
+        let now = now_rfc3339();
+        let mut conn = self.pool.acquire().await?;
+        sqlx::query("DELETE FROM sessions WHERE refreshed_at < $1")
+            .bind(forget_before)
+            .execute(&mut *conn)
+            .await?;
+        sqlx::query(
+            "INSERT INTO sessions (id, user_name, created_at, refreshed_at, refresh_hash) VALUES ($1, $2, $3, $3, $4)",
+        )
+        .bind(&new.id)
+        .bind(&new.user)
+        .bind(&now)
+        .bind(&new.refresh_hash)
+        .execute(&mut *conn)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn session(&self, id: &str) -> Result<Option<SessionRecord>> {
+        let mut conn = self.pool.acquire().await?;
+        Self::session_in(&mut conn, id).await
+    }
+
+    async fn session_in(conn: &mut AnyConnection, id: &str) -> Result<Option<SessionRecord>> {
+        sqlx::query(
+            "SELECT id, user_name, created_at, refreshed_at, refresh_hash, ended_at, ended_reason FROM sessions WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?
+        .map(|r| {
+            Ok(SessionRecord {
+                id: get(&r, "id")?,
+                user: get(&r, "user_name")?,
+                created_at: get(&r, "created_at")?,
+                refreshed_at: get(&r, "refreshed_at")?,
+                refresh_hash: get(&r, "refresh_hash")?,
+                ended_at: get(&r, "ended_at")?,
+                ended_reason: get(&r, "ended_reason")?,
+            })
+        })
+        .transpose()
+    }
+
+    /// Trades the refresh token known by `presented` for the one known by `next`. A
+    /// token traded in before ends the session: one of its two holders is a thief.
+    pub async fn rotate_session(&self, id: &str, presented: &str, next: &str) -> Result<Rotation> {
+        let mut tx = self.write_tx().await?;
+        let Some(session) = Self::session_in(&mut tx, id).await? else {
+            return Ok(Rotation::Ended("the session is unknown".into()));
+        };
+        if let Some(reason) = session.ended_reason {
+            return Ok(Rotation::Ended(reason));
+        }
+        let now = now_rfc3339();
+        if session.refresh_hash != presented {
+            Self::end_sessions_in(
+                &mut tx,
+                &session.user,
+                Some(id),
+                "refresh token reused",
+                &now,
+            )
+            .await?;
+            append_audit(
+                &mut tx,
+                &Actor::new(format!("{SYSTEM_ACTOR_PREFIX}security")),
+                "session.reuse_detected",
+                &format!("user:{}", session.user),
+                json!({"user": session.user, "session": short(id), "ended": true}),
+            )
+            .await?;
+            tx.commit().await?;
+            return Ok(Rotation::Reused);
+        }
+        sqlx::query("UPDATE sessions SET refresh_hash = $1, refreshed_at = $2 WHERE id = $3")
+            .bind(next)
+            .bind(&now)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(Rotation::Rotated)
+    }
+
+    /// Ends one session of `user` (`only`) or all of them; how many were live.
+    /// Ending all is audited; a single logout is not (logins are not either).
+    pub async fn end_sessions(
+        &self,
+        user: &str,
+        only: Option<&str>,
+        reason: &str,
+        actor: &Actor,
+    ) -> Result<u64> {
+        let mut tx = self.write_tx().await?;
+        Self::require_user(&mut tx, user).await?;
+        let now = now_rfc3339();
+        let ended = Self::end_sessions_in(&mut tx, user, only, reason, &now).await?;
+        if only.is_none() {
+            append_audit(
+                &mut tx,
+                actor,
+                "user.sessions_ended",
+                &format!("user:{user}"),
+                json!({"user": user, "sessions_ended": ended, "reason": reason}),
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(ended)
+    }
+
+    async fn end_sessions_in(
+        tx: &mut Tx,
+        user: &str,
+        only: Option<&str>,
+        reason: &str,
+        now: &str,
+    ) -> Result<u64> {
+        Ok(sqlx::query(
+            "UPDATE sessions SET ended_at = $1, ended_reason = $2 \
+             WHERE user_name = $3 AND ended_at IS NULL AND ($4 = '' OR id = $4)",
+        )
+        .bind(now)
+        .bind(reason)
+        .bind(user)
+        .bind(only.unwrap_or(""))
+        .execute(&mut **tx)
+        .await?
+        .rows_affected())
     }
 
     // ----- API keys -----------------------------------------------------------------
@@ -340,8 +526,8 @@ impl SqlRegistry {
         Self::require_user(&mut tx, &new.owner).await?;
         let now = now_rfc3339();
         sqlx::query(
-            "INSERT INTO api_keys (prefix, name, secret_hash, owner, project, role, created_at, expires_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            "INSERT INTO api_keys (prefix, name, secret_hash, owner, project, role, created_at, expires_at, ci) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
         .bind(&new.prefix)
         .bind(&new.name)
@@ -351,6 +537,7 @@ impl SqlRegistry {
         .bind(new.role.as_str())
         .bind(&now)
         .bind(&new.expires_at)
+        .bind(i64::from(new.ci))
         .execute(&mut *tx)
         .await?;
         append_audit(
@@ -358,7 +545,7 @@ impl SqlRegistry {
             actor,
             "key.created",
             &format!("key:{}", new.prefix),
-            json!({"key": new.prefix, "name": new.name, "owner": new.owner, "project": new.project, "role": new.role, "expires_at": new.expires_at}),
+            json!({"key": new.prefix, "name": new.name, "owner": new.owner, "project": new.project, "role": new.role, "expires_at": new.expires_at, "ci": new.ci}),
         )
         .await?;
         let key = Self::key_in(&mut tx, &new.prefix)

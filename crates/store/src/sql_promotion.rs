@@ -5,8 +5,8 @@
 use crate::error::{Result, StoreError};
 use crate::model::*;
 use crate::sql::{
-    GovernedMove, IdTable, PlannedMove, SqlRegistry, Tx, append_audit, get, next_id, parse_json,
-    to_u64,
+    EVAL_COLUMNS, GovernedMove, IdTable, PlannedMove, SqlRegistry, Tx, append_audit, eval_from_row,
+    get, next_id, parse_json, to_u64,
 };
 use promptops_core::clock::now_rfc3339;
 use promptops_core::config::ComplianceConfig;
@@ -448,25 +448,29 @@ impl SqlRegistry {
         .iter()
         .map(|r| Ok((get(r, "environment")?, get(r, "version")?)))
         .collect::<Result<_>>()?;
-        let latest_eval = sqlx::query(
-            "SELECT id, passed, failed, errors, summary FROM eval_runs WHERE project = $1 AND prompt_key = $2 AND version = $3 ORDER BY id DESC LIMIT 1",
-        )
+        let latest_eval = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {EVAL_COLUMNS} FROM eval_runs WHERE project = $1 AND prompt_key = $2 AND version = $3 ORDER BY id DESC LIMIT 1"
+        )))
         .bind(project)
         .bind(&planned.key)
         .bind(&planned.target)
         .fetch_optional(&mut **tx)
         .await?
         .map(|r| -> Result<EvalFacts> {
-            let summary = parse_json(&get::<String>(&r, "summary")?, "eval summary")?;
-            let figure = |name: &str| summary.get(name).and_then(Json::as_f64);
+            let run = eval_from_row(&planned.key, &r)?;
+            // Only what the server measured counts; a run stored before it measured
+            // has its counts and nothing else.
+            let measured = run.measured.unwrap_or_default();
             Ok(EvalFacts {
-                run: to_u64(get(&r, "id")?, "eval run id")?,
-                passed: to_u64(get(&r, "passed")?, "passed")?,
-                failed: to_u64(get(&r, "failed")?, "failed")?,
-                errors: to_u64(get(&r, "errors")?, "errors")?,
-                pass_rate: figure("pass_rate"),
-                cost_per_call_usd: figure("cost_per_call_usd"),
-                p95_latency_ms: figure("p95_latency_ms"),
+                run: run.id,
+                passed: run.passed,
+                failed: run.failed,
+                errors: run.errors,
+                cost_per_call_usd: measured.cost_per_call_usd,
+                p95_latency_ms: measured.p95_latency_ms,
+                attached_by: run.actor,
+                via_key: run.via_key,
+                ci_key: run.ci_key,
             })
         })
         .transpose()?;

@@ -2,6 +2,7 @@
 //! in WAL mode so readers never wait for the writer.
 
 use crate::error::{Result, StoreError};
+use crate::private_files;
 use crate::sql::{Dialect, SqlRegistry};
 use sqlx::any::AnyPoolOptions;
 use std::path::{Path, PathBuf};
@@ -15,11 +16,18 @@ pub struct SqliteStore {
 
 impl SqliteStore {
     /// Opens (creating it and its folder if needed) and migrates the database at `path`.
+    /// The folder is made owner-only when created here; the database and its WAL are
+    /// always owner-only (tightened if an older promptops left them readable).
     pub async fn open(path: &Path) -> Result<SqliteStore> {
+        let cannot = |what: &Path, e: std::io::Error| StoreError::Migration {
+            detail: format!("cannot create {}: {e}", what.display()),
+        };
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| StoreError::Migration {
-                detail: format!("cannot create {}: {e}", dir.display()),
-            })?;
+            private_files::create_private_dir(dir).map_err(|e| cannot(dir, e))?;
+        }
+        private_files::touch_private(path).map_err(|e| cannot(path, e))?;
+        for file in Self::files_of(path) {
+            private_files::restrict(&file).map_err(|e| cannot(&file, e))?;
         }
         sqlx::any::install_default_drivers();
         let url = format!("sqlite://{}?mode=rwc", path.display());
@@ -51,7 +59,21 @@ impl SqliteStore {
             path: path.to_path_buf(),
         };
         crate::migrate::run(&store.registry, &crate::migrate::SQLITE).await?;
+        // The WAL and shared-memory files exist now; SQLite gave them the database's mode.
+        for file in Self::files_of(path) {
+            private_files::restrict(&file).map_err(|e| cannot(&file, e))?;
+        }
         Ok(store)
+    }
+
+    /// The database file and the files SQLite keeps beside it.
+    fn files_of(path: &Path) -> [PathBuf; 3] {
+        let beside = |suffix: &str| {
+            let mut name = path.as_os_str().to_owned();
+            name.push(suffix);
+            PathBuf::from(name)
+        };
+        [path.to_path_buf(), beside("-wal"), beside("-shm")]
     }
 
     /// Opens `sqlite://PATH` or `sqlite:PATH`.

@@ -277,7 +277,7 @@ async fn resolve_names_what_is_missing<S: Store>(s: Arc<S>) {
 }
 
 async fn eval_runs_attach_to_the_version_they_tested<S: Store>(s: Arc<S>) {
-    let a = actor("ci");
+    let a = Actor::via_key("ci", "po_0123456789ab");
     let id = "support.triage";
     s.publish(P, &version(id, "1.0.0", "Triage {{ name }}"), &a)
         .await
@@ -290,9 +290,22 @@ async fn eval_runs_attach_to_the_version_they_tested<S: Store>(s: Arc<S>) {
         errors: 0,
         summary: json!({"pass_rate": 0.9, "cost_per_call_usd": 0.0002, "p95_latency_ms": 812}),
         report: Some(json!({"results": {"results": [{"success": true}]}})),
+        measured: EvalMeasure {
+            pass_rate: Some(0.9),
+            rows: Some(10),
+            calls: Some(10),
+            cost_per_call_usd: Some(0.0002),
+            p95_latency_ms: Some(812.0),
+        },
+        ci_key: true,
     };
     let attached = s.attach_eval(P, &run, &a).await.unwrap();
     assert_eq!((attached.passed, attached.failed), (9, 1));
+    // Who attached it, how, and what the server measured are kept with the run.
+    assert_eq!(attached.actor, "ci");
+    assert_eq!(attached.via_key.as_deref(), Some("po_0123456789ab"));
+    assert!(attached.ci_key);
+    assert_eq!(attached.measured.as_ref(), Some(&run.measured));
     let runs = s.eval_runs(P, id, "1.0.0").await.unwrap();
     assert_eq!(runs, vec![attached.clone()]);
     assert_eq!(

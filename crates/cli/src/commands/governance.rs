@@ -189,12 +189,35 @@ pub fn login(
     Ok(Outcome::Ok)
 }
 
-pub fn logout(project: &Project, registry: Option<&str>) -> Result<Outcome> {
+/// Ends the saved session on the server (so a copy of its tokens is useless too), then
+/// forgets it. An unreachable server or an expired session still forgets locally.
+pub fn logout(project: &Project, registry: Option<&str>, all: bool) -> Result<Outcome> {
     let url = registry_url(project, registry)?;
-    if crate::credentials::forget(&url)? {
-        println!("logged out of {url}");
-    } else {
+    let Some(saved) = crate::credentials::load(&url)? else {
         println!("no saved session for {url}");
+        return Ok(Outcome::Ok);
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let ended = RegistryClient::new(&url, Some(&saved.access_token))
+        .map_err(anyhow::Error::from)
+        .and_then(|c| runtime.block_on(c.logout(all)).map_err(anyhow::Error::from));
+    crate::credentials::forget(&url)?;
+    match ended {
+        Ok(answer) => println!(
+            "logged out of {url} ({} session{} ended on the server)",
+            answer["sessions_ended"],
+            if answer["sessions_ended"] == json!(1) {
+                ""
+            } else {
+                "s"
+            }
+        ),
+        Err(e) => {
+            println!("logged out of {url} (forgotten here; the server could not end it: {e})")
+        }
     }
     Ok(Outcome::Ok)
 }
@@ -329,13 +352,24 @@ pub fn user(session: &Session, action: &UserAction) -> Result<Outcome> {
                         if disable {
                             "disabled: their sessions and keys stop working"
                         } else {
-                            "enabled"
+                            "enabled (their old sessions and keys stay revoked)"
                         }
                     ),
                 ),
                 Err(e) => session.refused(e),
             }
         }
+        UserAction::EndSessions { name } => match session.block(c.end_sessions(name)) {
+            Ok(answer) => done(
+                session,
+                &answer,
+                format!(
+                    "ended {} session(s) of {name}: their tokens stop working now",
+                    answer["sessions_ended"]
+                ),
+            ),
+            Err(e) => session.refused(e),
+        },
         UserAction::Grant {
             name,
             role,
@@ -365,17 +399,19 @@ pub fn key(session: &Session, action: &KeyAction) -> Result<Outcome> {
             role,
             project,
             expires_in_days,
+            ci,
         } => {
             let project = project.as_deref().unwrap_or(&session.project);
-            match session.block(c.create_key(name, project, role, *expires_in_days)) {
+            match session.block(c.create_key(name, project, role, *expires_in_days, *ci)) {
                 Ok(created) => {
                     if session.format == Format::Json {
                         output::json(&created);
                     } else {
                         println!("{}", created["key"].as_str().unwrap_or(""));
                         eprintln!(
-                            "{GREEN}created{GREEN:#} key {} ({role} in {project}{}); it is shown this once: keep it in a secret store (PROMPTOPS_TOKEN)",
+                            "{GREEN}created{GREEN:#} key {} ({role} in {project}{}{}); it is shown this once: keep it in a secret store (PROMPTOPS_TOKEN)",
                             created["api_key"]["prefix"].as_str().unwrap_or("?"),
+                            if *ci { ", for CI" } else { "" },
                             created["api_key"]["expires_at"]
                                 .as_str()
                                 .map(|e| format!(", expires {e}"))

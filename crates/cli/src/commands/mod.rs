@@ -88,7 +88,19 @@ pub fn run(cli: Cli) -> Result<Outcome> {
             addr,
             database_url,
             database_schema,
-        } => serve::run(&addr, database_url.as_deref(), database_schema.as_deref()),
+            max_version_bytes,
+            jwt_secret_file,
+            trust_forwarded_for,
+        } => serve::run(&serve::ServeArgs {
+            addr,
+            database_url,
+            schema: database_schema,
+            jwt_secret_file,
+            options: promptops_server::Options {
+                max_version_bytes,
+                trust_forwarded_for,
+            },
+        }),
         Command::Push { paths, root } => {
             let (project, s) = session(paths.first().map(|p| p.as_path()))?;
             registry::push(&s, &project, &paths, root.as_deref())
@@ -144,7 +156,9 @@ pub fn run(cli: Cli) -> Result<Outcome> {
             password_stdin,
             format,
         ),
-        Command::Logout => governance::logout(&Project::load(config, None)?, registry_url),
+        Command::Logout { all } => {
+            governance::logout(&Project::load(config, None)?, registry_url, all)
+        }
         Command::Whoami => governance::whoami(&session(None)?.1),
         Command::User { action } => governance::user(&session(None)?.1, &action),
         Command::Key { action } => governance::key(&session(None)?.1, &action),

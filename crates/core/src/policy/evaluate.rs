@@ -3,8 +3,8 @@
 //! the store, this decides.
 
 use super::{
-    ApprovalRequirement, Budget, COST_METRIC, ComplianceGate, EvalsGate, Gates, LATENCY_METRIC,
-    Requirement, Role, Threshold, expr, same_item,
+    ApprovalRequirement, AttachedBy, Budget, COST_METRIC, ComplianceGate, EvalsGate, Gates,
+    LATENCY_METRIC, Requirement, Role, Threshold, expr, same_item,
 };
 use crate::prompt::RiskTier;
 use serde::{Deserialize, Serialize};
@@ -43,11 +43,37 @@ pub struct EvalFacts {
     pub passed: u64,
     pub failed: u64,
     pub errors: u64,
-    /// Passed cases over all cases; computed from the counts when `None`.
-    pub pass_rate: Option<f64>,
-    /// Mean cost per call in USD; `None` when unknown (no calls, or no price).
+    /// Mean cost per call in USD, measured by the server from the run's rows; `None`
+    /// when unknown (no rows, no calls, or no price).
     pub cost_per_call_usd: Option<f64>,
+    /// 95th-percentile latency of the calls, measured from the rows.
     pub p95_latency_ms: Option<f64>,
+    /// The user who attached the run.
+    pub attached_by: String,
+    /// The API key it was attached with (`None`: a user's session).
+    pub via_key: Option<String>,
+    /// Whether that key was made for CI (`promptops key create --ci`).
+    pub ci_key: bool,
+}
+
+impl EvalFacts {
+    /// Passed cases over all cases, from the counts (`None` for an empty run).
+    pub fn pass_rate(&self) -> Option<f64> {
+        let total = self
+            .passed
+            .saturating_add(self.failed)
+            .saturating_add(self.errors);
+        (total > 0).then(|| self.passed as f64 / total as f64)
+    }
+
+    /// How the run came in, in a gate's words: `alice (session)`, `ci-bot (CI key po_…)`.
+    fn provenance(&self) -> String {
+        match (&self.via_key, self.ci_key) {
+            (Some(key), true) => format!("{} (CI key {key})", self.attached_by),
+            (Some(key), false) => format!("{} (key {key}, not a CI key)", self.attached_by),
+            (None, _) => format!("{} (a session, not a CI key)", self.attached_by),
+        }
+    }
 }
 
 /// One approval of the request.
@@ -196,9 +222,7 @@ fn eval_gate(gate: &EvalsGate, facts: &Facts) -> GateOutcome {
         .passed
         .saturating_add(run.failed)
         .saturating_add(run.errors);
-    let actual = run
-        .pass_rate
-        .or_else(|| (total > 0).then(|| run.passed as f64 / total as f64));
+    let actual = run.pass_rate();
     let detail = json!({
         "required": required,
         "actual": actual,
@@ -207,8 +231,32 @@ fn eval_gate(gate: &EvalsGate, facts: &Facts) -> GateOutcome {
         "passed": run.passed,
         "failed": run.failed,
         "errors": run.errors,
+        "attached_by": run.attached_by,
+        "via_key": run.via_key,
+        "ci_key": run.ci_key,
+        "required_attached_by": gate.attached_by,
     });
     let counts = format!("{}/{total} passed", run.passed);
+    let refused_provenance = match gate.attached_by {
+        AttachedBy::Anyone => None,
+        AttachedBy::Ci if !(run.via_key.is_some() && run.ci_key) => Some(format!(
+            "eval run #{} was attached by {}; this policy counts only runs attached with a CI key (`promptops key create --ci`); publish the run from CI",
+            run.run,
+            run.provenance()
+        )),
+        AttachedBy::NotAuthor if run.attached_by == facts.author => Some(format!(
+            "eval run #{} was attached by {}, the version's author; this policy counts only runs attached by someone else (a CI key or a reviewer)",
+            run.run, run.attached_by
+        )),
+        AttachedBy::Ci | AttachedBy::NotAuthor => None,
+    };
+    if let Some(message) = refused_provenance {
+        return outcome("evals", false, message, detail);
+    }
+    let why = match gate.attached_by {
+        AttachedBy::Anyone => why,
+        _ => format!("{why}; attached by {}", run.provenance()),
+    };
     let (passed, message) = match actual {
         _ if run.errors > 0 => (
             false,

@@ -99,10 +99,54 @@ impl Gates {
 }
 
 /// An eval run must be attached to the version, without errors, passing at least
-/// `min_pass_rate` of its cases.
+/// `min_pass_rate` of its cases, attached by whom `attached_by` says.
 #[derive(Debug, Clone, PartialEq, Default, Serialize)]
 pub struct EvalsGate {
     pub min_pass_rate: Threshold,
+    #[serde(skip_serializing_if = "AttachedBy::is_anyone")]
+    pub attached_by: AttachedBy,
+}
+
+/// Who may attach the eval run a gate counts: the run is evidence only if the author
+/// could not simply post it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AttachedBy {
+    /// Any editor (the default).
+    #[default]
+    Anyone,
+    /// An API key created for CI (`promptops key create --ci`).
+    Ci,
+    /// Anyone but the version's author.
+    NotAuthor,
+}
+
+impl AttachedBy {
+    pub const NAMES: [&'static str; 3] = ["anyone", "ci", "not-author"];
+
+    pub fn parse(text: &str) -> Option<AttachedBy> {
+        match text {
+            "anyone" => Some(AttachedBy::Anyone),
+            "ci" => Some(AttachedBy::Ci),
+            "not-author" => Some(AttachedBy::NotAuthor),
+            _ => None,
+        }
+    }
+
+    fn is_anyone(&self) -> bool {
+        *self == AttachedBy::Anyone
+    }
+
+    /// The stricter of two (a rule can only tighten): CI and not-author are each
+    /// stricter than anyone; CI keys are not authors, so CI is the strictest.
+    fn stricter(self, other: AttachedBy) -> AttachedBy {
+        use AttachedBy::*;
+        match (self, other) {
+            (Ci, _) | (_, Ci) => Ci,
+            (NotAuthor, _) | (_, NotAuthor) => NotAuthor,
+            _ => Anyone,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
@@ -310,7 +354,10 @@ impl Gates {
             (Some(mine), None) => Some(mine),
             (Some(mine), Some(o)) => {
                 let stricter = o.min_pass_rate.resolve(prompt) > mine.min_pass_rate.resolve(prompt);
-                Some(if stricter { o.clone() } else { mine })
+                let attached_by = mine.attached_by.stricter(o.attached_by);
+                let mut gate = if stricter { o.clone() } else { mine };
+                gate.attached_by = attached_by;
+                Some(gate)
             }
         };
         self.max_cost_per_call_usd = stricter_budget(

@@ -3,8 +3,8 @@
 //! first.
 
 use super::{
-    ApprovalRequirement, Budget, Completion, ComplianceGate, EvalsGate, Gates, MAX_APPROVALS,
-    Policy, Requirement, Role, Rule, Threshold, expr,
+    ApprovalRequirement, AttachedBy, Budget, Completion, ComplianceGate, EvalsGate, Gates,
+    MAX_APPROVALS, Policy, Requirement, Role, Rule, Threshold, expr,
 };
 use crate::diagnostic::{Code, Diagnostic, Findings, Pos, did_you_mean};
 use crate::prompt::RiskTier;
@@ -41,7 +41,7 @@ pub const RULE_KEYS: &[&str] = &[
 ];
 /// Keys that apply to the whole policy and so cannot appear inside a rule.
 const POLICY_ONLY_KEYS: &[&str] = &["environment", "completion", "rules"];
-const EVALS_KEYS: &[&str] = &["min_pass_rate"];
+const EVALS_KEYS: &[&str] = &["min_pass_rate", "attached_by"];
 const APPROVAL_KEYS: &[&str] = &["count", "roles", "teams"];
 const REQUIRE_KEYS: &[&str] = &["expr", "message"];
 /// The roles that can approve, hence the ones `roles` may name.
@@ -223,6 +223,13 @@ impl Reader<'_> {
                                 gate.min_pass_rate = t;
                             }
                         }
+                        "attached_by" => {
+                            if let Some(a) =
+                                self.attached_by(&e.value, &format!("{what}.attached_by"))
+                            {
+                                gate.attached_by = a;
+                            }
+                        }
                         _ => self.unknown_key(e, EVALS_KEYS, "`evals` key"),
                     }
                 }
@@ -238,6 +245,31 @@ impl Reader<'_> {
                 None
             }
         }
+    }
+
+    fn attached_by(&mut self, node: &Node, what: &str) -> Option<AttachedBy> {
+        let Some(text) = node.as_str() else {
+            self.wrong_type(
+                node,
+                what,
+                "one of `anyone`, `ci`, `not-author`",
+                "e.g. `attached_by: ci` (runs attached with a key made by `promptops key create --ci`)",
+            );
+            return None;
+        };
+        let parsed = AttachedBy::parse(text);
+        if parsed.is_none() {
+            let hint = match did_you_mean(text, AttachedBy::NAMES) {
+                Some(near) => format!("did you mean `{near}`?"),
+                None => "use `anyone`, `ci` (a CI key) or `not-author` (anyone but the version's author)".to_owned(),
+            };
+            self.invalid(
+                node.start,
+                format!("`{what}` is `{text}`, not one of anyone, ci, not-author"),
+                hint,
+            );
+        }
+        parsed
     }
 
     fn threshold(&mut self, node: &Node, what: &str) -> Option<Threshold> {

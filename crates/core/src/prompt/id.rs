@@ -56,11 +56,20 @@ pub fn same_id(a: &str, b: &str) -> bool {
     comparable(a) == comparable(b)
 }
 
+/// The longest prompt id (`module.name`, modules nested with dots).
+pub const MAX_ID_CHARS: usize = 128;
+
 /// Why `id` is not a well-formed id, if it is not: dot-separated segments of
 /// letters, digits, `_` and `-`.
 pub fn syntax_problem(id: &str) -> Option<String> {
     if id.is_empty() {
         return Some("the id is empty".into());
+    }
+    if id.len() > MAX_ID_CHARS {
+        return Some(format!(
+            "the id is {} characters long; ids have at most {MAX_ID_CHARS}",
+            id.len()
+        ));
     }
     for segment in id.split('.') {
         if segment.is_empty() {

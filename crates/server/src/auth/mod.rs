@@ -4,12 +4,14 @@
 //! project and hands the handler a [`Caller`]. A route missing from the table is
 //! refused, so a new route cannot be forgotten open.
 
+pub mod client;
 pub mod limit;
 pub mod secrets;
 pub mod token;
 
 use crate::problem::ApiError;
 use crate::state::AppState;
+use axum::extract::rejection::RawPathParamsRejection;
 use axum::extract::{FromRequestParts, MatchedPath, RawPathParams, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, Method, StatusCode, header};
@@ -95,11 +97,13 @@ routes_table! {
     POST "/v1/auth/login" => Public,
     POST "/v1/auth/refresh" => Public,
     GET "/v1/auth/whoami" => Authenticated,
+    POST "/v1/auth/logout" => UserSession,
     GET "/v1/users" => ManageServer,
     POST "/v1/users" => ManageServer,
     GET "/v1/users/{user}" => ManageServer,
     POST "/v1/users/{user}/disable" => ManageServer,
     POST "/v1/users/{user}/enable" => ManageServer,
+    POST "/v1/users/{user}/sessions/end" => ManageServer,
     GET "/v1/keys" => UserSession,
     POST "/v1/keys" => UserSession,
     POST "/v1/keys/{prefix}/revoke" => Authenticated,
@@ -152,6 +156,8 @@ pub struct Principal {
     pub user: User,
     /// Set when the caller presented an API key: the key's prefix, project and role.
     pub key: Option<KeyScope>,
+    /// The login session of a session token (`None` for an API key).
+    pub session: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -159,6 +165,8 @@ pub struct KeyScope {
     pub prefix: String,
     pub project: String,
     pub role: Role,
+    /// Made for CI (`promptops key create --ci`).
+    pub ci: bool,
 }
 
 impl Principal {
@@ -231,10 +239,21 @@ pub fn forbidden(detail: impl Into<String>) -> ApiError {
 pub async fn enforce<S: Store>(
     State(state): State<AppState<S>>,
     matched: Option<MatchedPath>,
-    params: RawPathParams,
+    params: Result<RawPathParams, RawPathParamsRejection>,
     mut request: Request,
     next: Next,
 ) -> Response {
+    let params = match params {
+        Ok(p) => p,
+        // Bad UTF-8 in a path segment: a problem like every other refusal.
+        Err(rejection) => {
+            return ApiError::bad_request(format!(
+                "{}; path segments must be percent-encoded UTF-8",
+                rejection.body_text()
+            ))
+            .into_response();
+        }
+    };
     let path = matched.as_ref().map_or("", |m| m.as_str());
     // axum answers HEAD through the GET route, so it needs what GET needs.
     let method = if request.method() == Method::HEAD {
@@ -345,8 +364,32 @@ pub async fn authenticate<S: Store>(
             .signer
             .verify(presented, TokenKind::Access)
             .map_err(|e| unauthorized(e.to_string()))?;
+        live_session(state, &claims.sid, &claims.sub).await?;
         let user = active_user(state, &claims.sub).await?;
-        Ok(Principal { user, key: None })
+        Ok(Principal {
+            user,
+            key: None,
+            session: Some(claims.sid),
+        })
+    }
+}
+
+/// Refuses a token whose session has ended (logout, "end all sessions", a disabled
+/// user, a reused refresh token).
+pub async fn live_session<S: Store>(
+    state: &AppState<S>,
+    sid: &str,
+    user: &str,
+) -> Result<(), ApiError> {
+    match state.store.session(sid).await? {
+        Some(s) if s.user == user && s.ended_at.is_none() => Ok(()),
+        Some(s) if s.user == user => Err(unauthorized(format!(
+            "this session has ended ({}); log in again (`promptops login`)",
+            s.ended_reason.unwrap_or_else(|| "ended".into())
+        ))),
+        _ => Err(unauthorized(
+            "this session is unknown to the registry; log in again (`promptops login`)",
+        )),
     }
 }
 
@@ -378,8 +421,13 @@ async fn authenticate_key<S: Store>(
     }
     let key = record.key;
     if let Some(when) = &key.revoked_at {
+        let why = key
+            .revoked_reason
+            .as_deref()
+            .map(|r| format!(" ({r})"))
+            .unwrap_or_default();
         return Err(unauthorized(format!(
-            "API key {} was revoked at {when}",
+            "API key {} was revoked at {when}{why}",
             key.prefix
         )));
     }
@@ -409,7 +457,9 @@ async fn authenticate_key<S: Store>(
             prefix: key.prefix,
             project: key.project,
             role: key.role,
+            ci: key.ci,
         }),
+        session: None,
     })
 }
 

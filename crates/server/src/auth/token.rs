@@ -24,6 +24,12 @@ pub struct Claims {
     pub iss: String,
     pub iat: u64,
     pub exp: u64,
+    /// The session the token belongs to: it works only while the session is live.
+    #[serde(default)]
+    pub sid: String,
+    /// A refresh token's own id: the session knows which one is in use.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub jti: String,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -40,17 +46,28 @@ pub enum TokenError {
     Signing(String),
 }
 
-/// Signs and checks tokens with the registry's secret.
+/// Signs and checks tokens with the registry's secret. During a rotation the previous
+/// secret still verifies (never signs), so sessions survive the switch until they
+/// expire or are refreshed.
 #[derive(Clone)]
 pub struct Signer {
     encoding: EncodingKey,
     decoding: DecodingKey,
+    previous: Option<DecodingKey>,
 }
 
 impl std::fmt::Debug for Signer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Signer(<secret>)")
     }
+}
+
+/// Whom a token is for: the user, their session and (refresh tokens) the token's id.
+#[derive(Debug, Clone, Copy)]
+pub struct Grant<'a> {
+    pub user: &'a str,
+    pub session: &'a str,
+    pub refresh_id: &'a str,
 }
 
 pub fn now_seconds() -> u64 {
@@ -64,23 +81,33 @@ impl Signer {
         Signer {
             encoding: EncodingKey::from_secret(secret),
             decoding: DecodingKey::from_secret(secret),
+            previous: None,
         }
     }
 
-    /// A token for `user` that expires `seconds` from `now`.
+    /// Also accepts tokens signed with `previous` (a secret being rotated out).
+    pub fn with_previous(mut self, previous: Option<&[u8]>) -> Signer {
+        self.previous = previous.map(DecodingKey::from_secret);
+        self
+    }
+
+    /// A token of session `sid` for `user` that expires `seconds` from `now` (`jti`:
+    /// a refresh token's id, empty for access tokens).
     pub fn issue(
         &self,
-        user: &str,
+        grant: &Grant<'_>,
         typ: TokenKind,
         now: u64,
         seconds: u64,
     ) -> Result<String, TokenError> {
         let claims = Claims {
-            sub: user.to_owned(),
+            sub: grant.user.to_owned(),
             typ,
             iss: ISSUER.to_owned(),
             iat: now,
             exp: now + seconds,
+            sid: grant.session.to_owned(),
+            jti: grant.refresh_id.to_owned(),
         };
         encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
             .map_err(|e| TokenError::Signing(e.to_string()))
@@ -92,14 +119,25 @@ impl Signer {
         validation.set_issuer(&[ISSUER]);
         validation.leeway = 0;
         validation.set_required_spec_claims(&["exp", "iss", "sub"]);
-        let data = decode::<Claims>(token, &self.decoding, &validation).map_err(|e| {
+        let classify = |e: jsonwebtoken::errors::Error| {
             use jsonwebtoken::errors::ErrorKind;
             match e.kind() {
                 ErrorKind::ExpiredSignature => TokenError::Expired,
                 ErrorKind::InvalidSignature => TokenError::BadSignature,
                 _ => TokenError::Malformed,
             }
-        })?;
+        };
+        let data = match decode::<Claims>(token, &self.decoding, &validation).map_err(classify) {
+            Err(TokenError::BadSignature) if self.previous.is_some() => {
+                let previous = self.previous.as_ref().ok_or(TokenError::BadSignature)?;
+                decode::<Claims>(token, previous, &validation).map_err(classify)?
+            }
+            other => other?,
+        };
+        if data.claims.sid.is_empty() {
+            // A token from before sessions could be ended: it cannot be, so refuse it.
+            return Err(TokenError::Malformed);
+        }
         if data.claims.typ != wanted {
             return Err(TokenError::WrongKind {
                 wanted,
@@ -118,7 +156,12 @@ mod tests {
     fn tokens_round_trip_and_refuse_what_they_should() {
         let signer = Signer::new(b"secret one");
         let now = now_seconds();
-        let access = signer.issue("alice", TokenKind::Access, now, 60).unwrap();
+        let alice = Grant {
+            user: "alice",
+            session: "s1",
+            refresh_id: "",
+        };
+        let access = signer.issue(&alice, TokenKind::Access, now, 60).unwrap();
         assert_eq!(
             signer.verify(&access, TokenKind::Access).unwrap().sub,
             "alice"
@@ -128,18 +171,36 @@ mod tests {
             Err(TokenError::WrongKind { .. })
         ));
         let expired = signer
-            .issue("alice", TokenKind::Access, now - 120, 60)
+            .issue(&alice, TokenKind::Access, now - 120, 60)
             .unwrap();
         assert_eq!(
             signer.verify(&expired, TokenKind::Access).unwrap_err(),
             TokenError::Expired
         );
         let other = Signer::new(b"secret two")
-            .issue("alice", TokenKind::Access, now, 60)
+            .issue(&alice, TokenKind::Access, now, 60)
             .unwrap();
         assert_eq!(
             signer.verify(&other, TokenKind::Access).unwrap_err(),
             TokenError::BadSignature
+        );
+        // While "secret two" is being rotated out, its tokens still verify.
+        let rotating = Signer::new(b"secret one").with_previous(Some(b"secret two"));
+        assert_eq!(
+            rotating.verify(&other, TokenKind::Access).unwrap().sid,
+            "s1"
+        );
+        // A token without a session (made before sessions could end) is refused.
+        let sessionless = Grant {
+            session: "",
+            ..alice
+        };
+        let old = signer
+            .issue(&sessionless, TokenKind::Access, now, 60)
+            .unwrap();
+        assert_eq!(
+            signer.verify(&old, TokenKind::Access).unwrap_err(),
+            TokenError::Malformed
         );
         assert_eq!(
             signer.verify("garbage", TokenKind::Access).unwrap_err(),

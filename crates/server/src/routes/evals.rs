@@ -1,7 +1,8 @@
 use super::VersionPath;
 use crate::auth::Caller;
 use crate::extract::{ApiJson, ApiPath, parse_version};
-use crate::problem::ApiResult;
+use crate::measure::{Counts, measure};
+use crate::problem::{ApiError, ApiResult};
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
@@ -11,7 +12,9 @@ use serde::Deserialize;
 use serde_json::Value as JsonValue;
 use utoipa::ToSchema;
 
-/// An eval run of one version, as `promptops eval --publish` sends it.
+/// An eval run of one version, as `promptops eval --publish` sends it. Gates read only
+/// what the server measures: the pass rate from the counts, cost and latency from the
+/// report's rows (which must agree with the counts).
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PublishEval {
@@ -21,7 +24,8 @@ pub struct PublishEval {
     pub failed: u64,
     #[schema(maximum = 9223372036854775807_u64)]
     pub errors: u64,
-    /// Pass rate, cost per call, p95 latency, failures, gate verdicts.
+    /// The client's own account (failures, its gate verdicts): kept and shown, never
+    /// gated on.
     #[schema(value_type = Object)]
     pub summary: JsonValue,
     /// The full JSON report (`-o out.json`'s content).
@@ -32,6 +36,7 @@ pub struct PublishEval {
 /// Attaches an eval run to the version it tested.
 #[utoipa::path(post, path = "/v1/projects/{project}/prompts/{id}/versions/{version}/evals", tag = "evals", params(VersionPath), request_body = PublishEval,
     responses((status = 201, body = EvalRun), (status = 404, body = crate::problem::Problem, content_type = "application/problem+json"),
+              (status = 422, description = "the counts disagree with the report's rows, or the report is not a results document", body = crate::problem::Problem, content_type = "application/problem+json"),
               (status = 413, body = crate::problem::Problem, content_type = "application/problem+json")))]
 pub async fn attach<S: Store>(
     State(state): State<AppState<S>>,
@@ -39,6 +44,13 @@ pub async fn attach<S: Store>(
     ApiPath(p): ApiPath<VersionPath>,
     ApiJson(body): ApiJson<PublishEval>,
 ) -> ApiResult<(StatusCode, Json<EvalRun>)> {
+    let counts = Counts {
+        passed: body.passed,
+        failed: body.failed,
+        errors: body.errors,
+    };
+    let measured = measure(counts, body.report.as_ref())
+        .map_err(|e| ApiError::unprocessable(e.to_string()))?;
     let run = NewEvalRun {
         prompt_id: p.id,
         version: parse_version(&p.version)?,
@@ -47,6 +59,8 @@ pub async fn attach<S: Store>(
         errors: body.errors,
         summary: body.summary,
         report: body.report,
+        measured,
+        ci_key: caller.key.as_ref().is_some_and(|k| k.ci),
     };
     let attached = state
         .store

@@ -4,6 +4,7 @@
 
 use crate::auth::{Caller, forbidden, secrets};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::problem::shown;
 use crate::problem::{ApiError, ApiResult};
 use crate::state::AppState;
 use axum::Json;
@@ -31,6 +32,10 @@ pub struct CreateKey {
     /// Days until the key stops working (default: never).
     #[schema(minimum = 1, maximum = 3650)]
     pub expires_in_days: Option<u32>,
+    /// Made for CI: eval runs attached with it count where a policy asks for
+    /// `attached_by: ci`.
+    #[serde(default)]
+    pub ci: bool,
 }
 
 /// The new key. `key` is shown this once: store it in a secret manager.
@@ -86,6 +91,7 @@ pub async fn create<S: Store>(
         project: body.project,
         role,
         expires_at,
+        ci: body.ci,
     };
     let api_key = state.store.create_key(&new, &caller.actor()).await?;
     Ok((
@@ -132,26 +138,31 @@ pub struct KeyPath {
     pub prefix: String,
 }
 
-/// Revokes a key at once (its owner, or an admin of its project).
+/// Revokes a key at once (its owner, or an admin of its project). To anyone else a
+/// key does not exist (404): its owner and project are not theirs to learn.
 #[utoipa::path(post, path = "/v1/keys/{prefix}/revoke", tag = "keys", params(KeyPath),
-    responses((status = 200, body = ApiKey), (status = 403, body = crate::problem::Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = ApiKey), (status = 403, body = crate::problem::Problem, content_type = "application/problem+json"),
+              (status = 404, description = "no such key, or not one you may revoke", body = crate::problem::Problem, content_type = "application/problem+json")))]
 pub async fn revoke<S: Store>(
     State(state): State<AppState<S>>,
     Caller(caller): Caller,
     ApiPath(p): ApiPath<KeyPath>,
 ) -> ApiResult<Json<ApiKey>> {
+    let not_found = || ApiError::not_found(format!("API key `{}` not found", shown(&p.prefix)));
     let record = state
         .store
         .api_key(&p.prefix)
         .await?
-        .ok_or_else(|| ApiError::not_found(format!("API key `{}` not found", p.prefix)))?;
-    let own = record.key.owner == caller.user.name && caller.key.is_none();
+        .ok_or_else(not_found)?;
+    let owner = record.key.owner == caller.user.name;
     let admin = caller.role_in(&record.key.project) == Some(Role::Admin);
-    if !own && !admin {
-        return Err(forbidden(format!(
-            "only the key's owner ({}) or an admin of `{}` may revoke it",
-            record.key.owner, record.key.project
-        )));
+    if !owner && !admin {
+        return Err(not_found());
+    }
+    if !admin && caller.key.is_some() {
+        return Err(forbidden(
+            "revoke your keys from a session (`promptops login`), not with a key",
+        ));
     }
     Ok(Json(
         state.store.revoke_key(&p.prefix, &caller.actor()).await?,

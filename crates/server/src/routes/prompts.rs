@@ -31,9 +31,19 @@ fn default_path(id: &str) -> String {
     format!("prompts/{}.yaml", id.replace('.', "/"))
 }
 
-/// Validates a prompt file exactly as `promptops validate` does, expecting `id`.
-pub fn validated(id: &str, path: &str, source: &str) -> ApiResult<Prompt> {
-    let report = check_source(path, Some(id), source.as_bytes(), &Rules::default());
+/// Validates a prompt file exactly as `promptops validate` does, expecting `id`, with
+/// the server's cap on a version's size (aliases expanded).
+pub fn validated(
+    id: &str,
+    path: &str,
+    source: &str,
+    max_version_bytes: usize,
+) -> ApiResult<Prompt> {
+    let rules = Rules {
+        max_version_bytes,
+        ..Rules::default()
+    };
+    let report = check_source(path, Some(id), source.as_bytes(), &rules);
     if report.has_errors() {
         return Err(ApiError::invalid_prompt(report.diagnostics));
     }
@@ -42,6 +52,26 @@ pub fn validated(id: &str, path: &str, source: &str) -> ApiResult<Prompt> {
             "{path} is not a prompt file; push files from the prompts/ folder"
         ))
     })
+}
+
+/// The canonical content to store, refused when it is over the cap (the YAML measure
+/// bounds it already; this is the stored bytes themselves).
+fn stored_content(prompt: &Prompt, path: &str, max_version_bytes: usize) -> ApiResult<String> {
+    let content = canonical_json(prompt);
+    if content.len() > max_version_bytes {
+        return Err(ApiError::invalid_prompt(vec![
+            promptops_core::diagnostic::Diagnostic::new(
+                path.to_owned(),
+                promptops_core::diagnostic::Pos::START,
+                promptops_core::diagnostic::Code::YamlSyntax,
+                format!(
+                    "the prompt's canonical content is {} bytes; this registry keeps at most {max_version_bytes} per version",
+                    content.len()
+                ),
+            ),
+        ]));
+    }
+    Ok(content)
 }
 
 /// Publishes a prompt file as a new immutable version. The server validates it with the
@@ -64,12 +94,13 @@ pub async fn publish<S: Store>(
         )));
     }
     let path = body.path.clone().unwrap_or_else(|| default_path(&p.id));
-    let prompt = validated(&p.id, &path, &body.source)?;
+    let max = state.options.max_version_bytes;
+    let prompt = validated(&p.id, &path, &body.source, max)?;
     let new = NewVersion {
         prompt_id: prompt.id.clone(),
         version: prompt.version.clone(),
         content_hash: content_hash(&prompt).to_string(),
-        content: canonical_json(&prompt),
+        content: stored_content(&prompt, &path, max)?,
         source: body.source,
         parent: prompt.parent.clone(),
         changelog: prompt.changelog.clone(),
@@ -203,14 +234,14 @@ pub async fn diff<S: Store>(
     .into_response())
 }
 
-/// A stored version's prompt, re-read from its source.
+/// A stored version's prompt, re-read from its source (it passed the size cap in force
+/// when it was stored, which may have been higher than today's).
 fn stored_prompt(v: &Version) -> ApiResult<Prompt> {
-    let report = check_source(
-        &default_path(&v.id),
-        None,
-        v.source.as_bytes(),
-        &Rules::default(),
-    );
+    let rules = Rules {
+        max_version_bytes: usize::MAX,
+        ..Rules::default()
+    };
+    let report = check_source(&default_path(&v.id), None, v.source.as_bytes(), &rules);
     report.valid_prompt().cloned().ok_or_else(|| {
         ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,

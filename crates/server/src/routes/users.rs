@@ -48,10 +48,19 @@ pub fn check_password(password: &str) -> ApiResult<()> {
     Ok(())
 }
 
-pub async fn hash_password(password: String) -> ApiResult<String> {
-    tokio::task::spawn_blocking(move || secrets::hash_password(&password))
+/// Hashes a password on the bounded pool logins use (503 when it is full).
+pub async fn hash_password<S>(state: &AppState<S>, password: String) -> ApiResult<String> {
+    state
+        .auth
+        .hash_pool
+        .run(move || secrets::hash_password(&password))
         .await
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+        .map_err(|_| {
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the server is busy hashing passwords; retry in a second",
+            )
+        })?
         .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
 }
 
@@ -77,7 +86,7 @@ pub async fn create<S: Store>(
     check_password(&body.password)?;
     let new = NewUser {
         name: body.name,
-        password_hash: hash_password(body.password).await?,
+        password_hash: hash_password(&state, body.password).await?,
         teams: body.teams,
     };
     let user = state
@@ -100,7 +109,26 @@ pub async fn get<S: Store>(
     Ok(Json(record.user))
 }
 
-/// Disables a user: their tokens and keys stop working at once.
+/// Ends every session of a user (their tokens stop working at once; their API keys
+/// are not touched: revoke those apart, or disable the user).
+#[utoipa::path(post, path = "/v1/users/{user}/sessions/end", tag = "users", params(UserPath),
+    responses((status = 200, body = crate::routes::session::SessionsEnded), (status = 404, body = crate::problem::Problem, content_type = "application/problem+json")))]
+pub async fn end_sessions<S: Store>(
+    State(state): State<AppState<S>>,
+    Caller(caller): Caller,
+    ApiPath(p): ApiPath<UserPath>,
+) -> ApiResult<Json<crate::routes::session::SessionsEnded>> {
+    let sessions_ended = state
+        .store
+        .end_sessions(&p.user, None, "ended by an admin", &caller.actor())
+        .await?;
+    Ok(Json(crate::routes::session::SessionsEnded {
+        sessions_ended,
+    }))
+}
+
+/// Disables a user: their sessions end and their keys are revoked at once, for good
+/// (enabling them again gives back only the password).
 #[utoipa::path(post, path = "/v1/users/{user}/disable", tag = "users", params(UserPath), responses((status = 200, body = User)))]
 pub async fn disable<S: Store>(
     State(state): State<AppState<S>>,

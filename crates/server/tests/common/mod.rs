@@ -45,12 +45,7 @@ impl Api {
             .await
             .unwrap()
             .expect("an empty store gets its first admin");
-        let app = promptops_server::router(
-            Arc::new(store),
-            AuthConfig {
-                jwt_secret: JWT_SECRET.to_vec(),
-            },
-        );
+        let app = promptops_server::router(Arc::new(store), AuthConfig::new(JWT_SECRET));
         let mut api = Api {
             app,
             admin: String::new(),
