@@ -55,6 +55,56 @@ fn yamlish() -> impl Strategy<Value = String> {
     })
 }
 
+/// A prompt file whose `tags` repeat an anchored value: a string of `len` bytes
+/// nested `depth` times in lists of `fanout` aliases, the outer list aliased `count`
+/// times. Small inputs, potentially enormous expansions.
+fn alias_shape() -> impl Strategy<Value = (usize, usize, usize, usize)> {
+    (1usize..50_000, 0usize..6, 1usize..12, 1usize..3_000)
+}
+
+fn aliased_prompt((len, depth, fanout, count): (usize, usize, usize, usize)) -> String {
+    let mut doc = format!(
+        "id: p.q\nversion: 1.0.0\nowner: o\nmodel: m\ntemplate: hi\nmetadata:\n  l0: &l0 \"{}\"\n",
+        "z".repeat(len)
+    );
+    for d in 1..=depth {
+        let items = vec![format!("*l{}", d - 1); fanout].join(", ");
+        doc.push_str(&format!("  l{d}: &l{d} [{items}]\n"));
+    }
+    doc.push_str("tags:\n");
+    for _ in 0..count {
+        doc.push_str(&format!("  - *l{depth}\n"));
+    }
+    doc
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    /// Whatever the shape, a file is either refused with a YAML finding that has a
+    /// place, or what it expands to stays within the bound: aliases add at most ten
+    /// times the document's size (1 MiB for small ones).
+    #[test]
+    fn alias_expansion_is_bounded_relative_to_the_document(shape in alias_shape()) {
+        let src = aliased_prompt(shape);
+        let mut findings = promptops_core::diagnostic::Findings::new("prompts/p/q.yaml");
+        let limits = promptops_core::yaml::Limits::default();
+        match promptops_core::yaml::parse_within(&src, &limits, &mut findings) {
+            Some(node) => {
+                let expanded = promptops_core::yaml::to_json(&node).to_string().len();
+                prop_assert!(expanded <= 2 * src.len() + limits.alias_budget(src.len()),
+                    "{} bytes from a {}-byte document", expanded, src.len());
+            }
+            None => {
+                let d = findings.into_vec();
+                prop_assert!(d.iter().any(|d| d.code.id() == "E004" && d.line > 0 && d.column > 0), "{:?}", d);
+            }
+        }
+        // validate reaches the same verdict without falling over.
+        validate(src.as_bytes());
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
 

@@ -61,6 +61,26 @@ impl PostgresStore {
     pub async fn close(&self) {
         self.registry.pool.close().await;
     }
+
+    /// Drops `schema` and everything in it: how tests that gave each run a schema of
+    /// its own clean up (see [`PostgresStore::connect_in_schema`]).
+    pub async fn drop_schema(url: &str, schema: &str) -> Result<()> {
+        if !schema
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_')
+        {
+            return Err(StoreError::invalid(format!(
+                "schema name `{schema}`: use letters, digits and `_`"
+            )));
+        }
+        sqlx::any::install_default_drivers();
+        let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(url).await?;
+        let sql = format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE");
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+            .execute(&mut conn)
+            .await?;
+        Ok(())
+    }
 }
 
 /// The URL without its password, for messages.

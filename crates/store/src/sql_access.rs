@@ -377,6 +377,13 @@ impl SqlRegistry {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
+        // SQLite overwrites deleted content (secure_delete), but the WAL still holds the
+        // old page until a checkpoint: fold it in now so no copy of the value remains.
+        if self.dialect == crate::sql::Dialect::Sqlite {
+            sqlx::raw_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+                .execute(&self.pool)
+                .await?;
+        }
         Ok(Some(value))
     }
 

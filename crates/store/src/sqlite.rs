@@ -36,10 +36,12 @@ impl SqliteStore {
             .acquire_timeout(Duration::from_secs(30))
             .after_connect(|conn, _| {
                 Box::pin(async move {
-                    // busy_timeout: a writer waits for the lock instead of failing.
+                    // busy_timeout: a writer waits for the lock instead of failing;
+                    // secure_delete: what is deleted (a secret moved out) is zeroed.
                     sqlx::raw_sql(
                         "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-                         PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 30000;",
+                         PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 30000; \
+                         PRAGMA secure_delete = ON;",
                     )
                     .execute(conn)
                     .await?;

@@ -6,8 +6,8 @@
 
 use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode, header};
-use promptops_server::AuthConfig;
-use promptops_store::SqliteStore;
+use promptops_server::{AuthConfig, Options};
+use promptops_store::{PostgresStore, SqliteStore, Store};
 use serde_json::{Value, json};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -37,15 +37,26 @@ pub struct Reply {
 impl Api {
     /// An empty registry with its first admin, logged in.
     pub async fn new() -> Api {
+        Api::with_options(Options::default()).await
+    }
+
+    /// An empty SQLite registry served with `options`.
+    pub async fn with_options(options: Options) -> Api {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(&dir.path().join("registry.db"))
             .await
             .unwrap();
+        Api::over(store, dir, options).await
+    }
+
+    /// A registry over `store` (empty), with its first admin logged in.
+    pub async fn over<S: Store>(store: S, dir: tempfile::TempDir, options: Options) -> Api {
         promptops_server::bootstrap::first_admin(&store, Some(ADMIN_PASSWORD.to_owned()))
             .await
             .unwrap()
             .expect("an empty store gets its first admin");
-        let app = promptops_server::router(Arc::new(store), AuthConfig::new(JWT_SECRET));
+        let app =
+            promptops_server::router_with(Arc::new(store), AuthConfig::new(JWT_SECRET), options);
         let mut api = Api {
             app,
             admin: String::new(),
@@ -249,4 +260,58 @@ impl Api {
 
 pub fn bearer(credential: &str) -> header::HeaderValue {
     header::HeaderValue::from_str(&format!("Bearer {credential}")).unwrap()
+}
+
+pub fn pg_url() -> String {
+    std::env::var("PROMPTOPS_TEST_PG_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
+/// A schema of the shared PostgreSQL that is dropped when this guard is, even when
+/// the test panics.
+pub struct PgSchema(pub String);
+
+impl Drop for PgSchema {
+    fn drop(&mut self) {
+        let schema = self.0.clone();
+        // Drop may run inside the test's runtime: clean up on a thread of our own.
+        let dropped = std::thread::spawn(move || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map(|rt| rt.block_on(PostgresStore::drop_schema(&pg_url(), &schema)))
+        })
+        .join();
+        if !matches!(dropped, Ok(Ok(Ok(())))) {
+            eprintln!("could not drop test schema {}: {dropped:?}", self.0);
+        }
+    }
+}
+
+/// A registry on the shared PostgreSQL, in a schema of its own; `None` (with one clear
+/// line) when PostgreSQL is not reachable and `PROMPTOPS_REQUIRE_SERVICES` is unset.
+pub async fn postgres_api(test: &str) -> Option<(Api, PgSchema)> {
+    let schema = format!(
+        "srv_{}_{}",
+        std::process::id(),
+        test.chars()
+            .filter(|c| c.is_ascii_alphanumeric())
+            .take(32)
+            .collect::<String>()
+    );
+    let guard = PgSchema(schema.clone());
+    match PostgresStore::connect_in_schema(&pg_url(), Some(&schema)).await {
+        Ok(store) => {
+            let dir = tempfile::tempdir().unwrap();
+            Some((Api::over(store, dir, Options::default()).await, guard))
+        }
+        Err(e) if std::env::var_os("PROMPTOPS_REQUIRE_SERVICES").is_none() => {
+            eprintln!(
+                "skipped {test}: PostgreSQL not reachable at {} ({e})",
+                pg_url()
+            );
+            None
+        }
+        Err(e) => panic!("PostgreSQL required (PROMPTOPS_REQUIRE_SERVICES is set): {e}"),
+    }
 }
