@@ -38,6 +38,14 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
                 ));
             }
         };
+        // serde would also read a struct from an array (`[null]`): every body here is
+        // an object, and anything else is refused as the schema says.
+        let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+        if first.is_some_and(|b| *b != b'{') {
+            return Err(ApiError::unprocessable(
+                "the body must be a JSON object; see /openapi.json for the request's shape",
+            ));
+        }
         if let Some(at) = escaped_nul(&bytes) {
             return Err(ApiError::bad_request(format!(
                 "the body holds a NUL character (`\\u0000`) at byte {at}; no value may contain one"

@@ -676,3 +676,22 @@ mod files {
         );
     }
 }
+
+#[tokio::test]
+async fn a_body_that_is_not_an_object_is_refused_even_where_serde_would_read_it() {
+    let api = Api::new().await;
+    api.create_project("acme").await;
+    let before = api.events().await;
+    // serde reads a struct from an array: `[null]` would be `{"role": null}`.
+    let r = api
+        .call(
+            Method::PUT,
+            "/v1/projects/acme/members/admin",
+            Some(&api.admin.clone()),
+            Some(&json!([null])),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+    assert!(r.text.contains("JSON object"));
+    assert_eq!(api.events().await, before);
+}
