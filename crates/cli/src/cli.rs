@@ -108,40 +108,10 @@ pub enum Command {
     /// Run an eval suite (promptfoo config format) against model providers.
     Eval(EvalArgs),
     /// Run the registry server: JSON API under /v1, OpenAPI at /openapi.json. With no
-    /// flags it creates and uses ./.promptops/registry.db (SQLite).
-    Serve {
-        /// Address to listen on.
-        #[arg(long, default_value = "127.0.0.1:8080", env = "PROMPTOPS_ADDR")]
-        addr: String,
-        /// `postgres://user@host:port/db` for PostgreSQL, or `sqlite://PATH`.
-        #[arg(long, value_name = "URL", env = "PROMPTOPS_DATABASE_URL")]
-        database_url: Option<String>,
-        /// PostgreSQL: keep the registry's tables in this schema (created if missing), so
-        /// one database can hold several registries.
-        #[arg(
-            long,
-            value_name = "NAME",
-            env = "PROMPTOPS_DATABASE_SCHEMA",
-            requires = "database_url"
-        )]
-        database_schema: Option<String>,
-        /// The most content one version may hold, in bytes (YAML aliases expanded).
-        #[arg(
-            long,
-            value_name = "BYTES",
-            env = "PROMPTOPS_MAX_VERSION_BYTES",
-            default_value_t = promptops_core::validate::DEFAULT_MAX_VERSION_BYTES
-        )]
-        max_version_bytes: usize,
-        /// The token signing key file (made owner-only on first start). Default: beside
-        /// the SQLite database, or `.promptops/jwt-secret`. PROMPTOPS_JWT_SECRET wins.
-        #[arg(long, value_name = "PATH", env = "PROMPTOPS_JWT_SECRET_FILE")]
-        jwt_secret_file: Option<PathBuf>,
-        /// Behind a reverse proxy: take the client's address (for login limits) from
-        /// the last `X-Forwarded-For` entry.
-        #[arg(long, env = "PROMPTOPS_TRUST_FORWARDED_FOR")]
-        trust_forwarded_for: bool,
-    },
+    /// flags it creates and uses ./.promptops/registry.db (SQLite). Settings come from
+    /// `[server]` in promptops.toml, then PROMPTOPS_* variables, then these flags
+    /// (`promptops config show` prints the result).
+    Serve(ServeArgs),
     /// Publish every changed prompt file to the registry (prints created/unchanged).
     Push {
         /// Files or folders (default: the project's prompts/ folder).
@@ -464,4 +434,39 @@ mod tests {
         use clap::CommandFactory;
         super::Cli::command().debug_assert();
     }
+}
+
+/// `promptops serve`'s flags: each, when given, overrides `[server]` and PROMPTOPS_*.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on (default 127.0.0.1:8080).
+    #[arg(long)]
+    pub addr: Option<String>,
+    /// `postgres://user@host:port/db` for PostgreSQL, or `sqlite://PATH`.
+    #[arg(long, value_name = "URL")]
+    pub database_url: Option<String>,
+    /// PostgreSQL: keep the registry's tables in this schema (created if missing), so
+    /// one database can hold several registries.
+    #[arg(long, value_name = "NAME")]
+    pub database_schema: Option<String>,
+    /// Redis for the shared delivery cache and cross-replica invalidation.
+    #[arg(long, value_name = "URL")]
+    pub redis_url: Option<String>,
+    /// The most content one version may hold, in bytes (YAML aliases expanded).
+    #[arg(long, value_name = "BYTES")]
+    pub max_version_bytes: Option<usize>,
+    /// The largest request body, in bytes.
+    #[arg(long, value_name = "BYTES")]
+    pub body_limit_bytes: Option<usize>,
+    /// The token signing key file (made owner-only on first start). Default: beside
+    /// the SQLite database, or `.promptops/jwt-secret`. PROMPTOPS_JWT_SECRET wins.
+    #[arg(long, value_name = "PATH")]
+    pub jwt_secret_file: Option<PathBuf>,
+    /// Behind a reverse proxy: take the client's address (for login limits) from
+    /// the last `X-Forwarded-For` entry.
+    #[arg(long)]
+    pub trust_forwarded_for: bool,
+    /// Log lines as `text` or `json`.
+    #[arg(long, value_name = "FORMAT", value_parser = ["text", "json"])]
+    pub log_format: Option<String>,
 }

@@ -1,15 +1,15 @@
-//! A typed client of the registry's `/v1` API. Every call carries the caller's
-//! credential (`Authorization: Bearer <session token or API key>`) and turns
-//! problem+json answers into [`ClientError::Api`] with the server's `detail`.
+//! A typed client of the registry's `/v1` API over the API's own wire types
+//! ([`promptops_api`]): requests go out as those types and answers come back as them.
+//! Every call carries the caller's credential (`Authorization: Bearer <session token or
+//! API key>`) and turns problem+json answers into [`ClientError::Api`] with the
+//! server's `detail`. It links no database and no server code.
 
-use promptops_store::{
-    ApiKey, AuditEvent, AuditHead, EvalRun, Label, LabelMove, PolicyRevision, Project,
-    PromotionRequest, Published, User, Verification, Version,
-};
+pub use promptops_api as api;
+use promptops_api::*;
 use reqwest::{Method, StatusCode};
+use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
-use serde_json::{Value as Json, json};
+use serde_json::Value as Json;
 use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]
@@ -41,18 +41,6 @@ impl ClientError {
 }
 
 pub type Result<T, E = ClientError> = std::result::Result<T, E>;
-
-/// What an environment serves now (`GET .../environments/{env}/prompts/{id}`).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Resolved {
-    pub id: String,
-    pub environment: String,
-    pub version: String,
-    pub content_hash: String,
-    pub model: Json,
-    pub variables: Json,
-    pub content: Json,
-}
 
 #[derive(Debug, Clone)]
 pub struct RegistryClient {
@@ -98,11 +86,11 @@ impl RegistryClient {
         &self.base
     }
 
-    async fn send(
+    async fn send<B: Serialize + ?Sized>(
         &self,
         method: Method,
         path: &str,
-        body: Option<&Json>,
+        body: Option<&B>,
     ) -> Result<reqwest::Response> {
         let url = format!("{}{path}", self.base);
         let mut req = self.http.request(method, &url);
@@ -139,11 +127,11 @@ impl RegistryClient {
         })
     }
 
-    async fn call<T: DeserializeOwned>(
+    async fn call<T: DeserializeOwned, B: Serialize + ?Sized>(
         &self,
         method: Method,
         path: &str,
-        body: Option<&Json>,
+        body: Option<&B>,
     ) -> Result<T> {
         let resp = self.send(method, path, body).await?;
         let bytes = resp.bytes().await.map_err(|e| ClientError::Unreachable {
@@ -160,13 +148,20 @@ impl RegistryClient {
         format!("/v1/projects/{}/prompts/{}", seg(project), seg(id))
     }
 
-    pub async fn health(&self) -> Result<Json> {
-        self.call(Method::GET, "/healthz", None).await
+    async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
+        self.call(Method::GET, path, None::<&()>).await
+    }
+
+    async fn post_empty<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
+        self.call(Method::POST, path, None::<&()>).await
+    }
+
+    pub async fn health(&self) -> Result<Health> {
+        self.get("/healthz").await
     }
 
     pub async fn project(&self, project: &str) -> Result<Project> {
-        self.call(Method::GET, &format!("/v1/projects/{}", seg(project)), None)
-            .await
+        self.get(&format!("/v1/projects/{}", seg(project))).await
     }
 
     pub async fn publish(
@@ -176,40 +171,31 @@ impl RegistryClient {
         source: &str,
         path: Option<&str>,
     ) -> Result<Published> {
-        let body = json!({"source": source, "path": path});
-        self.call(
-            Method::POST,
-            &format!("{}/versions", Self::prompt_path(project, id)),
-            Some(&body),
-        )
-        .await
+        let body = PublishRequest {
+            source: source.to_owned(),
+            path: path.map(str::to_owned),
+        };
+        let path = format!("{}/versions", Self::prompt_path(project, id));
+        self.call(Method::POST, &path, Some(&body)).await
     }
 
     pub async fn versions(&self, project: &str, id: &str) -> Result<Vec<Version>> {
-        self.call(
-            Method::GET,
-            &format!("{}/versions", Self::prompt_path(project, id)),
-            None,
-        )
-        .await
+        self.get(&format!("{}/versions", Self::prompt_path(project, id)))
+            .await
     }
 
     pub async fn version(&self, project: &str, id: &str, version: &str) -> Result<Version> {
-        let path = format!(
+        self.get(&format!(
             "{}/versions/{}",
             Self::prompt_path(project, id),
             seg(version)
-        );
-        self.call(Method::GET, &path, None).await
+        ))
+        .await
     }
 
     pub async fn labels(&self, project: &str, id: &str) -> Result<Vec<Label>> {
-        self.call(
-            Method::GET,
-            &format!("{}/labels", Self::prompt_path(project, id)),
-            None,
-        )
-        .await
+        self.get(&format!("{}/labels", Self::prompt_path(project, id)))
+            .await
     }
 
     pub async fn history(
@@ -222,79 +208,72 @@ impl RegistryClient {
         if let Some(env) = env {
             path.push_str(&format!("?env={}", seg(env)));
         }
-        self.call(Method::GET, &path, None).await
+        self.get(&path).await
     }
 
-    /// Promotes `version` to `env` through the environment's policy (the answer is the
-    /// promotion: outcome, gates, move, request). `expected_from` makes the move
-    /// conditional on the label still being where the caller saw it. A blocked
-    /// promotion is a 409 whose problem carries `gates` and `request`.
-    pub async fn promote(&self, project: &str, id: &str, req: &Promote<'_>) -> Result<Json> {
-        let mut body = json!({"environment": req.env, "version": req.version, "reason": req.reason,
-            "dry_run": req.dry_run, "override_reason": req.override_reason});
-        if let Some(expected) = req.expected_from {
-            body["expected_from"] = json!(expected);
-        }
-        self.call(
-            Method::POST,
-            &format!("{}/promote", Self::prompt_path(project, id)),
-            Some(&body),
-        )
-        .await
+    /// Promotes through the environment's policy (the answer is the promotion:
+    /// outcome, gates, move, request). `expected_from` makes the move conditional on
+    /// the label still being where the caller saw it. A blocked promotion is a 409
+    /// whose problem carries `gates` and `request`.
+    pub async fn promote(
+        &self,
+        project: &str,
+        id: &str,
+        req: &PromoteRequest,
+    ) -> Result<Promotion> {
+        let path = format!("{}/promote", Self::prompt_path(project, id));
+        self.call(Method::POST, &path, Some(req)).await
     }
 
     pub async fn rollback(
         &self,
         project: &str,
         id: &str,
-        env: &str,
-        to: Option<&str>,
-        reason: Option<&str>,
+        req: &RollbackRequest,
     ) -> Result<LabelMove> {
-        let body = json!({"environment": env, "to": to, "reason": reason});
-        self.call(
-            Method::POST,
-            &format!("{}/rollback", Self::prompt_path(project, id)),
-            Some(&body),
-        )
-        .await
+        let path = format!("{}/rollback", Self::prompt_path(project, id));
+        self.call(Method::POST, &path, Some(req)).await
     }
 
     pub async fn resolve(&self, project: &str, id: &str, env: &str) -> Result<Resolved> {
-        let path = format!(
+        self.get(&format!(
             "/v1/projects/{}/environments/{}/prompts/{}",
             seg(project),
             seg(env),
             seg(id)
-        );
-        self.call(Method::GET, &path, None).await
+        ))
+        .await
     }
 
-    /// The diff as JSON (`unified == false`) or as unified text.
-    pub async fn diff(
+    fn diff_path(project: &str, id: &str, from: &str, to: &str, format: &str) -> String {
+        format!(
+            "{}/diff?from={}&to={}&format={format}",
+            Self::prompt_path(project, id),
+            seg(from),
+            seg(to)
+        )
+    }
+
+    /// What changed between two versions: text and metadata changes with the semver verdict.
+    pub async fn diff(&self, project: &str, id: &str, from: &str, to: &str) -> Result<VersionDiff> {
+        self.get(&Self::diff_path(project, id, from, to, "json"))
+            .await
+    }
+
+    /// A unified diff of the two files as pushed.
+    pub async fn diff_unified(
         &self,
         project: &str,
         id: &str,
         from: &str,
         to: &str,
-        unified: bool,
-    ) -> Result<Json> {
-        let path = format!(
-            "{}/diff?from={}&to={}&format={}",
-            Self::prompt_path(project, id),
-            seg(from),
-            seg(to),
-            if unified { "unified" } else { "json" }
-        );
-        if unified {
-            let resp = self.send(Method::GET, &path, None).await?;
-            let text = resp.text().await.map_err(|e| ClientError::Unreachable {
-                url: self.base.clone(),
-                reason: error_chain(&e),
-            })?;
-            return Ok(Json::String(text));
-        }
-        self.call(Method::GET, &path, None).await
+    ) -> Result<String> {
+        let path = Self::diff_path(project, id, from, to, "unified");
+        let resp = self.send(Method::GET, &path, None::<&()>).await?;
+        resp.text().await.map_err(|e| ClientError::Unreachable {
+            url: self.base.clone(),
+            reason: error_chain(&e),
+        })
     }
 
     pub async fn attach_eval(
@@ -302,7 +281,7 @@ impl RegistryClient {
         project: &str,
         id: &str,
         version: &str,
-        run: &Json,
+        run: &PublishEval,
     ) -> Result<EvalRun> {
         let path = format!(
             "{}/versions/{}/evals",
@@ -313,12 +292,8 @@ impl RegistryClient {
     }
 
     pub async fn audit_events(&self, after: u64, limit: u64) -> Result<Vec<AuditEvent>> {
-        self.call(
-            Method::GET,
-            &format!("/v1/audit?after={after}&limit={limit}"),
-            None,
-        )
-        .await
+        self.get(&format!("/v1/audit?after={after}&limit={limit}"))
+            .await
     }
 
     pub async fn audit_verify(&self, kept: Option<&AuditHead>) -> Result<Verification> {
@@ -330,108 +305,84 @@ impl RegistryClient {
             ),
             None => "/v1/audit/verify".to_owned(),
         };
-        self.call(Method::GET, &path, None).await
+        self.get(&path).await
     }
 
     pub async fn audit_head(&self) -> Result<AuditHead> {
-        self.call(Method::GET, "/v1/audit/head", None).await
+        self.get("/v1/audit/head").await
     }
 
     // ----- identity ---------------------------------------------------------------------
 
     /// Logs in: the session (`access_token`, `refresh_token`, `expires_in`, `user`).
     pub async fn login(&self, user: &str, password: &str) -> Result<Session> {
-        let body = json!({"user": user, "password": password});
+        let body = Login {
+            user: user.to_owned(),
+            password: password.to_owned(),
+        };
         self.call(Method::POST, "/v1/auth/login", Some(&body)).await
     }
 
+    /// Trades a refresh token (once) for the session's next tokens.
     pub async fn refresh(&self, refresh_token: &str) -> Result<Session> {
-        let body = json!({"refresh_token": refresh_token});
+        let body = Refresh {
+            refresh_token: refresh_token.to_owned(),
+        };
         self.call(Method::POST, "/v1/auth/refresh", Some(&body))
             .await
     }
 
     /// Ends this session on the server (with `all`, every session of the user).
-    pub async fn logout(&self, all: bool) -> Result<Json> {
-        let body = json!({"all": all});
-        self.call(Method::POST, "/v1/auth/logout", Some(&body))
+    pub async fn logout(&self, all: bool) -> Result<SessionsEnded> {
+        self.call(Method::POST, "/v1/auth/logout", Some(&Logout { all }))
             .await
     }
 
     /// Ends every session of `name` (admins of every project).
-    pub async fn end_sessions(&self, name: &str) -> Result<Json> {
-        self.call(
-            Method::POST,
-            &format!("/v1/users/{}/sessions/end", seg(name)),
-            None,
-        )
-        .await
+    pub async fn end_sessions(&self, name: &str) -> Result<SessionsEnded> {
+        self.post_empty(&format!("/v1/users/{}/sessions/end", seg(name)))
+            .await
     }
 
-    pub async fn whoami(&self) -> Result<Json> {
-        self.call(Method::GET, "/v1/auth/whoami", None).await
+    pub async fn whoami(&self) -> Result<WhoAmI> {
+        self.get("/v1/auth/whoami").await
     }
 
     pub async fn users(&self) -> Result<Vec<User>> {
-        self.call(Method::GET, "/v1/users", None).await
+        self.get("/v1/users").await
     }
 
-    pub async fn create_user(
-        &self,
-        name: &str,
-        password: &str,
-        teams: &[String],
-        roles: &[Json],
-    ) -> Result<User> {
-        let body = json!({"name": name, "password": password, "teams": teams, "roles": roles});
-        self.call(Method::POST, "/v1/users", Some(&body)).await
+    pub async fn create_user(&self, new: &CreateUser) -> Result<User> {
+        self.call(Method::POST, "/v1/users", Some(new)).await
     }
 
     pub async fn set_user_disabled(&self, name: &str, disabled: bool) -> Result<User> {
         let action = if disabled { "disable" } else { "enable" };
-        self.call(
-            Method::POST,
-            &format!("/v1/users/{}/{action}", seg(name)),
-            None,
-        )
-        .await
+        self.post_empty(&format!("/v1/users/{}/{action}", seg(name)))
+            .await
     }
 
     /// Grants `role` in `project` (`*`: every project), or takes it away (`None`).
     pub async fn set_role(&self, project: &str, user: &str, role: Option<&str>) -> Result<User> {
-        let body = json!({"role": role});
-        self.call(
-            Method::PUT,
-            &format!("/v1/projects/{}/members/{}", seg(project), seg(user)),
-            Some(&body),
-        )
-        .await
+        let body = SetRole {
+            role: role.map(str::to_owned),
+        };
+        let path = format!("/v1/projects/{}/members/{}", seg(project), seg(user));
+        self.call(Method::PUT, &path, Some(&body)).await
     }
 
-    pub async fn create_key(
-        &self,
-        name: &str,
-        project: &str,
-        role: &str,
-        expires_in_days: Option<u32>,
-        ci: bool,
-    ) -> Result<Json> {
-        let body = json!({"name": name, "project": project, "role": role, "expires_in_days": expires_in_days, "ci": ci});
-        self.call(Method::POST, "/v1/keys", Some(&body)).await
+    /// A new API key: the key itself is in this answer and nowhere else, ever.
+    pub async fn create_key(&self, new: &CreateKey) -> Result<CreatedKey> {
+        self.call(Method::POST, "/v1/keys", Some(new)).await
     }
 
     pub async fn keys(&self, all: bool) -> Result<Vec<ApiKey>> {
-        self.call(Method::GET, &format!("/v1/keys?all={all}"), None)
-            .await
+        self.get(&format!("/v1/keys?all={all}")).await
     }
 
     pub async fn revoke_key(&self, prefix: &str) -> Result<ApiKey> {
-        self.call(
-            Method::POST,
-            &format!("/v1/keys/{}/revoke", seg(prefix)),
-            None,
-        )
-        .await
+        self.post_empty(&format!("/v1/keys/{}/revoke", seg(prefix)))
+            .await
     }
 
     // ----- governance -------------------------------------------------------------------
@@ -442,19 +393,17 @@ impl RegistryClient {
         env: &str,
         source: &str,
     ) -> Result<PolicyRevision> {
-        let body = json!({"source": source});
-        self.call(
-            Method::PUT,
-            &format!("/v1/projects/{}/policies/{}", seg(project), seg(env)),
-            Some(&body),
-        )
-        .await
+        let body = PutPolicy {
+            source: source.to_owned(),
+        };
+        let path = format!("/v1/projects/{}/policies/{}", seg(project), seg(env));
+        self.call(Method::PUT, &path, Some(&body)).await
     }
 
     /// The environment's current policy, `None` when it has none.
     pub async fn policy(&self, project: &str, env: &str) -> Result<Option<PolicyRevision>> {
         let path = format!("/v1/projects/{}/policies/{}", seg(project), seg(env));
-        match self.call(Method::GET, &path, None).await {
+        match self.get(&path).await {
             Ok(p) => Ok(Some(p)),
             Err(ClientError::Api { status: 404, .. }) => Ok(None),
             Err(e) => Err(e),
@@ -470,42 +419,23 @@ impl RegistryClient {
         if let Some(status) = status {
             path.push_str(&format!("?status={}", seg(status)));
         }
-        self.call(Method::GET, &path, None).await
+        self.get(&path).await
     }
 
     /// A request with its gates as they stand now.
-    pub async fn request(&self, project: &str, id: u64) -> Result<Json> {
-        self.call(
-            Method::GET,
-            &format!("/v1/projects/{}/requests/{id}", seg(project)),
-            None,
-        )
-        .await
+    pub async fn request(&self, project: &str, id: u64) -> Result<RequestView> {
+        self.get(&format!("/v1/projects/{}/requests/{id}", seg(project)))
+            .await
     }
 
-    /// Approves (`approve == true`, with the ticked checklist) or rejects a request.
-    pub async fn decide(
-        &self,
-        project: &str,
-        id: u64,
-        approve: bool,
-        comment: Option<&str>,
-        checklist: &[String],
-    ) -> Result<Json> {
-        let (action, body) = if approve {
-            (
-                "approve",
-                json!({"comment": comment, "checklist": checklist}),
-            )
-        } else {
-            ("reject", json!({"comment": comment.unwrap_or_default()}))
-        };
-        self.call(
-            Method::POST,
-            &format!("/v1/projects/{}/requests/{id}/{action}", seg(project)),
-            Some(&body),
-        )
-        .await
+    pub async fn approve(&self, project: &str, id: u64, approval: &Approve) -> Result<Promotion> {
+        let path = format!("/v1/projects/{}/requests/{id}/approve", seg(project));
+        self.call(Method::POST, &path, Some(approval)).await
+    }
+
+    pub async fn reject(&self, project: &str, id: u64, rejection: &Reject) -> Result<Promotion> {
+        let path = format!("/v1/projects/{}/requests/{id}/reject", seg(project));
+        self.call(Method::POST, &path, Some(rejection)).await
     }
 
     pub async fn withdraw(
@@ -514,44 +444,11 @@ impl RegistryClient {
         id: u64,
         comment: Option<&str>,
     ) -> Result<PromotionRequest> {
-        let body = json!({"comment": comment});
-        self.call(
-            Method::POST,
-            &format!("/v1/projects/{}/requests/{id}/withdraw", seg(project)),
-            Some(&body),
-        )
-        .await
-    }
-}
-
-/// A promotion to ask for.
-#[derive(Debug, Clone, Default)]
-pub struct Promote<'a> {
-    pub env: &'a str,
-    pub version: &'a str,
-    pub expected_from: Option<Option<&'a str>>,
-    pub reason: Option<&'a str>,
-    pub dry_run: bool,
-    /// Admins: move even though gates are unmet, for this reason.
-    pub override_reason: Option<&'a str>,
-}
-
-/// A logged-in session.
-#[derive(Clone, Serialize, Deserialize)]
-pub struct Session {
-    pub access_token: String,
-    pub refresh_token: String,
-    pub expires_in: u64,
-    pub user: User,
-}
-
-impl std::fmt::Debug for Session {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "Session {{ user: {:?}, tokens: <redacted> }}",
-            self.user.name
-        )
+        let body = Withdraw {
+            comment: comment.map(str::to_owned),
+        };
+        let path = format!("/v1/projects/{}/requests/{id}/withdraw", seg(project));
+        self.call(Method::POST, &path, Some(&body)).await
     }
 }
 

@@ -48,6 +48,13 @@ pub fn content_hash(prompt: &Prompt) -> ContentHash {
     ContentHash(Sha256::digest(canonical_json(prompt).as_bytes()).into())
 }
 
+/// SHA-256 of any text, as lowercase hex: the one hex digest of promptops (policy
+/// sources, migrations, API key hashes, the audit chain, eval cache keys). The same
+/// text always gives the same 64 characters.
+pub fn sha256_hex(text: impl AsRef<[u8]>) -> String {
+    ContentHash(Sha256::digest(text.as_ref()).into()).to_string()
+}
+
 /// Writes JSON with object keys in byte order, whatever map type serde_json was built
 /// with (a feature elsewhere in the build could make it keep insertion order).
 fn write_sorted(value: &Value, out: &mut String) {

@@ -21,8 +21,7 @@ pub struct Rules {
     pub max_version_bytes: usize,
 }
 
-/// A version's content may be this large unless a project or server says otherwise.
-pub const DEFAULT_MAX_VERSION_BYTES: usize = 1024 * 1024;
+pub use crate::config::DEFAULT_MAX_VERSION_BYTES;
 
 impl Default for Rules {
     fn default() -> Self {
@@ -37,7 +36,7 @@ impl Rules {
             max_version_bytes: config
                 .validate
                 .max_version_bytes
-                .unwrap_or(DEFAULT_MAX_VERSION_BYTES),
+                .unwrap_or(config.server.max_version_bytes),
         }
     }
 }

@@ -568,7 +568,8 @@ fn expect(o: &GateOutcome, passed: bool, message: &str) {
 #[test]
 fn outcomes_come_in_a_stable_order() {
     let w = World::new();
-    let gates: Vec<&str> = w.outcomes(EXAMPLE).iter().map(|o| o.gate).collect();
+    let outcomes = w.outcomes(EXAMPLE);
+    let gates: Vec<&str> = outcomes.iter().map(|o| o.gate.as_str()).collect();
     assert_eq!(
         gates,
         [

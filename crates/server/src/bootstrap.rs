@@ -9,8 +9,9 @@
 
 use crate::AuthConfig;
 use crate::auth::secrets::{self, SecretError};
+use promptops_api::User;
 use promptops_store::private_files;
-use promptops_store::{Actor, NewUser, Store, StoreError, User};
+use promptops_store::{Actor, NewUser, Store, StoreError};
 use std::path::{Path, PathBuf};
 
 /// The first admin's name.

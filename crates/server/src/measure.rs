@@ -2,7 +2,7 @@
 //! its counts and its report's rows — never taken from the client's own summary.
 //! A run whose counts disagree with its rows is refused: one of them is not true.
 
-use promptops_store::EvalMeasure;
+use promptops_api::EvalMeasure;
 use serde_json::Value as Json;
 
 /// Why a run's figures cannot be trusted.

@@ -1,6 +1,8 @@
-//! The OpenAPI 3.1 document, generated from the handlers' annotations.
-
-use crate::routes::*;
+//! The OpenAPI 3.1 document: the title, tags and shared parts here, and each route's
+//! operation from its handler's annotation, gathered from the route table.
+use axum::http::{HeaderValue, header};
+use axum::response::IntoResponse;
+use std::sync::OnceLock;
 use utoipa::openapi::path::Operation;
 use utoipa::openapi::{Content, Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
@@ -11,21 +13,7 @@ use utoipa::{Modify, OpenApi};
         title = "promptops registry",
         description = "Versions, environment labels, gated promotion with approvals, rollback, eval runs, policies, users, API keys and the audit log of prompts. Every route but /healthz, /openapi.json and /v1/auth/login|refresh needs `Authorization: Bearer <session token or API key>`. Errors are application/problem+json.",
     ),
-    paths(
-        health::healthz,
-        session::login, session::refresh, session::whoami, session::logout,
-        users::list, users::create, users::get, users::disable, users::enable, users::end_sessions, users::members, users::set_role,
-        keys::create, keys::list, keys::revoke,
-        policies::list, policies::get, policies::put,
-        requests::list, requests::get, requests::approve, requests::reject, requests::withdraw,
-        projects::list, projects::create, projects::get, projects::set_environments, projects::prompts,
-        prompts::publish, prompts::versions, prompts::version, prompts::diff,
-        labels::labels, labels::history, labels::promote, labels::rollback, labels::resolve,
-        evals::attach, evals::list, evals::report,
-        audit::list, audit::verify, audit::head,
-    ),
-    components(schemas(crate::problem::Problem)),
-    modifiers(&ProblemResponses, &BearerAuth),
+    components(schemas(promptops_api::Problem)),
     tags(
         (name = "prompts", description = "Immutable versions published from prompt files"),
         (name = "labels", description = "Environment labels: promotion, rollback, history"),
@@ -134,9 +122,37 @@ fn add_problems(op: &mut Operation) {
     }
 }
 
-/// The document as JSON text.
-pub fn json() -> String {
-    ApiDoc::openapi()
-        .to_json()
-        .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+/// The whole document: every declared route's operation, with the refusals every
+/// operation can give and the bearer scheme added.
+pub fn document() -> utoipa::openapi::OpenApi {
+    let mut doc = ApiDoc::openapi();
+    for route in crate::routes::declared::<promptops_store::SqlStore>() {
+        if let Some(part) = route.doc {
+            doc.merge(part);
+        }
+    }
+    ProblemResponses.modify(&mut doc);
+    BearerAuth.modify(&mut doc);
+    doc
+}
+
+/// The document as JSON text (made once).
+pub fn json() -> &'static str {
+    static DOC: OnceLock<String> = OnceLock::new();
+    DOC.get_or_init(|| {
+        document()
+            .to_json()
+            .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+    })
+}
+
+/// `GET /openapi.json`.
+pub async fn serve() -> impl IntoResponse {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        json(),
+    )
 }

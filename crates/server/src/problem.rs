@@ -1,41 +1,12 @@
-//! Errors as `application/problem+json` (RFC 9457): a status, a short title, a
-//! `detail` that says what to do, and extra members where they help (`current` for a
-//! conflict, `errors` for a prompt that fails validation).
+//! Errors as `application/problem+json` (RFC 9457): [`ApiError`] carries the API's
+//! [`Problem`] and answers it with its status; typed store errors map to statuses here.
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use promptops_core::diagnostic::Diagnostic;
 use promptops_store::StoreError;
-use serde::Serialize;
-use serde_json::Value as Json;
-use utoipa::ToSchema;
 
-/// The body of every error response.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct Problem {
-    /// `about:blank`, or a promptops problem type.
-    #[serde(rename = "type")]
-    pub kind: String,
-    pub title: String,
-    pub status: u16,
-    pub detail: String,
-    /// On 409: the state that won.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Object>)]
-    pub current: Option<Json>,
-    /// On 422 for a prompt file: the validator's findings, as `promptops validate` gives them.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    #[schema(value_type = Vec<Object>)]
-    pub errors: Vec<Diagnostic>,
-    /// On 409 for a blocked promotion: every gate, met and unmet, machine-readable.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Vec<Object>>)]
-    pub gates: Option<Json>,
-    /// On 409 for a blocked promotion: the request that waits for approvals.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Object>)]
-    pub request: Option<Json>,
-}
+pub use promptops_api::Problem;
 
 #[derive(Debug)]
 pub struct ApiError(pub Box<Problem>);
@@ -107,7 +78,10 @@ impl ApiError {
             if errors.len() == 1 { "" } else { "s" }
         ));
         e.0.kind = kind.into();
-        e.0.errors = errors;
+        e.0.errors = errors
+            .iter()
+            .filter_map(|d| serde_json::to_value(d).ok())
+            .collect();
         e
     }
 }

@@ -1,6 +1,6 @@
 //! What every handler shares.
 
-use crate::Options;
+use crate::Settings;
 use crate::auth::limit::{HashPool, LoginLimiter};
 use crate::auth::token::Signer;
 use std::sync::Arc;
@@ -8,7 +8,8 @@ use std::sync::Arc;
 pub struct AppState<S> {
     pub store: Arc<S>,
     pub auth: Arc<AuthState>,
-    pub options: Arc<Options>,
+    /// The server's settings (`[server]`).
+    pub settings: Arc<Settings>,
 }
 
 /// Token signing, the login limiter and the pool password hashes run on.
@@ -25,7 +26,7 @@ impl<S> Clone for AppState<S> {
         AppState {
             store: self.store.clone(),
             auth: self.auth.clone(),
-            options: self.options.clone(),
+            settings: self.settings.clone(),
         }
     }
 }

@@ -9,7 +9,7 @@ use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::{Method, Request, StatusCode, header};
 use common::{Api, Reply};
-use promptops_server::Options;
+use promptops_server::Settings;
 use serde_json::{Value, json};
 use std::net::SocketAddr;
 
@@ -42,9 +42,9 @@ fn alias_bomb() -> String {
 async fn a_yaml_alias_bomb_is_refused_with_its_place_and_nothing_is_stored() {
     // Even with the absolute cap raised far above the bomb's 500 MB, the expansion
     // relative to the document stops it.
-    let api = Api::with_options(Options {
+    let api = Api::with_options(Settings {
         max_version_bytes: 1 << 30,
-        ..Options::default()
+        ..Settings::default()
     })
     .await;
     api.create_project("acme").await;
@@ -84,9 +84,9 @@ async fn a_yaml_alias_bomb_is_refused_with_its_place_and_nothing_is_stored() {
 
 #[tokio::test]
 async fn a_version_over_the_configured_size_is_refused_and_one_under_it_is_kept() {
-    let api = Api::with_options(Options {
+    let api = Api::with_options(Settings {
         max_version_bytes: 4_096,
-        ..Options::default()
+        ..Settings::default()
     })
     .await;
     let long = prompt(
@@ -570,7 +570,7 @@ async fn nul_characters_are_refused_on_postgres_without_a_database_error() {
 #[cfg(unix)]
 mod files {
     use promptops_server::bootstrap::{self, SecretOrigin, SecretSources};
-    use promptops_store::SqliteStore;
+    use promptops_store::SqlStore;
     use std::os::unix::fs::PermissionsExt;
     use std::path::Path;
 
@@ -597,7 +597,7 @@ mod files {
     async fn the_database_and_the_signing_key_are_owner_only_and_apart() {
         let tmp = tempfile::tempdir().unwrap();
         let db = tmp.path().join(".promptops/registry.db");
-        let store = SqliteStore::open(&db).await.unwrap();
+        let store = SqlStore::sqlite(&db).await.unwrap();
         assert_eq!(mode(db.parent().unwrap()), 0o700);
         for file in ["registry.db", "registry.db-wal", "registry.db-shm"] {
             assert_eq!(mode(&db.parent().unwrap().join(file)), 0o600, "{file}");
@@ -644,7 +644,7 @@ mod files {
     async fn a_secret_an_older_version_kept_in_the_database_moves_to_the_key_file() {
         let tmp = tempfile::tempdir().unwrap();
         let db = tmp.path().join("registry.db");
-        let store = SqliteStore::open(&db).await.unwrap();
+        let store = SqlStore::sqlite(&db).await.unwrap();
         let legacy = "legacy-secret-that-older-versions-kept-0123456789";
         {
             use sqlx::Connection;

@@ -6,12 +6,9 @@
 //! the sequence or the next event's `prev_hash`; a truncated tail is caught against a
 //! head kept outside the database (`promptops audit head`).
 
-use crate::model::{AuditEvent, AuditHead};
-use promptops_core::canonical::value_json;
-use serde::{Deserialize, Serialize};
+use promptops_api::{AuditEvent, AuditHead, BrokenLink, Verification};
+use promptops_core::canonical::{sha256_hex, value_json};
 use serde_json::{Value as Json, json};
-use sha2::{Digest, Sha256};
-use utoipa::ToSchema;
 
 /// The `prev_hash` of the first event.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -34,15 +31,7 @@ pub fn event_hash(
         "target": target,
         "details": details,
     });
-    let mut hasher = Sha256::new();
-    hasher.update(prev_hash.as_bytes());
-    hasher.update(b"\n");
-    hasher.update(value_json(&body).as_bytes());
-    hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    sha256_hex(format!("{prev_hash}\n{}", value_json(&body)))
 }
 
 /// An audit row exactly as stored, before any of it is trusted.
@@ -71,24 +60,6 @@ impl StoredEvent {
             hash: self.hash.clone(),
         })
     }
-}
-
-/// The outcome of re-computing the chain.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
-pub struct Verification {
-    pub ok: bool,
-    /// Events checked.
-    pub events: u64,
-    /// The newest event, as stored.
-    pub head: Option<AuditHead>,
-    /// The first event that does not hold, when one does not.
-    pub first_bad: Option<BrokenLink>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
-pub struct BrokenLink {
-    pub seq: u64,
-    pub problem: String,
 }
 
 /// Checks `events` (in the order of their stored `seq`) from the first, and against

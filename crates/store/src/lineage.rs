@@ -4,7 +4,7 @@
 //! rollback pops back to its target. So promoting 1, 2, 3 and rolling back twice
 //! serves 2, then 1 — never back "forward" to 3, which a plain "previous `from`" would.
 
-use crate::model::MoveKind;
+use promptops_api::MoveKind;
 
 /// One past move, oldest first: its kind and the version it moved to.
 #[derive(Debug, Clone)]

@@ -3,7 +3,6 @@
 //! migrations this build does not know) is refused rather than guessed at.
 
 use crate::error::{Result, StoreError};
-use sha2::{Digest, Sha256};
 use sqlx::{AssertSqlSafe, Row};
 
 pub(crate) struct Migration {
@@ -63,16 +62,13 @@ pub(crate) const POSTGRES: [Migration; 5] = [
 ];
 
 fn checksum(sql: &str) -> String {
-    Sha256::digest(sql.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    promptops_core::canonical::sha256_hex(sql)
 }
 
 /// Applies what `migrations` has that the database lacks, each in its own transaction
 /// begun with `begin` (which takes the backend's write lock).
 pub(crate) async fn run(
-    registry: &crate::sql::SqlRegistry,
+    registry: &crate::engine::SqlStore,
     migrations: &[Migration],
 ) -> Result<()> {
     let mut tx = registry.write_tx().await?;

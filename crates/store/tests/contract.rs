@@ -3,6 +3,7 @@
 
 mod support;
 
+use promptops_api::*;
 use promptops_store::*;
 use serde_json::json;
 use std::sync::Arc;
@@ -531,7 +532,7 @@ async fn sqlite_reopens_its_file_with_the_data_and_no_new_migration() {
         .await
         .unwrap();
     store.close().await;
-    let again = SqliteStore::open(&dir.path().join(".promptops/registry.db"))
+    let again = SqlStore::sqlite(&dir.path().join(".promptops/registry.db"))
         .await
         .unwrap();
     assert_eq!(again.versions(P, "a.b").await.unwrap().len(), 1);
@@ -552,7 +553,7 @@ async fn postgres_reopens_its_schema_with_the_data_and_no_new_migration() {
         )
         .await
         .unwrap();
-    let again = PostgresStore::connect_in_schema(&support::pg_url(), Some(&guard.schema))
+    let again = SqlStore::postgres_in(&support::pg_url(), Some(&guard.schema), 4)
         .await
         .unwrap();
     assert_eq!(again.versions(P, "a.b").await.unwrap().len(), 1);
@@ -578,7 +579,7 @@ async fn a_changed_or_unknown_migration_is_refused_not_guessed_at() {
         .execute(&mut raw)
         .await
         .unwrap();
-    match SqliteStore::open(&path).await {
+    match SqlStore::sqlite(&path).await {
         Err(StoreError::Migration { detail }) => {
             assert!(detail.contains("migration 1"), "{detail}")
         }
@@ -593,7 +594,7 @@ async fn a_changed_or_unknown_migration_is_refused_not_guessed_at() {
         .execute(&mut raw)
         .await
         .unwrap();
-    match SqliteStore::open(&path).await {
+    match SqlStore::sqlite(&path).await {
         Err(StoreError::Migration { detail }) => {
             assert!(detail.contains("newer promptops"), "{detail}")
         }

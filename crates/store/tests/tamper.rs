@@ -5,6 +5,7 @@ mod support;
 // no longer holds. Every scenario runs on SQLite and on the real PostgreSQL server,
 // through a second, raw connection to the store's own database.
 
+use promptops_api::*;
 use promptops_core::canonical::value_json;
 use promptops_store::audit::{StoredEvent, event_hash};
 use promptops_store::*;

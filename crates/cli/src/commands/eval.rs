@@ -448,7 +448,7 @@ fn eval_run_payload(
     cx: &report::Context,
     measured: &promptops_eval::gates::Measured,
     gate_results: &[promptops_eval::gates::GateResult],
-) -> Result<serde_json::Value> {
+) -> Result<promptops_api::PublishEval> {
     use promptops_eval::gates::CostPerCall;
     let rows = &cx.run.rows;
     let failures: Vec<serde_json::Value> = rows
@@ -467,11 +467,11 @@ fn eval_run_payload(
     let mut report_json = Vec::new();
     report::json::write(&mut report_json, cx)?;
     let report_json: serde_json::Value = serde_json::from_slice(&report_json)?;
-    Ok(serde_json::json!({
-        "passed": cx.summary.successes,
-        "failed": cx.summary.failures,
-        "errors": cx.summary.errors,
-        "summary": {
+    Ok(promptops_api::PublishEval {
+        passed: cx.summary.successes as u64,
+        failed: cx.summary.failures as u64,
+        errors: cx.summary.errors as u64,
+        summary: serde_json::json!({
             // The gates' figures: a fraction like `baseline_accuracy`, null when unknown.
             "pass_rate": measured.accuracy,
             "cost_per_call_usd": match measured.cost_per_call {
@@ -483,9 +483,9 @@ fn eval_run_payload(
             "gates": gate_results.iter().map(|g| serde_json::json!({
                 "name": g.name, "pass": g.pass, "required": g.required, "measured": g.measured,
             })).collect::<Vec<_>>(),
-        },
-        "report": report_json,
-    }))
+        }),
+        report: Some(report_json),
+    })
 }
 
 fn failed_exit_code() -> Result<u8> {

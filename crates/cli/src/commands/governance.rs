@@ -8,6 +8,7 @@ use crate::output::{self, BOLD, DIM, GREEN, RED, YELLOW};
 use crate::project::Project;
 use anstream::{eprintln, println};
 use anyhow::{Context, Result, anyhow, bail};
+use promptops_api::{Approve, CreateKey, CreateUser, Membership, Reject, Role, User};
 use promptops_client::RegistryClient;
 use promptops_core::policy;
 use serde_json::{Value as Json, json};
@@ -208,12 +209,8 @@ pub fn logout(project: &Project, registry: Option<&str>, all: bool) -> Result<Ou
     match ended {
         Ok(answer) => println!(
             "logged out of {url} ({} session{} ended on the server)",
-            answer["sessions_ended"],
-            if answer["sessions_ended"] == json!(1) {
-                ""
-            } else {
-                "s"
-            }
+            answer.sessions_ended,
+            if answer.sessions_ended == 1 { "" } else { "s" }
         ),
         Err(e) => {
             println!("logged out of {url} (forgotten here; the server could not end it: {e})")
@@ -222,23 +219,12 @@ pub fn logout(project: &Project, registry: Option<&str>, all: bool) -> Result<Ou
     Ok(Outcome::Ok)
 }
 
-fn roles_text(user: &Json) -> String {
-    user["roles"]
-        .as_array()
-        .map(|roles| {
-            roles
-                .iter()
-                .map(|m| {
-                    format!(
-                        "{}={}",
-                        m["project"].as_str().unwrap_or("?"),
-                        m["role"].as_str().unwrap_or("?")
-                    )
-                })
-                .collect::<Vec<_>>()
-                .join(", ")
-        })
-        .unwrap_or_default()
+fn roles_text(user: &User) -> String {
+    user.roles
+        .iter()
+        .map(|m| format!("{}={}", m.project, m.role))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 pub fn whoami(session: &Session) -> Result<Outcome> {
@@ -249,30 +235,27 @@ pub fn whoami(session: &Session) -> Result<Outcome> {
     match session.format {
         Format::Json => output::json(&me),
         Format::Text => {
-            let key = me["key"]
-                .as_str()
+            let key = me
+                .key
+                .as_deref()
                 .map(|k| {
                     format!(
                         " through key {k} ({} in {})",
-                        me["key_role"].as_str().unwrap_or("?"),
-                        me["key_project"].as_str().unwrap_or("?")
+                        me.key_role.as_deref().unwrap_or("?"),
+                        me.key_project.as_deref().unwrap_or("?")
                     )
                 })
                 .unwrap_or_default();
+            let teams = if me.user.teams.is_empty() {
+                "none".to_owned()
+            } else {
+                me.user.teams.join(", ")
+            };
             println!(
-                "{BOLD}{}{BOLD:#}{key} at {}; roles: {}; teams: {}",
-                me["user"]["name"].as_str().unwrap_or("?"),
+                "{BOLD}{}{BOLD:#}{key} at {}; roles: {}; teams: {teams}",
+                me.user.name,
                 session.url,
-                roles_text(&me["user"]),
-                me["user"]["teams"]
-                    .as_array()
-                    .map(|t| t
-                        .iter()
-                        .filter_map(Json::as_str)
-                        .collect::<Vec<_>>()
-                        .join(", "))
-                    .filter(|t| !t.is_empty())
-                    .unwrap_or_else(|| "none".into())
+                roles_text(&me.user),
             );
         }
     }
@@ -305,18 +288,30 @@ pub fn user(session: &Session, action: &UserAction) -> Result<Outcome> {
                             session.project
                         )
                     })?;
-                    Ok(json!({"project": project, "role": role}))
+                    let role = Role::parse(role).ok_or_else(|| {
+                        anyhow!(
+                            "--role `{r}`: unknown role `{role}`; use one of {}",
+                            Role::NAMES.join(", ")
+                        )
+                    })?;
+                    Ok(Membership {
+                        project: project.to_owned(),
+                        role,
+                    })
                 })
                 .collect::<Result<Vec<_>>>()?;
             let password = read_password(&format!("password for {name}: "), *password_stdin)?;
-            match session.block(c.create_user(name, &password, teams, &roles)) {
+            let new = CreateUser {
+                name: name.clone(),
+                password,
+                teams: teams.clone(),
+                roles,
+            };
+            match session.block(c.create_user(&new)) {
                 Ok(u) => done(
                     session,
                     &u,
-                    format!(
-                        "{GREEN}created{GREEN:#} user {name} ({})",
-                        roles_text(&serde_json::to_value(&u)?)
-                    ),
+                    format!("{GREEN}created{GREEN:#} user {name} ({})", roles_text(&u)),
                 ),
                 Err(e) => session.refused(e),
             }
@@ -327,12 +322,11 @@ pub fn user(session: &Session, action: &UserAction) -> Result<Outcome> {
                     output::json(&users);
                 } else {
                     for u in &users {
-                        let v = serde_json::to_value(u)?;
                         println!(
                             "{:<20} {:<9} roles: {:<30} teams: {}",
                             u.name,
                             if u.disabled { "disabled" } else { "active" },
-                            roles_text(&v),
+                            roles_text(u),
                             u.teams.join(", ")
                         );
                     }
@@ -365,7 +359,7 @@ pub fn user(session: &Session, action: &UserAction) -> Result<Outcome> {
                 &answer,
                 format!(
                     "ended {} session(s) of {name}: their tokens stop working now",
-                    answer["sessions_ended"]
+                    answer.sessions_ended
                 ),
             ),
             Err(e) => session.refused(e),
@@ -402,18 +396,27 @@ pub fn key(session: &Session, action: &KeyAction) -> Result<Outcome> {
             ci,
         } => {
             let project = project.as_deref().unwrap_or(&session.project);
-            match session.block(c.create_key(name, project, role, *expires_in_days, *ci)) {
+            let new = CreateKey {
+                name: name.clone(),
+                project: project.to_owned(),
+                role: role.clone(),
+                expires_in_days: *expires_in_days,
+                ci: *ci,
+            };
+            match session.block(c.create_key(&new)) {
                 Ok(created) => {
                     if session.format == Format::Json {
                         output::json(&created);
                     } else {
-                        println!("{}", created["key"].as_str().unwrap_or(""));
+                        println!("{}", created.key);
                         eprintln!(
                             "{GREEN}created{GREEN:#} key {} ({role} in {project}{}{}); it is shown this once: keep it in a secret store (PROMPTOPS_TOKEN)",
-                            created["api_key"]["prefix"].as_str().unwrap_or("?"),
+                            created.api_key.prefix,
                             if *ci { ", for CI" } else { "" },
-                            created["api_key"]["expires_at"]
-                                .as_str()
+                            created
+                                .api_key
+                                .expires_at
+                                .as_deref()
                                 .map(|e| format!(", expires {e}"))
                                 .unwrap_or_default()
                         );
@@ -641,7 +644,7 @@ pub fn requests(session: &Session, action: &RequestsAction) -> Result<Outcome> {
                             let approvals = r
                                 .decisions
                                 .iter()
-                                .filter(|d| d.verdict == promptops_store::Verdict::Approve)
+                                .filter(|d| d.verdict == promptops_api::Verdict::Approve)
                                 .count();
                             println!(
                                 "#{:<4} {:<10} {}@{} → {}  asked by {} at {}  {approvals} approval(s)",
@@ -666,6 +669,7 @@ pub fn requests(session: &Session, action: &RequestsAction) -> Result<Outcome> {
                     if session.format == Format::Json {
                         output::json(&r);
                     } else {
+                        let r = serde_json::to_value(&r)?;
                         print_request_line(&r);
                         for d in r["decisions"].as_array().into_iter().flatten() {
                             println!(
@@ -709,16 +713,26 @@ pub fn decide(
     comment: Option<&str>,
     checks: &[String],
 ) -> Result<Outcome> {
-    match session.block(
-        session
-            .client
-            .decide(&session.project, request, approve, comment, checks),
-    ) {
+    let c = &session.client;
+    let decided = if approve {
+        let approval = Approve {
+            comment: comment.map(str::to_owned),
+            checklist: checks.to_vec(),
+        };
+        session.block(c.approve(&session.project, request, &approval))
+    } else {
+        let rejection = Reject {
+            comment: comment.unwrap_or_default().to_owned(),
+        };
+        session.block(c.reject(&session.project, request, &rejection))
+    };
+    match decided {
         Ok(p) => {
             if session.format == Format::Json {
                 output::json(&p);
                 return Ok(Outcome::Ok);
             }
+            let p = serde_json::to_value(&p)?;
             if !approve {
                 println!("{YELLOW}rejected{YELLOW:#} request #{request}");
                 return Ok(Outcome::Ok);

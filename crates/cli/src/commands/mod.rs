@@ -84,23 +84,10 @@ pub fn run(cli: Cli) -> Result<Outcome> {
                 token,
             },
         ),
-        Command::Serve {
-            addr,
-            database_url,
-            database_schema,
-            max_version_bytes,
-            jwt_secret_file,
-            trust_forwarded_for,
-        } => serve::run(&serve::ServeArgs {
-            addr,
-            database_url,
-            schema: database_schema,
-            jwt_secret_file,
-            options: promptops_server::Options {
-                max_version_bytes,
-                trust_forwarded_for,
-            },
-        }),
+        Command::Serve(args) => {
+            let project = Project::load(config, None)?;
+            serve::run(serve::settings(&project.config.server, &args)?)
+        }
         Command::Push { paths, root } => {
             let (project, s) = session(paths.first().map(|p| p.as_path()))?;
             registry::push(&s, &project, &paths, root.as_deref())

@@ -10,10 +10,10 @@ use crate::output::{self, BOLD, DIM, GREEN, RED, YELLOW, plural};
 use crate::project::Project;
 use anstream::{eprintln, println};
 use anyhow::{Context, Result, anyhow, bail};
+use promptops_api::{AuditHead, EvalRun, LabelMove, PromoteRequest, PublishEval, RollbackRequest};
 use promptops_client::{ClientError, RegistryClient};
 use promptops_core::discover;
 use promptops_core::validate::{self, Rules, check_source};
-use promptops_store::AuditHead;
 use serde_json::{Value as Json, json};
 use std::path::{Path, PathBuf};
 
@@ -71,6 +71,11 @@ impl Session {
         &self,
         f: impl std::future::Future<Output = promptops_client::Result<T>>,
     ) -> promptops_client::Result<T> {
+        self.runtime.block_on(f)
+    }
+
+    /// Runs any future of this session's to completion.
+    pub(crate) fn block_on<T>(&self, f: impl std::future::Future<Output = T>) -> T {
         self.runtime.block_on(f)
     }
 
@@ -135,10 +140,7 @@ fn saved_credential(url: &str, runtime: &tokio::runtime::Runtime) -> Result<Opti
     }
 }
 
-pub(crate) fn saved_from(
-    session: &promptops_client::Session,
-    now: u64,
-) -> crate::credentials::Saved {
+pub(crate) fn saved_from(session: &promptops_api::Session, now: u64) -> crate::credentials::Saved {
     crate::credentials::Saved {
         user: session.user.name.clone(),
         access_token: session.access_token.clone(),
@@ -149,12 +151,7 @@ pub(crate) fn saved_from(
 
 impl Session {
     /// Attaches an eval run to `id@version` (for `eval --publish`).
-    pub fn publish_eval(
-        &self,
-        id: &str,
-        version: &str,
-        run: &Json,
-    ) -> Result<promptops_store::EvalRun> {
+    pub fn publish_eval(&self, id: &str, version: &str, run: &PublishEval) -> Result<EvalRun> {
         self.block(self.client.attach_eval(&self.project, id, version, run))
             .map_err(|e| match e {
                 ClientError::Api { status: 404, detail, .. } => {
@@ -473,17 +470,17 @@ pub fn promote(session: &Session, args: &PromoteArgs) -> Result<Outcome> {
             Err(e) => return session.refused(e),
         },
     };
-    let request = promptops_client::Promote {
-        env: to,
-        version: &version,
-        expected_from: Some(current.as_deref()),
-        reason: args.reason,
+    let request = PromoteRequest {
+        environment: to.to_owned(),
+        version,
+        expected_from: Some(current),
+        reason: args.reason.map(str::to_owned),
         dry_run: args.dry_run,
-        override_reason: args.override_reason,
+        override_reason: args.override_reason.map(str::to_owned),
     };
     match session.block(c.promote(p, id, &request)) {
         Ok(promotion) => {
-            super::governance::print_promotion(session, &promotion);
+            super::governance::print_promotion(session, &serde_json::to_value(&promotion)?);
             Ok(Outcome::Ok)
         }
         Err(ClientError::Api {
@@ -505,11 +502,13 @@ pub fn rollback(
     to: Option<&str>,
     reason: Option<&str>,
 ) -> Result<Outcome> {
-    let m = match session.block(
-        session
-            .client
-            .rollback(&session.project, id, env, to, reason),
-    ) {
+    let request = RollbackRequest {
+        environment: env.to_owned(),
+        to: to.map(str::to_owned),
+        expected_from: None,
+        reason: reason.map(str::to_owned),
+    };
+    let m = match session.block(session.client.rollback(&session.project, id, &request)) {
         Ok(m) => m,
         Err(e) => return session.refused(e),
     };
@@ -517,7 +516,7 @@ pub fn rollback(
     Ok(Outcome::Ok)
 }
 
-fn print_move(session: &Session, m: &promptops_store::LabelMove, verb: &str) {
+fn print_move(session: &Session, m: &LabelMove, verb: &str) {
     match session.format {
         Format::Json => output::json(m),
         Format::Text => println!(
@@ -534,18 +533,17 @@ pub fn diff(session: &Session, id: &str, from: &str, to: &str) -> Result<Outcome
     let c = &session.client;
     let p = &session.project;
     match session.format {
-        Format::Json => match session.block(c.diff(p, id, from, to, false)) {
+        Format::Json => match session.block(c.diff(p, id, from, to)) {
             Ok(d) => output::json(&d),
             Err(e) => return session.refused(e),
         },
-        Format::Text => match session.block(c.diff(p, id, from, to, true)) {
-            Ok(Json::String(text)) => {
+        Format::Text => match session.block(c.diff_unified(p, id, from, to)) {
+            Ok(text) => {
                 if text.is_empty() {
                     println!("{id}@{from} and {id}@{to} have the same file");
                 }
                 output::unified_diff(&text);
             }
-            Ok(other) => output::json(&other),
             Err(e) => return session.refused(e),
         },
     }

@@ -1,92 +1,128 @@
-//! `promptops serve`: opens the store (SQLite by default) and serves the API until
-//! Ctrl-C or SIGTERM.
+//! `promptops serve`: opens the store the settings name (SQLite by default) and serves
+//! the API until Ctrl-C or SIGTERM.
 
 use crate::Outcome;
+use crate::cli::ServeArgs;
 use anyhow::{Context, Result, bail};
+use promptops_core::config::{LogFormat, LogLevel, ServerConfig};
 use promptops_server::bootstrap;
-use promptops_store::{PostgresStore, SqliteStore, Store};
+use promptops_store::SqlStore;
 use std::path::{Path, PathBuf};
 
 /// Where the embedded registry lives, relative to the folder `serve` runs in.
 pub const DEFAULT_DATABASE: &str = ".promptops/registry.db";
-
 /// Where the signing key file goes when the registry is not a SQLite file.
 pub const DEFAULT_SECRET_FILE: &str = ".promptops/jwt-secret";
 
-/// What `promptops serve` was asked for.
-pub struct ServeArgs {
-    pub addr: String,
-    pub database_url: Option<String>,
-    pub schema: Option<String>,
-    pub jwt_secret_file: Option<PathBuf>,
-    pub options: promptops_server::Options,
+/// The settings in effect: `[server]` and PROMPTOPS_* (already in `base`), then flags.
+pub fn settings(base: &ServerConfig, flags: &ServeArgs) -> Result<ServerConfig> {
+    let mut s = base.clone();
+    if let Some(v) = &flags.addr {
+        s.addr.clone_from(v);
+    }
+    if flags.database_url.is_some() {
+        s.database_url.clone_from(&flags.database_url);
+    }
+    if flags.database_schema.is_some() {
+        s.database_schema.clone_from(&flags.database_schema);
+    }
+    if flags.redis_url.is_some() {
+        s.redis_url.clone_from(&flags.redis_url);
+    }
+    if let Some(v) = flags.max_version_bytes {
+        s.max_version_bytes = v;
+    }
+    if let Some(v) = flags.body_limit_bytes {
+        s.body_limit_bytes = v;
+    }
+    if flags.jwt_secret_file.is_some() {
+        s.jwt_secret_file.clone_from(&flags.jwt_secret_file);
+    }
+    if flags.trust_forwarded_for {
+        s.trust_forwarded_for = true;
+    }
+    match flags.log_format.as_deref() {
+        Some("json") => s.log_format = LogFormat::Json,
+        Some(_) => s.log_format = LogFormat::Text,
+        None => {}
+    }
+    if s.database_schema.is_some() && s.database_url.is_none() {
+        bail!("database_schema is for PostgreSQL: give database_url (postgres://…) too");
+    }
+    Ok(s)
 }
 
-pub fn run(args: &ServeArgs) -> Result<Outcome> {
+pub fn run(settings: ServerConfig) -> Result<Outcome> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(serve(args))?;
+    runtime.block_on(serve(settings))?;
     Ok(Outcome::Ok)
 }
 
-async fn serve(args: &ServeArgs) -> Result<()> {
-    let (addr, database_url, schema) = (
-        args.addr.as_str(),
-        args.database_url.as_deref(),
-        args.schema.as_deref(),
-    );
-    init_logging();
-    let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| {
-        format!("cannot listen on {addr}; is another server using it? choose another with --addr")
-    })?;
+async fn serve(settings: ServerConfig) -> Result<()> {
+    init_logging(&settings);
+    let listener = tokio::net::TcpListener::bind(&settings.addr)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot listen on {}; is another server using it? choose another with --addr",
+                settings.addr
+            )
+        })?;
     let local = listener
         .local_addr()
         .context("the listener has no address")?;
-    match database_url {
-        None => {
-            let store = SqliteStore::open(Path::new(DEFAULT_DATABASE)).await?;
-            let secret = secret_file(args, Some(store.path()));
-            start(
-                store,
-                listener,
-                local,
-                &format!("SQLite {DEFAULT_DATABASE}"),
-                (secret, &args.options),
-            )
-            .await?;
-        }
-        Some(url) if url.starts_with("sqlite:") && schema.is_some() => {
-            bail!("--database-schema is for PostgreSQL; a SQLite registry is its own file")
-        }
-        Some(url) if url.starts_with("sqlite:") => {
-            let store = SqliteStore::open_url(url).await?;
-            let label = format!("SQLite {}", store.path().display());
-            let secret = secret_file(args, Some(store.path()));
-            start(store, listener, local, &label, (secret, &args.options)).await?;
-        }
-        Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
-            let store = PostgresStore::connect_in_schema(url, schema).await?;
-            let label = format!(
-                "PostgreSQL{}",
-                schema.map(|s| format!(", schema {s}")).unwrap_or_default()
-            );
-            let secret = secret_file(args, None);
-            start(store, listener, local, &label, (secret, &args.options)).await?;
-        }
-        Some(url) => {
-            bail!("--database-url `{url}`: use postgres://user@host:port/db or sqlite://PATH")
-        }
-    }
+    let (store, label) = open_store(&settings).await?;
+    let secret = secret_file(&settings, store.path());
+    start(store, listener, local, &label, secret, settings).await?;
     eprintln!("promptops registry stopped");
     Ok(())
 }
 
-/// The signing key file: as given, else beside the SQLite database, else
+/// The store the settings name, and how to say which it is.
+async fn open_store(s: &ServerConfig) -> Result<(SqlStore, String)> {
+    match s.database_url.as_deref() {
+        None => {
+            let store =
+                SqlStore::sqlite_with(Path::new(DEFAULT_DATABASE), s.sqlite_pool_size).await?;
+            Ok((store, format!("SQLite {DEFAULT_DATABASE}")))
+        }
+        Some(url) if url.starts_with("sqlite:") && s.database_schema.is_some() => {
+            bail!("database_schema is for PostgreSQL; a SQLite registry is its own file")
+        }
+        Some(url) if url.starts_with("sqlite:") => {
+            let store = SqlStore::sqlite_url(url, s.sqlite_pool_size).await?;
+            let label = format!(
+                "SQLite {}",
+                store
+                    .path()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default()
+            );
+            Ok((store, label))
+        }
+        Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+            let schema = s.database_schema.as_deref();
+            let store = SqlStore::postgres_in(url, schema, s.postgres_pool_size).await?;
+            let label = format!(
+                "PostgreSQL{}",
+                schema.map(|s| format!(", schema {s}")).unwrap_or_default()
+            );
+            Ok((store, label))
+        }
+        Some(url) => bail!(
+            "database_url `{}`: use postgres://user@host:port/db or sqlite://PATH",
+            promptops_core::config::redact_url(url)
+        ),
+    }
+}
+
+/// The signing key file: as set, else beside the SQLite database, else
 /// `.promptops/jwt-secret`.
-fn secret_file(args: &ServeArgs, database: Option<&Path>) -> PathBuf {
-    if let Some(file) = &args.jwt_secret_file {
+fn secret_file(settings: &ServerConfig, database: Option<&Path>) -> PathBuf {
+    if let Some(file) = &settings.jwt_secret_file {
         return file.clone();
     }
     match database.and_then(Path::parent) {
@@ -96,12 +132,13 @@ fn secret_file(args: &ServeArgs, database: Option<&Path>) -> PathBuf {
 }
 
 /// Signing secret and first admin, then serve.
-async fn start<S: Store>(
-    store: S,
+async fn start(
+    store: SqlStore,
     listener: tokio::net::TcpListener,
     local: std::net::SocketAddr,
     label: &str,
-    (secret_file, options): (PathBuf, &promptops_server::Options),
+    secret_file: PathBuf,
+    settings: ServerConfig,
 ) -> Result<()> {
     let sources = bootstrap::SecretSources {
         env: std::env::var("PROMPTOPS_JWT_SECRET").ok(),
@@ -136,24 +173,28 @@ async fn start<S: Store>(
         }
     }
     announce(local, label);
-    promptops_server::serve(store, auth, options.clone(), listener, shutdown()).await?;
+    promptops_server::serve(store, auth, settings, listener, shutdown()).await?;
     Ok(())
 }
 
-/// Request and auth lines on stderr; `PROMPTOPS_LOG=warn` (or `off`) quietens them.
-fn init_logging() {
-    let level = match std::env::var("PROMPTOPS_LOG").ok().as_deref() {
-        Some("off") => return,
-        Some("error") => tracing::Level::ERROR,
-        Some("warn") => tracing::Level::WARN,
-        Some("debug") => tracing::Level::DEBUG,
-        _ => tracing::Level::INFO,
+/// Request and auth lines on stderr, as text or JSON; `log_level = "warn"` (or
+/// `PROMPTOPS_LOG=off`) quietens them.
+fn init_logging(settings: &ServerConfig) {
+    let level = match settings.log_level {
+        LogLevel::Off => return,
+        LogLevel::Error => tracing::Level::ERROR,
+        LogLevel::Warn => tracing::Level::WARN,
+        LogLevel::Info => tracing::Level::INFO,
+        LogLevel::Debug => tracing::Level::DEBUG,
     };
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_max_level(level)
         .with_writer(std::io::stderr)
-        .with_ansi(false)
-        .try_init();
+        .with_ansi(false);
+    let _ = match settings.log_format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
 }
 
 fn announce(addr: std::net::SocketAddr, store: &str) {

@@ -89,11 +89,11 @@ pub struct ApprovalFacts {
 }
 
 /// One gate's verdict.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GateOutcome {
     /// The policy key: `promote_from`, `evals`, `max_cost_per_call_usd`,
     /// `max_latency_p95_ms`, `compliance`, `require`, `approvals` or `checklist`.
-    pub gate: &'static str,
+    pub gate: String,
     pub passed: bool,
     /// One sentence for people, naming what was measured and what was required.
     pub message: String,
@@ -153,7 +153,7 @@ pub fn evaluate(gates: &Gates, facts: &Facts) -> Vec<GateOutcome> {
 
 fn outcome(gate: &'static str, passed: bool, message: String, detail: Json) -> GateOutcome {
     GateOutcome {
-        gate,
+        gate: gate.to_owned(),
         passed,
         message,
         detail,

@@ -15,7 +15,6 @@
 use super::{HttpMeta, Response, TokenUsage};
 use crate::pricing::NanoUsd;
 use serde_json::{Map, Value as Json, json};
-use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -73,8 +72,7 @@ impl KeyParts<'_> {
             "request": without_credentials(&self.request),
         });
         let text = promptops_core::canonical::value_json(&what);
-        let digest = Sha256::digest(text.as_bytes());
-        CacheKey(digest.iter().map(|b| format!("{b:02x}")).collect())
+        CacheKey(promptops_core::canonical::sha256_hex(text))
     }
 }
 

@@ -8,9 +8,9 @@ use crate::assertions::GradingResult;
 use crate::provider::{HttpMeta, Provider, Response, TokenUsage};
 use crate::runner::Row;
 use crate::suite::{AssertItem, Suite, TestStep};
+use promptops_core::canonical::sha256_hex;
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Map, Value as Json, json};
-use sha2::{Digest, Sha256};
 
 /// Writes the whole document to `out` (see [`begin`], [`row`] and [`finish`] for
 /// writing it while a run is in progress).
@@ -26,7 +26,7 @@ pub fn write(out: &mut dyn std::io::Write, cx: &Context) -> std::io::Result<()> 
 pub fn begin<W: std::io::Write + ?Sized>(out: &mut W, started_at: &str) -> std::io::Result<()> {
     let eval_id = format!(
         "eval-{}-{}",
-        &short_hash(started_at)[..3],
+        &sha256_hex(started_at)[..3],
         started_at.get(..19).unwrap_or(started_at)
     );
     writeln!(out, "{{")?;
@@ -137,16 +137,9 @@ pub fn finish<W: std::io::Write + ?Sized>(out: &mut W, cx: &Context) -> std::io:
     out.flush()
 }
 
-fn short_hash(s: &str) -> String {
-    Sha256::digest(s.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
 /// A stable UUID-shaped id for row `i` of the run started at `started_at`.
 fn row_id(started_at: &str, i: usize) -> String {
-    let h = short_hash(&format!("{started_at}/{i}"));
+    let h = sha256_hex(format!("{started_at}/{i}"));
     format!(
         "{}-{}-4{}-a{}-{}",
         &h[0..8],

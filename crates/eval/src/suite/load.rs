@@ -2,11 +2,11 @@
 
 use super::test_cases::load_steps;
 use super::{EvaluateOptions, PromptLibrary, PromptTemplate, ProviderSpec, Suite, SuiteError};
+use promptops_core::canonical::sha256_hex;
 use promptops_core::diagnostic::Findings;
 use promptops_core::glob::Glob;
 use promptops_core::yaml;
 use serde_json::{Map, Value as Json};
-use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 
 /// Keys promptfoo reads; anything else is ignored with a warning (as promptfoo does).
@@ -167,13 +167,6 @@ pub(super) fn read_data_file(path: &Path) -> Result<Json, SuiteError> {
         });
     }
     Ok(node.map(yaml::into_json).unwrap_or(Json::Null))
-}
-
-fn sha256_hex(text: &str) -> String {
-    Sha256::digest(text.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 fn inline_prompt(raw: String, label: Option<String>) -> PromptTemplate {

@@ -23,7 +23,7 @@ impl<S: Send + Sync> FromRequestParts<AppState<S>> for ClientAddress {
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
             .map(|c| c.0.ip());
-        if !state.options.trust_forwarded_for {
+        if !state.settings.trust_forwarded_for {
             return Ok(ClientAddress(peer));
         }
         // Only the entry the proxy appended; anything before it came from the client.

@@ -14,12 +14,13 @@ use crate::state::AppState;
 use axum::extract::rejection::RawPathParamsRejection;
 use axum::extract::{FromRequestParts, MatchedPath, RawPathParams, Request, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use promptops_api::{ALL_PROJECTS, User};
 use promptops_core::clock::{epoch_seconds, now_rfc3339};
 use promptops_core::role::Role;
-use promptops_store::{ALL_PROJECTS, Actor, Store, User};
+use promptops_store::{Actor, Store};
 use token::TokenKind;
 
 /// What a route needs of its caller.
@@ -79,75 +80,20 @@ impl Permission {
     }
 }
 
-const PROMPT: &str = "/v1/projects/{project}/prompts/{id}";
-
-macro_rules! routes_table {
-    ($( $method:ident $path:expr => $perm:ident ),* $(,)?) => {
-        /// Every route of the API and the permission it needs: the one place access is
-        /// decided (tests walk it route × role × credential).
-        pub const ROUTES: &[(Method, &str, Permission)] = &[
-            $( (Method::$method, $path, Permission::$perm), )*
-        ];
-    };
+/// What the middleware of one route knows: the app and the route's permission.
+pub struct RouteGuard<S> {
+    pub state: AppState<S>,
+    pub permission: Permission,
 }
 
-routes_table! {
-    GET "/healthz" => Public,
-    GET "/openapi.json" => Public,
-    POST "/v1/auth/login" => Public,
-    POST "/v1/auth/refresh" => Public,
-    GET "/v1/auth/whoami" => Authenticated,
-    POST "/v1/auth/logout" => UserSession,
-    GET "/v1/users" => ManageServer,
-    POST "/v1/users" => ManageServer,
-    GET "/v1/users/{user}" => ManageServer,
-    POST "/v1/users/{user}/disable" => ManageServer,
-    POST "/v1/users/{user}/enable" => ManageServer,
-    POST "/v1/users/{user}/sessions/end" => ManageServer,
-    GET "/v1/keys" => UserSession,
-    POST "/v1/keys" => UserSession,
-    POST "/v1/keys/{prefix}/revoke" => Authenticated,
-    GET "/v1/projects" => Authenticated,
-    POST "/v1/projects" => ManageServer,
-    GET "/v1/projects/{project}" => Read,
-    PUT "/v1/projects/{project}/environments" => ManageProject,
-    GET "/v1/projects/{project}/members" => Read,
-    PUT "/v1/projects/{project}/members/{user}" => ManageProject,
-    GET "/v1/projects/{project}/prompts" => Read,
-    GET "/v1/projects/{project}/prompts/{id}/versions" => Read,
-    POST "/v1/projects/{project}/prompts/{id}/versions" => Publish,
-    GET "/v1/projects/{project}/prompts/{id}/versions/{version}" => Read,
-    GET "/v1/projects/{project}/prompts/{id}/diff" => Read,
-    GET "/v1/projects/{project}/prompts/{id}/labels" => Read,
-    GET "/v1/projects/{project}/prompts/{id}/history" => Read,
-    POST "/v1/projects/{project}/prompts/{id}/promote" => RequestPromotion,
-    POST "/v1/projects/{project}/prompts/{id}/rollback" => Rollback,
-    GET "/v1/projects/{project}/prompts/{id}/versions/{version}/evals" => Read,
-    POST "/v1/projects/{project}/prompts/{id}/versions/{version}/evals" => Publish,
-    GET "/v1/projects/{project}/evals/{run}/report" => Read,
-    GET "/v1/projects/{project}/environments/{env}/prompts/{id}" => Read,
-    GET "/v1/projects/{project}/policies" => Read,
-    GET "/v1/projects/{project}/policies/{env}" => Read,
-    PUT "/v1/projects/{project}/policies/{env}" => ManageProject,
-    GET "/v1/projects/{project}/requests" => Read,
-    GET "/v1/projects/{project}/requests/{request}" => Read,
-    POST "/v1/projects/{project}/requests/{request}/approve" => Decide,
-    POST "/v1/projects/{project}/requests/{request}/reject" => Decide,
-    POST "/v1/projects/{project}/requests/{request}/withdraw" => RequestPromotion,
-    GET "/v1/audit" => ReadAudit,
-    GET "/v1/audit/verify" => ReadAudit,
-    GET "/v1/audit/head" => ReadAudit,
-}
-
-/// The prompt routes' common path, for building the router.
-pub const PROMPT_PATH: &str = PROMPT;
-
-/// The permission a route declares.
-pub fn permission_of(method: &Method, path: &str) -> Option<Permission> {
-    ROUTES
-        .iter()
-        .find(|(m, p, _)| m == method && *p == path)
-        .map(|(_, _, perm)| *perm)
+// Not derived: a derive would demand `S: Clone`, and the store is behind an Arc.
+impl<S> Clone for RouteGuard<S> {
+    fn clone(&self) -> Self {
+        RouteGuard {
+            state: self.state.clone(),
+            permission: self.permission,
+        }
+    }
 }
 
 /// The authenticated caller of a request.
@@ -234,10 +180,10 @@ pub fn forbidden(detail: impl Into<String>) -> ApiError {
     ApiError::new(StatusCode::FORBIDDEN, detail)
 }
 
-/// Runs before every routed handler: finds the route's permission, authenticates and
-/// authorizes the caller. Nothing here logs a secret: only names and prefixes.
+/// Runs before every routed handler (its route's layer, holding the route's
+/// permission): authenticates and authorizes the caller. Nothing here logs a secret: only names and prefixes.
 pub async fn enforce<S: Store>(
-    State(state): State<AppState<S>>,
+    State(RouteGuard { state, permission }): State<RouteGuard<S>>,
     matched: Option<MatchedPath>,
     params: Result<RawPathParams, RawPathParamsRejection>,
     mut request: Request,
@@ -255,20 +201,6 @@ pub async fn enforce<S: Store>(
         }
     };
     let path = matched.as_ref().map_or("", |m| m.as_str());
-    // axum answers HEAD through the GET route, so it needs what GET needs.
-    let method = if request.method() == Method::HEAD {
-        Method::GET
-    } else {
-        request.method().clone()
-    };
-    let Some(permission) = permission_of(&method, path) else {
-        tracing::error!(method = %request.method(), path, "route has no declared permission");
-        return ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "this route declares no permission and is refused; report it",
-        )
-        .into_response();
-    };
     let need = permission.need();
     if need == Need::Nothing {
         return next.run(request).await;

@@ -3,7 +3,6 @@
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 /// What every API key starts with, so a leaked one is recognisable (and scannable).
@@ -92,7 +91,7 @@ pub fn key_prefix(presented: &str) -> Option<&str> {
 /// SHA-256 of the whole key, hex: keys are long random strings, so a fast hash is
 /// enough (nothing to brute-force) and keeps every request cheap.
 pub fn key_hash(key: &str) -> String {
-    hex(&Sha256::digest(key.as_bytes()))
+    promptops_core::canonical::sha256_hex(key)
 }
 
 /// Equality of two secrets (or their hashes) in time that depends only on the length.

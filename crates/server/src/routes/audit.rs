@@ -3,7 +3,8 @@ use crate::problem::{ApiError, ApiResult};
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
-use promptops_store::{AuditEvent, AuditHead, Store, Verification};
+use promptops_api::{AuditEvent, AuditHead, Verification};
+use promptops_store::Store;
 use serde::Deserialize;
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

@@ -7,31 +7,10 @@ use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use promptops_store::{EvalRun, NewEvalRun, Store};
+use promptops_api::{EvalRun, PublishEval};
+use promptops_store::{NewEvalRun, Store};
 use serde::Deserialize;
 use serde_json::Value as JsonValue;
-use utoipa::ToSchema;
-
-/// An eval run of one version, as `promptops eval --publish` sends it. Gates read only
-/// what the server measures: the pass rate from the counts, cost and latency from the
-/// report's rows (which must agree with the counts).
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct PublishEval {
-    #[schema(maximum = 9223372036854775807_u64)]
-    pub passed: u64,
-    #[schema(maximum = 9223372036854775807_u64)]
-    pub failed: u64,
-    #[schema(maximum = 9223372036854775807_u64)]
-    pub errors: u64,
-    /// The client's own account (failures, its gate verdicts): kept and shown, never
-    /// gated on.
-    #[schema(value_type = Object)]
-    pub summary: JsonValue,
-    /// The full JSON report (`-o out.json`'s content).
-    #[schema(value_type = Option<Object>)]
-    pub report: Option<JsonValue>,
-}
 
 /// Attaches an eval run to the version it tested.
 #[utoipa::path(post, path = "/v1/projects/{project}/prompts/{id}/versions/{version}/evals", tag = "evals", params(VersionPath), request_body = PublishEval,

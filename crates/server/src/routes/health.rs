@@ -3,16 +3,8 @@ use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use promptops_api::Health;
 use promptops_store::Store;
-use serde::Serialize;
-use utoipa::ToSchema;
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Health {
-    pub status: &'static str,
-    pub backend: &'static str,
-    pub version: &'static str,
-}
 
 /// Liveness and the database's reachability.
 #[utoipa::path(get, path = "/healthz", tag = "health", security(()),
@@ -25,8 +17,8 @@ pub async fn healthz<S: Store>(State(state): State<AppState<S>>) -> ApiResult<Js
         )
     })?;
     Ok(Json(Health {
-        status: "ok",
-        backend: state.store.backend(),
-        version: env!("CARGO_PKG_VERSION"),
+        status: "ok".into(),
+        backend: state.store.backend().into(),
+        version: env!("CARGO_PKG_VERSION").into(),
     }))
 }

@@ -10,40 +10,14 @@ use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use promptops_api::{ApiKey, CreateKey, CreatedKey};
 use promptops_core::clock::{epoch_seconds, now_rfc3339, rfc3339_at};
 use promptops_core::role::Role;
-use promptops_store::{ApiKey, NewApiKey, Store};
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use promptops_store::{NewApiKey, Store};
+use serde::Deserialize;
 
 /// The longest a key may live.
 const MAX_DAYS: u32 = 3650;
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CreateKey {
-    /// What the key is for (`ci`, `support-bot`).
-    #[schema(pattern = "^[A-Za-z0-9._@-]{1,64}$")]
-    pub name: String,
-    pub project: String,
-    /// `viewer` (apps reading prompts), `editor` (CI), `approver` or `admin`; at most
-    /// your own role in the project.
-    pub role: String,
-    /// Days until the key stops working (default: never).
-    #[schema(minimum = 1, maximum = 3650)]
-    pub expires_in_days: Option<u32>,
-    /// Made for CI: eval runs attached with it count where a policy asks for
-    /// `attached_by: ci`.
-    #[serde(default)]
-    pub ci: bool,
-}
-
-/// The new key. `key` is shown this once: store it in a secret manager.
-#[derive(Serialize, ToSchema)]
-pub struct CreatedKey {
-    pub key: String,
-    pub api_key: ApiKey,
-}
 
 #[utoipa::path(post, path = "/v1/keys", tag = "keys", request_body = CreateKey,
     responses((status = 201, body = CreatedKey), (status = 403, body = crate::problem::Problem, content_type = "application/problem+json")))]

@@ -7,14 +7,13 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use promptops_core::role::Role;
-use promptops_store::{
-    Label, LabelMove, LabelMoveRequest, MoveTarget, PromoteMode,
-    PromoteRequest as StorePromoteRequest, Promotion, PromotionOutcome, Store,
+use promptops_api::{
+    Label, LabelMove, PromoteRequest, Promotion, PromotionOutcome, Resolved, RollbackRequest,
 };
-use serde::{Deserialize, Serialize};
+use promptops_core::role::Role;
+use promptops_store::{LabelMoveRequest, MoveTarget, Promote, PromoteMode, Store};
+use serde::Deserialize;
 use serde_json::Value as JsonValue;
-use utoipa::ToSchema;
 
 /// Where each environment's label points.
 #[utoipa::path(get, path = "/v1/projects/{project}/prompts/{id}/labels", tag = "labels", params(PromptPath),
@@ -47,49 +46,6 @@ pub async fn history<S: Store>(
             .label_history(&p.project, &p.id, q.env.as_deref())
             .await?,
     ))
-}
-
-/// `expected_from`: the version the caller saw the label at (`null`: not set). When the
-/// label has moved since, the move is refused with 409 and the current state.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct PromoteRequest {
-    pub environment: String,
-    #[schema(
-        pattern = "^(0|[1-9][0-9]{0,15})(\\.(0|[1-9][0-9]{0,15})\\.(0|[1-9][0-9]{0,15})(-(0|[1-9][0-9]{0,15}|[0-9]*[A-Za-z-][0-9A-Za-z-]*)(\\.(0|[1-9][0-9]{0,15}|[0-9]*[A-Za-z-][0-9A-Za-z-]*))*)?(\\+[0-9A-Za-z-]+(\\.[0-9A-Za-z-]+)*)?)?$"
-    )]
-    pub version: String,
-    #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>)]
-    pub expected_from: Option<Option<String>>,
-    pub reason: Option<String>,
-    /// Judge the gates and change nothing.
-    #[serde(default)]
-    pub dry_run: bool,
-    /// Admins only: move even though gates are unmet. The reason is required and kept
-    /// on the move, the environment and the audit log for ever.
-    pub override_reason: Option<String>,
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RollbackRequest {
-    pub environment: String,
-    /// A version that was live in the environment before; by default the one served
-    /// before the current one.
-    #[schema(
-        pattern = "^(0|[1-9][0-9]{0,15})(\\.(0|[1-9][0-9]{0,15})\\.(0|[1-9][0-9]{0,15})(-(0|[1-9][0-9]{0,15}|[0-9]*[A-Za-z-][0-9A-Za-z-]*)(\\.(0|[1-9][0-9]{0,15}|[0-9]*[A-Za-z-][0-9A-Za-z-]*))*)?(\\+[0-9A-Za-z-]+(\\.[0-9A-Za-z-]+)*)?)?$"
-    )]
-    pub to: Option<String>,
-    #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>)]
-    pub expected_from: Option<Option<String>>,
-    pub reason: Option<String>,
-}
-
-/// Tells an absent `expected_from` (no check) from an explicit `null` (expect unset).
-fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
-    Option::<String>::deserialize(d).map(Some)
 }
 
 fn normalise_expected(expected: Option<Option<String>>) -> ApiResult<Option<Option<String>>> {
@@ -125,7 +81,7 @@ pub async fn promote<S: Store>(
         (false, Some(reason)) => PromoteMode::Override { reason },
         (false, None) => PromoteMode::Apply,
     };
-    let request = StorePromoteRequest {
+    let request = Promote {
         prompt_id: p.id,
         environment: body.environment,
         version: parse_version(&body.version)?,
@@ -215,24 +171,6 @@ pub struct ResolvePath {
     /// Environment name.
     pub env: String,
     pub id: String,
-}
-
-/// What an environment serves now.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Resolved {
-    pub id: String,
-    pub environment: String,
-    pub version: String,
-    pub content_hash: String,
-    /// `{provider, name, params}`.
-    #[schema(value_type = Object)]
-    pub model: JsonValue,
-    /// Declared variables: name → `{type, required, default}`.
-    #[schema(value_type = Object)]
-    pub variables: JsonValue,
-    /// The whole canonical content (template or messages included).
-    #[schema(value_type = Object)]
-    pub content: JsonValue,
 }
 
 /// Fetches what an environment serves now, with `ETag` = the content hash; answers

@@ -1,4 +1,7 @@
-//! The `/v1` API, one module per resource.
+//! The API, one module per resource, and the one table of its routes: each route's
+//! permission and handler (its method, path and OpenAPI operation come from the
+//! handler's `#[utoipa::path]`). The router, the permission checks and the OpenAPI
+//! document are all built from [`declared`].
 
 pub mod audit;
 pub mod evals;
@@ -32,4 +35,79 @@ pub struct VersionPath {
         pattern = "^(0|[1-9][0-9]{0,15})(\\.(0|[1-9][0-9]{0,15})\\.(0|[1-9][0-9]{0,15})(-(0|[1-9][0-9]{0,15}|[0-9]*[A-Za-z-][0-9A-Za-z-]*)(\\.(0|[1-9][0-9]{0,15}|[0-9]*[A-Za-z-][0-9A-Za-z-]*))*)?(\\+[0-9A-Za-z-]+(\\.[0-9A-Za-z-]+)*)?)?$"
     )]
     pub version: String,
+}
+
+use crate::auth::Permission;
+use crate::route::{Route, declare_routes};
+use axum::http::Method;
+use promptops_store::Store;
+
+declare_routes! {
+    Public => health::healthz<S>,
+    Public => session::login<S>,
+    Public => session::refresh<S>,
+    Authenticated => session::whoami,
+    UserSession => session::logout<S>,
+    ManageServer => users::list<S>,
+    ManageServer => users::create<S>,
+    ManageServer => users::get<S>,
+    ManageServer => users::disable<S>,
+    ManageServer => users::enable<S>,
+    ManageServer => users::end_sessions<S>,
+    UserSession => keys::list<S>,
+    UserSession => keys::create<S>,
+    Authenticated => keys::revoke<S>,
+    Authenticated => projects::list<S>,
+    ManageServer => projects::create<S>,
+    Read => projects::get<S>,
+    ManageProject => projects::set_environments<S>,
+    Read => users::members<S>,
+    ManageProject => users::set_role<S>,
+    Read => projects::prompts<S>,
+    Read => prompts::versions<S>,
+    Publish => prompts::publish<S>,
+    Read => prompts::version<S>,
+    Read => prompts::diff<S>,
+    Read => labels::labels<S>,
+    Read => labels::history<S>,
+    RequestPromotion => labels::promote<S>,
+    Rollback => labels::rollback<S>,
+    Read => evals::list<S>,
+    Publish [large_body] => evals::attach<S>,
+    Read => evals::report<S>,
+    Read => labels::resolve<S>,
+    Read => policies::list<S>,
+    Read => policies::get<S>,
+    ManageProject => policies::put<S>,
+    Read => requests::list<S>,
+    Read => requests::get<S>,
+    Decide => requests::approve<S>,
+    Decide => requests::reject<S>,
+    RequestPromotion => requests::withdraw<S>,
+    ReadAudit => audit::list<S>,
+    ReadAudit => audit::verify<S>,
+    ReadAudit => audit::head<S>,
+}
+
+/// Every route: the documented ones, and the OpenAPI document itself.
+pub fn declared<S: Store>() -> Vec<Route<S>> {
+    let mut routes = documented::<S>();
+    routes.insert(
+        1,
+        Route::undocumented(
+            Permission::Public,
+            Method::GET,
+            "/openapi.json",
+            axum::routing::get(crate::openapi::serve),
+        ),
+    );
+    routes
+}
+
+/// Method, path and permission of every route: what the permission matrix is made of.
+pub fn table() -> Vec<(Method, String, Permission)> {
+    declared::<promptops_store::SqlStore>()
+        .into_iter()
+        .map(|r| (r.method, r.path, r.permission))
+        .collect()
 }

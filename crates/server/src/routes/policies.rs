@@ -7,10 +7,10 @@ use crate::routes::projects::ProjectPath;
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
+use promptops_api::{PolicyRevision, PutPolicy};
 use promptops_core::policy;
-use promptops_store::{PolicyRevision, Store};
+use promptops_store::Store;
 use serde::Deserialize;
-use utoipa::ToSchema;
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Path)]
@@ -18,13 +18,6 @@ pub struct PolicyPath {
     pub project: String,
     /// Environment name.
     pub env: String,
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct PutPolicy {
-    /// The policy file (YAML; see docs/policy.md).
-    pub source: String,
 }
 
 /// Every revision of every environment's policy, oldest first.
@@ -68,14 +61,16 @@ pub async fn put<S: Store>(
     ApiPath(p): ApiPath<PolicyPath>,
     ApiJson(body): ApiJson<PutPolicy>,
 ) -> ApiResult<Json<PolicyRevision>> {
+    // Parsed once, here: the findings go back to the caller; the store keeps the text.
     let path = format!("policies/{}.yaml", p.env);
-    if let Err(findings) = policy::parse(&path, &body.source) {
-        return Err(ApiError::invalid_policy(findings));
-    }
+    let parsed = match policy::parse(&path, &body.source) {
+        Ok((parsed, _warnings)) => parsed,
+        Err(findings) => return Err(ApiError::invalid_policy(findings)),
+    };
     Ok(Json(
         state
             .store
-            .put_policy(&p.project, &p.env, &body.source, &caller.actor())
+            .put_policy(&p.project, &p.env, &body.source, &parsed, &caller.actor())
             .await?,
     ))
 }

@@ -5,24 +5,9 @@ use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use promptops_store::{Project, PromptSummary, Store};
+use promptops_api::{CreateProject, Project, PromptSummary, SetEnvironments};
+use promptops_store::Store;
 use serde::Deserialize;
-use utoipa::ToSchema;
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CreateProject {
-    #[schema(pattern = "^[A-Za-z0-9._-]{1,64}$")]
-    pub name: String,
-    /// In promotion order (default `dev`, `staging`, `prod`).
-    pub environments: Option<Vec<String>>,
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct SetEnvironments {
-    pub environments: Vec<String>,
-}
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Path)]

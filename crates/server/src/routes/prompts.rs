@@ -7,24 +7,13 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use promptops_api::{DiffFormat, PublishRequest, Published, Version, VersionDiff};
 use promptops_core::canonical::{canonical_json, content_hash};
 use promptops_core::prompt::Prompt;
 use promptops_core::validate::{Rules, check_source};
-use promptops_store::{NewVersion, Published, Store, Version};
-use serde::{Deserialize, Serialize};
+use promptops_store::{NewVersion, Store};
+use serde::Deserialize;
 use serde_json::Value as JsonValue;
-use utoipa::ToSchema;
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct PublishRequest {
-    /// The prompt file's text (YAML), exactly as in the repository.
-    #[schema(min_length = 1)]
-    pub source: String,
-    /// Its path in the repository (`prompts/support/greet.yaml`), for messages; by
-    /// default the path the id gives.
-    pub path: Option<String>,
-}
 
 /// The path a prompt id's file has under `prompts/`.
 fn default_path(id: &str) -> String {
@@ -94,7 +83,7 @@ pub async fn publish<S: Store>(
         )));
     }
     let path = body.path.clone().unwrap_or_else(|| default_path(&p.id));
-    let max = state.options.max_version_bytes;
+    let max = state.settings.max_version_bytes;
     let prompt = validated(&p.id, &path, &body.source, max)?;
     let new = NewVersion {
         prompt_id: prompt.id.clone(),
@@ -160,27 +149,6 @@ pub struct DiffQuery {
     /// a unified diff of the two files, as text.
     #[param(inline, value_type = Option<DiffFormat>)]
     pub format: Option<String>,
-}
-
-/// The diff's form (documentation only: the query keeps the text to name a bad value).
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum DiffFormat {
-    Json,
-    Unified,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct VersionDiff {
-    pub id: String,
-    pub from: String,
-    pub to: String,
-    /// Unified diff of the prompt text, metadata changes by dotted path with their
-    /// semver impact, and whether the bump fits.
-    #[schema(value_type = Object)]
-    pub diff: JsonValue,
-    /// Unified diff of the two files as pushed.
-    pub source_diff: String,
 }
 
 /// What changed between two versions.

@@ -8,12 +8,11 @@ use crate::routes::projects::ProjectPath;
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
-use promptops_core::policy::GateOutcome;
-use promptops_store::{
-    Decider, NewDecision, Promotion, PromotionRequest, RequestStatus, Store, Verdict,
+use promptops_api::{
+    Approve, Promotion, PromotionRequest, Reject, RequestStatus, RequestView, Verdict, Withdraw,
 };
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use promptops_store::{Decider, NewDecision, Store};
+use serde::Deserialize;
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Path)]
@@ -29,15 +28,6 @@ pub struct RequestPath {
 pub struct RequestsQuery {
     /// `open`, `completed`, `rejected`, `withdrawn` or `overridden` (default: all).
     pub status: Option<String>,
-}
-
-/// A request with its gates as they stand now.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct RequestView {
-    #[serde(flatten)]
-    pub request: PromotionRequest,
-    #[schema(value_type = Vec<Object>)]
-    pub gates: Vec<GateOutcome>,
 }
 
 #[utoipa::path(get, path = "/v1/projects/{project}/requests", tag = "requests", params(ProjectPath, RequestsQuery),
@@ -70,28 +60,6 @@ pub async fn get<S: Store>(
     let request = state.store.request(&p.project, p.request).await?;
     let gates = state.store.request_gates(&p.project, p.request).await?;
     Ok(Json(RequestView { request, gates }))
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Approve {
-    pub comment: Option<String>,
-    /// The items of the policy's checklist the approver has done (all are needed).
-    #[serde(default)]
-    pub checklist: Vec<String>,
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Reject {
-    /// Why (required).
-    pub comment: String,
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Withdraw {
-    pub comment: Option<String>,
 }
 
 /// Records `decision` on the request as the caller.

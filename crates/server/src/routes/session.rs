@@ -11,43 +11,10 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use promptops_api::{Login, Logout, Refresh, Session, SessionsEnded, User, WhoAmI};
 use promptops_core::clock::rfc3339_at;
-use promptops_store::{NewSession, Rotation, Store, User};
-use serde::{Deserialize, Serialize};
+use promptops_store::{NewSession, Rotation, Store};
 use std::time::{Duration, Instant};
-use utoipa::ToSchema;
-
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Login {
-    pub user: String,
-    pub password: String,
-}
-
-impl std::fmt::Debug for Login {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Login {{ user: {:?}, password: <redacted> }}", self.user)
-    }
-}
-
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Refresh {
-    pub refresh_token: String,
-}
-
-/// A session: send `access_token` as `Authorization: Bearer …`; trade `refresh_token`
-/// for a new session at `/v1/auth/refresh` before the access token expires.
-#[derive(Serialize, ToSchema)]
-pub struct Session {
-    pub access_token: String,
-    pub refresh_token: String,
-    /// Always `Bearer`.
-    pub token_type: &'static str,
-    /// Seconds the access token works.
-    pub expires_in: u64,
-    pub user: User,
-}
 
 /// Forget sessions whose refresh token expired this long ago.
 const KEEP_ENDED_SECONDS: u64 = REFRESH_SECONDS;
@@ -78,7 +45,7 @@ fn session_tokens<S: Store>(
         Json(Session {
             access_token,
             refresh_token,
-            token_type: "Bearer",
+            token_type: "Bearer".into(),
             expires_in: ACCESS_SECONDS,
             user,
         }),
@@ -226,20 +193,6 @@ pub async fn refresh<S: Store>(
     }
 }
 
-#[derive(Debug, Default, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Logout {
-    /// End every session of yours, on every device (default: only this one).
-    #[serde(default)]
-    pub all: bool,
-}
-
-/// How many sessions were ended.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct SessionsEnded {
-    pub sessions_ended: u64,
-}
-
 /// Ends this session (its access and refresh tokens stop working at once), or with
 /// `all`, every session of yours. API keys are not affected: revoke them apart.
 #[utoipa::path(post, path = "/v1/auth/logout", tag = "auth", request_body = Logout,
@@ -261,16 +214,6 @@ pub async fn logout<S: Store>(
         .end_sessions(&caller.user.name, only, reason, &caller.actor())
         .await?;
     Ok(Json(SessionsEnded { sessions_ended }))
-}
-
-/// Who the credentials belong to.
-#[derive(Serialize, ToSchema)]
-pub struct WhoAmI {
-    pub user: User,
-    /// The API key the request carried, if any.
-    pub key: Option<String>,
-    pub key_project: Option<String>,
-    pub key_role: Option<String>,
 }
 
 #[utoipa::path(get, path = "/v1/auth/whoami", tag = "auth", responses((status = 200, body = WhoAmI)))]

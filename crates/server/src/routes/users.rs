@@ -7,37 +7,13 @@ use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use promptops_api::{CreateUser, Member, SessionsEnded, SetRole, User};
 use promptops_core::role::Role;
-use promptops_store::{Membership, NewUser, Store, User};
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use promptops_store::{NewUser, Store};
+use serde::Deserialize;
 
 /// Passwords shorter than this are refused.
 pub const MIN_PASSWORD_CHARS: usize = 12;
-
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CreateUser {
-    #[schema(pattern = "^[A-Za-z0-9._@-]{1,64}$")]
-    pub name: String,
-    /// At least 12 characters. Never stored or logged: only its argon2id hash is kept.
-    pub password: String,
-    #[serde(default)]
-    pub teams: Vec<String>,
-    /// Roles to grant: `{project, role}` (`*` for every project).
-    #[serde(default)]
-    pub roles: Vec<Membership>,
-}
-
-impl std::fmt::Debug for CreateUser {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "CreateUser {{ name: {:?}, password: <redacted>, teams: {:?} }}",
-            self.name, self.teams
-        )
-    }
-}
 
 pub fn check_password(password: &str) -> ApiResult<()> {
     if password.chars().count() < MIN_PASSWORD_CHARS {
@@ -112,19 +88,17 @@ pub async fn get<S: Store>(
 /// Ends every session of a user (their tokens stop working at once; their API keys
 /// are not touched: revoke those apart, or disable the user).
 #[utoipa::path(post, path = "/v1/users/{user}/sessions/end", tag = "users", params(UserPath),
-    responses((status = 200, body = crate::routes::session::SessionsEnded), (status = 404, body = crate::problem::Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = SessionsEnded), (status = 404, body = crate::problem::Problem, content_type = "application/problem+json")))]
 pub async fn end_sessions<S: Store>(
     State(state): State<AppState<S>>,
     Caller(caller): Caller,
     ApiPath(p): ApiPath<UserPath>,
-) -> ApiResult<Json<crate::routes::session::SessionsEnded>> {
+) -> ApiResult<Json<SessionsEnded>> {
     let sessions_ended = state
         .store
         .end_sessions(&p.user, None, "ended by an admin", &caller.actor())
         .await?;
-    Ok(Json(crate::routes::session::SessionsEnded {
-        sessions_ended,
-    }))
+    Ok(Json(SessionsEnded { sessions_ended }))
 }
 
 /// Disables a user: their sessions end and their keys are revoked at once, for good
@@ -168,22 +142,6 @@ pub struct MemberPath {
     /// A project, or `*` for every project (server admins only).
     pub project: String,
     pub user: String,
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct SetRole {
-    /// `viewer`, `editor`, `approver` or `admin`; `null` takes the role away.
-    #[schema(value_type = Option<String>)]
-    pub role: Option<String>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Member {
-    pub user: String,
-    pub role: String,
-    pub teams: Vec<String>,
-    pub disabled: bool,
 }
 
 /// Who holds a role in the project (including through `*`).

@@ -6,8 +6,8 @@
 
 use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode, header};
-use promptops_server::{AuthConfig, Options};
-use promptops_store::{PostgresStore, SqliteStore, Store};
+use promptops_server::{AuthConfig, Settings};
+use promptops_store::{SqlStore, Store};
 use serde_json::{Value, json};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -37,20 +37,20 @@ pub struct Reply {
 impl Api {
     /// An empty registry with its first admin, logged in.
     pub async fn new() -> Api {
-        Api::with_options(Options::default()).await
+        Api::with_options(Settings::default()).await
     }
 
     /// An empty SQLite registry served with `options`.
-    pub async fn with_options(options: Options) -> Api {
+    pub async fn with_options(options: Settings) -> Api {
         let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(&dir.path().join("registry.db"))
+        let store = SqlStore::sqlite(&dir.path().join("registry.db"))
             .await
             .unwrap();
         Api::over(store, dir, options).await
     }
 
     /// A registry over `store` (empty), with its first admin logged in.
-    pub async fn over<S: Store>(store: S, dir: tempfile::TempDir, options: Options) -> Api {
+    pub async fn over<S: Store>(store: S, dir: tempfile::TempDir, options: Settings) -> Api {
         promptops_server::bootstrap::first_admin(&store, Some(ADMIN_PASSWORD.to_owned()))
             .await
             .unwrap()
@@ -279,7 +279,7 @@ impl Drop for PgSchema {
             tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
-                .map(|rt| rt.block_on(PostgresStore::drop_schema(&pg_url(), &schema)))
+                .map(|rt| rt.block_on(SqlStore::drop_schema(&pg_url(), &schema)))
         })
         .join();
         if !matches!(dropped, Ok(Ok(Ok(())))) {
@@ -300,10 +300,10 @@ pub async fn postgres_api(test: &str) -> Option<(Api, PgSchema)> {
             .collect::<String>()
     );
     let guard = PgSchema(schema.clone());
-    match PostgresStore::connect_in_schema(&pg_url(), Some(&schema)).await {
+    match SqlStore::postgres_in(&pg_url(), Some(&schema), 4).await {
         Ok(store) => {
             let dir = tempfile::tempdir().unwrap();
-            Some((Api::over(store, dir, Options::default()).await, guard))
+            Some((Api::over(store, dir, Settings::default()).await, guard))
         }
         Err(e) if std::env::var_os("PROMPTOPS_REQUIRE_SERVICES").is_none() => {
             eprintln!(

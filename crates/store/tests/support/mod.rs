@@ -3,7 +3,7 @@
 
 use promptops_core::canonical::{canonical_json, content_hash};
 use promptops_core::validate::{Rules, check_source};
-use promptops_store::{Actor, NewVersion, PostgresStore, SqliteStore};
+use promptops_store::{Actor, NewVersion, SqlStore};
 use std::sync::atomic::{AtomicU32, Ordering};
 
 pub fn pg_url() -> String {
@@ -12,9 +12,9 @@ pub fn pg_url() -> String {
 }
 
 /// A SQLite store in a new temporary folder (kept alive by the returned guard).
-pub async fn sqlite() -> (SqliteStore, tempfile::TempDir) {
+pub async fn sqlite() -> (SqlStore, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(&dir.path().join(".promptops/registry.db"))
+    let store = SqlStore::sqlite(&dir.path().join(".promptops/registry.db"))
         .await
         .unwrap();
     (store, dir)
@@ -33,7 +33,7 @@ pub async fn postgres(test: &str) -> Option<PgGuard> {
             .take(24)
             .collect::<String>()
     );
-    match PostgresStore::connect_in_schema(&pg_url(), Some(&schema)).await {
+    match SqlStore::postgres_in(&pg_url(), Some(&schema), 4).await {
         Ok(store) => Some(PgGuard { store, schema }),
         Err(e) if std::env::var_os("PROMPTOPS_REQUIRE_SERVICES").is_none() => {
             eprintln!(
@@ -46,23 +46,34 @@ pub async fn postgres(test: &str) -> Option<PgGuard> {
     }
 }
 
+/// A store in a schema of its own, dropped when the guard is — also when the test
+/// panics, so a failed run leaves nothing behind in the shared database.
 pub struct PgGuard {
-    pub store: PostgresStore,
+    pub store: SqlStore,
     pub schema: String,
 }
 
 impl PgGuard {
-    /// Drops the test's schema (call at the end of the test).
+    /// Drops the schema now (the guard would at the end anyway).
     pub async fn drop_schema(self) {
         self.store.close().await;
-        let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&pg_url())
-            .await
-            .unwrap();
-        let sql = format!("DROP SCHEMA \"{}\" CASCADE", self.schema);
-        sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
-            .execute(&mut conn)
-            .await
-            .unwrap();
+    }
+}
+
+impl Drop for PgGuard {
+    fn drop(&mut self) {
+        let schema = self.schema.clone();
+        // Drop may run inside the test's runtime: clean up on a thread of its own.
+        let dropped = std::thread::spawn(move || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map(|rt| rt.block_on(SqlStore::drop_schema(&pg_url(), &schema)))
+        })
+        .join();
+        if !matches!(dropped, Ok(Ok(Ok(())))) {
+            eprintln!("could not drop test schema {}: {dropped:?}", self.schema);
+        }
     }
 }
 

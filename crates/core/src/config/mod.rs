@@ -3,6 +3,10 @@
 //! Precedence: built-in defaults → `promptops.toml` → `PROMPTOPS_*` environment →
 //! command-line flags (the CLI applies the last).
 
+mod server;
+
+pub use server::{DEFAULT_MAX_VERSION_BYTES, LogFormat, LogLevel, ServerConfig, redact_url};
+
 use crate::prompt::RiskTier;
 use crate::prompt::decode_fields::COMPLIANCE_FIELDS;
 use serde::{Deserialize, Serialize};
@@ -17,6 +21,8 @@ pub struct Config {
     pub validate: ValidateConfig,
     pub compliance: ComplianceConfig,
     pub registry: RegistryConfig,
+    /// How `promptops serve` runs.
+    pub server: ServerConfig,
     /// What each environment should serve, for `plan` and `apply`:
     /// `[environments.staging] pins = { "support.reply" = "1.2.0" }`.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
@@ -73,8 +79,8 @@ pub struct ValidateConfig {
     pub exclude: Vec<String>,
     /// Treat warnings as failures (same as `--deny-warnings`).
     pub deny_warnings: bool,
-    /// The most content (bytes, aliases expanded) one prompt may hold; default 1 MiB,
-    /// the registry's default `max_version_bytes`.
+    /// The most content (bytes, aliases expanded) one prompt may hold; default
+    /// `[server] max_version_bytes` (1 MiB), what the registry accepts.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_version_bytes: Option<usize>,
 }
@@ -201,22 +207,22 @@ impl Config {
             self.project.prompts_dir = dir;
         }
         if let Some(value) = lookup("PROMPTOPS_DENY_WARNINGS") {
-            self.validate.deny_warnings = match value.as_str() {
-                "1" | "true" | "yes" => true,
-                "0" | "false" | "no" | "" => false,
-                other => {
-                    return Err(format!(
-                        "PROMPTOPS_DENY_WARNINGS is `{other}`; use true or false"
-                    ));
-                }
-            };
+            self.validate.deny_warnings = server::parse_bool("PROMPTOPS_DENY_WARNINGS", &value)?;
         }
-        Ok(())
+        self.server.apply_env(&lookup)
     }
 
-    /// The configuration as TOML, for `promptops config show`.
+    /// The configuration as `promptops config show` prints it (secrets redacted).
+    pub fn redacted(&self) -> Config {
+        Config {
+            server: self.server.redacted(),
+            ..self.clone()
+        }
+    }
+
+    /// The configuration as TOML, for `promptops config show` (secrets redacted).
     pub fn to_toml(&self) -> String {
-        toml::to_string_pretty(self)
+        toml::to_string_pretty(&self.redacted())
             .unwrap_or_else(|e| format!("# cannot print configuration: {e}\n"))
     }
 }

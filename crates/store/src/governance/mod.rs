@@ -2,31 +2,26 @@
 //! is judged and carried out in one write transaction, so the gates are judged on the
 //! state the move lands on: no approval, eval or label can change in between.
 
+mod judge;
+mod promote;
+mod requests;
+
+use crate::engine::{IdTable, SqlStore, append_audit, get, next_id, to_u64};
 use crate::error::{Result, StoreError};
+use crate::interface::Governance;
+use crate::labels::GovernedMove;
+use crate::labels::PlannedMove;
 use crate::model::*;
-use crate::sql::{
-    EVAL_COLUMNS, GovernedMove, IdTable, PlannedMove, SqlRegistry, Tx, append_audit, eval_from_row,
-    get, next_id, parse_json, to_u64,
-};
+use promptops_api::*;
+use promptops_core::canonical::sha256_hex;
 use promptops_core::clock::now_rfc3339;
-use promptops_core::config::ComplianceConfig;
-use promptops_core::policy::{
-    self, ApprovalFacts, Completion, EvalFacts, Facts, GateOutcome, Gates, Policy,
-};
+use promptops_core::policy::{Completion, Policy};
 use promptops_core::prompt::id::comparable;
 use promptops_core::role::Role;
-use serde_json::{Value as Json, json};
-use sha2::{Digest, Sha256};
+use requests::REQUEST_COLUMNS;
+use serde_json::json;
 use sqlx::AnyConnection;
 use sqlx::any::AnyRow;
-use std::collections::BTreeMap;
-
-fn sha256_hex(text: &str) -> String {
-    Sha256::digest(text.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
 
 fn policy_from_row(row: &AnyRow) -> Result<PolicyRevision> {
     Ok(PolicyRevision {
@@ -42,75 +37,9 @@ fn policy_from_row(row: &AnyRow) -> Result<PolicyRevision> {
 
 const POLICY_COLUMNS: &str =
     "project, environment, revision, source, source_hash, author, created_at";
-const REQUEST_COLUMNS: &str = "r.id, p.id AS prompt_id, r.project, r.environment, r.version, r.requested_by, r.requested_at, r.reason, r.status, r.closed_by, r.closed_at, r.closing_comment, r.move_id";
 
-/// Parses a stored policy; one the server accepted must parse again.
-fn parsed(revision: &PolicyRevision) -> Result<Policy> {
-    let path = format!(
-        "policy {}/{} revision {}",
-        revision.project, revision.environment, revision.revision
-    );
-    policy::parse(&path, &revision.source)
-        .map(|(p, _)| p)
-        .map_err(|findings| {
-            let first = findings
-                .iter()
-                .find(|d| d.is_error())
-                .map_or_else(String::new, |d| d.message.clone());
-            StoreError::corrupt(format!("{path} no longer parses: {first}"))
-        })
-}
-
-/// Checks a policy before it is stored: it parses, and names no other environment.
-pub(crate) fn check_policy(environment: &str, source: &str) -> Result<Policy> {
-    let path = format!("policies/{environment}.yaml");
-    let policy = match policy::parse(&path, source) {
-        Ok((policy, _warnings)) => policy,
-        Err(findings) => {
-            let errors: Vec<String> = findings
-                .iter()
-                .filter(|d| d.is_error())
-                .map(|d| format!("{}:{}:{}: {}", d.path, d.line, d.column, d.message))
-                .collect();
-            return Err(StoreError::invalid(format!(
-                "the policy does not parse: {}",
-                errors.join("; ")
-            )));
-        }
-    };
-    if let Some(named) = &policy.environment
-        && named != environment
-    {
-        return Err(StoreError::invalid(format!(
-            "the policy says `environment: {named}` but is stored for `{environment}`; fix one of them"
-        )));
-    }
-    Ok(policy)
-}
-
-/// Everything the gates of one promotion are judged on, read inside the transaction.
-struct Judged {
-    revision: Option<u64>,
-    gates: Vec<GateOutcome>,
-    needs_approval: bool,
-    completion: Completion,
-    checklist: Vec<String>,
-}
-
-impl Judged {
-    fn all_passed(&self) -> bool {
-        self.gates.iter().all(|g| g.passed)
-    }
-
-    fn unmet_json(&self) -> Json {
-        json!(self.gates.iter().filter(|g| !g.passed).collect::<Vec<_>>())
-    }
-}
-
-impl SqlRegistry {
-    // ----- policies -----------------------------------------------------------------
-
-    async fn policy_in(
+impl SqlStore {
+    pub(crate) async fn policy_in(
         conn: &mut AnyConnection,
         project: &str,
         env: &str,
@@ -126,17 +55,26 @@ impl SqlRegistry {
             .map(|r| policy_from_row(&r))
             .transpose()
     }
+}
 
+impl Governance for SqlStore {
     /// Stores a new revision of an environment's policy (the same text again changes
     /// nothing and returns the current revision).
-    pub async fn put_policy(
+    async fn put_policy(
         &self,
         project: &str,
         env: &str,
         source: &str,
+        parsed: &Policy,
         actor: &Actor,
     ) -> Result<PolicyRevision> {
-        check_policy(env, source)?;
+        if let Some(named) = &parsed.environment
+            && named != env
+        {
+            return Err(StoreError::invalid(format!(
+                "the policy says `environment: {named}` but is stored for `{env}`; fix one of them"
+            )));
+        }
         let mut tx = self.write_tx().await?;
         // Like a first push, a first policy creates the project with the default environments.
         let proj = Self::ensure_project(&mut tx, project, actor).await?;
@@ -187,13 +125,13 @@ impl SqlRegistry {
         })
     }
 
-    pub async fn policy(&self, project: &str, env: &str) -> Result<Option<PolicyRevision>> {
+    async fn policy(&self, project: &str, env: &str) -> Result<Option<PolicyRevision>> {
         let mut conn = self.pool.acquire().await?;
         Self::policy_in(&mut conn, project, env).await
     }
 
     /// Every revision of every environment's policy, oldest first.
-    pub async fn policy_history(&self, project: &str) -> Result<Vec<PolicyRevision>> {
+    async fn policy_history(&self, project: &str) -> Result<Vec<PolicyRevision>> {
         let sql = format!(
             "SELECT {POLICY_COLUMNS} FROM policies WHERE project = $1 ORDER BY environment, revision"
         );
@@ -206,317 +144,13 @@ impl SqlRegistry {
             .collect()
     }
 
-    // ----- requests -----------------------------------------------------------------
-
-    async fn decisions_in(conn: &mut AnyConnection, request: i64) -> Result<Vec<Decision>> {
-        sqlx::query(
-            "SELECT actor, role, teams, decision, comment, checklist, at FROM approvals WHERE request_id = $1 ORDER BY id",
-        )
-        .bind(request)
-        .fetch_all(&mut *conn)
-        .await?
-        .iter()
-        .map(|r| {
-            let role: String = get(r, "role")?;
-            let verdict: String = get(r, "decision")?;
-            Ok(Decision {
-                actor: get(r, "actor")?,
-                role: Role::parse(&role)
-                    .ok_or_else(|| StoreError::corrupt(format!("unknown role `{role}`")))?,
-                teams: serde_json::from_value(parse_json(&get::<String>(r, "teams")?, "teams")?)
-                    .map_err(|e| StoreError::corrupt(format!("approval teams: {e}")))?,
-                verdict: match verdict.as_str() {
-                    "approve" => Verdict::Approve,
-                    "reject" => Verdict::Reject,
-                    other => {
-                        return Err(StoreError::corrupt(format!("unknown decision `{other}`")));
-                    }
-                },
-                comment: get(r, "comment")?,
-                checklist: serde_json::from_value(parse_json(
-                    &get::<String>(r, "checklist")?,
-                    "checklist",
-                )?)
-                .map_err(|e| StoreError::corrupt(format!("approval checklist: {e}")))?,
-                at: get(r, "at")?,
-            })
-        })
-        .collect()
-    }
-
-    async fn request_from_row(conn: &mut AnyConnection, row: &AnyRow) -> Result<PromotionRequest> {
-        let id: i64 = get(row, "id")?;
-        let status: String = get(row, "status")?;
-        Ok(PromotionRequest {
-            id: to_u64(id, "request id")?,
-            project: get(row, "project")?,
-            prompt_id: get(row, "prompt_id")?,
-            environment: get(row, "environment")?,
-            version: get(row, "version")?,
-            requested_by: get(row, "requested_by")?,
-            requested_at: get(row, "requested_at")?,
-            reason: get(row, "reason")?,
-            status: RequestStatus::parse(&status)
-                .ok_or_else(|| StoreError::corrupt(format!("unknown request status `{status}`")))?,
-            closed_by: get(row, "closed_by")?,
-            closed_at: get(row, "closed_at")?,
-            closing_comment: get(row, "closing_comment")?,
-            move_id: get::<Option<i64>>(row, "move_id")?
-                .map(|m| to_u64(m, "move id"))
-                .transpose()?,
-            decisions: Self::decisions_in(conn, id).await?,
-        })
-    }
-
-    async fn request_in(
-        conn: &mut AnyConnection,
-        project: &str,
-        id: u64,
-    ) -> Result<PromotionRequest> {
-        let sql = format!(
-            "SELECT {REQUEST_COLUMNS} FROM promotion_requests r JOIN prompts p ON p.project = r.project AND p.prompt_key = r.prompt_key \
-             WHERE r.project = $1 AND r.id = $2"
-        );
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(project)
-            .bind(i64::try_from(id).unwrap_or(i64::MAX))
-            .fetch_optional(&mut *conn)
-            .await?
-            .ok_or_else(|| StoreError::not_found("promotion request", id.to_string()))?;
-        Self::request_from_row(conn, &row).await
-    }
-
-    /// The request, which must still be open (409 with its state otherwise).
-    async fn open_request_by_id(
-        conn: &mut AnyConnection,
-        project: &str,
-        id: u64,
-    ) -> Result<PromotionRequest> {
-        let request = Self::request_in(conn, project, id).await?;
-        if request.status != RequestStatus::Open {
-            return Err(StoreError::conflict(
-                format!(
-                    "request {id} is {} already; nothing more can be done with it",
-                    request.status.as_str()
-                ),
-                serde_json::to_value(&request).ok(),
-            ));
-        }
-        Ok(request)
-    }
-
-    async fn open_request_in(
-        conn: &mut AnyConnection,
-        project: &str,
-        key: &str,
-        env: &str,
-        version: &str,
-    ) -> Result<Option<PromotionRequest>> {
-        let sql = format!(
-            "SELECT {REQUEST_COLUMNS} FROM promotion_requests r JOIN prompts p ON p.project = r.project AND p.prompt_key = r.prompt_key \
-             WHERE r.project = $1 AND r.prompt_key = $2 AND r.environment = $3 AND r.version = $4 AND r.status = 'open'"
-        );
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(project)
-            .bind(key)
-            .bind(env)
-            .bind(version)
-            .fetch_optional(&mut *conn)
-            .await?;
-        match row {
-            Some(row) => Ok(Some(Self::request_from_row(conn, &row).await?)),
-            None => Ok(None),
-        }
-    }
-
-    /// Requests of a project (with one status, when given), newest first.
-    pub async fn requests(
-        &self,
-        project: &str,
-        status: Option<RequestStatus>,
-    ) -> Result<Vec<PromotionRequest>> {
-        let mut conn = self.pool.acquire().await?;
-        if Self::project_in(&mut conn, project).await?.is_none() {
-            return Err(StoreError::not_found("project", project));
-        }
-        let sql = format!(
-            "SELECT {REQUEST_COLUMNS} FROM promotion_requests r JOIN prompts p ON p.project = r.project AND p.prompt_key = r.prompt_key \
-             WHERE r.project = $1 AND ($2 = '' OR r.status = $2) ORDER BY r.id DESC"
-        );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(project)
-            .bind(status.map_or("", RequestStatus::as_str))
-            .fetch_all(&mut *conn)
-            .await?;
-        let mut out = Vec::with_capacity(rows.len());
-        for row in &rows {
-            out.push(Self::request_from_row(&mut conn, row).await?);
-        }
-        Ok(out)
-    }
-
-    pub async fn request(&self, project: &str, id: u64) -> Result<PromotionRequest> {
-        let mut conn = self.pool.acquire().await?;
-        Self::request_in(&mut conn, project, id).await
-    }
-
-    async fn close_request(
-        tx: &mut Tx,
-        request: &PromotionRequest,
-        status: RequestStatus,
-        actor: &Actor,
-        comment: Option<&str>,
-        move_id: Option<u64>,
-    ) -> Result<()> {
-        sqlx::query(
-            "UPDATE promotion_requests SET status = $1, closed_by = $2, closed_at = $3, closing_comment = $4, move_id = $5 WHERE id = $6 AND status = 'open'",
-        )
-        .bind(status.as_str())
-        .bind(actor.as_str())
-        .bind(now_rfc3339())
-        .bind(comment)
-        .bind(move_id.map(|m| m as i64))
-        .bind(request.id as i64)
-        .execute(&mut **tx)
-        .await?;
-        append_audit(
-            tx,
-            actor,
-            &format!("promotion.{}", status.as_str()),
-            &format!(
-                "request:{}/{}",
-                request.project, request.id
-            ),
-            json!({"request": request.id, "id": request.prompt_id, "environment": request.environment, "version": request.version, "comment": comment, "move": move_id}),
-        )
-        .await
-    }
-
-    // ----- judging ------------------------------------------------------------------
-
-    async fn judge(
-        tx: &mut Tx,
-        project: &str,
-        planned: &PlannedMove,
-        requester: &str,
-        request: Option<&PromotionRequest>,
-    ) -> Result<Judged> {
-        let env = planned.environment.as_str();
-        let Some(revision) = Self::policy_in(tx, project, env).await? else {
-            return Ok(Judged {
-                revision: None,
-                gates: Vec::new(),
-                needs_approval: false,
-                completion: Completion::Auto,
-                checklist: Vec::new(),
-            });
-        };
-        let policy = parsed(&revision)?;
-        let version = Self::version_in(tx, project, &planned.id, &planned.target)
-            .await?
-            .ok_or_else(|| {
-                StoreError::not_found("version", format!("{}@{}", planned.id, planned.target))
-            })?;
-        let gates: Gates = match policy.effective(&version.content) {
-            Ok(gates) => gates,
-            Err(e) => {
-                // A condition that cannot be judged blocks: a policy never passes by accident.
-                return Ok(Judged {
-                    revision: Some(revision.revision),
-                    gates: vec![GateOutcome {
-                        gate: "policy",
-                        passed: false,
-                        message: format!(
-                            "the {env} policy (revision {}) cannot be judged for this prompt: {e}",
-                            revision.revision
-                        ),
-                        detail: json!({"revision": revision.revision}),
-                    }],
-                    needs_approval: false,
-                    completion: policy.completion,
-                    checklist: Vec::new(),
-                });
-            }
-        };
-        let labels: BTreeMap<String, String> = sqlx::query(
-            "SELECT environment, version FROM labels WHERE project = $1 AND prompt_key = $2",
-        )
-        .bind(project)
-        .bind(&planned.key)
-        .fetch_all(&mut **tx)
-        .await?
-        .iter()
-        .map(|r| Ok((get(r, "environment")?, get(r, "version")?)))
-        .collect::<Result<_>>()?;
-        let latest_eval = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {EVAL_COLUMNS} FROM eval_runs WHERE project = $1 AND prompt_key = $2 AND version = $3 ORDER BY id DESC LIMIT 1"
-        )))
-        .bind(project)
-        .bind(&planned.key)
-        .bind(&planned.target)
-        .fetch_optional(&mut **tx)
-        .await?
-        .map(|r| -> Result<EvalFacts> {
-            let run = eval_from_row(&planned.key, &r)?;
-            // Only what the server measured counts; a run stored before it measured
-            // has its counts and nothing else.
-            let measured = run.measured.unwrap_or_default();
-            Ok(EvalFacts {
-                run: run.id,
-                passed: run.passed,
-                failed: run.failed,
-                errors: run.errors,
-                cost_per_call_usd: measured.cost_per_call_usd,
-                p95_latency_ms: measured.p95_latency_ms,
-                attached_by: run.actor,
-                via_key: run.via_key,
-                ci_key: run.ci_key,
-            })
-        })
-        .transpose()?;
-        let approvals: Vec<ApprovalFacts> = request
-            .map(|r| {
-                r.decisions
-                    .iter()
-                    .filter(|d| d.verdict == Verdict::Approve)
-                    .map(|d| ApprovalFacts {
-                        user: d.actor.clone(),
-                        role: d.role,
-                        teams: d.teams.clone(),
-                        checklist: d.checklist.clone(),
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        let compliance_defaults = ComplianceConfig::default().required_fields;
-        let facts = Facts {
-            prompt: &version.content,
-            version: &planned.target,
-            author: &version.author,
-            requester,
-            labels: &labels,
-            latest_eval: latest_eval.as_ref(),
-            approvals: &approvals,
-            compliance_defaults: &compliance_defaults,
-        };
-        Ok(Judged {
-            revision: Some(revision.revision),
-            gates: policy::evaluate(&gates, &facts),
-            needs_approval: gates.needs_approval(),
-            completion: policy.completion,
-            checklist: gates.checklist.clone(),
-        })
-    }
-
-    // ----- promotion ----------------------------------------------------------------
-
     /// Promotes a version through the environment's policy: moves the label when every
     /// gate holds; otherwise reports the unmet gates (opening a request for approvals
     /// when the policy asks for them); moves it anyway for an admin's override.
-    pub async fn promote(
+    async fn promote(
         &self,
         project: &str,
-        req: &PromoteRequest,
+        req: &Promote,
         actor: &Actor,
         role: Role,
     ) -> Result<Promotion> {
@@ -633,72 +267,11 @@ impl SqlRegistry {
         }
     }
 
-    async fn complete(
-        tx: &mut Tx,
-        project: &str,
-        planned: &PlannedMove,
-        actor: &Actor,
-        request: Option<&PromotionRequest>,
-        reason: Option<&str>,
-    ) -> Result<LabelMove> {
-        let moved = Self::insert_move(
-            tx,
-            project,
-            planned,
-            actor,
-            reason,
-            Some(&GovernedMove {
-                override_reason: None,
-                overridden_gates: None,
-                request: request.map(|r| r.id),
-            }),
-        )
-        .await?;
-        if let Some(r) = request {
-            Self::close_request(tx, r, RequestStatus::Completed, actor, None, Some(moved.id))
-                .await?;
-        }
-        Ok(moved)
-    }
-
-    async fn open_request(
-        tx: &mut Tx,
-        project: &str,
-        planned: &PlannedMove,
-        actor: &Actor,
-        reason: Option<&str>,
-    ) -> Result<u64> {
-        let id: i64 = next_id(tx, IdTable::PromotionRequests).await?;
-        sqlx::query(
-            "INSERT INTO promotion_requests (id, project, prompt_key, environment, version, requested_by, requested_at, reason, status) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'open')",
-        )
-        .bind(id)
-        .bind(project)
-        .bind(&planned.key)
-        .bind(&planned.environment)
-        .bind(&planned.target)
-        .bind(actor.as_str())
-        .bind(now_rfc3339())
-        .bind(reason)
-        .execute(&mut **tx)
-        .await?;
-        append_audit(
-            tx,
-            actor,
-            "promotion.requested",
-            &format!("request:{project}/{id}"),
-            json!({"request": id, "id": planned.id, "environment": planned.environment, "version": planned.target, "from": planned.current, "reason": reason}),
-        )
-        .await?;
-        to_u64(id, "request id")
-    }
-
     /// Records an approval or a rejection. Nobody decides on their own change: the
     /// version's author and the requester are refused whatever their role. When the
     /// last approval arrives, every gate holds and the policy completes automatically,
     /// the label moves in the same transaction.
-    pub async fn decide(
+    async fn decide(
         &self,
         project: &str,
         request_id: u64,
@@ -886,7 +459,7 @@ impl SqlRegistry {
     }
 
     /// The requester (or an admin) takes an open request back.
-    pub async fn withdraw(
+    async fn withdraw(
         &self,
         project: &str,
         request_id: u64,
@@ -916,8 +489,39 @@ impl SqlRegistry {
         Ok(request)
     }
 
+    /// Requests of a project (with one status, when given), newest first.
+    async fn requests(
+        &self,
+        project: &str,
+        status: Option<RequestStatus>,
+    ) -> Result<Vec<PromotionRequest>> {
+        let mut conn = self.pool.acquire().await?;
+        if Self::project_in(&mut conn, project).await?.is_none() {
+            return Err(StoreError::not_found("project", project));
+        }
+        let sql = format!(
+            "SELECT {REQUEST_COLUMNS} FROM promotion_requests r JOIN prompts p ON p.project = r.project AND p.prompt_key = r.prompt_key \
+             WHERE r.project = $1 AND ($2 = '' OR r.status = $2) ORDER BY r.id DESC"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(project)
+            .bind(status.map_or("", RequestStatus::as_str))
+            .fetch_all(&mut *conn)
+            .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in &rows {
+            out.push(Self::request_from_row(&mut conn, row).await?);
+        }
+        Ok(out)
+    }
+
+    async fn request(&self, project: &str, id: u64) -> Result<PromotionRequest> {
+        let mut conn = self.pool.acquire().await?;
+        Self::request_in(&mut conn, project, id).await
+    }
+
     /// The gates of a request as they stand now.
-    pub async fn request_gates(&self, project: &str, request_id: u64) -> Result<Vec<GateOutcome>> {
+    async fn request_gates(&self, project: &str, request_id: u64) -> Result<Vec<GateOutcome>> {
         let mut tx = self.pool.begin().await?;
         let request = Self::request_in(&mut tx, project, request_id).await?;
         let planned = PlannedMove {

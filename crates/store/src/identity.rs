@@ -1,35 +1,19 @@
-//! Users, their project roles, API keys and server settings, in the shared SQL engine.
-//! Secrets never reach this layer in the clear: passwords arrive as argon2id hashes
-//! and keys as SHA-256 hashes; neither is ever written to the audit log.
+//! Users, their project roles, API keys, sessions and server settings. Secrets never
+//! reach this layer in the clear: passwords arrive as argon2id hashes, keys and refresh
+//! tokens as SHA-256 hashes; none is ever written to the audit log.
 
-use crate::error::{Result, StoreError};
-use crate::model::*;
-use crate::sql::{
-    MAX_NAME_CHARS, SqlRegistry, Tx, append_audit, check_name, get, parse_json, shown,
+use crate::engine::{
+    Backend, SqlStore, WriteTx, append_audit, check_name, check_user_name, from_json, get,
 };
+use crate::error::{Result, StoreError};
+use crate::interface::Identity;
+use crate::model::*;
+use promptops_api::*;
 use promptops_core::clock::now_rfc3339;
 use promptops_core::role::Role;
 use serde_json::json;
 use sqlx::AnyConnection;
 use sqlx::any::AnyRow;
-
-/// User and team names: 1 to 64 letters, digits, `-`, `_`, `.` or `@` (emails work).
-pub(crate) fn check_user_name(what: &str, name: &str) -> Result<()> {
-    let ok = !name.is_empty()
-        && name.len() <= MAX_NAME_CHARS
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '@'))
-        && name.chars().any(|c| c != '.');
-    if ok {
-        Ok(())
-    } else {
-        Err(StoreError::invalid(format!(
-            "invalid {what} name `{}`: use 1 to {MAX_NAME_CHARS} letters, digits, `-`, `_`, `.` or `@`, not dots alone",
-            shown(name)
-        )))
-    }
-}
 
 /// The start of a session id, enough to tell sessions apart in the audit log without
 /// writing the id itself there.
@@ -50,8 +34,7 @@ fn parse_role(text: &str) -> Result<Role> {
 }
 
 fn teams_from(text: &str) -> Result<Vec<String>> {
-    serde_json::from_value(parse_json(text, "user teams")?)
-        .map_err(|e| StoreError::corrupt(format!("user teams: {e}")))
+    from_json(text, "user teams")
 }
 
 fn key_from_row(row: &AnyRow) -> Result<ApiKeyRecord> {
@@ -76,8 +59,11 @@ fn key_from_row(row: &AnyRow) -> Result<ApiKeyRecord> {
 
 const KEY_COLUMNS: &str = "prefix, name, secret_hash, owner, project, role, created_at, expires_at, revoked_at, revoked_by, revoked_reason, last_used_at, ci";
 
-impl SqlRegistry {
-    async fn user_in(conn: &mut AnyConnection, name: &str) -> Result<Option<UserRecord>> {
+impl SqlStore {
+    pub(crate) async fn user_in(
+        conn: &mut AnyConnection,
+        name: &str,
+    ) -> Result<Option<UserRecord>> {
         let Some(row) = sqlx::query(
             "SELECT name, password_hash, teams, disabled, created_at, created_by FROM users WHERE name = $1",
         )
@@ -114,15 +100,15 @@ impl SqlRegistry {
         }))
     }
 
-    async fn require_user(conn: &mut AnyConnection, name: &str) -> Result<User> {
+    pub(crate) async fn require_user(conn: &mut AnyConnection, name: &str) -> Result<User> {
         Ok(Self::user_in(conn, name)
             .await?
             .ok_or_else(|| StoreError::not_found("user", name))?
             .user)
     }
 
-    async fn insert_user(
-        tx: &mut Tx,
+    pub(crate) async fn insert_user(
+        tx: &mut WriteTx,
         new: &NewUser,
         roles: &[Membership],
         actor: &Actor,
@@ -187,8 +173,8 @@ impl SqlRegistry {
         Self::require_user(tx, &new.name).await
     }
 
-    async fn upsert_membership(
-        tx: &mut Tx,
+    pub(crate) async fn upsert_membership(
+        tx: &mut WriteTx,
         project: &str,
         user: &str,
         role: Option<Role>,
@@ -219,9 +205,68 @@ impl SqlRegistry {
         Ok(())
     }
 
+    pub(crate) async fn session_in(
+        conn: &mut AnyConnection,
+        id: &str,
+    ) -> Result<Option<SessionRecord>> {
+        sqlx::query(
+            "SELECT id, user_name, created_at, refreshed_at, refresh_hash, ended_at, ended_reason FROM sessions WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?
+        .map(|r| {
+            Ok(SessionRecord {
+                id: get(&r, "id")?,
+                user: get(&r, "user_name")?,
+                created_at: get(&r, "created_at")?,
+                refreshed_at: get(&r, "refreshed_at")?,
+                refresh_hash: get(&r, "refresh_hash")?,
+                ended_at: get(&r, "ended_at")?,
+                ended_reason: get(&r, "ended_reason")?,
+            })
+        })
+        .transpose()
+    }
+
+    pub(crate) async fn end_sessions_in(
+        tx: &mut WriteTx,
+        user: &str,
+        only: Option<&str>,
+        reason: &str,
+        now: &str,
+    ) -> Result<u64> {
+        Ok(sqlx::query(
+            "UPDATE sessions SET ended_at = $1, ended_reason = $2 \
+             WHERE user_name = $3 AND ended_at IS NULL AND ($4 = '' OR id = $4)",
+        )
+        .bind(now)
+        .bind(reason)
+        .bind(user)
+        .bind(only.unwrap_or(""))
+        .execute(&mut **tx)
+        .await?
+        .rows_affected())
+    }
+
+    pub(crate) async fn key_in(
+        conn: &mut AnyConnection,
+        prefix: &str,
+    ) -> Result<Option<ApiKeyRecord>> {
+        let sql = format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE prefix = $1");
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(prefix)
+            .fetch_optional(&mut *conn)
+            .await?
+            .map(|r| key_from_row(&r))
+            .transpose()
+    }
+}
+
+impl Identity for SqlStore {
     /// Creates the first admin (a role in every project) when there is no user yet;
     /// `None` when there already are users. Racing servers create at most one.
-    pub async fn bootstrap_admin(&self, new: &NewUser, actor: &Actor) -> Result<Option<User>> {
+    async fn bootstrap_admin(&self, new: &NewUser, actor: &Actor) -> Result<Option<User>> {
         let mut tx = self.write_tx().await?;
         let count: i64 = get(
             &sqlx::query("SELECT COUNT(*) AS n FROM users")
@@ -241,7 +286,7 @@ impl SqlRegistry {
         Ok(Some(user))
     }
 
-    pub async fn create_user(
+    async fn create_user(
         &self,
         new: &NewUser,
         roles: &[Membership],
@@ -253,12 +298,12 @@ impl SqlRegistry {
         Ok(user)
     }
 
-    pub async fn user(&self, name: &str) -> Result<Option<UserRecord>> {
+    async fn user(&self, name: &str) -> Result<Option<UserRecord>> {
         let mut conn = self.pool.acquire().await?;
         Self::user_in(&mut conn, name).await
     }
 
-    pub async fn users(&self) -> Result<Vec<User>> {
+    async fn users(&self) -> Result<Vec<User>> {
         let mut conn = self.pool.acquire().await?;
         let names = sqlx::query("SELECT name FROM users ORDER BY name")
             .fetch_all(&mut *conn)
@@ -273,12 +318,7 @@ impl SqlRegistry {
         Ok(users)
     }
 
-    pub async fn set_user_disabled(
-        &self,
-        name: &str,
-        disabled: bool,
-        actor: &Actor,
-    ) -> Result<User> {
+    async fn set_user_disabled(&self, name: &str, disabled: bool, actor: &Actor) -> Result<User> {
         let mut tx = self.write_tx().await?;
         let user = Self::require_user(&mut tx, name).await?;
         if user.disabled == disabled {
@@ -324,7 +364,7 @@ impl SqlRegistry {
     }
 
     /// Gives `user` `role` in `project` (`*`: every project), or takes their role there away.
-    pub async fn set_role(
+    async fn set_role(
         &self,
         project: &str,
         user: &str,
@@ -362,7 +402,7 @@ impl SqlRegistry {
 
     /// Removes a server setting and returns its value: how a secret that older
     /// versions kept in the database (`jwt_secret`) is moved out of it.
-    pub async fn take_setting(&self, name: &str) -> Result<Option<String>> {
+    async fn take_setting(&self, name: &str) -> Result<Option<String>> {
         let mut tx = self.write_tx().await?;
         let existing = sqlx::query("SELECT value FROM server_settings WHERE name = $1")
             .bind(name)
@@ -379,7 +419,7 @@ impl SqlRegistry {
         tx.commit().await?;
         // SQLite overwrites deleted content (secure_delete), but the WAL still holds the
         // old page until a checkpoint: fold it in now so no copy of the value remains.
-        if self.dialect == crate::sql::Dialect::Sqlite {
+        if matches!(self.backend, Backend::Sqlite { .. }) {
             sqlx::raw_sql("PRAGMA wal_checkpoint(TRUNCATE)")
                 .execute(&self.pool)
                 .await?;
@@ -387,11 +427,9 @@ impl SqlRegistry {
         Ok(Some(value))
     }
 
-    // ----- sessions -----------------------------------------------------------------
-
     /// Starts a session (a login). Sessions whose refresh token has long expired are
     /// forgotten here, so the table holds about one row per live login.
-    pub async fn start_session(&self, new: &NewSession, forget_before: &str) -> Result<()> {
+    async fn start_session(&self, new: &NewSession, forget_before: &str) -> Result<()> {
         let now = now_rfc3339();
         let mut conn = self.pool.acquire().await?;
         sqlx::query("DELETE FROM sessions WHERE refreshed_at < $1")
@@ -410,35 +448,14 @@ impl SqlRegistry {
         Ok(())
     }
 
-    pub async fn session(&self, id: &str) -> Result<Option<SessionRecord>> {
+    async fn session(&self, id: &str) -> Result<Option<SessionRecord>> {
         let mut conn = self.pool.acquire().await?;
         Self::session_in(&mut conn, id).await
     }
 
-    async fn session_in(conn: &mut AnyConnection, id: &str) -> Result<Option<SessionRecord>> {
-        sqlx::query(
-            "SELECT id, user_name, created_at, refreshed_at, refresh_hash, ended_at, ended_reason FROM sessions WHERE id = $1",
-        )
-        .bind(id)
-        .fetch_optional(&mut *conn)
-        .await?
-        .map(|r| {
-            Ok(SessionRecord {
-                id: get(&r, "id")?,
-                user: get(&r, "user_name")?,
-                created_at: get(&r, "created_at")?,
-                refreshed_at: get(&r, "refreshed_at")?,
-                refresh_hash: get(&r, "refresh_hash")?,
-                ended_at: get(&r, "ended_at")?,
-                ended_reason: get(&r, "ended_reason")?,
-            })
-        })
-        .transpose()
-    }
-
     /// Trades the refresh token known by `presented` for the one known by `next`. A
     /// token traded in before ends the session: one of its two holders is a thief.
-    pub async fn rotate_session(&self, id: &str, presented: &str, next: &str) -> Result<Rotation> {
+    async fn rotate_session(&self, id: &str, presented: &str, next: &str) -> Result<Rotation> {
         let mut tx = self.write_tx().await?;
         let Some(session) = Self::session_in(&mut tx, id).await? else {
             return Ok(Rotation::Ended("the session is unknown".into()));
@@ -479,7 +496,7 @@ impl SqlRegistry {
 
     /// Ends one session of `user` (`only`) or all of them; how many were live.
     /// Ending all is audited; a single logout is not (logins are not either).
-    pub async fn end_sessions(
+    async fn end_sessions(
         &self,
         user: &str,
         only: Option<&str>,
@@ -504,29 +521,7 @@ impl SqlRegistry {
         Ok(ended)
     }
 
-    async fn end_sessions_in(
-        tx: &mut Tx,
-        user: &str,
-        only: Option<&str>,
-        reason: &str,
-        now: &str,
-    ) -> Result<u64> {
-        Ok(sqlx::query(
-            "UPDATE sessions SET ended_at = $1, ended_reason = $2 \
-             WHERE user_name = $3 AND ended_at IS NULL AND ($4 = '' OR id = $4)",
-        )
-        .bind(now)
-        .bind(reason)
-        .bind(user)
-        .bind(only.unwrap_or(""))
-        .execute(&mut **tx)
-        .await?
-        .rows_affected())
-    }
-
-    // ----- API keys -----------------------------------------------------------------
-
-    pub async fn create_key(&self, new: &NewApiKey, actor: &Actor) -> Result<ApiKey> {
+    async fn create_key(&self, new: &NewApiKey, actor: &Actor) -> Result<ApiKey> {
         check_user_name("key", &new.name)?;
         check_name("project", &new.project)?;
         let mut tx = self.write_tx().await?;
@@ -562,23 +557,13 @@ impl SqlRegistry {
         Ok(key.key)
     }
 
-    async fn key_in(conn: &mut AnyConnection, prefix: &str) -> Result<Option<ApiKeyRecord>> {
-        let sql = format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE prefix = $1");
-        sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(prefix)
-            .fetch_optional(&mut *conn)
-            .await?
-            .map(|r| key_from_row(&r))
-            .transpose()
-    }
-
-    pub async fn api_key(&self, prefix: &str) -> Result<Option<ApiKeyRecord>> {
+    async fn api_key(&self, prefix: &str) -> Result<Option<ApiKeyRecord>> {
         let mut conn = self.pool.acquire().await?;
         Self::key_in(&mut conn, prefix).await
     }
 
     /// Every key (of one owner, when given), newest first.
-    pub async fn api_keys(&self, owner: Option<&str>) -> Result<Vec<ApiKey>> {
+    async fn api_keys(&self, owner: Option<&str>) -> Result<Vec<ApiKey>> {
         let sql = format!(
             "SELECT {KEY_COLUMNS} FROM api_keys WHERE ($1 = '' OR owner = $1) ORDER BY created_at DESC, prefix"
         );
@@ -591,7 +576,7 @@ impl SqlRegistry {
             .collect()
     }
 
-    pub async fn revoke_key(&self, prefix: &str, actor: &Actor) -> Result<ApiKey> {
+    async fn revoke_key(&self, prefix: &str, actor: &Actor) -> Result<ApiKey> {
         let mut tx = self.write_tx().await?;
         let key = Self::key_in(&mut tx, prefix)
             .await?
@@ -621,7 +606,7 @@ impl SqlRegistry {
     }
 
     /// Notes when a key was last used (not audited: it is not a change of rights).
-    pub async fn touch_key(&self, prefix: &str, at: &str) -> Result<()> {
+    async fn touch_key(&self, prefix: &str, at: &str) -> Result<()> {
         sqlx::query("UPDATE api_keys SET last_used_at = $1 WHERE prefix = $2")
             .bind(at)
             .bind(prefix)

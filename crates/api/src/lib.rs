@@ -1,0 +1,19 @@
+//! The registry's wire types: what goes over HTTP between `promptops serve` and its
+//! clients (the CLI, the runtime SDKs). Requests, responses and problem details only —
+//! no database, no HTTP stack — so an application that embeds the SDK links none of
+//! the server's dependencies. The server's handlers speak these types; the store hands
+//! them out; the OpenAPI document is generated from their annotations.
+
+pub mod audit;
+pub mod governance;
+pub mod identity;
+pub mod problem;
+pub mod registry;
+
+pub use audit::*;
+pub use governance::*;
+pub use identity::*;
+pub use problem::Problem;
+pub use promptops_core::policy::GateOutcome;
+pub use promptops_core::role::Role;
+pub use registry::*;

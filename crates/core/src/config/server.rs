@@ -1,0 +1,240 @@
+//! `[server]`: how `promptops serve` runs. One struct, filled from built-in defaults,
+//! then `promptops.toml`, then `PROMPTOPS_*` variables, then the command's flags.
+//! `promptops config show` prints it with passwords in URLs redacted.
+
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+/// A version's content may be this large unless the server is told otherwise.
+pub const DEFAULT_MAX_VERSION_BYTES: usize = 1024 * 1024;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Where to listen (`PROMPTOPS_ADDR`, `--addr`).
+    pub addr: String,
+    /// `postgres://user@host:port/db`, or `sqlite://PATH`; none: SQLite in
+    /// `.promptops/registry.db` (`PROMPTOPS_DATABASE_URL`, `--database-url`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_url: Option<String>,
+    /// PostgreSQL: keep the registry's tables in this schema (`PROMPTOPS_DATABASE_SCHEMA`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_schema: Option<String>,
+    /// Connections to SQLite (`PROMPTOPS_SQLITE_POOL_SIZE`).
+    pub sqlite_pool_size: u32,
+    /// Connections to PostgreSQL, per replica (`PROMPTOPS_POSTGRES_POOL_SIZE`).
+    pub postgres_pool_size: u32,
+    /// Redis for the shared delivery cache and cross-replica invalidation
+    /// (`PROMPTOPS_REDIS_URL`, `--redis-url`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redis_url: Option<String>,
+    /// The largest request body, in bytes (`PROMPTOPS_BODY_LIMIT_BYTES`).
+    pub body_limit_bytes: usize,
+    /// The largest eval run upload (it carries the whole report)
+    /// (`PROMPTOPS_EVAL_BODY_LIMIT_BYTES`).
+    pub eval_body_limit_bytes: usize,
+    /// The most content one version may hold, aliases expanded
+    /// (`PROMPTOPS_MAX_VERSION_BYTES`, `--max-version-bytes`).
+    pub max_version_bytes: usize,
+    /// `text` or `json` lines on stderr (`PROMPTOPS_LOG_FORMAT`, `--log-format`).
+    pub log_format: LogFormat,
+    /// `off`, `error`, `warn`, `info` or `debug` (`PROMPTOPS_LOG`).
+    pub log_level: LogLevel,
+    /// The token signing key file; default beside the SQLite database, else
+    /// `.promptops/jwt-secret` (`PROMPTOPS_JWT_SECRET_FILE`, `--jwt-secret-file`).
+    /// `PROMPTOPS_JWT_SECRET` itself is never read from a file of settings.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jwt_secret_file: Option<PathBuf>,
+    /// Behind a reverse proxy: the client's address is the last `X-Forwarded-For`
+    /// entry (`PROMPTOPS_TRUST_FORWARDED_FOR`, `--trust-forwarded-for`).
+    pub trust_forwarded_for: bool,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            addr: "127.0.0.1:8080".into(),
+            database_url: None,
+            database_schema: None,
+            sqlite_pool_size: 8,
+            postgres_pool_size: 16,
+            redis_url: None,
+            body_limit_bytes: 1024 * 1024,
+            eval_body_limit_bytes: 64 * 1024 * 1024,
+            max_version_bytes: DEFAULT_MAX_VERSION_BYTES,
+            log_format: LogFormat::Text,
+            log_level: LogLevel::Info,
+            jwt_secret_file: None,
+            trust_forwarded_for: false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogLevel {
+    Off,
+    Error,
+    Warn,
+    Info,
+    Debug,
+}
+
+impl ServerConfig {
+    /// Applies the `PROMPTOPS_*` variables that name server settings.
+    pub fn apply_env(&mut self, lookup: &impl Fn(&str) -> Option<String>) -> Result<(), String> {
+        let var = |name: &str| lookup(name).filter(|v| !v.is_empty());
+        if let Some(v) = var("PROMPTOPS_ADDR") {
+            self.addr = v;
+        }
+        if let Some(v) = var("PROMPTOPS_DATABASE_URL") {
+            self.database_url = Some(v);
+        }
+        if let Some(v) = var("PROMPTOPS_DATABASE_SCHEMA") {
+            self.database_schema = Some(v);
+        }
+        if let Some(v) = var("PROMPTOPS_REDIS_URL") {
+            self.redis_url = Some(v);
+        }
+        if let Some(v) = var("PROMPTOPS_JWT_SECRET_FILE") {
+            self.jwt_secret_file = Some(PathBuf::from(v));
+        }
+        number(
+            &var,
+            "PROMPTOPS_SQLITE_POOL_SIZE",
+            &mut self.sqlite_pool_size,
+        )?;
+        number(
+            &var,
+            "PROMPTOPS_POSTGRES_POOL_SIZE",
+            &mut self.postgres_pool_size,
+        )?;
+        number(
+            &var,
+            "PROMPTOPS_BODY_LIMIT_BYTES",
+            &mut self.body_limit_bytes,
+        )?;
+        number(
+            &var,
+            "PROMPTOPS_EVAL_BODY_LIMIT_BYTES",
+            &mut self.eval_body_limit_bytes,
+        )?;
+        number(
+            &var,
+            "PROMPTOPS_MAX_VERSION_BYTES",
+            &mut self.max_version_bytes,
+        )?;
+        if let Some(v) = var("PROMPTOPS_TRUST_FORWARDED_FOR") {
+            self.trust_forwarded_for = parse_bool("PROMPTOPS_TRUST_FORWARDED_FOR", &v)?;
+        }
+        if let Some(v) = var("PROMPTOPS_LOG_FORMAT") {
+            self.log_format = named("PROMPTOPS_LOG_FORMAT", &v, "text or json")?;
+        }
+        if let Some(v) = var("PROMPTOPS_LOG") {
+            self.log_level = named("PROMPTOPS_LOG", &v, "off, error, warn, info or debug")?;
+        }
+        Ok(())
+    }
+
+    /// The settings as `promptops config show` prints them: passwords in URLs replaced.
+    pub fn redacted(&self) -> ServerConfig {
+        ServerConfig {
+            database_url: self.database_url.as_deref().map(redact_url),
+            redis_url: self.redis_url.as_deref().map(redact_url),
+            ..self.clone()
+        }
+    }
+}
+
+fn number<T: std::str::FromStr>(
+    var: &impl Fn(&str) -> Option<String>,
+    name: &str,
+    into: &mut T,
+) -> Result<(), String> {
+    if let Some(v) = var(name) {
+        *into = v
+            .trim()
+            .parse()
+            .map_err(|_| format!("{name} is `{v}`; use a whole number"))?;
+    }
+    Ok(())
+}
+
+pub(crate) fn parse_bool(name: &str, value: &str) -> Result<bool, String> {
+    match value.trim() {
+        "1" | "true" | "yes" => Ok(true),
+        "0" | "false" | "no" | "" => Ok(false),
+        other => Err(format!("{name} is `{other}`; use true or false")),
+    }
+}
+
+fn named<T: serde::de::DeserializeOwned>(
+    name: &str,
+    value: &str,
+    choices: &str,
+) -> Result<T, String> {
+    serde_json::from_value(serde_json::Value::String(value.trim().to_lowercase()))
+        .map_err(|_| format!("{name} is `{value}`; use {choices}"))
+}
+
+/// A URL with the password part of its user info replaced by `***`.
+pub fn redact_url(url: &str) -> String {
+    let Some(scheme_end) = url.find("://") else {
+        return url.to_owned();
+    };
+    let rest = &url[scheme_end + 3..];
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    let Some(at) = rest[..authority_end].rfind('@') else {
+        return url.to_owned();
+    };
+    match rest[..at].split_once(':') {
+        Some((user, _password)) => {
+            format!("{}{user}:***@{}", &url[..scheme_end + 3], &rest[at + 1..])
+        }
+        None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_in_urls_are_redacted_and_nothing_else() {
+        assert_eq!(
+            redact_url("postgres://app:s3cret@db:5432/reg"),
+            "postgres://app:***@db:5432/reg"
+        );
+        assert_eq!(
+            redact_url("redis://:pw@cache:6379/0"),
+            "redis://:***@cache:6379/0"
+        );
+        assert_eq!(redact_url("postgres://db/reg"), "postgres://db/reg");
+        assert_eq!(redact_url("sqlite://./a@b.db"), "sqlite://./a@b.db");
+    }
+
+    #[test]
+    fn environment_overrides_and_bad_values_name_the_variable() {
+        let mut s = ServerConfig::default();
+        let env = |k: &str| match k {
+            "PROMPTOPS_MAX_VERSION_BYTES" => Some("2048".to_owned()),
+            "PROMPTOPS_LOG_FORMAT" => Some("JSON".to_owned()),
+            "PROMPTOPS_TRUST_FORWARDED_FOR" => Some("true".to_owned()),
+            _ => None,
+        };
+        s.apply_env(&env).unwrap();
+        assert_eq!(s.max_version_bytes, 2048);
+        assert_eq!(s.log_format, LogFormat::Json);
+        assert!(s.trust_forwarded_for);
+        let bad = |k: &str| (k == "PROMPTOPS_POSTGRES_POOL_SIZE").then(|| "many".to_owned());
+        let e = ServerConfig::default().apply_env(&bad).unwrap_err();
+        assert!(e.contains("PROMPTOPS_POSTGRES_POOL_SIZE is `many`"), "{e}");
+    }
+}

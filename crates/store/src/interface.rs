@@ -1,0 +1,271 @@
+//! What the server needs of storage, split by concern so that a layer in front of the
+//! store (the delivery cache) implements only the part it changes. [`Store`] is all of
+//! them together; [`crate::SqlStore`] is the one implementation.
+//!
+//! Methods return `Send` futures, so the server can be generic over them. Racing
+//! writers are serialised; the loser of a race gets [`StoreError::Conflict`] with the
+//! state that won.
+//!
+//! [`StoreError::Conflict`]: crate::StoreError::Conflict
+
+use crate::changes::Change;
+use crate::error::Result;
+use crate::model::*;
+use promptops_api::*;
+use promptops_core::policy::Policy;
+use serde_json::Value as Json;
+use std::future::Future;
+use tokio::sync::watch;
+
+/// Changes to prompts: projects, versions, label moves, eval runs.
+pub trait RegistryWrites: Send + Sync + 'static {
+    fn create_project(
+        &self,
+        name: &str,
+        environments: Option<&[String]>,
+        actor: &Actor,
+    ) -> impl Future<Output = Result<Project>> + Send;
+    fn set_environments(
+        &self,
+        project: &str,
+        environments: &[String],
+        actor: &Actor,
+    ) -> impl Future<Output = Result<Project>> + Send;
+    /// Publishes a version (creating the project and prompt on first use). The same
+    /// content again returns the existing version with `created: false`.
+    fn publish(
+        &self,
+        project: &str,
+        version: &NewVersion,
+        actor: &Actor,
+    ) -> impl Future<Output = Result<Published>> + Send;
+    /// Moves a label without a policy's judgement: rollbacks (the way back is never
+    /// blocked) and tests.
+    fn move_label(
+        &self,
+        project: &str,
+        request: &LabelMoveRequest,
+        actor: &Actor,
+    ) -> impl Future<Output = Result<LabelMove>> + Send;
+    fn attach_eval(
+        &self,
+        project: &str,
+        run: &NewEvalRun,
+        actor: &Actor,
+    ) -> impl Future<Output = Result<EvalRun>> + Send;
+}
+
+/// Reads of prompts: what running apps and the UI ask for.
+pub trait DeliveryReads: Send + Sync + 'static {
+    fn project(&self, name: &str) -> impl Future<Output = Result<Project>> + Send;
+    fn projects(&self) -> impl Future<Output = Result<Vec<Project>>> + Send;
+    fn prompts(&self, project: &str) -> impl Future<Output = Result<Vec<PromptSummary>>> + Send;
+    /// Every version of a prompt, oldest first.
+    fn versions(
+        &self,
+        project: &str,
+        id: &str,
+    ) -> impl Future<Output = Result<Vec<Version>>> + Send;
+    fn version(
+        &self,
+        project: &str,
+        id: &str,
+        version: &str,
+    ) -> impl Future<Output = Result<Version>> + Send;
+    /// Where each environment's label points, in promotion order.
+    fn labels(&self, project: &str, id: &str) -> impl Future<Output = Result<Vec<Label>>> + Send;
+    /// Every move of the prompt's labels (of one environment, when given), oldest first.
+    fn label_history(
+        &self,
+        project: &str,
+        id: &str,
+        environment: Option<&str>,
+    ) -> impl Future<Output = Result<Vec<LabelMove>>> + Send;
+    /// The version `environment` serves now.
+    fn resolve(
+        &self,
+        project: &str,
+        id: &str,
+        environment: &str,
+    ) -> impl Future<Output = Result<Version>> + Send;
+    fn eval_runs(
+        &self,
+        project: &str,
+        id: &str,
+        version: &str,
+    ) -> impl Future<Output = Result<Vec<EvalRun>>> + Send;
+    fn eval_report(&self, project: &str, run: u64) -> impl Future<Output = Result<Json>> + Send;
+}
+
+/// Users, roles, API keys, sessions and server settings.
+pub trait Identity: Send + Sync + 'static {
+    /// Creates the first admin (a role in every project) when the store has no user;
+    /// `None` when it has.
+    fn bootstrap_admin(
+        &self,
+        new: &NewUser,
+        actor: &Actor,
+    ) -> impl Future<Output = Result<Option<User>>> + Send;
+    fn create_user(
+        &self,
+        new: &NewUser,
+        roles: &[Membership],
+        actor: &Actor,
+    ) -> impl Future<Output = Result<User>> + Send;
+    fn user(&self, name: &str) -> impl Future<Output = Result<Option<UserRecord>>> + Send;
+    fn users(&self) -> impl Future<Output = Result<Vec<User>>> + Send;
+    /// Disabling ends the user's sessions and revokes their keys, for good.
+    fn set_user_disabled(
+        &self,
+        name: &str,
+        disabled: bool,
+        actor: &Actor,
+    ) -> impl Future<Output = Result<User>> + Send;
+    /// Gives `user` `role` in `project` (`*`: every project), or takes it away (`None`).
+    fn set_role(
+        &self,
+        project: &str,
+        user: &str,
+        role: Option<Role>,
+        actor: &Actor,
+    ) -> impl Future<Output = Result<User>> + Send;
+    /// Removes a server setting, returning its value (never audited: it may be a secret).
+    fn take_setting(&self, name: &str) -> impl Future<Output = Result<Option<String>>> + Send;
+    fn create_key(
+        &self,
+        new: &NewApiKey,
+        actor: &Actor,
+    ) -> impl Future<Output = Result<ApiKey>> + Send;
+    fn api_key(&self, prefix: &str) -> impl Future<Output = Result<Option<ApiKeyRecord>>> + Send;
+    /// Every API key (of one owner, when given).
+    fn api_keys(&self, owner: Option<&str>) -> impl Future<Output = Result<Vec<ApiKey>>> + Send;
+    fn revoke_key(
+        &self,
+        prefix: &str,
+        actor: &Actor,
+    ) -> impl Future<Output = Result<ApiKey>> + Send;
+    fn touch_key(&self, prefix: &str, at: &str) -> impl Future<Output = Result<()>> + Send;
+    /// Starts a session (a login), forgetting those last refreshed before `forget_before`.
+    fn start_session(
+        &self,
+        new: &NewSession,
+        forget_before: &str,
+    ) -> impl Future<Output = Result<()>> + Send;
+    fn session(&self, id: &str) -> impl Future<Output = Result<Option<SessionRecord>>> + Send;
+    /// Trades the refresh token `presented` (hash) for `next`; a reused one ends the session.
+    fn rotate_session(
+        &self,
+        id: &str,
+        presented: &str,
+        next: &str,
+    ) -> impl Future<Output = Result<Rotation>> + Send;
+    /// Ends one of `user`'s sessions (`only`) or all of them; how many were live.
+    fn end_sessions(
+        &self,
+        user: &str,
+        only: Option<&str>,
+        reason: &str,
+        actor: &Actor,
+    ) -> impl Future<Output = Result<u64>> + Send;
+}
+
+/// Policies, promotion requests, approvals and the gated promotion.
+pub trait Governance: Send + Sync + 'static {
+    /// Stores a new revision of an environment's policy (the same text again changes
+    /// nothing). `parsed` is `source` as the caller parsed it, once, with the findings
+    /// it showed; a policy that names another environment is refused.
+    fn put_policy(
+        &self,
+        project: &str,
+        environment: &str,
+        source: &str,
+        parsed: &Policy,
+        actor: &Actor,
+    ) -> impl Future<Output = Result<PolicyRevision>> + Send;
+    fn policy(
+        &self,
+        project: &str,
+        environment: &str,
+    ) -> impl Future<Output = Result<Option<PolicyRevision>>> + Send;
+    fn policy_history(
+        &self,
+        project: &str,
+    ) -> impl Future<Output = Result<Vec<PolicyRevision>>> + Send;
+    /// Promotes through the environment's policy (see [`PromoteMode`]); `role` is the
+    /// actor's in the project.
+    fn promote(
+        &self,
+        project: &str,
+        request: &Promote,
+        actor: &Actor,
+        role: Role,
+    ) -> impl Future<Output = Result<Promotion>> + Send;
+    /// Approves or rejects a request; the last approval may move the label.
+    fn decide(
+        &self,
+        project: &str,
+        request: u64,
+        decision: &NewDecision,
+        decider: &Decider,
+    ) -> impl Future<Output = Result<Promotion>> + Send;
+    fn withdraw(
+        &self,
+        project: &str,
+        request: u64,
+        actor: &Actor,
+        role: Role,
+        comment: Option<&str>,
+    ) -> impl Future<Output = Result<PromotionRequest>> + Send;
+    fn requests(
+        &self,
+        project: &str,
+        status: Option<RequestStatus>,
+    ) -> impl Future<Output = Result<Vec<PromotionRequest>>> + Send;
+    fn request(
+        &self,
+        project: &str,
+        request: u64,
+    ) -> impl Future<Output = Result<PromotionRequest>> + Send;
+    /// The gates of a request as they stand now.
+    fn request_gates(
+        &self,
+        project: &str,
+        request: u64,
+    ) -> impl Future<Output = Result<Vec<GateOutcome>>> + Send;
+}
+
+/// The hash-chained audit log, and the ordered change feed read from it.
+pub trait AuditLog: Send + Sync + 'static {
+    /// `sqlite` or `postgres`.
+    fn backend(&self) -> &'static str;
+    /// Checks the database answers.
+    fn ping(&self) -> impl Future<Output = Result<()>> + Send;
+    /// Audit events after sequence number `after`, at most `limit`.
+    fn audit_events(
+        &self,
+        after: u64,
+        limit: u64,
+    ) -> impl Future<Output = Result<Vec<AuditEvent>>> + Send;
+    /// Re-computes the whole chain (and checks it against a head kept elsewhere).
+    fn audit_verify(
+        &self,
+        kept_head: Option<&AuditHead>,
+    ) -> impl Future<Output = Result<Verification>> + Send;
+    fn audit_head(&self) -> impl Future<Output = Result<Option<AuditHead>>> + Send;
+    /// Every state change committed after sequence number `after`, in order, at most
+    /// `limit`: the feed every cache and watcher follows (from any replica, since it is
+    /// read from the shared database).
+    fn changes_after(
+        &self,
+        after: u64,
+        limit: u64,
+    ) -> impl Future<Output = Result<Vec<Change>>> + Send;
+    /// The newest sequence number committed through this process, updated as each
+    /// write commits: wait on it, then read [`AuditLog::changes_after`].
+    fn committed(&self) -> watch::Receiver<u64>;
+}
+
+/// Everything the server needs of storage.
+pub trait Store: RegistryWrites + DeliveryReads + Identity + Governance + AuditLog {}
+
+impl<T: RegistryWrites + DeliveryReads + Identity + Governance + AuditLog> Store for T {}
