@@ -9,7 +9,7 @@ mod support;
 
 use serde_json::Value;
 use std::path::Path;
-use support::{ADMIN_PASSWORD, As, Server, drop_schema, postgres, project, serve};
+use support::{ADMIN_PASSWORD, As, Server, postgres, project, serve};
 use tempfile::TempDir;
 
 const PROD_POLICY: &str = r#"description: prod takes what staging serves, tested and reviewed
@@ -383,19 +383,18 @@ fn governance_on_the_embedded_sqlite_registry() {
 
 #[test]
 fn governance_on_postgresql() {
-    let Some((url, schema)) = postgres("governance_on_postgresql") else {
+    let Some(pg) = postgres("governance_on_postgresql") else {
         return;
     };
     let tmp = TempDir::new().unwrap();
     let repo = project(&tmp);
     let server = serve(
         tmp.path(),
-        &["--database-url", &url, "--database-schema", &schema],
+        &["--database-url", &pg.url, "--database-schema", &pg.name],
     );
     walk_governance(&server, &repo);
     keys_work_and_revoke(&server, &repo);
     drop(server);
-    drop_schema(&url, &schema);
 }
 
 /// `plan` shows what `apply` would do; `apply` stops at the first blocked move and says

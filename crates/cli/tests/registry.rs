@@ -6,7 +6,7 @@
 mod support;
 
 use std::path::Path;
-use support::{As, Server, drop_schema, postgres, project, serve, text};
+use support::{As, Server, postgres, project, serve, text};
 use tempfile::TempDir;
 
 /// Alice: admin of every project, logged in through the CLI.
@@ -222,18 +222,17 @@ fn lifecycle_on_the_embedded_sqlite_registry() {
 
 #[test]
 fn lifecycle_on_postgresql() {
-    let Some((url, schema)) = postgres("lifecycle_on_postgresql") else {
+    let Some(pg) = postgres("lifecycle_on_postgresql") else {
         return;
     };
     let tmp = TempDir::new().unwrap();
     let repo = project(&tmp);
     let server = serve(
         tmp.path(),
-        &["--database-url", &url, "--database-schema", &schema],
+        &["--database-url", &pg.url, "--database-schema", &pg.name],
     );
     let a = alice(&server, &repo);
     walk_the_lifecycle(&a);
     refusals_are_clear_and_change_nothing(&a);
     drop(server);
-    drop_schema(&url, &schema);
 }

@@ -7,34 +7,7 @@ use promptops_api::*;
 use promptops_store::*;
 use serde_json::json;
 use std::sync::Arc;
-use support::{actor, version};
-
-/// Runs `$scenario(store)` on a fresh SQLite store and a fresh PostgreSQL store.
-macro_rules! on_both_backends {
-    ($($scenario:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $scenario() {
-                    let (store, _dir) = crate::support::sqlite().await;
-                    super::$scenario(Arc::new(store)).await;
-                }
-            )*
-            use std::sync::Arc;
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $scenario() {
-                    let Some(guard) = crate::support::postgres(stringify!($scenario)).await else { return };
-                    super::$scenario(Arc::new(guard.store.clone())).await;
-                    guard.drop_schema().await;
-                }
-            )*
-            use std::sync::Arc;
-        }
-    };
-}
+use support::{actor, on_both_backends, version};
 
 on_both_backends!(
     publishing_is_idempotent_and_versions_are_immutable,

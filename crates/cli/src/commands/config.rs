@@ -7,7 +7,7 @@ use anyhow::Result;
 
 pub fn show(project: &Project, format: Format) -> Result<Outcome> {
     match format {
-        Format::Json => output::json(&project.config),
+        Format::Json => output::json(&project.config.redacted()),
         Format::Text => {
             match &project.config_path {
                 Some(path) => println!("# from {} (and PROMPTOPS_* environment)", path.display()),

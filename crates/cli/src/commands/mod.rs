@@ -6,6 +6,7 @@ mod diff;
 mod eval;
 mod governance;
 mod hash;
+mod identity;
 mod init;
 mod list;
 mod plan;
@@ -136,7 +137,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Login {
             user,
             password_stdin,
-        } => governance::login(
+        } => identity::login(
             &Project::load(config, None)?,
             registry_url,
             user.as_deref(),
@@ -144,11 +145,11 @@ pub fn run(cli: Cli) -> Result<Outcome> {
             format,
         ),
         Command::Logout { all } => {
-            governance::logout(&Project::load(config, None)?, registry_url, all)
+            identity::logout(&Project::load(config, None)?, registry_url, all)
         }
-        Command::Whoami => governance::whoami(&session(None)?.1),
-        Command::User { action } => governance::user(&session(None)?.1, &action),
-        Command::Key { action } => governance::key(&session(None)?.1, &action),
+        Command::Whoami => identity::whoami(&session(None)?.1),
+        Command::User { action } => identity::user(&session(None)?.1, &action),
+        Command::Key { action } => identity::key(&session(None)?.1, &action),
         Command::Policy {
             action: crate::cli::PolicyAction::Check { files },
         } => governance::policy_check(&Project::load(config, None)?, &files, format),

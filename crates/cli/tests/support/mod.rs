@@ -204,9 +204,22 @@ pub fn project(tmp: &TempDir) -> PathBuf {
     tmp.path().join("demo")
 }
 
-/// The PostgreSQL URL and a fresh schema name, or `None` (with one skipped line) when
-/// it is unreachable and not required.
-pub fn postgres(test: &str) -> Option<(String, String)> {
+/// A schema of the shared PostgreSQL, dropped when this guard is — also when the test
+/// panics. Declare it before the server that uses it, so the server stops first.
+pub struct PgSchema {
+    pub url: String,
+    pub name: String,
+}
+
+impl Drop for PgSchema {
+    fn drop(&mut self) {
+        drop_schema(&self.url, &self.name);
+    }
+}
+
+/// The PostgreSQL URL and a fresh schema (dropped with the guard), or `None` (with one
+/// skipped line) when it is unreachable and not required.
+pub fn postgres(test: &str) -> Option<PgSchema> {
     let url = std::env::var("PROMPTOPS_TEST_PG_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
     static N: AtomicU32 = AtomicU32::new(0);
@@ -222,12 +235,16 @@ pub fn postgres(test: &str) -> Option<(String, String)> {
         eprintln!("skipped {test}: PostgreSQL not reachable at {url}; set PROMPTOPS_TEST_PG_URL");
         return None;
     }
-    Some((url, schema))
+    Some(PgSchema { url, name: schema })
 }
 
-pub fn drop_schema(url: &str, schema: &str) {
+fn drop_schema(url: &str, schema: &str) {
     let o = Command::new("psql")
-        .args([url, "-qc", &format!("DROP SCHEMA \"{schema}\" CASCADE")])
+        .args([
+            url,
+            "-qc",
+            &format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"),
+        ])
         .output();
     if !o.as_ref().is_ok_and(|o| o.status.success()) {
         eprintln!("note: could not drop schema {schema}: {o:?}");

@@ -106,3 +106,33 @@ pub fn version(id: &str, version: &str, template: &str) -> NewVersion {
         changelog: None,
     }
 }
+
+/// Runs `$scenario(store)` on a fresh SQLite store and a fresh PostgreSQL store.
+#[allow(unused_macros)] // tamper.rs does not use it
+macro_rules! on_both_backends {
+    ($($scenario:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $scenario() {
+                    let (store, _dir) = crate::support::sqlite().await;
+                    super::$scenario(Arc::new(store)).await;
+                }
+            )*
+            use std::sync::Arc;
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $scenario() {
+                    let Some(guard) = crate::support::postgres(stringify!($scenario)).await else { return };
+                    super::$scenario(Arc::new(guard.store.clone())).await;
+                    guard.drop_schema().await;
+                }
+            )*
+            use std::sync::Arc;
+        }
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use on_both_backends;
