@@ -24,8 +24,13 @@ while [ $# -gt 0 ]; do
   esac
 done
 command -v wrk >/dev/null || { echo "installing wrk"; apt-get install -y wrk >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y wrk >/dev/null; }; }
-cargo build --release --quiet -p promptops
-BIN="$PWD/target/release/promptops"
+# PROMPTOPS_BIN measures another build (an older commit's, to compare) as it is.
+if [ -n "${PROMPTOPS_BIN:-}" ]; then
+  BIN="$PROMPTOPS_BIN"
+else
+  cargo build --release --quiet -p promptops
+  BIN="$PWD/target/release/promptops"
+fi
 KIT="${BENCH_KIT:-$(cd .. && pwd)/shared/bench}"
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }

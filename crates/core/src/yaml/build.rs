@@ -343,13 +343,7 @@ fn show_bytes(n: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::yaml::parse;
-
-    fn parse_ok(src: &str) -> (Option<Node>, Vec<crate::diagnostic::Diagnostic>) {
-        let mut f = Findings::new("t.yaml");
-        let node = parse(src, &mut f);
-        (node, f.into_vec())
-    }
+    use crate::yaml::tests::parse_ok;
 
     #[test]
     fn alias_bomb_is_bounded() {

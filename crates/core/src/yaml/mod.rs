@@ -223,7 +223,8 @@ mod tests {
     use super::*;
     use crate::diagnostic::Code;
 
-    fn parse_ok(src: &str) -> (Option<Node>, Vec<crate::diagnostic::Diagnostic>) {
+    /// The tree and the findings of `src` (the tests of `build` use it too).
+    pub(super) fn parse_ok(src: &str) -> (Option<Node>, Vec<crate::diagnostic::Diagnostic>) {
         let mut f = Findings::new("t.yaml");
         let node = parse(src, &mut f);
         (node, f.into_vec())
