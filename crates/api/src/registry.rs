@@ -286,6 +286,20 @@ pub struct Resolved {
     pub content: Json,
 }
 
+/// One label move, as the watch stream sends it (`event: label`, `id:` the feed
+/// position).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct WatchEvent {
+    /// The prompt id.
+    pub id: String,
+    /// The version the environment serves now.
+    pub version: String,
+    pub content_hash: String,
+    pub environment: String,
+    /// The change-feed position (also the event's `id:`).
+    pub seq: u64,
+}
+
 /// The diff's form (documentation only: the query keeps the text to name a bad value).
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]

@@ -9,6 +9,7 @@
 mod access_log;
 pub mod auth;
 pub mod bootstrap;
+pub mod delivery;
 mod extract;
 pub mod measure;
 pub mod openapi;
@@ -57,11 +58,28 @@ pub fn router<S: Store>(store: Arc<S>, config: AuthConfig) -> Router {
     router_with(store, config, Settings::default())
 }
 
-/// The API's routes over `store`: each declared route with its permission checked
-/// before its handler, the body limits, the fallbacks and the access log.
+/// The API's routes over `store` without Redis.
 pub fn router_with<S: Store>(store: Arc<S>, config: AuthConfig, settings: Settings) -> Router {
+    router_over(store, config, settings, None)
+}
+
+/// The API's routes over `store` (and `redis` for delivery, when given): each declared
+/// route with its permission checked before its handler, the body limits, the
+/// fallbacks and the access log. Starts delivery's background tasks.
+pub fn router_over<S: Store>(
+    store: Arc<S>,
+    config: AuthConfig,
+    settings: Settings,
+    redis: Option<delivery::redis::RedisLayer>,
+) -> Router {
+    let delivery = Arc::new(delivery::Delivery::new(store.clone(), redis));
+    delivery::follow::start(
+        &delivery,
+        std::time::Duration::from_millis(settings.feed_poll_ms.max(10)),
+    );
     let state = AppState {
         store,
+        delivery,
         auth: Arc::new(AuthState {
             signer: auth::token::Signer::new(&config.jwt_secret)
                 .with_previous(config.previous_jwt_secret.as_deref()),
@@ -91,7 +109,10 @@ pub fn router_with<S: Store>(store: Arc<S>, config: AuthConfig, settings: Settin
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(state.settings.body_limit_bytes))
-        .layer(axum::middleware::from_fn(access_log::record))
+        .layer(axum::middleware::from_fn_with_state(
+            access_log::AccessLog::start(state.settings.access_log_sample),
+            access_log::record,
+        ))
         .with_state(state)
 }
 
@@ -112,6 +133,31 @@ async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) ->
     )
 }
 
+/// Redis could not be set up from the settings.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("redis_url: {0}")]
+    Redis(#[from] delivery::redis::RedisError),
+    #[error("the registry's id cannot be read: {0}")]
+    Store(#[from] promptops_store::StoreError),
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
+
+/// The Redis layer `settings` ask for, namespaced by the registry's id (shared by every
+/// replica of one database).
+pub async fn redis_layer<S: Store>(
+    store: &S,
+    settings: &Settings,
+) -> Result<Option<delivery::redis::RedisLayer>, ServeError> {
+    let Some(url) = &settings.redis_url else {
+        return Ok(None);
+    };
+    let fresh = auth::secrets::random_token(8).unwrap_or_else(|_| "registry".into());
+    let id = store.setting_or_init("registry_id", &fresh).await?;
+    Ok(Some(delivery::redis::RedisLayer::new(url, &id)?))
+}
+
 /// Serves the API on `listener` until `shutdown` completes. Each request knows its
 /// peer's address (login limits count failures per address).
 pub async fn serve<S: Store>(
@@ -120,12 +166,14 @@ pub async fn serve<S: Store>(
     settings: Settings,
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    let app = router_with(Arc::new(store), config, settings);
+) -> Result<(), ServeError> {
+    let redis = redis_layer(&store, &settings).await?;
+    let app = router_over(Arc::new(store), config, settings, redis);
     axum::serve(
         listener,
         app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
     )
     .with_graceful_shutdown(shutdown)
-    .await
+    .await?;
+    Ok(())
 }

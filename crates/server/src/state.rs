@@ -3,10 +3,13 @@
 use crate::Settings;
 use crate::auth::limit::{HashPool, LoginLimiter};
 use crate::auth::token::Signer;
+use crate::delivery::Delivery;
 use std::sync::Arc;
 
 pub struct AppState<S> {
     pub store: Arc<S>,
+    /// What environments serve, from memory first (see [`crate::delivery`]).
+    pub delivery: Arc<Delivery<S>>,
     pub auth: Arc<AuthState>,
     /// The server's settings (`[server]`).
     pub settings: Arc<Settings>,
@@ -25,6 +28,7 @@ impl<S> Clone for AppState<S> {
     fn clone(&self) -> Self {
         AppState {
             store: self.store.clone(),
+            delivery: self.delivery.clone(),
             auth: self.auth.clone(),
             settings: self.settings.clone(),
         }

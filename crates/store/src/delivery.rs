@@ -183,6 +183,30 @@ impl DeliveryReads for SqlStore {
         }
     }
 
+    async fn served(&self, project: &str, env: &str) -> Result<Vec<Version>> {
+        let mut conn = self.pool.acquire().await?;
+        let proj = Self::project_in(&mut conn, project)
+            .await?
+            .ok_or_else(|| StoreError::not_found("project", project))?;
+        if !proj.environments.iter().any(|e| e == env) {
+            return Err(StoreError::not_found("environment", env));
+        }
+        let sql = format!(
+            "SELECT {VERSION_COLUMNS} FROM labels l \
+             JOIN versions v ON v.project = l.project AND v.prompt_key = l.prompt_key AND v.version = l.version \
+             JOIN prompts p ON p.project = l.project AND p.prompt_key = l.prompt_key \
+             WHERE l.project = $1 AND l.environment = $2 ORDER BY l.prompt_key"
+        );
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(project)
+            .bind(env)
+            .fetch_all(&mut *conn)
+            .await?
+            .iter()
+            .map(version_from_row)
+            .collect()
+    }
+
     async fn eval_runs(&self, project: &str, id: &str, version: &str) -> Result<Vec<EvalRun>> {
         let mut conn = self.pool.acquire().await?;
         let id = Self::require_prompt(&mut conn, project, id).await?;

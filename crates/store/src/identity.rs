@@ -429,6 +429,24 @@ impl Identity for SqlStore {
 
     /// Starts a session (a login). Sessions whose refresh token has long expired are
     /// forgotten here, so the table holds about one row per live login.
+    async fn setting_or_init(&self, name: &str, initial: &str) -> Result<String> {
+        let mut tx = self.write_tx().await?;
+        let existing = sqlx::query("SELECT value FROM server_settings WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if let Some(row) = existing {
+            return get(&row, "value");
+        }
+        sqlx::query("INSERT INTO server_settings (name, value) VALUES ($1, $2)")
+            .bind(name)
+            .bind(initial)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(initial.to_owned())
+    }
+
     async fn start_session(&self, new: &NewSession, forget_before: &str) -> Result<()> {
         let now = now_rfc3339();
         let mut conn = self.pool.acquire().await?;

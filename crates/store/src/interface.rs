@@ -88,6 +88,12 @@ pub trait DeliveryReads: Send + Sync + 'static {
         id: &str,
         environment: &str,
     ) -> impl Future<Output = Result<Version>> + Send;
+    /// Every prompt `environment` serves now, by prompt id (what a bundle holds).
+    fn served(
+        &self,
+        project: &str,
+        environment: &str,
+    ) -> impl Future<Output = Result<Vec<Version>>> + Send;
     fn eval_runs(
         &self,
         project: &str,
@@ -131,6 +137,13 @@ pub trait Identity: Send + Sync + 'static {
     ) -> impl Future<Output = Result<User>> + Send;
     /// Removes a server setting, returning its value (never audited: it may be a secret).
     fn take_setting(&self, name: &str) -> impl Future<Output = Result<Option<String>>> + Send;
+    /// A server setting that is not a secret (the registry's id), storing `initial`
+    /// first when unset; racing replicas agree on the first value stored.
+    fn setting_or_init(
+        &self,
+        name: &str,
+        initial: &str,
+    ) -> impl Future<Output = Result<String>> + Send;
     fn create_key(
         &self,
         new: &NewApiKey,

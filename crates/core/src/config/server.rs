@@ -48,6 +48,15 @@ pub struct ServerConfig {
     /// Behind a reverse proxy: the client's address is the last `X-Forwarded-For`
     /// entry (`PROMPTOPS_TRUST_FORWARDED_FOR`, `--trust-forwarded-for`).
     pub trust_forwarded_for: bool,
+    /// How often a replica reads the change feed from the database when nothing
+    /// announced a change (the fallback when Redis is away), in milliseconds
+    /// (`PROMPTOPS_FEED_POLL_MS`).
+    pub feed_poll_ms: u64,
+    /// One in this many successful delivery reads is written to the access log (every
+    /// other request and every error always is) (`PROMPTOPS_ACCESS_LOG_SAMPLE`).
+    pub access_log_sample: u64,
+    /// Seconds between the watch stream's heartbeats (`PROMPTOPS_WATCH_HEARTBEAT_SECS`).
+    pub watch_heartbeat_secs: u64,
 }
 
 impl Default for ServerConfig {
@@ -66,6 +75,9 @@ impl Default for ServerConfig {
             log_level: LogLevel::Info,
             jwt_secret_file: None,
             trust_forwarded_for: false,
+            feed_poll_ms: 250,
+            access_log_sample: 100,
+            watch_heartbeat_secs: 15,
         }
     }
 }

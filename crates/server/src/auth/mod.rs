@@ -4,6 +4,7 @@
 //! project and hands the handler a [`Caller`]. A route missing from the table is
 //! refused, so a new route cannot be forgotten open.
 
+mod authenticate;
 pub mod client;
 pub mod limit;
 pub mod secrets;
@@ -11,6 +12,7 @@ pub mod token;
 
 use crate::problem::ApiError;
 use crate::state::AppState;
+pub use authenticate::{active_user, authenticate, enforce, live_session};
 use axum::extract::rejection::RawPathParamsRejection;
 use axum::extract::{FromRequestParts, MatchedPath, RawPathParams, Request, State};
 use axum::http::request::Parts;
@@ -21,7 +23,6 @@ use promptops_api::{ALL_PROJECTS, User};
 use promptops_core::clock::{epoch_seconds, now_rfc3339};
 use promptops_core::role::Role;
 use promptops_store::{Actor, Store};
-use token::TokenKind;
 
 /// What a route needs of its caller.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -157,7 +158,7 @@ impl Principal {
 }
 
 /// The handler's view of the caller (only routes that need credentials have one).
-pub struct Caller(pub Principal);
+pub struct Caller(pub std::sync::Arc<Principal>);
 
 impl<S: Send + Sync> FromRequestParts<S> for Caller {
     type Rejection = ApiError;
@@ -165,7 +166,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
         parts
             .extensions
-            .get::<Principal>()
+            .get::<std::sync::Arc<Principal>>()
             .cloned()
             .map(Caller)
             .ok_or_else(|| unauthorized("this route needs credentials"))
@@ -178,57 +179,6 @@ pub fn unauthorized(detail: impl Into<String>) -> ApiError {
 
 pub fn forbidden(detail: impl Into<String>) -> ApiError {
     ApiError::new(StatusCode::FORBIDDEN, detail)
-}
-
-/// Runs before every routed handler (its route's layer, holding the route's
-/// permission): authenticates and authorizes the caller. Nothing here logs a secret: only names and prefixes.
-pub async fn enforce<S: Store>(
-    State(RouteGuard { state, permission }): State<RouteGuard<S>>,
-    matched: Option<MatchedPath>,
-    params: Result<RawPathParams, RawPathParamsRejection>,
-    mut request: Request,
-    next: Next,
-) -> Response {
-    let params = match params {
-        Ok(p) => p,
-        // Bad UTF-8 in a path segment: a problem like every other refusal.
-        Err(rejection) => {
-            return ApiError::bad_request(format!(
-                "{}; path segments must be percent-encoded UTF-8",
-                rejection.body_text()
-            ))
-            .into_response();
-        }
-    };
-    let path = matched.as_ref().map_or("", |m| m.as_str());
-    let need = permission.need();
-    if need == Need::Nothing {
-        return next.run(request).await;
-    }
-    let principal = match authenticate(&state, request.headers().get(header::AUTHORIZATION)).await {
-        Ok(p) => p,
-        Err(e) => return with_challenge(e.into_response()),
-    };
-    let project = params
-        .iter()
-        .find(|(name, _)| *name == "project")
-        .map(|(_, value)| value.to_owned());
-    if let Err(e) = authorize(&principal, need, project.as_deref()) {
-        tracing::info!(caller = %principal.describe(), path, "refused: {}", e.0.detail);
-        return e.into_response();
-    }
-    request.extensions_mut().insert(principal);
-    next.run(request).await
-}
-
-fn with_challenge(mut response: Response) -> Response {
-    if response.status() == StatusCode::UNAUTHORIZED {
-        response.headers_mut().insert(
-            header::WWW_AUTHENTICATE,
-            HeaderValue::from_static("Bearer realm=\"promptops\""),
-        );
-    }
-    response
 }
 
 /// Whether `principal` holds what `need` asks, in `project` (the route's, if any).
@@ -265,151 +215,5 @@ pub fn authorize(principal: &Principal, need: Need, project: Option<&str>) -> Re
             "this needs the {wanted} role in {scope}; {} has no role there (an admin can grant one: `promptops user grant`)",
             principal.describe()
         ))),
-    }
-}
-
-/// Who the `Authorization` header says the caller is.
-pub async fn authenticate<S: Store>(
-    state: &AppState<S>,
-    header: Option<&HeaderValue>,
-) -> Result<Principal, ApiError> {
-    let Some(header) = header else {
-        return Err(unauthorized(
-            "credentials needed: send `Authorization: Bearer <token or API key>` (`promptops login`, or PROMPTOPS_TOKEN)",
-        ));
-    };
-    let text = header
-        .to_str()
-        .map_err(|_| unauthorized("the Authorization header is not readable text"))?;
-    let presented = text
-        .strip_prefix("Bearer ")
-        .or_else(|| text.strip_prefix("bearer "))
-        .map(str::trim)
-        .ok_or_else(|| {
-            unauthorized("the Authorization header must be `Bearer <token or API key>`")
-        })?;
-    if presented.starts_with(secrets::KEY_MARK) {
-        authenticate_key(state, presented).await
-    } else {
-        let claims = state
-            .auth
-            .signer
-            .verify(presented, TokenKind::Access)
-            .map_err(|e| unauthorized(e.to_string()))?;
-        live_session(state, &claims.sid, &claims.sub).await?;
-        let user = active_user(state, &claims.sub).await?;
-        Ok(Principal {
-            user,
-            key: None,
-            session: Some(claims.sid),
-        })
-    }
-}
-
-/// Refuses a token whose session has ended (logout, "end all sessions", a disabled
-/// user, a reused refresh token).
-pub async fn live_session<S: Store>(
-    state: &AppState<S>,
-    sid: &str,
-    user: &str,
-) -> Result<(), ApiError> {
-    match state.store.session(sid).await? {
-        Some(s) if s.user == user && s.ended_at.is_none() => Ok(()),
-        Some(s) if s.user == user => Err(unauthorized(format!(
-            "this session has ended ({}); log in again (`promptops login`)",
-            s.ended_reason.unwrap_or_else(|| "ended".into())
-        ))),
-        _ => Err(unauthorized(
-            "this session is unknown to the registry; log in again (`promptops login`)",
-        )),
-    }
-}
-
-/// The user, if they exist and are not disabled.
-pub async fn active_user<S: Store>(state: &AppState<S>, name: &str) -> Result<User, ApiError> {
-    let record = state
-        .store
-        .user(name)
-        .await?
-        .ok_or_else(|| unauthorized(format!("user `{name}` no longer exists")))?;
-    if record.user.disabled {
-        return Err(unauthorized(format!("user `{name}` is disabled")));
-    }
-    Ok(record.user)
-}
-
-/// Keys are used often: their last use is written at most once a minute.
-const TOUCH_EVERY_SECONDS: i64 = 60;
-
-async fn authenticate_key<S: Store>(
-    state: &AppState<S>,
-    presented: &str,
-) -> Result<Principal, ApiError> {
-    let invalid = || unauthorized("the API key is not valid (unknown, mistyped or deleted)");
-    let prefix = secrets::key_prefix(presented).ok_or_else(invalid)?;
-    let record = state.store.api_key(prefix).await?.ok_or_else(invalid)?;
-    if !secrets::same_secret(&secrets::key_hash(presented), &record.secret_hash) {
-        return Err(invalid());
-    }
-    let key = record.key;
-    if let Some(when) = &key.revoked_at {
-        let why = key
-            .revoked_reason
-            .as_deref()
-            .map(|r| format!(" ({r})"))
-            .unwrap_or_default();
-        return Err(unauthorized(format!(
-            "API key {} was revoked at {when}{why}",
-            key.prefix
-        )));
-    }
-    let now = now_rfc3339();
-    if let Some(expiry) = &key.expires_at
-        && *expiry <= now
-    {
-        return Err(unauthorized(format!(
-            "API key {} expired at {expiry}; create a new one (`promptops key create`)",
-            key.prefix
-        )));
-    }
-    let user = active_user(state, &key.owner).await?;
-    let stale = key
-        .last_used_at
-        .as_deref()
-        .is_none_or(|last| seconds_between(last, &now).is_none_or(|s| s >= TOUCH_EVERY_SECONDS));
-    if stale {
-        // Best effort: a failed note of last use must not fail the request.
-        if let Err(e) = state.store.touch_key(&key.prefix, &now).await {
-            tracing::warn!(key = %key.prefix, "could not record the key's last use: {e}");
-        }
-    }
-    Ok(Principal {
-        user,
-        key: Some(KeyScope {
-            prefix: key.prefix,
-            project: key.project,
-            role: key.role,
-            ci: key.ci,
-        }),
-        session: None,
-    })
-}
-
-/// Seconds from `a` to `b`, both RFC 3339 UTC as the store writes them.
-fn seconds_between(a: &str, b: &str) -> Option<i64> {
-    Some(epoch_seconds(b)? - epoch_seconds(a)?)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn seconds_between_store_timestamps() {
-        assert_eq!(
-            seconds_between("2026-11-21T00:00:00Z", "2026-11-21T00:01:30.5Z"),
-            Some(90)
-        );
-        assert_eq!(seconds_between("garbage", "2026-11-21T00:01:30Z"), None);
     }
 }

@@ -5,15 +5,13 @@ use crate::problem::{ApiError, ApiResult};
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
 use promptops_api::{
-    Label, LabelMove, PromoteRequest, Promotion, PromotionOutcome, Resolved, RollbackRequest,
+    Label, LabelMove, PromoteRequest, Promotion, PromotionOutcome, RollbackRequest,
 };
 use promptops_core::role::Role;
 use promptops_store::{LabelMoveRequest, MoveTarget, Promote, PromoteMode, Store};
 use serde::Deserialize;
-use serde_json::Value as JsonValue;
 
 /// Where each environment's label points.
 #[utoipa::path(get, path = "/v1/projects/{project}/prompts/{id}/labels", tag = "labels", params(PromptPath),
@@ -162,80 +160,4 @@ pub async fn rollback<S: Store>(
             .move_label(&p.project, &request, &caller.actor())
             .await?,
     ))
-}
-
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Path)]
-pub struct ResolvePath {
-    pub project: String,
-    /// Environment name.
-    pub env: String,
-    pub id: String,
-}
-
-/// Fetches what an environment serves now, with `ETag` = the content hash; answers
-/// `304 Not Modified` when `If-None-Match` already names it.
-#[utoipa::path(get, path = "/v1/projects/{project}/environments/{env}/prompts/{id}", tag = "delivery", params(ResolvePath),
-    responses((status = 200, body = Resolved, headers(("ETag" = String, description = "the content hash, quoted"))),
-              (status = 304, description = "the caller's copy is current"),
-              (status = 404, body = crate::problem::Problem, content_type = "application/problem+json")))]
-pub async fn resolve<S: Store>(
-    State(state): State<AppState<S>>,
-    ApiPath(p): ApiPath<ResolvePath>,
-    headers: HeaderMap,
-) -> ApiResult<Response> {
-    let v = state.store.resolve(&p.project, &p.id, &p.env).await?;
-    let etag = HeaderValue::from_str(&format!("\"{}\"", v.content_hash)).map_err(|_| {
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "stored content hash is not a header value",
-        )
-    })?;
-    if headers
-        .get_all(header::IF_NONE_MATCH)
-        .iter()
-        .any(|h| if_none_match_hits(h, &v.content_hash))
-    {
-        return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response());
-    }
-    let content = v.content;
-    let model = content.get("model").cloned().unwrap_or(JsonValue::Null);
-    let variables = content
-        .get("variables")
-        .cloned()
-        .unwrap_or_else(|| JsonValue::Object(Default::default()));
-    let body = Resolved {
-        id: v.id,
-        environment: p.env,
-        version: v.version,
-        content_hash: v.content_hash,
-        model,
-        variables,
-        content,
-    };
-    Ok(([(header::ETAG, etag)], Json(body)).into_response())
-}
-
-/// Whether an `If-None-Match` header value names `hash` (weak comparison, `*` matches).
-fn if_none_match_hits(header: &HeaderValue, hash: &str) -> bool {
-    let Ok(text) = header.to_str() else {
-        return false;
-    };
-    text.split(',')
-        .map(str::trim)
-        .any(|tag| tag == "*" || tag.trim_start_matches("W/").trim_matches('"') == hash)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn if_none_match_accepts_lists_weak_tags_and_star() {
-        let h = |s: &'static str| HeaderValue::from_static(s);
-        assert!(if_none_match_hits(&h("\"abc\""), "abc"));
-        assert!(if_none_match_hits(&h("\"x\", W/\"abc\""), "abc"));
-        assert!(if_none_match_hits(&h("*"), "abc"));
-        assert!(!if_none_match_hits(&h("\"abd\""), "abc"));
-    }
 }

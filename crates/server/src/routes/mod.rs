@@ -4,6 +4,7 @@
 //! document are all built from [`declared`].
 
 pub mod audit;
+pub mod delivery;
 pub mod evals;
 pub mod health;
 pub mod keys;
@@ -75,7 +76,9 @@ declare_routes! {
     Read => evals::list<S>,
     Publish [large_body] => evals::attach<S>,
     Read => evals::report<S>,
-    Read => labels::resolve<S>,
+    Read => delivery::resolve<S>,
+    Read => delivery::served<S>,
+    Read => delivery::watch<S>,
     Read => policies::list<S>,
     Read => policies::get<S>,
     ManageProject => policies::put<S>,

@@ -222,6 +222,6 @@ pub async fn whoami(Caller(caller): Caller) -> Json<WhoAmI> {
         key: caller.key.as_ref().map(|k| k.prefix.clone()),
         key_project: caller.key.as_ref().map(|k| k.project.clone()),
         key_role: caller.key.as_ref().map(|k| k.role.to_string()),
-        user: caller.user,
+        user: caller.user.clone(),
     })
 }

@@ -85,9 +85,14 @@ impl Api {
         let etag = headers
             .get(header::ETAG)
             .map(|v| v.to_str().unwrap().to_owned());
-        let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
-            .await
-            .unwrap();
+        let bytes = if content_type.starts_with("text/event-stream") {
+            // A stream does not end: what it sent first is enough to look at.
+            first_bytes(resp.into_body()).await
+        } else {
+            axum::body::to_bytes(resp.into_body(), usize::MAX)
+                .await
+                .unwrap()
+        };
         let text = String::from_utf8_lossy(&bytes).into_owned();
         Reply {
             status,
@@ -313,5 +318,15 @@ pub async fn postgres_api(test: &str) -> Option<(Api, PgSchema)> {
             None
         }
         Err(e) => panic!("PostgreSQL required (PROMPTOPS_REQUIRE_SERVICES is set): {e}"),
+    }
+}
+
+/// What an event stream sends within a moment (its opening, usually nothing yet).
+async fn first_bytes(body: Body) -> axum::body::Bytes {
+    use futures_util::StreamExt;
+    let mut stream = body.into_data_stream();
+    match tokio::time::timeout(std::time::Duration::from_millis(50), stream.next()).await {
+        Ok(Some(Ok(bytes))) => bytes,
+        _ => axum::body::Bytes::new(),
     }
 }
