@@ -16,10 +16,31 @@ pub struct ContentHash(pub [u8; 32]);
 
 impl fmt::Display for ContentHash {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for b in self.0 {
-            write!(f, "{b:02x}")?;
+        // One write of 64 characters, not 32 formatted bytes: API keys are hashed on
+        // every request that has not been seen since the last key change.
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut text = [0u8; 64];
+        for (i, b) in self.0.iter().enumerate() {
+            text[2 * i] = HEX[usize::from(b >> 4)];
+            text[2 * i + 1] = HEX[usize::from(b & 0x0f)];
         }
-        Ok(())
+        f.write_str(std::str::from_utf8(&text).map_err(|_| fmt::Error)?)
+    }
+}
+
+impl ContentHash {
+    /// The digest of a 64-character lowercase or uppercase hex text; `None` otherwise.
+    pub fn from_hex(text: &str) -> Option<ContentHash> {
+        let bytes = text.as_bytes();
+        if bytes.len() != 64 {
+            return None;
+        }
+        let nibble = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
+        let mut out = [0u8; 32];
+        for (i, pair) in bytes.chunks_exact(2).enumerate() {
+            out[i] = nibble(pair[0])? << 4 | nibble(pair[1])?;
+        }
+        Some(ContentHash(out))
     }
 }
 
@@ -46,6 +67,11 @@ pub fn value_json(value: &Value) -> String {
 /// SHA-256 of the canonical JSON.
 pub fn content_hash(prompt: &Prompt) -> ContentHash {
     ContentHash(Sha256::digest(canonical_json(prompt).as_bytes()).into())
+}
+
+/// SHA-256 of any bytes.
+pub fn sha256(text: impl AsRef<[u8]>) -> ContentHash {
+    ContentHash(Sha256::digest(text.as_ref()).into())
 }
 
 /// SHA-256 of any text, as lowercase hex: the one hex digest of promptops (policy

@@ -7,7 +7,7 @@
 
 use crate::routes::delivery::DeliveryRead;
 use axum::extract::{Request, State};
-use axum::http::{Method, Uri};
+use axum::http::{Method, StatusCode, Uri};
 use axum::middleware::Next;
 use axum::response::Response;
 use std::sync::Arc;
@@ -71,6 +71,48 @@ async fn write(mut lines: mpsc::Receiver<Line>, dropped: Arc<AtomicU64>) {
     }
 }
 
+impl AccessLog {
+    /// Notes a delivery read answered outside the router (the hot path): sampled like
+    /// those the router answers.
+    pub fn delivery_read(
+        &self,
+        method: &Method,
+        uri: &Uri,
+        status: StatusCode,
+        started: std::time::Instant,
+    ) {
+        if !tracing::enabled!(target: "promptops::access", tracing::Level::INFO) {
+            return;
+        }
+        let Some(one_in) = self.sampled(status) else {
+            return;
+        };
+        self.queue_line(Line {
+            method: method.clone(),
+            uri: uri.clone(),
+            status: status.as_u16(),
+            millis: started.elapsed().as_secs_f64() * 1000.0,
+            one_in,
+        });
+    }
+
+    /// Whether a successful delivery read is the one in `sample` to write: `Some` with
+    /// what its line stands for, `None` to skip it. Failures are always written.
+    fn sampled(&self, status: StatusCode) -> Option<Option<u64>> {
+        if status.is_client_error() || status.is_server_error() {
+            return Some(None);
+        }
+        let n = self.delivery_reads.fetch_add(1, Ordering::Relaxed);
+        n.is_multiple_of(self.sample).then_some(Some(self.sample).filter(|s| *s > 1))
+    }
+
+    fn queue_line(&self, line: Line) {
+        if self.queue.try_send(line).is_err() {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
 /// The middleware: times the request, then queues its line (or counts it, sampled).
 pub async fn record(State(log): State<AccessLog>, request: Request, next: Next) -> Response {
     if !tracing::enabled!(target: "promptops::access", tracing::Level::INFO) {
@@ -82,26 +124,20 @@ pub async fn record(State(log): State<AccessLog>, request: Request, next: Next) 
     let started = std::time::Instant::now();
     let response = next.run(request).await;
     let status = response.status();
-    let mut one_in = None;
-    if response.extensions().get::<DeliveryRead>().is_some()
-        && !status.is_client_error()
-        && !status.is_server_error()
-    {
-        let n = log.delivery_reads.fetch_add(1, Ordering::Relaxed);
-        if n % log.sample != 0 {
-            return response;
+    let one_in = if response.extensions().get::<DeliveryRead>().is_some() {
+        match log.sampled(status) {
+            Some(one_in) => one_in,
+            None => return response,
         }
-        one_in = Some(log.sample).filter(|s| *s > 1);
-    }
-    let line = Line {
+    } else {
+        None
+    };
+    log.queue_line(Line {
         method,
         uri,
         status: status.as_u16(),
         millis: started.elapsed().as_secs_f64() * 1000.0,
         one_in,
-    };
-    if log.queue.try_send(line).is_err() {
-        log.dropped.fetch_add(1, Ordering::Relaxed);
-    }
+    });
     response
 }

@@ -11,6 +11,7 @@ pub mod auth;
 pub mod bootstrap;
 pub mod delivery;
 mod extract;
+pub mod hot_path;
 pub mod measure;
 pub mod openapi;
 pub mod problem;
@@ -53,26 +54,33 @@ impl std::fmt::Debug for AuthConfig {
     }
 }
 
-/// The API's routes over `store`, with default [`Settings`].
-pub fn router<S: Store>(store: Arc<S>, config: AuthConfig) -> Router {
-    router_with(store, config, Settings::default())
+pub use hot_path::App;
+
+/// The server over `store`, with default [`Settings`].
+pub fn app<S: Store>(store: Arc<S>, config: AuthConfig) -> App<S> {
+    app_with(store, config, Settings::default())
 }
 
-/// The API's routes over `store` without Redis.
-pub fn router_with<S: Store>(store: Arc<S>, config: AuthConfig, settings: Settings) -> Router {
-    router_over(store, config, settings, None)
+/// The server over `store` without Redis.
+pub fn app_with<S: Store>(store: Arc<S>, config: AuthConfig, settings: Settings) -> App<S> {
+    app_over(store, config, settings, None)
 }
 
-/// The API's routes over `store` (and `redis` for delivery, when given): each declared
-/// route with its permission checked before its handler, the body limits, the
-/// fallbacks and the access log. Starts delivery's background tasks.
-pub fn router_over<S: Store>(
+/// The server over `store` (and `redis` for delivery, when given): the resolve hot
+/// path ([`hot_path`]) in front of the router, where each declared route has its
+/// permission checked before its handler, with the body limits, the fallbacks and the
+/// access log. Starts delivery's background tasks.
+pub fn app_over<S: Store>(
     store: Arc<S>,
     config: AuthConfig,
     settings: Settings,
     redis: Option<delivery::redis::RedisLayer>,
-) -> Router {
-    let delivery = Arc::new(delivery::Delivery::new(store.clone(), redis));
+) -> App<S> {
+    let delivery = Arc::new(delivery::Delivery::new(
+        store.clone(),
+        redis,
+        settings.watch_buffer,
+    ));
     delivery::follow::start(
         &delivery,
         std::time::Duration::from_millis(settings.feed_poll_ms.max(10)),
@@ -88,6 +96,13 @@ pub fn router_over<S: Store>(
         }),
         settings: Arc::new(settings),
     };
+    let log = access_log::AccessLog::start(state.settings.access_log_sample);
+    let router = router(&state, log.clone());
+    App::new(state, router, log)
+}
+
+/// Every declared route with its permission checked before its handler.
+fn router<S: Store>(state: &AppState<S>, log: access_log::AccessLog) -> Router {
     let mut router = Router::new();
     for route in routes::declared::<S>() {
         let guard = auth::RouteGuard {
@@ -110,10 +125,10 @@ pub fn router_over<S: Store>(
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(state.settings.body_limit_bytes))
         .layer(axum::middleware::from_fn_with_state(
-            access_log::AccessLog::start(state.settings.access_log_sample),
+            log,
             access_log::record,
         ))
-        .with_state(state)
+        .with_state(state.clone())
 }
 
 async fn not_found(uri: axum::http::Uri) -> ApiError {
@@ -168,10 +183,12 @@ pub async fn serve<S: Store>(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
     let redis = redis_layer(&store, &settings).await?;
-    let app = router_over(Arc::new(store), config, settings, redis);
+    let app = app_over(Arc::new(store), config, settings, redis);
     axum::serve(
         listener,
-        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<
+            std::net::SocketAddr,
+        >(app),
     )
     .with_graceful_shutdown(shutdown)
     .await?;

@@ -9,6 +9,11 @@ use sqlx::any::AnyPoolOptions;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+/// How long a request waits for a PostgreSQL connection before it is answered 503: a
+/// database that is down fails writes in seconds (delivery reads are served from the
+/// caches meanwhile) instead of holding every caller for half a minute.
+const POSTGRES_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// How many connections each backend keeps (`[server] sqlite_pool_size` and
 /// `postgres_pool_size`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -135,7 +140,7 @@ impl SqlStore {
         let schema_owned = schema.map(str::to_owned);
         let pool = AnyPoolOptions::new()
             .max_connections(pool_size.max(1))
-            .acquire_timeout(Duration::from_secs(30))
+            .acquire_timeout(POSTGRES_ACQUIRE_TIMEOUT)
             .after_connect(move |conn, _| {
                 let schema = schema_owned.clone();
                 Box::pin(async move {

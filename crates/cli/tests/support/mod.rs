@@ -3,6 +3,8 @@
 //! own saved session), and the PostgreSQL switch.
 #![allow(dead_code)]
 
+pub mod outage;
+
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};

@@ -57,6 +57,10 @@ pub struct ServerConfig {
     pub access_log_sample: u64,
     /// Seconds between the watch stream's heartbeats (`PROMPTOPS_WATCH_HEARTBEAT_SECS`).
     pub watch_heartbeat_secs: u64,
+    /// Label moves kept for a watcher that has not read them yet; one that falls further
+    /// behind is disconnected and resumes with `Last-Event-ID`
+    /// (`PROMPTOPS_WATCH_BUFFER`).
+    pub watch_buffer: usize,
 }
 
 impl Default for ServerConfig {
@@ -78,6 +82,7 @@ impl Default for ServerConfig {
             feed_poll_ms: 250,
             access_log_sample: 100,
             watch_heartbeat_secs: 15,
+            watch_buffer: 1024,
         }
     }
 }
@@ -143,6 +148,18 @@ impl ServerConfig {
             "PROMPTOPS_MAX_VERSION_BYTES",
             &mut self.max_version_bytes,
         )?;
+        number(&var, "PROMPTOPS_FEED_POLL_MS", &mut self.feed_poll_ms)?;
+        number(
+            &var,
+            "PROMPTOPS_ACCESS_LOG_SAMPLE",
+            &mut self.access_log_sample,
+        )?;
+        number(
+            &var,
+            "PROMPTOPS_WATCH_HEARTBEAT_SECS",
+            &mut self.watch_heartbeat_secs,
+        )?;
+        number(&var, "PROMPTOPS_WATCH_BUFFER", &mut self.watch_buffer)?;
         if let Some(v) = var("PROMPTOPS_TRUST_FORWARDED_FOR") {
             self.trust_forwarded_for = parse_bool("PROMPTOPS_TRUST_FORWARDED_FOR", &v)?;
         }

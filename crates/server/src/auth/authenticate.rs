@@ -137,7 +137,7 @@ fn invalid_key() -> ApiError {
 }
 
 fn now_seconds() -> i64 {
-    epoch_seconds(&now_rfc3339()).unwrap_or(0)
+    i64::try_from(super::token::now_seconds()).unwrap_or(i64::MAX)
 }
 
 /// An API key: from memory when it was verified since the last key or user change,
@@ -147,26 +147,13 @@ async fn authenticate_key<S: Store>(
     presented: &str,
 ) -> Result<Arc<Principal>, ApiError> {
     let prefix = secrets::key_prefix(presented).ok_or_else(invalid_key)?;
-    let hash = secrets::key_hash(presented);
     state.delivery.sync().await;
-    if let Some(cached) = state.delivery.cached_key(prefix) {
-        if !secrets::same_secret(&hash, &cached.secret_hash) {
-            return Err(invalid_key());
-        }
-        let now = now_seconds();
-        if let Some(expiry) = cached.expires_at
-            && expiry <= now
-        {
-            return Err(unauthorized(format!(
-                "API key {prefix} has expired; create a new one (`promptops key create`)"
-            )));
-        }
-        note_use(state, prefix, &cached, now);
-        return Ok(cached.principal.clone());
+    if let Some(checked) = check_cached_key(state, presented) {
+        return checked;
     }
     let epoch = state.delivery.key_epoch();
     let record = state.store.api_key(prefix).await?.ok_or_else(invalid_key)?;
-    if !secrets::same_secret(&hash, &record.secret_hash) {
+    if !secrets::same_secret(&secrets::key_hash(presented), &record.secret_hash) {
         return Err(invalid_key());
     }
     let key = record.key;
@@ -206,8 +193,13 @@ async fn authenticate_key<S: Store>(
         .as_deref()
         .and_then(epoch_seconds)
         .unwrap_or(0);
+    let Some(secret_digest) = promptops_core::canonical::ContentHash::from_hex(&record.secret_hash)
+    else {
+        // Not a digest we wrote: verified above, but not kept.
+        return Ok(principal);
+    };
     let cached = CachedKey {
-        secret_hash: record.secret_hash,
+        secret_digest,
         principal: principal.clone(),
         expires_at: key.expires_at.as_deref().and_then(epoch_seconds),
         owner: key.owner.clone(),
@@ -216,6 +208,32 @@ async fn authenticate_key<S: Store>(
     note_use(state, prefix, &cached, now_seconds());
     state.delivery.keep_key(prefix, cached, epoch);
     Ok(principal)
+}
+
+/// An API key checked against the key cache (call [`Delivery::sync`] first): `None`
+/// when the cache does not hold it (the store must be asked).
+///
+/// [`Delivery::sync`]: crate::delivery::Delivery::sync
+pub fn check_cached_key<S: Store>(
+    state: &AppState<S>,
+    presented: &str,
+) -> Option<Result<Arc<Principal>, ApiError>> {
+    let prefix = secrets::key_prefix(presented)?;
+    let cached = state.delivery.cached_key(prefix)?;
+    let digest = promptops_core::canonical::sha256(presented);
+    if !secrets::same_digest(&digest, &cached.secret_digest) {
+        return Some(Err(invalid_key()));
+    }
+    let now = now_seconds();
+    if let Some(expiry) = cached.expires_at
+        && expiry <= now
+    {
+        return Some(Err(unauthorized(format!(
+            "API key {prefix} has expired; create a new one (`promptops key create`)"
+        ))));
+    }
+    note_use(state, prefix, &cached, now);
+    Some(Ok(cached.principal.clone()))
 }
 
 /// Writes the key's last use at most once a minute, off the request's path: a failed

@@ -12,7 +12,7 @@ pub mod token;
 
 use crate::problem::ApiError;
 use crate::state::AppState;
-pub use authenticate::{active_user, authenticate, enforce, live_session};
+pub use authenticate::{active_user, authenticate, check_cached_key, enforce, live_session};
 use axum::extract::rejection::RawPathParamsRejection;
 use axum::extract::{FromRequestParts, MatchedPath, RawPathParams, Request, State};
 use axum::http::request::Parts;

@@ -3,6 +3,7 @@
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use promptops_core::canonical::ContentHash;
 use subtle::ConstantTimeEq;
 
 /// What every API key starts with, so a leaked one is recognisable (and scannable).
@@ -97,6 +98,11 @@ pub fn key_hash(key: &str) -> String {
 /// Equality of two secrets (or their hashes) in time that depends only on the length.
 pub fn same_secret(a: &str, b: &str) -> bool {
     a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
+}
+
+/// Equality of two digests in constant time.
+pub fn same_digest(a: &ContentHash, b: &ContentHash) -> bool {
+    bool::from(a.0.ct_eq(&b.0))
 }
 
 #[cfg(test)]

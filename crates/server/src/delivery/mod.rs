@@ -32,9 +32,6 @@ use tokio::sync::{Mutex, Notify, broadcast, watch};
 
 /// The longest a delivery read waits for the database before it counts as down.
 pub const DB_TIMEOUT: Duration = Duration::from_secs(2);
-/// Label moves kept for watchers that fall behind (a slower one is dropped and resumes
-/// with `Last-Event-ID`).
-const EVENT_BUFFER: usize = 1024;
 
 /// Where an answer came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,7 +82,8 @@ pub struct LabelEvent {
 /// A verified API key: what it grants and when it stops.
 #[derive(Debug)]
 pub struct CachedKey {
-    pub secret_hash: String,
+    /// SHA-256 of the whole key (compared as bytes: no hex on the hot path).
+    pub secret_digest: promptops_core::canonical::ContentHash,
     pub principal: Arc<Principal>,
     /// Epoch seconds.
     pub expires_at: Option<i64>,
@@ -154,7 +152,9 @@ fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
 }
 
 impl<S: Store> Delivery<S> {
-    pub fn new(store: Arc<S>, redis: Option<RedisLayer>) -> Delivery<S> {
+    /// Caches over `store` (and `redis`), keeping `watch_buffer` label moves for each
+    /// watcher that has not read them yet.
+    pub fn new(store: Arc<S>, redis: Option<RedisLayer>, watch_buffer: usize) -> Delivery<S> {
         let committed = store.committed();
         let start = *committed.borrow();
         Delivery {
@@ -168,7 +168,7 @@ impl<S: Store> Delivery<S> {
             heard: AtomicU64::new(start),
             catching_up: Mutex::new(()),
             moved: std::sync::Mutex::default(),
-            events: broadcast::channel(EVENT_BUFFER).0,
+            events: broadcast::channel(watch_buffer.max(1)).0,
             db_up: AtomicBool::new(true),
             redis_up: AtomicBool::new(true),
             wake: Arc::new(Notify::new()),
@@ -331,6 +331,18 @@ impl<S: Store> Delivery<S> {
     }
 
     // ----- answers -------------------------------------------------------------------
+
+    /// A current answer from memory alone (call [`Delivery::sync`] first): no I/O.
+    pub fn from_memory(&self, project: &str, env: &str, id: &str) -> Option<Served> {
+        let key = answer_key(project, env, &comparable(id));
+        let answers = read(&self.answers);
+        let answer = answers.by_key.get(&key)?;
+        answers.is_fresh(&key, answer).then(|| Served {
+            answer: answer.clone(),
+            source: Source::Memory,
+            stale: self.unconfirmed(),
+        })
+    }
 
     /// What `env` of `project` serves for prompt `id`, from the first source that has
     /// a current answer.

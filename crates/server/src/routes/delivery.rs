@@ -80,11 +80,11 @@ pub async fn resolve<S: Store>(
         .get_all(header::IF_NONE_MATCH)
         .iter()
         .any(|h| served.answer.matches(h));
-    Ok(answer(&served, not_modified))
+    Ok(respond(&served, not_modified))
 }
 
 /// The response for a served answer: bytes made once, headers from constants.
-fn answer(served: &Served, not_modified: bool) -> Response {
+pub(crate) fn respond(served: &Served, not_modified: bool) -> Response {
     let mut response = if not_modified {
         let mut r = Response::new(Body::empty());
         *r.status_mut() = StatusCode::NOT_MODIFIED;

@@ -17,8 +17,15 @@ use tower::ServiceExt;
 pub const JWT_SECRET: &[u8] = b"promptops test signing secret, 32+ bytes";
 pub const ADMIN_PASSWORD: &str = "admin-password-for-tests";
 
+/// The server as a cloneable service (what `serve` runs).
+pub type App = tower::util::BoxCloneSyncService<
+    Request<Body>,
+    axum::response::Response,
+    std::convert::Infallible,
+>;
+
 pub struct Api {
-    pub app: axum::Router,
+    pub app: App,
     /// A session token of `admin` (admin of every project), sent when a request names
     /// no credential.
     pub admin: String,
@@ -55,8 +62,11 @@ impl Api {
             .await
             .unwrap()
             .expect("an empty store gets its first admin");
-        let app =
-            promptops_server::router_with(Arc::new(store), AuthConfig::new(JWT_SECRET), options);
+        let app = tower::util::BoxCloneSyncService::new(promptops_server::app_with(
+            Arc::new(store),
+            AuthConfig::new(JWT_SECRET),
+            options,
+        ));
         let mut api = Api {
             app,
             admin: String::new(),
