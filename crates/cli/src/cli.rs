@@ -146,6 +146,28 @@ pub enum Command {
     },
     /// Where each environment's label points.
     Labels { id: String },
+    /// Pack everything an environment serves into one checksummed (and, with a signing
+    /// key, signed) file that applications load without a registry; or check one.
+    Bundle {
+        /// The environment to pack.
+        #[arg(long, required_unless_present_any = ["verify", "new_signing_key"])]
+        env: Option<String>,
+        /// Where to write the bundle.
+        #[arg(short = 'o', long, value_name = "FILE", requires = "env")]
+        output: Option<PathBuf>,
+        /// Check a bundle (its checksum, and its signature when it has one) instead.
+        #[arg(long, value_name = "FILE", conflicts_with_all = ["env", "output"])]
+        verify: Option<PathBuf>,
+        /// Sign with the Ed25519 key in this file.
+        #[arg(long, value_name = "FILE", env = "PROMPTOPS_BUNDLE_SIGNING_KEY")]
+        signing_key: Option<PathBuf>,
+        /// With --verify: require a signature by this public key (hex).
+        #[arg(long, value_name = "HEX", requires = "verify")]
+        public_key: Option<String>,
+        /// Write a new signing key to FILE (owner-only) and print its public key.
+        #[arg(long, value_name = "FILE", conflicts_with_all = ["env", "verify"])]
+        new_signing_key: Option<PathBuf>,
+    },
     /// Promote a version to an environment through its policy (default version: what
     /// the environment before it serves, or the latest for the first environment). When
     /// a gate is unmet, every gate is listed and, if approvals are needed, a request opens.

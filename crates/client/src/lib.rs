@@ -4,6 +4,9 @@
 //! API key>`) and turns problem+json answers into [`ClientError::Api`] with the
 //! server's `detail`. It links no database and no server code.
 
+pub mod bundle;
+pub mod sdk;
+
 pub use promptops_api as api;
 use promptops_api::*;
 use reqwest::{Method, StatusCode};
@@ -50,7 +53,7 @@ pub struct RegistryClient {
 }
 
 /// Path segments go into URLs escaped, whatever they hold.
-fn seg(s: &str) -> String {
+pub(crate) fn seg(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
@@ -189,6 +192,16 @@ impl RegistryClient {
             "{}/versions/{}",
             Self::prompt_path(project, id),
             seg(version)
+        ))
+        .await
+    }
+
+    /// Everything `env` serves now (what a bundle packs).
+    pub async fn served(&self, project: &str, env: &str) -> Result<Vec<Resolved>> {
+        self.get(&format!(
+            "/v1/projects/{}/environments/{}/prompts",
+            seg(project),
+            seg(env)
         ))
         .await
     }
@@ -453,7 +466,7 @@ impl RegistryClient {
 }
 
 /// An error with its causes (reqwest's own message alone says little).
-fn error_chain(e: &dyn std::error::Error) -> String {
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
     let mut out = e.to_string();
     let mut source = e.source();
     while let Some(s) = source {

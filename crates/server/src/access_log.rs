@@ -103,7 +103,8 @@ impl AccessLog {
             return Some(None);
         }
         let n = self.delivery_reads.fetch_add(1, Ordering::Relaxed);
-        n.is_multiple_of(self.sample).then_some(Some(self.sample).filter(|s| *s > 1))
+        n.is_multiple_of(self.sample)
+            .then_some(Some(self.sample).filter(|s| *s > 1))
     }
 
     fn queue_line(&self, line: Line) {

@@ -1,6 +1,7 @@
 //! One module per command. Each parses nothing and decides nothing the library could:
 //! it gathers inputs, calls `promptops-core`, prints.
 
+mod bundle;
 mod config;
 mod diff;
 mod eval;
@@ -116,6 +117,26 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         }
         Command::History { id, env } => registry::history(&session(None)?.1, &id, env.as_deref()),
         Command::Labels { id } => registry::labels(&session(None)?.1, &id),
+        Command::Bundle {
+            env,
+            output,
+            verify,
+            signing_key,
+            public_key,
+            new_signing_key,
+        } => match (verify, new_signing_key, env) {
+            (Some(file), _, _) => bundle::verify(&file, public_key.as_deref(), format),
+            (None, Some(file), _) => bundle::new_key(&file, format),
+            (None, None, Some(env)) => bundle::make(
+                &session(None)?.1,
+                &env,
+                output.as_deref(),
+                signing_key.as_deref(),
+            ),
+            (None, None, None) => {
+                anyhow::bail!("bundle needs --env ENV, --verify FILE or --new-signing-key FILE")
+            }
+        },
         Command::Promote {
             id,
             to,
