@@ -344,3 +344,50 @@ fn csv_tests_exec_provider_and_var_expansion() {
         ["x-1", "x-2", "y-1", "y-2"]
     );
 }
+
+#[test]
+fn file_vars_render_as_their_files_and_globs_expand_into_tests() {
+    let dir = TempDir::new().unwrap();
+    let d = dir.path();
+    write(d, "ctx.txt", "Refunds take 5 days.\n");
+    write(d, "facts.yaml", "days: 5\nregions: [eu, us]\n");
+    std::fs::create_dir(d.join("articles")).unwrap();
+    write(d, "articles/b.md", "second article");
+    write(d, "articles/a.md", "first article");
+    write(
+        d,
+        "promptfooconfig.yaml",
+        "prompts:\n  - 'Context: {{ctx}} | Facts: {{facts}} | Article: {{article}}'\nproviders:\n  - echo\n\
+         tests:\n  - vars:\n      ctx: file://ctx.txt\n      facts: file://facts.yaml\n      article: file://articles/*.md\n    \
+         assert:\n      - type: contains\n        value: 'Context: Refunds take 5 days. | Facts: {\"days\":5,\"regions\":[\"eu\",\"us\"]} | Article: '\n",
+    );
+    let o = promptops(d, &["eval", "-c", "promptfooconfig.yaml", "-o", "out.json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let out: Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("out.json")).unwrap()).unwrap();
+    let rows = out["results"]["results"].as_array().unwrap();
+    assert_eq!(rows.len(), 2, "one test per matching article");
+    for (row, (path, body)) in rows.iter().zip([
+        ("file://articles/a.md", "first article"),
+        ("file://articles/b.md", "second article"),
+    ]) {
+        assert_eq!(row["vars"]["article"], path, "the report keeps the path");
+        assert_eq!(row["vars"]["ctx"], "file://ctx.txt");
+        let output = row["response"]["output"].as_str().unwrap();
+        assert!(output.ends_with(&format!("Article: {body}")), "{output}");
+    }
+
+    // A function file is refused at load time, naming the var; never sent as a path.
+    write(
+        d,
+        "fn.yaml",
+        "prompts: ['{{v}}']\nproviders: [echo]\ntests:\n  - vars:\n      v: file://make.py:get_var\n",
+    );
+    let o = promptops(d, &["eval", "-c", "fn.yaml"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let said = text(&o);
+    assert!(
+        said.contains("tests[0].vars.v") && said.contains("not supported"),
+        "{said}"
+    );
+}

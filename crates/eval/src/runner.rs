@@ -454,8 +454,14 @@ pub fn render_prompt(
         return render_registry_prompt(registry, test);
     }
     let mut vars = Cow::Borrowed(&test.vars);
-    if test
-        .vars
+    if !test.loaded.is_empty() {
+        // `file://` vars render as what their files hold.
+        let with_files = vars.to_mut();
+        for (name, value) in &test.loaded {
+            with_files.insert(name.clone(), value.clone());
+        }
+    }
+    if vars
         .values()
         .any(|v| v.as_str().is_some_and(|s| s.ends_with('\n')))
     {
@@ -516,9 +522,11 @@ fn render_registry_prompt(
 ) -> Result<String, String> {
     use promptops_core::render::{self, Inputs, Rendered};
     let inputs = Inputs {
+        // `file://` vars as their files hold them.
         values: test
             .vars
             .iter()
+            .chain(&test.loaded)
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect(),
         ..Inputs::default()

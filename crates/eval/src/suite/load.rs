@@ -321,6 +321,12 @@ fn resolve_prompts(
 
 /// A path relative to the suite, or every file a glob in it matches (sorted).
 pub(super) fn expand_path(base: &Path, relative: &str) -> Vec<PathBuf> {
+    // A config in the current folder has an empty base.
+    let base = if base.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        base
+    };
     if !relative.contains(['*', '?', '[']) {
         let p = base.join(relative);
         return if p.is_file() { vec![p] } else { Vec::new() };

@@ -2,6 +2,7 @@
 //! runner executes (see `docs/evals.md` for what is supported and
 //! `docs/research/promptfoo-compat.md` for the semantics followed).
 
+mod file_vars;
 mod load;
 mod prompt_suite;
 mod test_cases;
@@ -79,8 +80,12 @@ pub enum AssertItem {
 #[derive(Debug, Clone, PartialEq)]
 pub struct TestStep {
     pub test_idx: usize,
-    /// This step's vars (one combination of the test's).
+    /// This step's vars (one combination of the test's), as written: the report shows
+    /// these (a `file://` var stays its path there, as in promptfoo).
     pub vars: Map<String, Json>,
+    /// The `file://` vars loaded for rendering (the file's text, trimmed; YAML as compact
+    /// JSON), by name; empty when the step has none.
+    pub loaded: Map<String, Json>,
     /// What the steps of one config test share.
     pub test: Arc<MergedTest>,
 }

@@ -63,6 +63,7 @@ pub(super) fn load_steps(
 
     let mut steps = Vec::new();
     let mut var_names: Vec<String> = Vec::new();
+    let mut file_vars = super::file_vars::FileVars::default();
     for test in tests {
         let mut merged = merge_default(&default_test, test.value);
         let asserts = parse_asserts(merged.shift_remove("assert").as_ref(), &test.location)?;
@@ -90,7 +91,7 @@ pub(super) fn load_steps(
                 var_names.push(name.clone());
             }
         }
-        let combinations = var_combinations(&vars);
+        let combinations = var_combinations(&vars, base, &test.location)?;
         let description = merged
             .get("description")
             .and_then(Json::as_str)
@@ -109,11 +110,16 @@ pub(super) fn load_steps(
             options,
             object,
         });
+        let loaded: Vec<Map<String, Json>> = combinations
+            .iter()
+            .map(|combo| file_vars.load(combo, base, &test.location))
+            .collect::<Result<_, _>>()?;
         for _ in 0..repeat {
-            for combo in &combinations {
+            for (combo, loaded) in combinations.iter().zip(&loaded) {
                 steps.push(TestStep {
                     test_idx: steps.len(),
                     vars: combo.clone(),
+                    loaded: loaded.clone(),
                     test: shared.clone(),
                 });
             }
@@ -476,11 +482,22 @@ fn merge_default(default: &Map<String, Json>, test: Map<String, Json>) -> Map<St
 
 /// Every combination of the vars: a list whose first item is a string expands, the
 /// first var varying slowest.
-fn var_combinations(vars: &Map<String, Json>) -> Vec<Map<String, Json>> {
+/// The cartesian product of the vars (first var slowest): a list whose first item is a
+/// string gives one combination per item, and so does a `file://` glob (one per matching
+/// file, as `file://<path relative to the config>`, in path order).
+fn var_combinations(
+    vars: &Map<String, Json>,
+    base: &Path,
+    location: &str,
+) -> Result<Vec<Map<String, Json>>, SuiteError> {
     let mut combos = vec![Map::new()];
     for (name, value) in vars {
         let choices: Vec<Json> = match value {
             Json::Array(items) if items.first().is_some_and(Json::is_string) => items.clone(),
+            Json::String(s) if super::file_vars::is_glob(s) => {
+                super::file_vars::expand_glob(s, base)
+                    .map_err(|e| err_at(format!("{location}.vars.{name}"), e))?
+            }
             other => vec![other.clone()],
         };
         combos = combos
@@ -494,7 +511,7 @@ fn var_combinations(vars: &Map<String, Json>) -> Vec<Map<String, Json>> {
             })
             .collect();
     }
-    combos
+    Ok(combos)
 }
 
 fn parse_asserts(value: Option<&Json>, location: &str) -> Result<Vec<AssertItem>, SuiteError> {
@@ -571,7 +588,7 @@ mod tests {
     #[test]
     fn cartesian_product_first_var_slowest() {
         let vars = json!({"a": ["1", "2"], "b": ["x", "y"], "n": [1, 2], "c": "k"});
-        let combos = var_combinations(vars.as_object().unwrap());
+        let combos = var_combinations(vars.as_object().unwrap(), Path::new("."), "t").unwrap();
         let got: Vec<String> = combos
             .iter()
             .map(|c| format!("{}{}", c["a"].as_str().unwrap(), c["b"].as_str().unwrap()))
