@@ -391,3 +391,34 @@ fn file_vars_render_as_their_files_and_globs_expand_into_tests() {
         "{said}"
     );
 }
+
+#[test]
+fn an_assertion_transform_maps_the_output_for_that_assertion_only() {
+    let dir = TempDir::new().unwrap();
+    let d = dir.path();
+    write(
+        d,
+        "promptfooconfig.yaml",
+        "prompts: ['Hello {{name}}']\nproviders: [echo]\ntests:\n  - vars: {name: World}\n    assert:\n\
+         \x20     - type: equals\n        value: HELLO WORLD\n        transform: output.toUpperCase()\n\
+         \x20     - type: equals\n        value: Hello World\n\
+         \x20     - type: is-json\n        transform: |\n          const words = output.split(' ');\n          return JSON.stringify({count: words.length});\n\
+         \x20 - vars: {name: Nobody}\n    assert:\n      - type: contains\n        value: x\n        transform: 'undefined'\n",
+    );
+    let o = promptops(d, &["eval", "-c", "promptfooconfig.yaml", "-o", "out.json"]);
+    assert_eq!(o.status.code(), Some(100), "{}", text(&o));
+    let out: Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("out.json")).unwrap()).unwrap();
+    let rows = out["results"]["results"].as_array().unwrap();
+    assert_eq!(rows[0]["success"], true, "{}", rows[0]);
+    assert_eq!(
+        rows[0]["response"]["output"], "Hello World",
+        "the row keeps the output: the transform is the assertion's own"
+    );
+    let error = rows[1]["error"].as_str().unwrap_or_default();
+    assert!(
+        error.contains("did not return a value"),
+        "a transform that gives nothing is an error: {}",
+        rows[1]
+    );
+}

@@ -315,6 +315,33 @@ async fn check_one(
     graders: &crate::graders::GraderTable,
 ) -> Result<ComponentResult, AssertionError> {
     let a = render_assertion_value(a, &test.vars);
+    // An assertion's own `transform` maps the output for this assertion only, after the
+    // test's (promptfoo 0.123.1, `docs/research/promptfoo-compat.md` §3.6).
+    let transformed = match a.raw.get("transform") {
+        Some(Json::String(code)) => Some(assertion_transform(code, test, observed)?),
+        Some(other) => {
+            return Err(AssertionError(format!(
+                "an assertion's `transform` must be JavaScript (a string), not {other}"
+            )));
+        }
+        None => None,
+    };
+    let (observed, graded) = match &transformed {
+        Some((raw, text)) => (
+            &Observed {
+                output: text,
+                raw_output: Some(raw),
+                ..observed.clone()
+            },
+            &assertions::model_graded::Graded {
+                output: text,
+                prompt: graded.prompt,
+                vars: graded.vars,
+                base_dir: graded.base_dir,
+            },
+        ),
+        None => (observed, graded),
+    };
     if assertions::model_graded::is_model_graded(&a.kind) {
         let g = graders.for_assertion(&a, &test.test.options);
         assertions::model_graded::check(&a, graded, &g).await
@@ -323,6 +350,33 @@ async fn check_one(
     } else {
         assertions::check(&a, observed)
     }
+}
+
+/// Runs an assertion's `transform` on the output: the new output as JSON and as text.
+/// A failure, or no value, is an error of the row (promptfoo throws there).
+fn assertion_transform(
+    code: &str,
+    test: &TestStep,
+    observed: &Observed<'_>,
+) -> Result<(Json, String), AssertionError> {
+    let context = serde_json::json!({"vars": test.vars, "prompt": observed.context.prompt});
+    let raw = observed
+        .raw_output
+        .cloned()
+        .unwrap_or_else(|| Json::String(observed.output.to_owned()));
+    let base_dir = observed.base_dir.unwrap_or(std::path::Path::new("."));
+    let out = assertions::script::transform(code, &raw, &context, base_dir)
+        .map_err(|e| AssertionError(format!("Transform failed: {e}")))?;
+    if out.is_null() {
+        return Err(AssertionError(
+            "Transform function did not return a value".into(),
+        ));
+    }
+    let text = match &out {
+        Json::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    Ok((out, text))
 }
 
 /// Runs the test's assertions on the output and combines them.
