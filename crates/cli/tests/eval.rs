@@ -422,3 +422,37 @@ fn an_assertion_transform_maps_the_output_for_that_assertion_only() {
         rows[1]
     );
 }
+
+#[test]
+fn assertion_values_from_files_are_loaded_or_computed() {
+    let dir = TempDir::new().unwrap();
+    let d = dir.path();
+    write(d, "expected.txt", "  Hello World\n");
+    write(d, "any.yaml", "- Goodbye\n- World\n");
+    write(
+        d,
+        "value.js",
+        "module.exports.expected = (output, context) => 'Hello ' + context.vars.name;\n",
+    );
+    write(d, "notes.md", "Hello");
+    write(
+        d,
+        "promptfooconfig.yaml",
+        "prompts: ['Hello {{name}}']\nproviders: [echo]\ntests:\n  - vars: {name: World}\n    assert:\n\
+         \x20     - type: equals\n        value: file://expected.txt\n\
+         \x20     - type: contains-any\n        value: file://any.yaml\n\
+         \x20     - type: equals\n        value: file://value.js:expected\n\
+         \x20 - vars: {name: Md}\n    assert:\n      - type: contains\n        value: file://notes.md\n",
+    );
+    let o = promptops(d, &["eval", "-c", "promptfooconfig.yaml", "-o", "out.json"]);
+    let out: Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("out.json")).unwrap()).unwrap();
+    let rows = out["results"]["results"].as_array().unwrap();
+    assert_eq!(rows[0]["success"], true, "{}\n{}", rows[0], text(&o));
+    let error = rows[1]["error"].as_str().unwrap_or_default();
+    assert!(
+        error.contains("cannot give an assertion's value"),
+        "a .md value is refused: {}",
+        rows[1]
+    );
+}

@@ -315,6 +315,7 @@ async fn check_one(
     graders: &crate::graders::GraderTable,
 ) -> Result<ComponentResult, AssertionError> {
     let a = render_assertion_value(a, &test.vars);
+    let a = file_value(a, observed).await?;
     // An assertion's own `transform` maps the output for this assertion only, after the
     // test's (promptfoo 0.123.1, `docs/research/promptfoo-compat.md` §3.6).
     let transformed = match a.raw.get("transform") {
@@ -350,6 +351,78 @@ async fn check_one(
     } else {
         assertions::check(&a, observed)
     }
+}
+
+/// An assertion value `file://…` (except for `javascript` and `python`, whose value is
+/// code): `.json`/`.yaml`/`.yml` parsed, `.txt` read and trimmed, `.js`/`.py[:fn]`
+/// called with `(output, context)` for the value; any other file is an error (promptfoo
+/// 0.123.1, `docs/research/promptfoo-compat.md` §4.1).
+async fn file_value<'a>(
+    a: Cow<'a, assertions::Assertion>,
+    observed: &Observed<'_>,
+) -> Result<Cow<'a, assertions::Assertion>, AssertionError> {
+    let Some(reference) = a
+        .value
+        .as_ref()
+        .and_then(Json::as_str)
+        .and_then(|s| s.strip_prefix("file://"))
+        .filter(|_| a.kind != "javascript" && a.kind != "python")
+        .map(str::to_owned)
+    else {
+        return Ok(a);
+    };
+    let base_dir = observed.base_dir.unwrap_or(std::path::Path::new("."));
+    let file = reference
+        .split_once(':')
+        .map_or(reference.as_str(), |(f, _)| f);
+    let extension = std::path::Path::new(file)
+        .extension()
+        .map(|e| e.to_string_lossy().to_lowercase())
+        .unwrap_or_default();
+    let fail = |m: String| AssertionError(format!("{} value `file://{reference}`: {m}", a.kind));
+    let raw_output = observed
+        .raw_output
+        .cloned()
+        .unwrap_or_else(|| Json::String(observed.output.to_owned()));
+    let value = match extension.as_str() {
+        "json" | "yaml" | "yml" => crate::suite::read_config(&base_dir.join(file))
+            .map_err(|e| fail(format!("{}: {}", e.location, e.message)))?,
+        "txt" => Json::String(
+            std::fs::read_to_string(base_dir.join(file))
+                .map_err(|e| fail(e.to_string()))?
+                .trim()
+                .to_owned(),
+        ),
+        "js" | "cjs" | "mjs" => {
+            let context = observed.context.to_json(&a);
+            assertions::script::transform(
+                &format!("file://{reference}"),
+                &raw_output,
+                &context,
+                base_dir,
+            )
+            .map_err(|e| fail(e.to_string()))?
+        }
+        "py" => {
+            let context = observed.context.to_json(&a);
+            assertions::script::python::call(
+                &format!("file://{reference}"),
+                &raw_output,
+                &context,
+                base_dir,
+            )
+            .await
+            .map_err(fail)?
+        }
+        other => {
+            return Err(fail(format!(
+                "a .{other} file cannot give an assertion's value (use .txt, .json, .yaml, .js or .py)"
+            )));
+        }
+    };
+    let mut a = a.into_owned();
+    a.value = Some(value);
+    Ok(Cow::Owned(a))
 }
 
 /// Runs an assertion's `transform` on the output: the new output as JSON and as text.

@@ -4,7 +4,7 @@
 //! their results are read with promptfoo's rules.
 
 mod javascript;
-mod python;
+pub(crate) mod python;
 
 pub use javascript::{JsError, run_javascript, transform, transform_response};
 pub use python::run_python;

@@ -84,7 +84,12 @@ pub async fn run_python(
     }
 }
 
-async fn call(code: &str, output: &Json, context: &Json, base_dir: &Path) -> Result<Json, String> {
+pub(crate) async fn call(
+    code: &str,
+    output: &Json,
+    context: &Json,
+    base_dir: &Path,
+) -> Result<Json, String> {
     // A suite named without a directory has an empty base; run from here then.
     let base_dir = if base_dir.as_os_str().is_empty() {
         Path::new(".")
