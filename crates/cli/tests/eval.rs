@@ -456,3 +456,27 @@ fn assertion_values_from_files_are_loaded_or_computed() {
         rows[1]
     );
 }
+
+#[test]
+fn keys_promptfoo_acts_on_that_are_not_supported_yet_are_said_once_with_their_place() {
+    let dir = TempDir::new().unwrap();
+    let d = dir.path();
+    write(
+        d,
+        "promptfooconfig.yaml",
+        "prompts: ['Hi {{n}}']\nproviders:\n  - id: echo\n    prompts: [p1]\n\
+         derivedMetrics:\n  - name: ratio\n    value: a / b\n\
+         tests:\n  - vars: {n: 1}\n  - vars: {n: 2}\n    prompts: [p1]\n  - vars: {n: 3}\n    prompts: [p1]\n",
+    );
+    let o = promptops(d, &["eval", "-c", "promptfooconfig.yaml"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let said = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        said.contains(
+            "promptfooconfig.yaml: tests[1]: `prompts` is not supported by promptops yet"
+        ) && said.contains("(and 1 more places)"),
+        "{said}"
+    );
+    assert!(said.contains("`derivedMetrics` is not supported"), "{said}");
+    assert!(said.contains("providers[0]"), "{said}");
+}

@@ -227,6 +227,16 @@ fn run_suite(
 ) -> Result<SuiteVerdict> {
     let AfterRun { baseline, publish } = after;
     let kinds = kinds.to_vec();
+    for u in &suite.unsupported {
+        let more = match u.count {
+            1 => String::new(),
+            n => format!(" (and {} more places)", n - 1),
+        };
+        output::warn(format!(
+            "{}: `{}` is not supported by promptops yet: {}{more}; verdicts may differ from promptfoo's",
+            u.location, u.key, u.effect
+        ));
+    }
     for key in &suite.ignored_keys {
         output::warn(format!(
             "{}: `{key}` is not an eval setting; ignored",

@@ -101,6 +101,23 @@ pub(super) fn from_config(
         }
     };
     let providers = resolve_providers(providers_value, &file)?;
+    let mut unsupported = super::UnsupportedKeys::default();
+    for (key, effect) in super::UNSUPPORTED_TOP_KEYS {
+        if config.get(*key).is_some_and(|v| !v.is_null()) {
+            unsupported.note(&file, key, effect);
+        }
+    }
+    if let Json::Array(items) = providers_value {
+        for (i, item) in items.iter().enumerate() {
+            if item.get("prompts").is_some() {
+                unsupported.note(
+                    &format!("{file}: providers[{i}]"),
+                    "prompts",
+                    "the provider runs every prompt (no filter)",
+                );
+            }
+        }
+    }
 
     let options = evaluate_options(config.get("evaluateOptions"), &file)?;
     let env = match config.get("env") {
@@ -117,7 +134,7 @@ pub(super) fn from_config(
     );
     let config_json = serde_json::value::RawValue::from_string(text)
         .map_err(|e| err(path, format!("cannot keep the config: {e}")))?;
-    let (steps, var_names) = load_steps(config, &base_dir, &file)?;
+    let (steps, var_names) = load_steps(config, &base_dir, &file, &mut unsupported)?;
 
     Ok(Suite {
         path: path.to_path_buf(),
@@ -131,6 +148,7 @@ pub(super) fn from_config(
         config_json,
         var_names,
         ignored_keys,
+        unsupported: unsupported.into_vec(),
     })
 }
 

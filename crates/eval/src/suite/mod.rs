@@ -158,4 +158,69 @@ pub struct Suite {
     pub var_names: Vec<String>,
     /// Top-level keys promptfoo would ignore, for a warning.
     pub ignored_keys: Vec<String>,
+    /// Keys promptfoo acts on that promptops does not yet: each said once, with where it
+    /// first appears and how often, so no verdict changes without a word.
+    pub unsupported: Vec<Unsupported>,
 }
+
+/// A key promptfoo acts on that this suite uses and promptops does not implement yet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unsupported {
+    /// Where it first appears (`file: tests[3]`).
+    pub location: String,
+    pub key: &'static str,
+    /// What promptops does instead.
+    pub effect: &'static str,
+    /// How many places use it.
+    pub count: usize,
+}
+
+/// Collects [`Unsupported`] keys, one entry per key and effect.
+#[derive(Debug, Default)]
+pub(crate) struct UnsupportedKeys(Vec<Unsupported>);
+
+impl UnsupportedKeys {
+    pub(crate) fn note(&mut self, location: &str, key: &'static str, effect: &'static str) {
+        match self
+            .0
+            .iter_mut()
+            .find(|u| u.key == key && u.effect == effect)
+        {
+            Some(u) => u.count += 1,
+            None => self.0.push(Unsupported {
+                location: location.to_owned(),
+                key,
+                effect,
+                count: 1,
+            }),
+        }
+    }
+
+    pub(crate) fn into_vec(self) -> Vec<Unsupported> {
+        self.0
+    }
+}
+
+/// Keys of a test (or `defaultTest`) that promptfoo acts on and promptops does not yet.
+pub(crate) const UNSUPPORTED_TEST_KEYS: &[(&str, &str)] = &[
+    ("provider", "the test runs with the suite's providers"),
+    ("prompts", "the test runs with every prompt (no filter)"),
+    ("providers", "the test runs with every provider (no filter)"),
+    (
+        "assertScoringFunction",
+        "the test is scored by the default weighted average",
+    ),
+];
+
+/// Top-level keys promptfoo acts on that promptops does not yet.
+pub(crate) const UNSUPPORTED_TOP_KEYS: &[(&str, &str)] = &[
+    (
+        "nunjucksFilters",
+        "templates cannot use these filters (rendering fails where they are used)",
+    ),
+    (
+        "derivedMetrics",
+        "these metrics are not computed or reported",
+    ),
+    ("extensions", "these hooks do not run"),
+];

@@ -19,6 +19,7 @@ pub(super) fn load_steps(
     mut config: Map<String, Json>,
     base: &Path,
     file: &str,
+    unsupported: &mut super::UnsupportedKeys,
 ) -> Result<(Vec<TestStep>, Vec<String>), SuiteError> {
     let default_test = match config.get("defaultTest") {
         None | Some(Json::Null) => Map::new(),
@@ -66,6 +67,11 @@ pub(super) fn load_steps(
     let mut file_vars = super::file_vars::FileVars::default();
     for test in tests {
         let mut merged = merge_default(&default_test, test.value);
+        for (key, effect) in super::UNSUPPORTED_TEST_KEYS {
+            if merged.contains_key(*key) {
+                unsupported.note(&test.location, key, effect);
+            }
+        }
         let asserts = parse_asserts(merged.shift_remove("assert").as_ref(), &test.location)?;
         let threshold = merged.get("threshold").and_then(Json::as_f64);
         let options = match merged.get("options") {
