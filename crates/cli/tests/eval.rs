@@ -480,3 +480,25 @@ fn keys_promptfoo_acts_on_that_are_not_supported_yet_are_said_once_with_their_pl
     assert!(said.contains("`derivedMetrics` is not supported"), "{said}");
     assert!(said.contains("providers[0]"), "{said}");
 }
+
+#[test]
+fn vars_that_name_vars_are_substituted_and_load_parses_json() {
+    let dir = TempDir::new().unwrap();
+    let d = dir.path();
+    write(
+        d,
+        "promptfooconfig.yaml",
+        "prompts: ['{{greeting}}! {% for r in (regions | load) %}[{{ r }}]{% endfor %}']\nproviders: [echo]\n\
+         tests:\n  - vars:\n      name: Ada\n      salutation: 'Dear {{name}}'\n      greeting: '{{ salutation }}'\n      regions: '[\"eu\", \"us\"]'\n    \
+         assert:\n      - type: equals\n        value: 'Dear Ada! [eu][us]'\n",
+    );
+    let o = promptops(d, &["eval", "-c", "promptfooconfig.yaml", "-o", "out.json"]);
+    let out: Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("out.json")).unwrap()).unwrap();
+    let row = &out["results"]["results"][0];
+    assert_eq!(row["success"], true, "{row}\n{}", text(&o));
+    assert_eq!(
+        row["vars"]["greeting"], "{{ salutation }}",
+        "the report keeps the vars as written"
+    );
+}

@@ -41,9 +41,23 @@ fn environment_with(undefined: Undefined) -> Environment<'static> {
         env.set_syntax(syntax);
     }
     env.set_fuel(Some(FUEL));
+    env.add_filter("load", load_filter);
     // Debug mode keeps spans on errors, so a finding can point at the failing spot.
     env.set_debug(true);
     env
+}
+
+/// `{{ text | load }}`: JSON text as a value, as promptfoo's nunjucks `load` filter
+/// (`JSON.parse`) gives it.
+fn load_filter(text: String) -> Result<minijinja::Value, minijinja::Error> {
+    serde_json::from_str::<serde_json::Value>(&text)
+        .map(|v| minijinja::Value::from(minijinja::value::Serde(v)))
+        .map_err(|e| {
+            minijinja::Error::new(
+                minijinja::ErrorKind::InvalidOperation,
+                format!("`load` needs JSON text: {e}"),
+            )
+        })
 }
 
 /// Names the environment provides (`range`, `namespace`, ...), which are not variables.

@@ -600,6 +600,12 @@ pub fn render_prompt(
             }
         }
     }
+    if vars
+        .values()
+        .any(|v| v.as_str().is_some_and(|s| s.contains("{{")))
+    {
+        substitute_var_references(vars.to_mut());
+    }
     let prefix = test
         .test
         .options
@@ -638,6 +644,42 @@ pub fn render_prompt(
         return Ok(raw);
     }
     render(&raw)
+}
+
+/// Vars that name other vars (`greeting: "Hello {{ name }}"`) get their values, as
+/// promptfoo substitutes simple `{{name}}` references inside var values before
+/// rendering: up to five passes, so references can chain; an unknown name is left as
+/// written.
+fn substitute_var_references(vars: &mut Map<String, Json>) {
+    static REFERENCE: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}").expect("a constant pattern")
+    });
+    for _ in 0..5 {
+        let snapshot = vars.clone();
+        let mut changed = false;
+        for value in vars.values_mut() {
+            let Json::String(text) = value else {
+                continue;
+            };
+            if !text.contains("{{") {
+                continue;
+            }
+            let replaced = REFERENCE.replace_all(text, |caps: &regex::Captures<'_>| match snapshot
+                .get(&caps[1])
+            {
+                Some(Json::String(s)) => s.clone(),
+                Some(other) => other.to_string(),
+                None => caps[0].to_owned(),
+            });
+            if replaced != *text {
+                *text = replaced.into_owned();
+                changed = true;
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
 }
 
 /// A promptops prompt file: the test's vars are bound to its declared variables (types
