@@ -502,3 +502,31 @@ fn vars_that_name_vars_are_substituted_and_load_parses_json() {
         "the report keeps the vars as written"
     );
 }
+
+#[test]
+fn test_files_that_are_not_utf8_are_read_as_promptfoo_reads_them() {
+    let dir = TempDir::new().unwrap();
+    let d = dir.path();
+    std::fs::write(
+        d.join("tests.csv"),
+        b"city,__expected\nM\xfcnchen,contains:nchen\n",
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("tests.yaml"),
+        b"- vars: {city: \"Z\xfcrich\"}\n  assert: [{type: contains, value: rich}]\n",
+    )
+    .unwrap();
+    write(
+        d,
+        "promptfooconfig.yaml",
+        "prompts: ['{{city}}']\nproviders: [echo]\ntests: [file://tests.csv, file://tests.yaml]\n",
+    );
+    let o = promptops(d, &["eval", "-c", "promptfooconfig.yaml", "-o", "out.json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let out: Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("out.json")).unwrap()).unwrap();
+    let rows = out["results"]["results"].as_array().unwrap();
+    assert_eq!(rows[0]["vars"]["city"], "M\u{fffd}nchen");
+    assert_eq!(rows[1]["vars"]["city"], "Z\u{fffd}rich");
+}

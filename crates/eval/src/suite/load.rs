@@ -166,9 +166,19 @@ pub(super) fn err_at(location: impl Into<String>, message: impl Into<String>) ->
     }
 }
 
+/// A text file as promptfoo's Node reader gives it: bytes that are not UTF-8 become
+/// U+FFFD instead of refusing the file.
+pub(super) fn read_text(path: &Path) -> std::io::Result<String> {
+    let bytes = std::fs::read(path)?;
+    Ok(match String::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+    })
+}
+
 /// Reads a YAML or JSON file as JSON; syntax errors carry line and column.
 pub(super) fn read_data_file(path: &Path) -> Result<Json, SuiteError> {
-    let text = std::fs::read_to_string(path).map_err(|e| err(path, format!("cannot read: {e}")))?;
+    let text = read_text(path).map_err(|e| err(path, format!("cannot read: {e}")))?;
     let display = path.display().to_string();
     if display.ends_with(".json") {
         return serde_json::from_str(&text).map_err(|e| SuiteError {
@@ -390,7 +400,7 @@ fn prompts_from_file(
         };
         return Ok(vec![inline_prompt(raw, Some(label))]);
     }
-    let text = std::fs::read_to_string(path).map_err(|e| {
+    let text = read_text(path).map_err(|e| {
         err_at(
             format!("{file}: prompts"),
             format!("{shown}: cannot read: {e}"),

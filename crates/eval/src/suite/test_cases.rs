@@ -194,7 +194,7 @@ fn tests_from_path(
         let (rows, numbered) = if lower.ends_with(".csv") {
             (csv_tests(&path)?, true)
         } else if lower.ends_with(".jsonl") {
-            let text = std::fs::read_to_string(&path)
+            let text = super::load::read_text(&path)
                 .map_err(|e| err_at(&shown, format!("cannot read: {e}")))?;
             let rows = text
                 .lines()
@@ -241,20 +241,23 @@ fn csv_tests(path: &Path) -> Result<Vec<Json>, SuiteError> {
         .flexible(true)
         .from_path(path)
         .map_err(|e| err_at(&shown, format!("cannot read CSV: {e}")))?;
+    // Fields that are not UTF-8 are read with U+FFFD, as promptfoo's reader does.
+    let text = |field: &[u8]| String::from_utf8_lossy(field).into_owned();
     let headers: Vec<String> = reader
-        .headers()
+        .byte_headers()
         .map_err(|e| err_at(&shown, format!("cannot read the CSV header: {e}")))?
         .iter()
-        .map(|h| h.trim().trim_start_matches('\u{feff}').to_owned())
+        .map(|h| text(h).trim().trim_start_matches('\u{feff}').to_owned())
         .collect();
     let mut out = Vec::new();
-    for (n, record) in reader.records().enumerate() {
+    for (n, record) in reader.byte_records().enumerate() {
         let record = record.map_err(|e| {
             err_at(
                 format!("{shown}: row {}", n + 1),
                 format!("bad CSV row: {e}"),
             )
         })?;
+        let record: csv::StringRecord = record.iter().map(text).collect();
         let mut vars = Map::new();
         let mut asserts = Vec::new();
         let mut test = Map::new();
