@@ -284,6 +284,7 @@ async fn evaluate(
         prompt: &rendered,
         vars: &test.vars,
         base_dir,
+        rubric_prompt: test.test.options.get("rubricPrompt"),
     };
     match grade(test, &observed, &graded, graders).await {
         Ok(grading) => {
@@ -339,6 +340,7 @@ async fn check_one(
                 prompt: graded.prompt,
                 vars: graded.vars,
                 base_dir: graded.base_dir,
+                rubric_prompt: graded.rubric_prompt,
             },
         ),
         None => (observed, graded),

@@ -58,6 +58,7 @@ async fn grade(
         prompt: "What is the refund window?",
         vars: &vars,
         base_dir: std::path::Path::new("."),
+        rubric_prompt: None,
     };
     let r = check(&a, &g, &graders).await.unwrap();
     (r, server.requests())
@@ -212,6 +213,7 @@ async fn similar_uses_embeddings() {
         prompt: "p",
         vars: &vars,
         base_dir: std::path::Path::new("."),
+        rubric_prompt: None,
     };
     let r = check(
         &Assertion::new("similar", Some(json!("refund policy"))).with_threshold(0.9),
@@ -314,6 +316,7 @@ async fn rag(
         prompt: "What is the refund window?",
         vars: &vars,
         base_dir: std::path::Path::new("."),
+        rubric_prompt: None,
     };
     check(&a, &g, &graders).await.map_err(|e| e.0)
 }
@@ -502,4 +505,46 @@ async fn context_recall_counts_attributed_sentences() {
         ),
         "a grader failure is never inverted"
     );
+}
+
+#[tokio::test]
+async fn llm_rubric_with_a_custom_rubric_prompt_needs_no_value() {
+    let server =
+        Server::start(move |_, _| chat_reply(r#"{"reason": "Polite.", "pass": true, "score": 1}"#))
+            .await;
+    let graders = Graders {
+        text: Some(grader(&server, "openai:chat:grader")),
+        embedding: None,
+    };
+    let a = Assertion::new("llm-rubric", None);
+    let vars: Map<String, Json> = [("tone".to_owned(), json!("polite"))].into_iter().collect();
+    let custom = json!([
+        {"role": "system", "content": "Grade whether the answer is {{ tone }}. Reply as JSON."},
+        {"role": "user", "content": "Answer: {{ output }}"}
+    ]);
+    let g = Graded {
+        output: "Thank you for asking.",
+        prompt: "p",
+        vars: &vars,
+        base_dir: std::path::Path::new("."),
+        rubric_prompt: Some(&custom),
+    };
+    let r = check(&a, &g, &graders).await.unwrap();
+    assert!(r.pass, "{}", r.reason);
+    let body = server.requests()[0].json();
+    assert_eq!(
+        body["messages"][0]["content"],
+        "Grade whether the answer is polite. Reply as JSON."
+    );
+    assert_eq!(
+        body["messages"][1]["content"],
+        "Answer: Thank you for asking."
+    );
+
+    // Without a value or a rubricPrompt there is nothing to grade against.
+    let bare = Graded {
+        rubric_prompt: None,
+        ..g
+    };
+    assert!(check(&a, &bare, &graders).await.is_err());
 }

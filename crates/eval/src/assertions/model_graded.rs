@@ -22,8 +22,10 @@ pub struct Graded<'a> {
     /// The rendered prompt the output answers.
     pub prompt: &'a str,
     pub vars: &'a Map<String, Json>,
-    /// Where `contextTransform` files are resolved from.
+    /// Where `contextTransform` and `file://` rubric prompts are resolved from.
     pub base_dir: &'a std::path::Path,
+    /// The test's `options.rubricPrompt` (from `defaultTest` too), if any.
+    pub rubric_prompt: Option<&'a Json>,
 }
 
 pub fn is_model_graded(kind: &str) -> bool {
@@ -90,9 +92,78 @@ fn result(
 
 /// Calls the grader with a chat prompt (sent as JSON, as suites' chat prompts are).
 pub(super) async fn ask(grader: &Provider, messages: Json) -> (Result<String, String>, TokenUsage) {
-    let response = grader
-        .call(&messages.to_string(), &Map::new(), &Map::new())
-        .await;
+    ask_text(grader, &messages.to_string()).await
+}
+
+/// A custom `rubricPrompt` (text, `file://`, or a chat as JSON) rendered as promptfoo
+/// renders it: with `output`, `rubric` and the test's vars; a chat has every string
+/// rendered and is sent as compact JSON.
+fn custom_rubric_prompt(
+    custom: &Json,
+    output: &str,
+    rubric: &str,
+    g: &Graded<'_>,
+) -> Result<String, AssertionError> {
+    let mut vars = g.vars.clone();
+    vars.insert("output".into(), Json::String(output.to_owned()));
+    vars.insert("rubric".into(), Json::String(rubric.to_owned()));
+    let render = |text: &str| {
+        promptops_core::template::render_with(
+            text,
+            &vars,
+            promptops_core::template::Undefined::Lenient,
+        )
+        .map_err(|e| AssertionError(format!("rubricPrompt: {}", e.message)))
+    };
+    let text = match custom {
+        Json::String(s) => match s.strip_prefix("file://") {
+            Some(file) => std::fs::read_to_string(g.base_dir.join(file))
+                .map_err(|e| AssertionError(format!("rubricPrompt {s}: {e}")))?,
+            None => s.clone(),
+        },
+        structured => structured.to_string(),
+    };
+    let parsed = text
+        .trim_start()
+        .starts_with(['[', '{'])
+        .then(|| serde_json::from_str::<Json>(&text).ok())
+        .flatten();
+    match parsed {
+        Some(mut chat) => {
+            render_strings(&mut chat, &render)?;
+            Ok(chat.to_string())
+        }
+        None => render(&text),
+    }
+}
+
+fn render_strings(
+    value: &mut Json,
+    render: &impl Fn(&str) -> Result<String, AssertionError>,
+) -> Result<(), AssertionError> {
+    match value {
+        Json::String(s) => *s = render(s)?,
+        Json::Array(items) => {
+            for item in items {
+                render_strings(item, render)?;
+            }
+        }
+        Json::Object(map) => {
+            for item in map.values_mut() {
+                render_strings(item, render)?;
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Sends a grading prompt (text, or a chat as JSON text) to the grader.
+pub(super) async fn ask_text(
+    grader: &Provider,
+    prompt: &str,
+) -> (Result<String, String>, TokenUsage) {
+    let response = grader.call(prompt, &Map::new(), &Map::new()).await;
     let tokens = response.token_usage;
     let answer = match (response.error, response.output) {
         (Some(e), _) => Err(e),
@@ -113,21 +184,29 @@ async fn llm_rubric(
     g: &Graded<'_>,
     grader: &Provider,
 ) -> Result<ComponentResult, AssertionError> {
-    let rubric = match &a.value {
-        Some(Json::String(s)) => s.clone(),
-        Some(other) => other.to_string(),
-        None => {
+    let custom = a.raw.get("rubricPrompt").or(g.rubric_prompt);
+    let rubric = match (&a.value, custom) {
+        (Some(Json::String(s)), _) => s.clone(),
+        (Some(other), _) => other.to_string(),
+        // A custom prompt may carry the whole rubric itself.
+        (None, Some(_)) => String::new(),
+        (None, None) => {
             return Err(AssertionError(
-                "llm-rubric needs a `value`: the rubric to grade against".into(),
+                "llm-rubric needs a `value` (the rubric to grade against) or a `rubricPrompt`"
+                    .into(),
             ));
         }
     };
-    let user = format!(
-        "<Output>\n{}\n</Output>\n<Rubric>\n{rubric}\n</Rubric>",
-        output_for_grader(g.output)
-    );
-    let messages = json!([{"role": "system", "content": RUBRIC_INSTRUCTIONS}, {"role": "user", "content": user}]);
-    let (answer, tokens) = ask(grader, messages).await;
+    let output = output_for_grader(g.output);
+    let prompt = match custom {
+        Some(custom) => custom_rubric_prompt(custom, &output, &rubric, g)?,
+        None => {
+            let user = format!("<Output>\n{output}\n</Output>\n<Rubric>\n{rubric}\n</Rubric>");
+            json!([{"role": "system", "content": RUBRIC_INSTRUCTIONS}, {"role": "user", "content": user}])
+                .to_string()
+        }
+    };
+    let (answer, tokens) = ask_text(grader, &prompt).await;
     // A grader that fails or answers without JSON fails the assertion, never inverted.
     let answer = match answer {
         Ok(a) => a,
