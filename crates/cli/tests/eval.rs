@@ -530,3 +530,22 @@ fn test_files_that_are_not_utf8_are_read_as_promptfoo_reads_them() {
     assert_eq!(rows[0]["vars"]["city"], "M\u{fffd}nchen");
     assert_eq!(rows[1]["vars"]["city"], "Z\u{fffd}rich");
 }
+
+#[test]
+fn javascript_assertions_have_a_console() {
+    let dir = TempDir::new().unwrap();
+    let d = dir.path();
+    write(
+        d,
+        "promptfooconfig.yaml",
+        "prompts: ['Hello {{n}}']\nproviders: [echo]\ntests:\n  - vars: {n: Ada}\n    assert:\n      - type: javascript\n        value: |\n          console.log('checking', output, {n: context.vars.n});\n          console.error('careful');\n          return output.includes('Ada');\n",
+    );
+    let o = promptops(d, &["eval", "-c", "promptfooconfig.yaml"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let said = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        said.contains("[javascript] checking Hello Ada {\"n\":\"Ada\"}"),
+        "{said}"
+    );
+    assert!(said.contains("[javascript] error: careful"), "{said}");
+}

@@ -53,6 +53,12 @@ const PRELUDE: &str = r#"
     stack: String((e && e.stack) || ''),
   });
   let settled = null;
+  // `console` as scripts expect it: lines kept here, written to stderr by the host.
+  const logged = [];
+  const show = (a) => { if (typeof a === 'string') return a; try { return JSON.stringify(a); } catch (e) { return String(a); } };
+  const write = (level) => (...args) => { if (logged.length < 1000) logged.push(level + args.map(show).join(' ')); };
+  globalThis.console = { log: write(''), info: write(''), debug: write(''), trace: write(''), warn: write('warn: '), error: write('error: ') };
+  globalThis.__promptops_drain = () => JSON.stringify(logged.splice(0));
   globalThis.__promptops = {
     compile(params, body) {
       try {
@@ -142,6 +148,7 @@ impl Engine {
         if answer.get("pending").is_some() {
             answer = self.settle()?;
         }
+        self.print_console();
         *self.deadline.borrow_mut() = None;
         if let Some(message) = answer.get("threw") {
             return Err(JsError::Threw {
@@ -150,6 +157,21 @@ impl Engine {
             });
         }
         Ok(answer)
+    }
+
+    /// Writes what the script logged with `console` to stderr (stdout carries reports).
+    fn print_console(&self) {
+        let lines = self.context.with(|ctx| -> rquickjs::Result<String> {
+            let drain: rquickjs::Function = ctx.globals().get("__promptops_drain")?;
+            drain.call(())
+        });
+        if let Ok(lines) = lines
+            && let Ok(lines) = serde_json::from_str::<Vec<String>>(&lines)
+        {
+            for line in lines {
+                eprintln!("[javascript] {line}");
+            }
+        }
     }
 
     /// Runs queued promise jobs until the returned promise settles.
