@@ -82,6 +82,7 @@ impl SqlStore {
             },
         );
         crate::migrate::run(&store, &crate::migrate::SQLITE).await?;
+        store.start_feed_at_head().await?;
         // The WAL and shared-memory files exist now; SQLite gave them the database's mode.
         for file in Self::files_of(path) {
             private_files::restrict(&file).map_err(|e| cannot(&file, e))?;
@@ -165,6 +166,7 @@ impl SqlStore {
             },
         );
         crate::migrate::run(&store, &crate::migrate::POSTGRES).await?;
+        store.start_feed_at_head().await?;
         Ok(store)
     }
 

@@ -94,6 +94,17 @@ impl SqlStore {
         }
     }
 
+    /// Starts the change feed of a store just opened at the log's head: what was
+    /// committed before this process opened it is history, not news (the process's
+    /// caches start empty, so there is nothing for it to invalidate or announce).
+    pub(crate) async fn start_feed_at_head(&self) -> Result<()> {
+        use crate::interface::AuditLog;
+        if let Some(head) = self.audit_head().await? {
+            self.committed.send_replace(head.seq);
+        }
+        Ok(())
+    }
+
     /// `sqlite` or `postgres`.
     pub fn backend_name(&self) -> &'static str {
         match self.backend {

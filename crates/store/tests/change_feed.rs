@@ -221,3 +221,38 @@ async fn a_subscriber_wakes_when_a_write_commits_and_not_before<S: Store>(s: Arc
     let head = s.audit_head().await.unwrap().unwrap();
     assert_eq!(seq, head.seq, "it names the newest committed change");
 }
+
+/// A store opened over a database with history starts its feed at the log's head: the
+/// history is not replayed as news to the new process's caches and watchers.
+#[tokio::test]
+async fn a_reopened_store_starts_its_feed_at_the_head() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("registry.db");
+    let head = {
+        let s = SqlStore::sqlite(&path).await.unwrap();
+        let admin = actor("admin");
+        s.publish(
+            P,
+            &version("support.answer", "1.0.0", "One {{ name }}"),
+            &admin,
+        )
+        .await
+        .unwrap();
+        s.publish(
+            P,
+            &version("support.answer", "1.1.0", "Two {{ name }}"),
+            &admin,
+        )
+        .await
+        .unwrap();
+        let head = *s.committed().borrow();
+        assert!(head > 0);
+        head
+    };
+    let reopened = SqlStore::sqlite(&path).await.unwrap();
+    assert_eq!(*reopened.committed().borrow(), head);
+    assert!(
+        reopened.changes_after(head, 10).await.unwrap().is_empty(),
+        "nothing after the head"
+    );
+}
