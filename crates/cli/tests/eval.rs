@@ -549,3 +549,30 @@ fn javascript_assertions_have_a_console() {
     );
     assert!(said.contains("[javascript] error: careful"), "{said}");
 }
+
+#[test]
+fn refs_to_assertion_templates_are_dereferenced() {
+    let dir = TempDir::new().unwrap();
+    let d = dir.path();
+    write(
+        d,
+        "promptfooconfig.yaml",
+        "prompts: ['Please help {{n}}']\nproviders: [echo]\nassertionTemplates:\n  polite: {type: icontains, value: please}\n\
+         tests:\n  - vars: {n: Ada}\n    assert:\n      - $ref: '#/assertionTemplates/polite'\n",
+    );
+    let o = promptops(d, &["eval", "-c", "promptfooconfig.yaml"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(
+        !String::from_utf8_lossy(&o.stderr).contains("assertionTemplates"),
+        "{}",
+        text(&o)
+    );
+    write(
+        d,
+        "broken.yaml",
+        "prompts: ['x']\nproviders: [echo]\ntests:\n  - assert:\n      - $ref: '#/assertionTemplates/missing'\n",
+    );
+    let o = promptops(d, &["eval", "-c", "broken.yaml"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("names nothing"), "{}", text(&o));
+}

@@ -26,6 +26,8 @@ const KNOWN_KEYS: &[&str] = &[
     "tags",
     "metadata",
     "derivedMetrics",
+    // Commonly the target of `$ref`s (assertion templates); read through them.
+    "assertionTemplates",
     "nunjucksFilters",
     "extensions",
     "tracing",
@@ -54,6 +56,8 @@ pub fn from_json(
     path: &Path,
     library: Option<&dyn PromptLibrary>,
 ) -> Result<Suite, SuiteError> {
+    let mut config = config;
+    super::refs::dereference(&mut config).map_err(|m| err(path, m))?;
     let Json::Object(config) = config else {
         return Err(err(
             path,

@@ -5,6 +5,7 @@
 mod file_vars;
 mod load;
 mod prompt_suite;
+mod refs;
 mod test_cases;
 
 pub use load::{from_json, load, load_with, provider_spec, read_config};
