@@ -68,10 +68,12 @@ async fn answers_say_their_source_and_a_move_is_served_on_the_next_request() {
 
     let first = api.get(RESOLVE).await;
     assert_eq!(first.status, StatusCode::OK, "{}", first.text);
-    assert_eq!(
-        source_of(&first),
-        "database",
-        "a first read goes to the store"
+    // The follower may have read the moved label into memory already (it refreshes
+    // every move); otherwise the first read goes to the store.
+    assert!(
+        ["database", "memory"].contains(&source_of(&first)),
+        "{}",
+        source_of(&first)
     );
     let second = api.get(RESOLVE).await;
     assert_eq!(
