@@ -97,23 +97,8 @@ impl Registry {
 
     /// Publishes `version` of support.answer (another text each time).
     fn publish(&self, version: &str) {
-        let file = self.admin.repo.join("prompts/support/answer.yaml");
-        let text = std::fs::read_to_string(&file).unwrap();
-        let current = text
-            .lines()
-            .find_map(|l| l.strip_prefix("version: "))
-            .unwrap()
-            .to_owned();
-        std::fs::write(
-            &file,
-            text.replace(
-                &format!("version: {current}"),
-                &format!("version: {version}"),
-            )
-            .replace("Answer", &format!("Answer (v{version})")),
-        )
-        .unwrap();
-        self.admin.ok(&["push"]);
+        self.admin
+            .push_answer_version(version, "Answer", &format!("Answer (v{version})"));
     }
 
     /// Moves prod to `version` through replica `i`'s API: the status and body.

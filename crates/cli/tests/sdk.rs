@@ -30,13 +30,8 @@ fn setup() -> Setup {
     admin.ok(&["push"]);
     let file = repo.join("prompts/support/answer.yaml");
     let v1 = std::fs::read_to_string(&file).unwrap();
-    std::fs::write(
-        &file,
-        v1.replace("version: 1.0.0", "version: 1.1.0")
-            .replace("Answer only", "Answer briefly, only"),
-    )
-    .unwrap();
-    admin.ok(&["push"]);
+    admin.push_answer_version("1.1.0", "Answer only", "Answer briefly, only");
+    // The file is 1.0.0 again: `promptops render` of it is what prod serves first.
     std::fs::write(&file, v1).unwrap();
     admin.ok(&[
         "promote",

@@ -172,6 +172,26 @@ impl As {
         )
     }
 
+    /// Pushes `version` of the starter prompt (`prompts/support/answer.yaml`), with
+    /// `from` replaced by `to` in its text; the file keeps the new version.
+    pub fn push_answer_version(&self, version: &str, from: &str, to: &str) {
+        let file = self.repo.join("prompts/support/answer.yaml");
+        let text = std::fs::read_to_string(&file).unwrap();
+        let current = text
+            .lines()
+            .find_map(|l| l.strip_prefix("version: "))
+            .unwrap()
+            .to_owned();
+        let next = text
+            .replace(
+                &format!("version: {current}"),
+                &format!("version: {version}"),
+            )
+            .replace(from, to);
+        std::fs::write(&file, next).unwrap();
+        self.ok(&["push"]);
+    }
+
     /// Creates a user (as an admin) with a password and roles.
     pub fn add_user(&self, name: &str, password: &str, roles: &[&str], teams: &[&str]) {
         let mut args = vec!["user", "add", name, "--password-stdin"];
