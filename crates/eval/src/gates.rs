@@ -1,7 +1,7 @@
 //! A prompt's gates: the pass rate, cost per call and latency its own `metrics` allow,
 //! checked against a run of its prompt-centric suite.
 
-use crate::runner::{Outcome, RunResult};
+use crate::runner::RunResult;
 use crate::suite::Gates;
 
 /// One gate's verdict, with the measured figure.
@@ -38,31 +38,22 @@ pub enum CostPerCall {
 }
 
 pub fn measure(run: &RunResult) -> Measured {
-    let rows = run.rows.len();
-    let passed = run
-        .rows
-        .iter()
-        .filter(|r| r.outcome == Outcome::Pass)
-        .count();
+    let rows = run.summary.rows();
+    let passed = run.summary.successes;
     let accuracy = if rows == 0 {
         1.0
     } else {
         passed as f64 / rows as f64
     };
-    let calls: Vec<_> = run.rows.iter().filter(|r| r.response.is_some()).collect();
-    let costs: Vec<Option<f64>> = calls
-        .iter()
-        .filter_map(|r| r.response.as_ref())
-        .map(|r| r.cost.map(|c| c.as_usd_f64()))
-        .collect();
-    let cost_per_call = if costs.is_empty() {
+    let calls = &run.calls;
+    let cost_per_call = if calls.count() == 0 {
         CostPerCall::NoCalls
-    } else if costs.iter().any(Option::is_none) {
+    } else if calls.unpriced > 0 {
         CostPerCall::Unpriced
     } else {
-        CostPerCall::Usd(costs.iter().flatten().sum::<f64>() / costs.len() as f64)
+        CostPerCall::Usd(calls.cost.as_usd_f64() / calls.count() as f64)
     };
-    let mut latencies: Vec<u64> = calls.iter().map(|r| r.latency_ms).collect();
+    let mut latencies = calls.latencies_ms.clone();
     latencies.sort_unstable();
     Measured {
         rows,

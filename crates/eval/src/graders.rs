@@ -30,7 +30,8 @@ impl GraderTable {
             by_spec: HashMap::new(),
             cli,
         };
-        for step in &suite.steps {
+        for step in suite.steps.iter() {
+            let step = step.map_err(|e| e.to_string())?;
             for item in &step.test.asserts {
                 let children: Vec<&Assertion> = match item {
                     AssertItem::One(a) => vec![a],

@@ -9,6 +9,7 @@ pub mod pricing;
 pub mod provider;
 pub mod report;
 pub mod runner;
+pub mod spill;
 pub mod suite;
 pub mod tokens;
 

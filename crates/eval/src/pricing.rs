@@ -14,7 +14,19 @@ use std::fmt;
 const SHIPPED: &str = include_str!("../data/model-prices.json");
 
 /// An amount of US dollars in nano-dollars.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+)]
 pub struct NanoUsd(pub i64);
 
 impl NanoUsd {

@@ -4,8 +4,11 @@
 
 use crate::assertions::{self, AssertionError, ComponentResult, GradingResult, Observed};
 use crate::provider::{Provider, Response};
+use crate::report::Summary;
+use crate::spill::{Spill, SpillError};
 use crate::suite::{AssertItem, PromptTemplate, Suite, TestStep};
 use promptops_core::template::{self, TemplateSet, Undefined};
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value as Json};
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -23,7 +26,7 @@ pub struct RunOptions {
 }
 
 /// Why a row did not pass (promptfoo's `failureReason`: 0 passed, 1 assertion, 2 error).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Outcome {
     Pass,
     Fail,
@@ -31,7 +34,7 @@ pub enum Outcome {
 }
 
 /// One prompt × provider × step.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Row {
     pub step: usize,
     pub provider: usize,
@@ -48,6 +51,10 @@ pub struct Row {
     /// promptfoo counts a row with no output as a failure whose `failureReason` stays 0.
     pub failure_reason: u8,
     pub score: f64,
+    /// The step itself, while the row is fresh from the run (not stored: a row read back
+    /// from the run's store looks its step up by number).
+    #[serde(skip)]
+    pub step_data: Option<Arc<TestStep>>,
 }
 
 impl Row {
@@ -57,11 +64,104 @@ impl Row {
 }
 
 pub struct RunResult {
-    pub rows: Vec<Row>,
+    /// Every finished row, kept off the heap (see [`Rows`]).
+    pub rows: Rows,
+    /// Counts and sums over the rows, per prompt × provider and overall.
+    pub summary: Summary,
+    /// What the gates measure of the calls made.
+    pub calls: Calls,
     pub duration: Duration,
     /// Set when Ctrl-C stopped the run early.
     pub interrupted: bool,
     pub total_jobs: usize,
+}
+
+impl RunResult {
+    /// A run made of `rows` (in any order), its figures counted from them.
+    pub fn from_rows(rows: Vec<Row>, n_prompt_slots: usize, duration: Duration) -> RunResult {
+        let mut result = RunResult {
+            rows: Rows::new(n_prompt_slots),
+            summary: Summary::new(n_prompt_slots),
+            calls: Calls::default(),
+            duration,
+            interrupted: false,
+            total_jobs: rows.len(),
+        };
+        for row in &rows {
+            result.add(row).expect("rows of a test fit in memory");
+        }
+        result
+    }
+
+    /// Counts `row` and keeps it.
+    fn add(&mut self, row: &Row) -> Result<(), SpillError> {
+        self.summary.add(row);
+        self.calls.add(row);
+        self.rows.put(row)
+    }
+}
+
+/// The finished rows of a run in a [`Spill`], numbered by job (test, then provider ×
+/// prompt): reports read them back in that order, whatever order they finished in.
+#[derive(Debug)]
+pub struct Rows {
+    spill: Spill,
+    per_step: usize,
+}
+
+impl Rows {
+    fn new(per_step: usize) -> Rows {
+        Rows {
+            spill: Spill::new(),
+            per_step: per_step.max(1),
+        }
+    }
+
+    fn put(&mut self, row: &Row) -> Result<(), SpillError> {
+        self.spill
+            .put(row.step * self.per_step + row.prompt_idx, row)
+    }
+
+    /// How many rows finished.
+    pub fn len(&self) -> usize {
+        self.spill.count()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.spill.is_empty()
+    }
+
+    /// The rows by test, then prompt × provider.
+    pub fn in_order(&self) -> impl Iterator<Item = Result<Row, SpillError>> + '_ {
+        self.spill.iter()
+    }
+}
+
+/// The calls a run made, as the gates judge them: each call's latency (for the 95th
+/// percentile), and the sum of their costs unless one has no known price.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Calls {
+    pub latencies_ms: Vec<u64>,
+    pub cost: crate::pricing::NanoUsd,
+    /// Calls whose model has no price.
+    pub unpriced: usize,
+}
+
+impl Calls {
+    fn add(&mut self, row: &Row) {
+        let Some(response) = &row.response else {
+            return;
+        };
+        self.latencies_ms.push(row.latency_ms);
+        match response.cost {
+            Some(cost) => self.cost = self.cost + cost,
+            None => self.unpriced += 1,
+        }
+    }
+
+    pub fn count(&self) -> usize {
+        self.latencies_ms.len()
+    }
 }
 
 /// Runs the suite with `providers` (in the suite's order). `on_row` is told of each
@@ -74,7 +174,7 @@ pub async fn run(
     cancel: Arc<AtomicBool>,
     on_row: Arc<dyn Fn(usize, usize) + Send + Sync>,
     sink: &mut dyn FnMut(&Row),
-) -> RunResult {
+) -> Result<RunResult, SpillError> {
     let started = Instant::now();
     let n_prompts = suite.prompts.len();
     let per_step = providers.len() * n_prompts;
@@ -133,19 +233,31 @@ pub async fn run(
         }));
     }
     drop(tx);
-    let mut rows = Vec::with_capacity(total);
+    let mut result = RunResult {
+        rows: Rows::new(per_step),
+        summary: Summary::new(per_step),
+        calls: Calls::default(),
+        duration: Duration::ZERO,
+        interrupted: false,
+        total_jobs: total,
+    };
+    let mut store_error = None;
     while let Some(row) = rx.recv().await {
         sink(&row);
-        rows.push(row);
+        if let Err(e) = result.add(&row) {
+            // The disk is full or gone: stop taking new jobs; what finished is reported.
+            cancel.store(true, Ordering::Relaxed);
+            store_error.get_or_insert(e);
+        }
     }
     for w in workers {
         let _ = w.await;
     }
-    RunResult {
-        interrupted: rows.len() < total,
-        rows,
-        duration: started.elapsed(),
-        total_jobs: total,
+    result.duration = started.elapsed();
+    result.interrupted = result.rows.len() < total;
+    match store_error {
+        Some(e) => Err(e),
+        None => Ok(result),
     }
 }
 
@@ -167,7 +279,6 @@ async fn run_job(ctx: &JobContext<'_>, step: usize, provider_idx: usize, prompt_
     } = *ctx;
     let provider = &providers[provider_idx];
     let n_prompts = suite.prompts.len();
-    let test = &suite.steps[step];
     let prompt = &suite.prompts[prompt_idx];
     let mut row = Row {
         step,
@@ -182,8 +293,17 @@ async fn run_job(ctx: &JobContext<'_>, step: usize, provider_idx: usize, prompt_
         outcome: Outcome::Error,
         failure_reason: 2,
         score: 0.0,
+        step_data: None,
     };
-    let work = evaluate(ctx, test, prompt, prompt_idx, provider, &mut row);
+    let test = match suite.steps.get(step) {
+        Ok(test) => test,
+        Err(e) => {
+            row.error = Some(e.to_string());
+            return row;
+        }
+    };
+    row.step_data = Some(test.clone());
+    let work = evaluate(ctx, &test, prompt, prompt_idx, provider, &mut row);
     match options.step_timeout {
         None => work.await,
         Some(limit) => {

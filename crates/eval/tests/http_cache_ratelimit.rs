@@ -460,9 +460,9 @@ async fn a_second_run_is_answered_from_the_cache() {
                 Arc::new(|_, _| {}),
                 &mut |_| {},
             )
-            .await;
-            let mut rows = result.rows;
-            rows.sort_by_key(|r| r.step);
+            .await
+            .unwrap();
+            let rows: Vec<_> = result.rows.in_order().map(Result::unwrap).collect();
             let json: Vec<Json> = rows
                 .iter()
                 .map(|row| {

@@ -266,11 +266,10 @@ fn run_suite(
     let mut suite = suite;
     if let Some(repeat) = args.repeat.filter(|r| *r > 1) {
         let steps = std::mem::take(&mut suite.steps);
-        for step in &steps {
+        for step in steps.iter() {
+            let step = step?;
             for _ in 0..repeat {
-                let mut s = step.clone();
-                s.test_idx = suite.steps.len();
-                suite.steps.push(s);
+                suite.steps.push(&step)?;
             }
         }
     }
@@ -350,38 +349,43 @@ fn run_suite(
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    let result: RunResult = rt.block_on(async {
-        let cancel_on_signal = cancel.clone();
-        tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                cancel_on_signal.store(true, Ordering::Relaxed);
-            }
-        });
-        runner::run(
-            suite.clone(),
-            providers.clone(),
-            options,
-            cancel.clone(),
-            on_row,
-            &mut sink,
-        )
-        .await
-    });
+    let result: RunResult = rt
+        .block_on(async {
+            let cancel_on_signal = cancel.clone();
+            tokio::spawn(async move {
+                if tokio::signal::ctrl_c().await.is_ok() {
+                    cancel_on_signal.store(true, Ordering::Relaxed);
+                }
+            });
+            runner::run(
+                suite.clone(),
+                providers.clone(),
+                options,
+                cancel.clone(),
+                on_row,
+                &mut sink,
+            )
+            .await
+        })
+        .context("the run stopped")?;
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
     if let Some(e) = write_error {
         return Err(e);
     }
-    let summary = report::summarize(&result, providers.len() * suite.prompts.len());
-    let comparison = baseline.map(|b| b.compare(&suite, &providers, &result));
+    let summary = &result.summary;
+    let comparison = baseline
+        .map(|b| b.compare(&suite, &providers, &result))
+        .transpose()
+        .context("cannot compare with the baseline")?;
     let measured = promptops_eval::gates::measure(&result);
     let gate_results = gates.map(|g| promptops_eval::gates::check(g, &measured));
     let cx = report::Context {
         suite: &suite,
         providers: &providers,
         run: &result,
-        summary: &summary,
+        summary,
         started_at: &started_at,
         runtime: &runtime_options,
         comparison: comparison.as_ref(),
@@ -395,7 +399,7 @@ fn run_suite(
             let mut out = std::io::BufWriter::new(std::io::stdout().lock());
             report::json::write(&mut out, &cx)?;
         }
-        Format::Text => print_text(&cx, args),
+        Format::Text => print_text(&cx, args)?,
     }
     if result.interrupted {
         eprintln!(
@@ -460,20 +464,20 @@ fn eval_run_payload(
     gate_results: &[promptops_eval::gates::GateResult],
 ) -> Result<promptops_api::PublishEval> {
     use promptops_eval::gates::CostPerCall;
-    let rows = &cx.run.rows;
-    let failures: Vec<serde_json::Value> = rows
-        .iter()
-        .filter(|r| r.outcome != RowOutcome::Pass)
+    let failures: Vec<serde_json::Value> = cx
+        .rows_in_order()
+        .filter(|r| r.as_ref().map_or(true, |r| r.outcome != RowOutcome::Pass))
         .take(100)
-        .map(|r| {
-            let step = &cx.suite.steps[r.step];
-            serde_json::json!({
+        .map(|r| -> Result<serde_json::Value> {
+            let r = r?;
+            let step = cx.step(r.step)?;
+            Ok(serde_json::json!({
                 "test": step.test.description.clone().unwrap_or_else(|| format!("test {}", step.test_idx + 1)),
                 "outcome": if r.outcome == RowOutcome::Error { "error" } else { "fail" },
                 "reason": r.error,
-            })
+            }))
         })
-        .collect();
+        .collect::<Result<_>>()?;
     let mut report_json = Vec::new();
     report::json::write(&mut report_json, cx)?;
     let report_json: serde_json::Value = serde_json::from_slice(&report_json)?;
@@ -507,13 +511,12 @@ fn failed_exit_code() -> Result<u8> {
     }
 }
 
-fn print_text(cx: &report::Context, args: &EvalArgs) {
-    let (suite, providers, result, summary) = (cx.suite, cx.providers, cx.run, cx.summary);
+fn print_text(cx: &report::Context, args: &EvalArgs) -> Result<()> {
+    let (providers, result, summary) = (cx.providers, cx.run, cx.summary);
     if !args.no_table && result.rows.len() <= TABLE_LIMIT {
-        let mut rows: Vec<&runner::Row> = result.rows.iter().collect();
-        rows.sort_by_key(|r| (r.step, r.prompt_idx));
-        for r in rows {
-            let step = &suite.steps[r.step];
+        for r in cx.rows_in_order() {
+            let r = r?;
+            let step = cx.step(r.step)?;
             let name = step
                 .test
                 .description
@@ -553,6 +556,7 @@ fn print_text(cx: &report::Context, args: &EvalArgs) {
     if let Some(c) = cx.comparison {
         print_comparison(c);
     }
+    Ok(())
 }
 
 /// Regressions first (each with why it fails now), then fixes.

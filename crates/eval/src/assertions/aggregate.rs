@@ -7,7 +7,7 @@ use super::ComponentResult;
 use crate::js_number;
 use std::collections::BTreeMap;
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct GradingResult {
     pub pass: bool,
     pub score: f64,

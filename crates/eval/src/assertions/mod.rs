@@ -279,7 +279,7 @@ pub async fn check_python(a: &Assertion, obs: &Observed<'_>) -> ComponentResult 
 }
 
 /// One assertion's verdict.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ComponentResult {
     pub pass: bool,
     pub score: f64,

@@ -94,7 +94,7 @@ impl Kind {
 }
 
 /// Token counts of a call, as promptfoo reports them.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct TokenUsage {
     pub prompt: u64,
     pub completion: u64,
@@ -104,7 +104,7 @@ pub struct TokenUsage {
 }
 
 /// The HTTP exchange behind a response, for reports.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct HttpMeta {
     pub status: u16,
     pub status_text: String,
@@ -139,7 +139,7 @@ impl HttpMeta {
     }
 }
 
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Response {
     pub output: Option<Json>,
     pub error: Option<String>,

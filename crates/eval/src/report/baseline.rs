@@ -14,6 +14,7 @@
 use super::describe;
 use crate::provider::Provider;
 use crate::runner::{Outcome, RunResult};
+use crate::spill::SpillError;
 use crate::suite::Suite;
 use serde::Serialize;
 use serde_json::{Map, Value as Json};
@@ -187,8 +188,13 @@ impl Baseline {
     }
 
     /// Compares this run with the baseline.
-    pub fn compare(&self, suite: &Suite, providers: &[Provider], run: &RunResult) -> Comparison {
-        let mut current = current_entries(suite, providers, run);
+    pub fn compare(
+        &self,
+        suite: &Suite,
+        providers: &[Provider],
+        run: &RunResult,
+    ) -> Result<Comparison, SpillError> {
+        let mut current = current_entries(suite, providers, run)?;
         number_occurrences(&mut current);
         let mut before: BTreeMap<(&TestKey, usize), &Entry> = self
             .entries
@@ -227,7 +233,7 @@ impl Baseline {
             }
         }
         comparison.missing_tests = before.len();
-        comparison
+        Ok(comparison)
     }
 }
 
@@ -299,15 +305,19 @@ fn past_entry(row: &Json, index: usize) -> Result<Entry, &'static str> {
 }
 
 /// This run's rows as entries, in test order.
-fn current_entries(suite: &Suite, providers: &[Provider], run: &RunResult) -> Vec<Entry> {
-    let mut rows: Vec<_> = run.rows.iter().collect();
-    rows.sort_by_key(|r| (r.step, r.prompt_idx));
-    rows.into_iter()
+fn current_entries(
+    suite: &Suite,
+    providers: &[Provider],
+    run: &RunResult,
+) -> Result<Vec<Entry>, SpillError> {
+    run.rows
+        .in_order()
         .map(|r| {
-            let step = &suite.steps[r.step];
+            let r = r?;
+            let step = suite.steps.get(r.step)?;
             let template = &suite.prompts[r.prompt];
             let vars = Json::Object(step.vars.clone());
-            Entry {
+            Ok(Entry {
                 key: TestKey {
                     provider: providers[r.provider].display_name().to_owned(),
                     prompt: if template.label.is_empty() {
@@ -322,8 +332,8 @@ fn current_entries(suite: &Suite, providers: &[Provider], run: &RunResult) -> Ve
                 test_idx: step.test_idx,
                 vars,
                 outcome: r.outcome,
-                reason: describe::reason(r).to_owned(),
-            }
+                reason: describe::reason(&r).to_owned(),
+            })
         })
         .collect()
 }
@@ -403,7 +413,9 @@ mod tests {
                 Outcome::Fail,
             ],
         );
-        let c = before.compare(&now.suite, &now.providers, &now.run);
+        let c = before
+            .compare(&now.suite, &now.providers, &now.run)
+            .unwrap();
         assert_eq!(c.baseline, "prev.json");
         let names = |v: &[Change]| v.iter().map(Change::name).collect::<Vec<_>>();
         assert_eq!(
@@ -450,7 +462,9 @@ mod tests {
             "  - {description: same, vars: {word: x}}\n  - {description: same, vars: {word: x}}\n  - {description: same, vars: {word: x}}\n",
             &[Outcome::Pass, Outcome::Pass, Outcome::Fail],
         );
-        let c = before.compare(&now.suite, &now.providers, &now.run);
+        let c = before
+            .compare(&now.suite, &now.providers, &now.run)
+            .unwrap();
         assert!(c.regressions.is_empty());
         assert_eq!(c.fixes.len(), 1);
         assert_eq!(c.fixes[0].test_idx, 1);
@@ -527,7 +541,7 @@ mod tests {
         let f = Fixture::new();
         let text = f.render(crate::report::Kind::Json);
         let b = Baseline::parse(&text, "self.json").unwrap();
-        let c = b.compare(&f.suite, &f.providers, &f.run);
+        let c = b.compare(&f.suite, &f.providers, &f.run).unwrap();
         assert_eq!(
             (
                 c.regressions.len(),

@@ -19,8 +19,7 @@ pub fn write(out: &mut dyn Write, cx: &Context) -> io::Result<()> {
         .iter()
         .map(|s| cx.summary.per_prompt[s.index].named_counts.keys().collect())
         .collect();
-    let steps = &cx.suite.steps;
-    let with_description = steps.iter().any(|s| s.test.description.is_some());
+    let with_description = cx.suite.steps.any_description();
 
     let mut header: Vec<String> = Vec::new();
     if with_description {
@@ -34,16 +33,12 @@ pub fn write(out: &mut dyn Write, cx: &Context) -> io::Result<()> {
         header.extend(["Grader Reason", "Comment"].map(String::from));
     }
 
-    // Rows by step, in prompt × provider order (a row may be missing when the run was
-    // interrupted).
-    let mut by_step: Vec<Vec<Option<&Row>>> = vec![vec![None; slots.len()]; steps.len()];
-    for row in &cx.run.rows {
-        by_step[row.step][row.prompt_idx] = Some(row);
-    }
-
     let mut csv = ::csv::WriterBuilder::new().from_writer(out);
     csv.write_record(header.iter().map(|h| escape_formula(h).into_owned()))?;
-    for (step, rows) in steps.iter().zip(&by_step) {
+    // Rows by step, in prompt × provider order (a row may be missing when the run was
+    // interrupted).
+    for step_rows in cx.rows_by_step() {
+        let super::StepRows { step, rows } = step_rows?;
         let mut record: Vec<String> = Vec::with_capacity(header.len());
         if with_description {
             record.push(step.test.description.clone().unwrap_or_default());

@@ -116,22 +116,13 @@ pub fn slots<'a>(cx: &Context<'a>) -> Vec<Slot<'a>> {
 /// The cost of a slot's rows, or `None` when no row has a known price (an unknown
 /// price is not a cost of zero).
 pub fn slot_cost(cx: &Context, slot: usize) -> Option<crate::pricing::NanoUsd> {
-    let known = cx
-        .run
-        .rows
-        .iter()
-        .any(|r| r.prompt_idx == slot && r.response.as_ref().is_some_and(|x| x.cost.is_some()));
-    known.then(|| cx.summary.per_prompt[slot].cost)
+    let p = &cx.summary.per_prompt[slot];
+    (p.priced > 0).then_some(p.cost)
 }
 
 /// The run's cost, or `None` when no row has a known price.
 pub fn total_cost(cx: &Context) -> Option<crate::pricing::NanoUsd> {
-    let known = cx
-        .run
-        .rows
-        .iter()
-        .any(|r| r.response.as_ref().is_some_and(|x| x.cost.is_some()));
-    known.then_some(cx.summary.cost)
+    (cx.summary.priced > 0).then_some(cx.summary.cost)
 }
 
 #[cfg(test)]

@@ -138,7 +138,8 @@ pub fn write(out: &mut dyn Write, cx: &Context) -> io::Result<()> {
         r#"<table id="rows"><thead><tr><th>Test</th><th>Vars</th><th>Provider</th><th>Prompt</th><th>Result</th><th>Score</th><th>Latency</th><th>Output</th><th>Failure reason</th></tr></thead><tbody>"#
     )?;
     for row in cx.rows_in_order() {
-        let step = &cx.suite.steps[row.step];
+        let row = &row?;
+        let step = &*cx.step(row.step)?;
         let status = describe::status(row.outcome);
         let reason = if row.outcome == Outcome::Pass {
             ""

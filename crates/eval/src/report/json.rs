@@ -16,8 +16,8 @@ use serde_json::{Map, Value as Json, json};
 /// writing it while a run is in progress).
 pub fn write(out: &mut dyn std::io::Write, cx: &Context) -> std::io::Result<()> {
     begin(out, cx.started_at)?;
-    for (i, r) in cx.run.rows.iter().enumerate() {
-        row(out, cx.suite, cx.providers, r, cx.started_at, i)?;
+    for (i, r) in cx.rows_in_order().enumerate() {
+        row(out, cx.suite, cx.providers, &r?, cx.started_at, i)?;
     }
     finish(out, cx)
 }
@@ -47,10 +47,16 @@ pub fn row<W: std::io::Write + ?Sized>(
     index: usize,
 ) -> std::io::Result<()> {
     out.write_all(if index == 0 { b"\n" } else { b",\n" })?;
+    // A row fresh from the runner carries its step; one read back is looked up.
+    let step = match &r.step_data {
+        Some(step) => step.clone(),
+        None => suite.steps.get(r.step)?,
+    };
     let view = RowView {
         suite,
         providers,
         row: r,
+        step: &step,
         id: row_id(started_at, index),
     };
     serde_json::to_writer(&mut *out, &view)?;
@@ -156,13 +162,13 @@ struct RowView<'a> {
     suite: &'a Suite,
     providers: &'a [Provider],
     row: &'a Row,
+    step: &'a TestStep,
     id: String,
 }
 
 impl Serialize for RowView<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let r = self.row;
-        let step = &self.suite.steps[r.step];
+        let (r, step) = (self.row, self.step);
         let provider = &self.providers[r.provider];
         let template = &self.suite.prompts[r.prompt];
         let mut m = serializer.serialize_map(None)?;

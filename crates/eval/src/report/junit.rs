@@ -18,18 +18,14 @@ const MAX_MESSAGE: usize = 1024;
 const MAX_DETAIL: usize = 8192;
 
 pub fn write(out: &mut dyn Write, cx: &Context) -> io::Result<()> {
-    let rows = cx.rows_in_order();
-    let mut suites: Vec<(String, Vec<&Row>)> = Vec::new();
+    // One suite per prompt × provider that has rows; its figures come from the run's
+    // summary, its test cases from one pass over the stored rows.
+    let mut suites: Vec<(String, usize)> = Vec::new();
     // Prompts are numbered per provider name, so two providers that share a name keep
     // their suites apart (as promptfoo does).
     let mut ordinals: HashMap<&str, usize> = HashMap::new();
     for slot in describe::slots(cx) {
-        let slot_rows: Vec<&Row> = rows
-            .iter()
-            .copied()
-            .filter(|r| r.prompt_idx == slot.index)
-            .collect();
-        if slot_rows.is_empty() {
+        if cx.summary.per_prompt[slot.index].rows() == 0 {
             continue;
         }
         let provider = slot.provider.display_name();
@@ -39,34 +35,37 @@ pub fn write(out: &mut dyn Write, cx: &Context) -> io::Result<()> {
             "[{}] prompt {ordinal}",
             describe::truncate(&describe::one_line(provider), MAX_NAME)
         );
-        suites.push((name, slot_rows));
+        suites.push((name, slot.index));
     }
 
-    let count = |rows: &[&Row], o: Outcome| rows.iter().filter(|r| r.outcome == o).count();
-    let seconds = |rows: &[&Row]| time(rows.iter().map(|r| r.latency_ms).sum());
-    let all: Vec<&Row> = suites.iter().flat_map(|(_, r)| r.iter().copied()).collect();
+    let per_prompt = &cx.summary.per_prompt;
+    let latency: u64 = per_prompt.iter().map(|p| p.latency_ms).sum();
     writeln!(out, r#"<?xml version="1.0" encoding="UTF-8"?>"#)?;
     writeln!(
         out,
         r#"<testsuites name="promptops" tests="{}" failures="{}" errors="{}" skipped="0" time="{}">"#,
-        all.len(),
-        count(&all, Outcome::Fail),
-        count(&all, Outcome::Error),
-        seconds(&all),
+        cx.summary.rows(),
+        cx.summary.failures,
+        cx.summary.errors,
+        time(latency),
     )?;
-    for (name, rows) in &suites {
+    for (name, slot) in &suites {
+        let p = &per_prompt[*slot];
         writeln!(
             out,
             r#"  <testsuite name="{}" tests="{}" failures="{}" errors="{}" skipped="0" time="{}" timestamp="{}">"#,
             attr(name),
-            rows.len(),
-            count(rows, Outcome::Fail),
-            count(rows, Outcome::Error),
-            seconds(rows),
+            p.rows(),
+            p.fail,
+            p.error,
+            time(p.latency_ms),
             attr(cx.started_at),
         )?;
-        for row in rows {
-            testcase(out, cx, name, row)?;
+        for row in cx.rows_in_order() {
+            let row = row?;
+            if row.prompt_idx == *slot {
+                testcase(out, cx, name, &row)?;
+            }
         }
         writeln!(out, "  </testsuite>")?;
     }
@@ -74,7 +73,7 @@ pub fn write(out: &mut dyn Write, cx: &Context) -> io::Result<()> {
 }
 
 fn testcase(out: &mut dyn Write, cx: &Context, suite: &str, row: &Row) -> io::Result<()> {
-    let step = &cx.suite.steps[row.step];
+    let step = &*cx.step(row.step)?;
     let name =
         describe::truncate(&describe::one_line(&describe::test_name(step)), MAX_NAME).into_owned();
     let head = format!(

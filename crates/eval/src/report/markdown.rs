@@ -6,7 +6,7 @@
 use super::Context;
 use super::baseline::Change;
 use super::describe;
-use crate::runner::{Outcome, Row};
+use crate::runner::Outcome;
 use std::io::{self, Write};
 
 /// Failing tests, regressions and fixes listed at most (a comment stays readable).
@@ -83,17 +83,18 @@ pub fn write(out: &mut dyn Write, cx: &Context) -> io::Result<()> {
         list_changes(out, "Fixes (did not pass before, pass now)", &c.fixes)?;
     }
 
-    let failing: Vec<&Row> = cx
-        .rows_in_order()
-        .into_iter()
-        .filter(|r| r.outcome != Outcome::Pass)
-        .collect();
-    if !failing.is_empty() {
+    let failing = cx.summary.failures + cx.summary.errors;
+    if failing > 0 {
         writeln!(out)?;
-        writeln!(out, "### Failing tests ({})", failing.len())?;
+        writeln!(out, "### Failing tests ({failing})")?;
         writeln!(out)?;
-        for row in failing.iter().take(MAX_LISTED) {
-            let step = &cx.suite.steps[row.step];
+        let rows = cx
+            .rows_in_order()
+            .filter(|r| r.as_ref().map_or(true, |r| r.outcome != Outcome::Pass))
+            .take(MAX_LISTED);
+        for row in rows {
+            let row = &row?;
+            let step = &*cx.step(row.step)?;
             let slot_prompt = &cx.suite.prompts[row.prompt];
             writeln!(
                 out,
@@ -105,8 +106,8 @@ pub fn write(out: &mut dyn Write, cx: &Context) -> io::Result<()> {
                 inline(&describe::truncate(describe::reason(row), MAX_REASON)),
             )?;
         }
-        if failing.len() > MAX_LISTED {
-            writeln!(out, "- … and {} more", failing.len() - MAX_LISTED)?;
+        if failing > MAX_LISTED {
+            writeln!(out, "- … and {} more", failing - MAX_LISTED)?;
         }
     }
     Ok(())

@@ -14,13 +14,14 @@ mod junit;
 mod markdown;
 mod summary;
 
-pub use summary::{PromptSummary, Summary, summarize};
+pub use summary::{PromptSummary, Summary};
 
 use crate::provider::Provider;
 use crate::runner::{Row, RunResult};
-use crate::suite::Suite;
+use crate::suite::{Suite, TestStep};
 use std::io::{self, Write};
 use std::path::Path;
+use std::sync::Arc;
 
 /// A report format, chosen by the file's extension.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,12 +83,45 @@ pub struct Context<'a> {
 }
 
 impl Context<'_> {
-    /// The rows by test, then prompt × provider (the run keeps completion order).
-    pub fn rows_in_order(&self) -> Vec<&Row> {
-        let mut rows: Vec<&Row> = self.run.rows.iter().collect();
-        rows.sort_by_key(|r| (r.step, r.prompt_idx));
-        rows
+    /// The rows by test, then prompt × provider (read back from the run's store).
+    pub fn rows_in_order(&self) -> impl Iterator<Item = io::Result<Row>> + '_ {
+        self.run.rows.in_order().map(|r| r.map_err(io::Error::from))
     }
+
+    /// Step `i` of the suite.
+    pub fn step(&self, i: usize) -> io::Result<Arc<TestStep>> {
+        self.suite.steps.get(i).map_err(io::Error::from)
+    }
+
+    /// Each step with its rows by prompt × provider slot (`None` where a row is missing,
+    /// as after an interrupted run).
+    pub fn rows_by_step(&self) -> impl Iterator<Item = io::Result<StepRows>> + '_ {
+        let slots = self.summary.per_prompt.len();
+        let mut rows = self.rows_in_order().peekable();
+        (0..self.suite.steps.len()).map(move |i| {
+            let step = self.step(i)?;
+            let mut by_slot: Vec<Option<Row>> = vec![None; slots];
+            while rows
+                .peek()
+                .is_some_and(|r| r.as_ref().map_or(true, |r| r.step == i))
+            {
+                let row = rows.next().expect("peeked")?;
+                if let Some(place) = by_slot.get_mut(row.prompt_idx) {
+                    *place = Some(row);
+                }
+            }
+            Ok(StepRows {
+                step,
+                rows: by_slot,
+            })
+        })
+    }
+}
+
+/// A step and its rows, by prompt × provider slot.
+pub struct StepRows {
+    pub step: Arc<TestStep>,
+    pub rows: Vec<Option<Row>>,
 }
 
 /// Writes the whole report of format `kind` to `out`.

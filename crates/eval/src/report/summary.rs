@@ -2,7 +2,7 @@
 
 use crate::pricing::NanoUsd;
 use crate::provider::TokenUsage;
-use crate::runner::{Outcome, RunResult};
+use crate::runner::{Outcome, Row};
 use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -16,6 +16,8 @@ pub struct PromptSummary {
     pub latency_ms: u64,
     pub tokens: TokenUsage,
     pub cost: NanoUsd,
+    /// Rows whose cost is known (an unknown price is not a cost of zero).
+    pub priced: usize,
     pub named_scores: BTreeMap<String, f64>,
     pub named_counts: BTreeMap<String, usize>,
 }
@@ -52,6 +54,8 @@ pub struct Summary {
     pub errors: usize,
     pub tokens: TokenUsage,
     pub cost: NanoUsd,
+    /// Rows whose cost is known.
+    pub priced: usize,
 }
 
 impl Summary {
@@ -70,12 +74,22 @@ impl Summary {
     }
 }
 
-pub fn summarize(run: &RunResult, n_prompt_slots: usize) -> Summary {
-    let mut s = Summary {
-        per_prompt: vec![PromptSummary::default(); n_prompt_slots],
-        ..Summary::default()
-    };
-    for row in &run.rows {
+impl Summary {
+    /// Nothing counted yet, for a run with `n_prompt_slots` prompts × providers.
+    pub fn new(n_prompt_slots: usize) -> Summary {
+        Summary {
+            per_prompt: vec![PromptSummary::default(); n_prompt_slots],
+            ..Summary::default()
+        }
+    }
+
+    /// Counts one finished row.
+    pub fn add(&mut self, row: &Row) {
+        let s = self;
+        if s.per_prompt.len() <= row.prompt_idx {
+            s.per_prompt
+                .resize(row.prompt_idx + 1, PromptSummary::default());
+        }
         let p = &mut s.per_prompt[row.prompt_idx];
         p.score_sum += row.score;
         match row.outcome {
@@ -115,15 +129,15 @@ pub fn summarize(run: &RunResult, n_prompt_slots: usize) -> Summary {
         );
         add_usage(&mut p.tokens, usage);
         add_usage(&mut s.tokens, usage);
-        let cost = row
-            .response
-            .as_ref()
-            .and_then(|r| r.cost)
-            .unwrap_or_default();
+        let cost = row.response.as_ref().and_then(|r| r.cost);
+        if cost.is_some() {
+            p.priced += 1;
+            s.priced += 1;
+        }
+        let cost = cost.unwrap_or_default();
         p.cost = p.cost + cost;
         s.cost = s.cost + cost;
     }
-    s
 }
 
 fn add_usage(total: &mut TokenUsage, u: TokenUsage) {

@@ -2,7 +2,7 @@
 //! (one passes, one fails with a reason full of characters that need escaping, one is
 //! an error), built by hand so no provider is called.
 
-use super::{Context, Summary, baseline::Comparison, summarize};
+use super::{Context, Summary, baseline::Comparison};
 use crate::assertions::{ComponentResult, aggregate};
 use crate::pricing::NanoUsd;
 use crate::provider::{Provider, Response, Shared, TokenUsage};
@@ -87,13 +87,12 @@ impl Fixture {
         }
         // Completion order is not test order.
         rows.reverse();
-        let run = RunResult {
-            total_jobs: rows.len(),
+        let run = RunResult::from_rows(
             rows,
-            duration: Duration::from_millis(1234),
-            interrupted: false,
-        };
-        let summary = summarize(&run, providers.len() * n_prompts);
+            providers.len() * n_prompts,
+            Duration::from_millis(1234),
+        );
+        let summary = run.summary.clone();
         Fixture {
             suite,
             providers,
@@ -133,7 +132,8 @@ fn row(
     prompt_idx: usize,
     outcome: Outcome,
 ) -> Row {
-    let word = crate::report::describe::value_text(&suite.steps[step].vars["word"]).into_owned();
+    let step_data = suite.steps.get(step).unwrap();
+    let word = crate::report::describe::value_text(&step_data.vars["word"]).into_owned();
     let rendered = format!("Say {word}");
     let response = Response {
         output: Some(Json::String(format!("<echo> {word} & more"))),
@@ -173,6 +173,7 @@ fn row(
         outcome,
         failure_reason: 0,
         score: 0.0,
+        step_data: None,
     };
     match outcome {
         Outcome::Pass => {

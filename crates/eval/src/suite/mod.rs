@@ -6,10 +6,12 @@ mod file_vars;
 mod load;
 mod prompt_suite;
 mod refs;
+mod steps;
 mod test_cases;
 
 pub use load::{from_json, load, load_with, provider_spec, read_config};
 pub use prompt_suite::{Gates, is_prompt_suite, load_prompt_suite, prompt_suite_from_json};
+pub use steps::Steps;
 
 use crate::assertions::Assertion;
 use serde_json::{Map, Value as Json};
@@ -142,14 +144,15 @@ pub struct EvaluateOptions {
 }
 
 /// A loaded, expanded suite.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Suite {
     pub path: PathBuf,
     pub base_dir: PathBuf,
     pub description: Option<String>,
     pub prompts: Vec<PromptTemplate>,
     pub providers: Vec<ProviderSpec>,
-    pub steps: Vec<TestStep>,
+    /// Kept off the heap (see [`Steps`]): read one with `steps.get(i)`.
+    pub steps: Steps,
     pub options: EvaluateOptions,
     pub env: Map<String, Json>,
     /// The config as written (unexpanded), with API keys redacted, for reports; kept

@@ -3,7 +3,7 @@
 //! numbered as promptfoo numbers them (`testIdx` counts steps, not config tests).
 
 use super::load::{err_at, expand_path, read_data_file};
-use super::{AssertItem, MergedTest, SuiteError, TestStep};
+use super::{AssertItem, MergedTest, Steps, SuiteError, TestStep};
 use crate::assertions::{self, Assertion};
 use serde_json::{Map, Value as Json};
 use std::path::Path;
@@ -20,7 +20,7 @@ pub(super) fn load_steps(
     base: &Path,
     file: &str,
     unsupported: &mut super::UnsupportedKeys,
-) -> Result<(Vec<TestStep>, Vec<String>), SuiteError> {
+) -> Result<(Steps, Vec<String>), SuiteError> {
     let default_test = match config.get("defaultTest") {
         None | Some(Json::Null) => Map::new(),
         Some(Json::Object(o)) => o.clone(),
@@ -42,46 +42,64 @@ pub(super) fn load_steps(
             ));
         }
     };
-    let mut tests = match config.shift_remove("tests") {
-        None | Some(Json::Null) => Vec::new(),
-        Some(v) => collect_tests(v, base, &format!("{file}: tests"))?,
-    };
-    if let Some(scenarios) = config.get("scenarios") {
-        tests.extend(scenario_tests(scenarios, &format!("{file}: scenarios"))?);
-    }
-    if tests.is_empty() {
-        tests.push(RawTest {
-            value: Map::new(),
-            location: format!("{file}: tests"),
-        });
-    }
     let repeat_default = config
         .get("evaluateOptions")
         .and_then(|o| o.get("repeat"))
         .and_then(Json::as_u64)
         .unwrap_or(1)
         .max(1) as usize;
+    let mut builder = StepBuilder {
+        steps: Steps::new(),
+        tests: 0,
+        var_names: Vec::new(),
+        file_vars: super::file_vars::FileVars::default(),
+        default_test,
+        repeat_default,
+        base,
+        unsupported,
+    };
+    // Tests are taken one at a time, from the config (whose items are dropped as they
+    // are taken) or straight from their files, so no second copy of a large suite is built.
+    match config.shift_remove("tests") {
+        None | Some(Json::Null) => {}
+        Some(v) => each_test(v, base, &format!("{file}: tests"), &mut |t| builder.add(t))?,
+    }
+    if let Some(scenarios) = config.get("scenarios") {
+        for test in scenario_tests(scenarios, &format!("{file}: scenarios"))? {
+            builder.add(test)?;
+        }
+    }
+    if builder.tests == 0 {
+        builder.add(RawTest {
+            value: Map::new(),
+            location: format!("{file}: tests"),
+        })?;
+    }
+    Ok((builder.steps, builder.var_names))
+}
 
-    let mut steps = Vec::new();
-    let mut var_names: Vec<String> = Vec::new();
-    let mut file_vars = super::file_vars::FileVars::default();
-    for test in tests {
-        let mut merged = merge_default(&default_test, test.value);
+/// Turns config tests into steps as they are read.
+struct StepBuilder<'a> {
+    steps: Steps,
+    /// Config tests taken so far.
+    tests: usize,
+    var_names: Vec<String>,
+    file_vars: super::file_vars::FileVars,
+    default_test: Map<String, Json>,
+    repeat_default: usize,
+    base: &'a Path,
+    unsupported: &'a mut super::UnsupportedKeys,
+}
+
+impl StepBuilder<'_> {
+    fn add(&mut self, test: RawTest) -> Result<(), SuiteError> {
+        self.tests += 1;
+        let mut merged = merge_default(&self.default_test, test.value);
         for (key, effect) in super::UNSUPPORTED_TEST_KEYS {
             if merged.contains_key(*key) {
-                unsupported.note(&test.location, key, effect);
+                self.unsupported.note(&test.location, key, effect);
             }
         }
-        let asserts = parse_asserts(merged.shift_remove("assert").as_ref(), &test.location)?;
-        let threshold = merged.get("threshold").and_then(Json::as_f64);
-        let options = match merged.get("options") {
-            Some(Json::Object(o)) => o.clone(),
-            _ => Map::new(),
-        };
-        let repeat = options
-            .get("repeat")
-            .and_then(Json::as_u64)
-            .map_or(repeat_default, |r| r.max(1) as usize);
         let vars = match merged.shift_remove("vars") {
             Some(Json::Object(v)) => v,
             Some(Json::Null) | None => Map::new(),
@@ -92,61 +110,90 @@ pub(super) fn load_steps(
                 ));
             }
         };
+        let shared = Arc::new(MergedTest::from_object(merged, &test.location)?);
+        let repeat = shared
+            .options
+            .get("repeat")
+            .and_then(Json::as_u64)
+            .map_or(self.repeat_default, |r| r.max(1) as usize);
         for name in vars.keys() {
-            if !var_names.contains(name) {
-                var_names.push(name.clone());
+            if !self.var_names.contains(name) {
+                self.var_names.push(name.clone());
             }
         }
-        let combinations = var_combinations(&vars, base, &test.location)?;
-        let description = merged
+        let combinations = var_combinations(&vars, self.base, &test.location)?;
+        let loaded: Vec<Map<String, Json>> = combinations
+            .iter()
+            .map(|combo| self.file_vars.load(combo, self.base, &test.location))
+            .collect::<Result<_, _>>()?;
+        for _ in 0..repeat {
+            for (combo, loaded) in combinations.iter().zip(&loaded) {
+                let step = TestStep {
+                    test_idx: self.steps.len(),
+                    vars: combo.clone(),
+                    loaded: loaded.clone(),
+                    test: shared.clone(),
+                };
+                self.steps
+                    .push(&step)
+                    .map_err(|e| err_at(&test.location, e.to_string()))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl MergedTest {
+    /// A test (merged with `defaultTest`, without its `vars`) as the runner uses it; its
+    /// assertions are checked here.
+    pub(super) fn from_object(
+        mut object: Map<String, Json>,
+        location: &str,
+    ) -> Result<MergedTest, SuiteError> {
+        let asserts = parse_asserts(object.shift_remove("assert").as_ref(), location)?;
+        let threshold = object.get("threshold").and_then(Json::as_f64);
+        let options = match object.get("options") {
+            Some(Json::Object(o)) => o.clone(),
+            _ => Map::new(),
+        };
+        let description = object
             .get("description")
             .and_then(Json::as_str)
             .map(str::to_owned);
-        let mut object = merged;
         object
             .entry("options")
             .or_insert_with(|| Json::Object(Map::new()));
         object
             .entry("metadata")
             .or_insert_with(|| Json::Object(Map::new()));
-        let shared = Arc::new(MergedTest {
+        Ok(MergedTest {
             description,
             asserts,
             threshold,
             options,
             object,
-        });
-        let loaded: Vec<Map<String, Json>> = combinations
-            .iter()
-            .map(|combo| file_vars.load(combo, base, &test.location))
-            .collect::<Result<_, _>>()?;
-        for _ in 0..repeat {
-            for (combo, loaded) in combinations.iter().zip(&loaded) {
-                steps.push(TestStep {
-                    test_idx: steps.len(),
-                    vars: combo.clone(),
-                    loaded: loaded.clone(),
-                    test: shared.clone(),
-                });
-            }
-        }
+        })
     }
-    Ok((steps, var_names))
 }
 
-fn collect_tests(value: Json, base: &Path, location: &str) -> Result<Vec<RawTest>, SuiteError> {
+/// Hands each test of `tests:` to `take`, in order.
+fn each_test(
+    value: Json,
+    base: &Path,
+    location: &str,
+    take: &mut dyn FnMut(RawTest) -> Result<(), SuiteError>,
+) -> Result<(), SuiteError> {
     match value {
-        Json::String(s) => tests_from_path(&s, base, location, true),
+        Json::String(s) => tests_from_path(&s, base, location, true, take),
         Json::Array(items) => {
-            let mut out = Vec::with_capacity(items.len());
             for (i, item) in items.into_iter().enumerate() {
                 let at = format!("{location}[{i}]");
                 match item {
-                    Json::String(s) => out.extend(tests_from_path(&s, base, &at, false)?),
-                    Json::Object(o) => out.push(RawTest {
+                    Json::String(s) => tests_from_path(&s, base, &at, false, take)?,
+                    Json::Object(o) => take(RawTest {
                         value: o,
                         location: at,
-                    }),
+                    })?,
                     _ => {
                         return Err(err_at(
                             at,
@@ -155,11 +202,11 @@ fn collect_tests(value: Json, base: &Path, location: &str) -> Result<Vec<RawTest
                     }
                 }
             }
-            Ok(out)
+            Ok(())
         }
         Json::Object(o) if o.contains_key("path") => {
             let path = o.get("path").and_then(Json::as_str).unwrap_or_default();
-            tests_from_path(path, base, location, true)
+            tests_from_path(path, base, location, true, take)
         }
         _ => Err(err_at(
             location,
@@ -168,14 +215,16 @@ fn collect_tests(value: Json, base: &Path, location: &str) -> Result<Vec<RawTest
     }
 }
 
-/// Tests from a file (or glob). Files named directly in `tests:` as a string get
-/// `Row #n` descriptions when they have none, as in promptfoo.
+/// Tests from a file (or glob), handed to `take` one by one as they are read. Files
+/// named directly in `tests:` as a string get `Row #n` descriptions when they have none,
+/// as in promptfoo.
 fn tests_from_path(
     spec: &str,
     base: &Path,
     location: &str,
     standalone: bool,
-) -> Result<Vec<RawTest>, SuiteError> {
+    take: &mut dyn FnMut(RawTest) -> Result<(), SuiteError>,
+) -> Result<(), SuiteError> {
     let relative = spec.strip_prefix("file://").unwrap_or(spec);
     let files = expand_path(base, relative);
     if files.is_empty() {
@@ -187,34 +236,12 @@ fn tests_from_path(
             ),
         ));
     }
-    let mut out = Vec::new();
     for path in files {
         let shown = path.display().to_string();
         let lower = shown.to_lowercase();
-        let (rows, numbered) = if lower.ends_with(".csv") {
-            (csv_tests(&path)?, true)
-        } else if lower.ends_with(".jsonl") {
-            let text = super::load::read_text(&path)
-                .map_err(|e| err_at(&shown, format!("cannot read: {e}")))?;
-            let rows = text
-                .lines()
-                .enumerate()
-                .filter(|(_, l)| !l.trim().is_empty())
-                .map(|(n, l)| {
-                    serde_json::from_str(l).map_err(|e| {
-                        err_at(format!("{shown}:{}", n + 1), format!("invalid JSON: {e}"))
-                    })
-                })
-                .collect::<Result<Vec<Json>, _>>()?;
-            (rows, standalone)
-        } else {
-            match read_data_file(&path)? {
-                Json::Array(items) => (items, standalone),
-                Json::Object(o) => (vec![Json::Object(o)], standalone),
-                _ => return Err(err_at(&shown, "a test file holds a list of tests")),
-            }
-        };
-        for (n, row) in rows.into_iter().enumerate() {
+        let numbered = standalone || lower.ends_with(".csv");
+        let mut n = 0usize;
+        let mut take_row = |row: Json| -> Result<(), SuiteError> {
             let Json::Object(mut test) = row else {
                 return Err(err_at(format!("{shown}: [{n}]"), "each test is a mapping"));
             };
@@ -224,18 +251,62 @@ fn tests_from_path(
                     Json::String(format!("Row #{}", n + 1)),
                 );
             }
-            out.push(RawTest {
+            take(RawTest {
                 value: test,
                 location: format!("{shown}: [{n}]"),
-            });
+            })?;
+            n += 1;
+            Ok(())
+        };
+        if lower.ends_with(".csv") {
+            csv_tests(&path, &mut take_row)?;
+        } else if lower.ends_with(".jsonl") {
+            jsonl_tests(&path, &mut take_row)?;
+        } else {
+            match read_data_file(&path)? {
+                Json::Array(items) => items.into_iter().try_for_each(&mut take_row)?,
+                Json::Object(o) => take_row(Json::Object(o))?,
+                _ => return Err(err_at(&shown, "a test file holds a list of tests")),
+            }
         }
     }
-    Ok(out)
+    Ok(())
+}
+
+/// A JSON Lines file, one test a line (blank lines skipped), read a line at a time;
+/// bytes that are not UTF-8 are read as U+FFFD, as promptfoo's reader does.
+fn jsonl_tests(
+    path: &Path,
+    take: &mut dyn FnMut(Json) -> Result<(), SuiteError>,
+) -> Result<(), SuiteError> {
+    use std::io::BufRead;
+    let shown = path.display().to_string();
+    let cannot_read = |e: std::io::Error| err_at(&shown, format!("cannot read: {e}"));
+    let mut reader = std::io::BufReader::new(std::fs::File::open(path).map_err(cannot_read)?);
+    let mut line = Vec::new();
+    for number in 1.. {
+        line.clear();
+        if reader.read_until(b'\n', &mut line).map_err(cannot_read)? == 0 {
+            break;
+        }
+        let text = String::from_utf8_lossy(&line);
+        let text = text.trim_end_matches(['\n', '\r']);
+        if text.trim().is_empty() {
+            continue;
+        }
+        let row = serde_json::from_str(text)
+            .map_err(|e| err_at(format!("{shown}:{number}"), format!("invalid JSON: {e}")))?;
+        take(row)?;
+    }
+    Ok(())
 }
 
 /// A CSV row: `__expected*` columns become assertions, `__description`, `__threshold`,
 /// `__metric`, `__prefix`/`__suffix` go where promptfoo puts them, other columns are vars.
-fn csv_tests(path: &Path) -> Result<Vec<Json>, SuiteError> {
+fn csv_tests(
+    path: &Path,
+    take: &mut dyn FnMut(Json) -> Result<(), SuiteError>,
+) -> Result<(), SuiteError> {
     let shown = path.display().to_string();
     let mut reader = csv::ReaderBuilder::new()
         .flexible(true)
@@ -249,7 +320,6 @@ fn csv_tests(path: &Path) -> Result<Vec<Json>, SuiteError> {
         .iter()
         .map(|h| text(h).trim().trim_start_matches('\u{feff}').to_owned())
         .collect();
-    let mut out = Vec::new();
     for (n, record) in reader.byte_records().enumerate() {
         let record = record.map_err(|e| {
             err_at(
@@ -301,9 +371,9 @@ fn csv_tests(path: &Path) -> Result<Vec<Json>, SuiteError> {
         if !options.is_empty() {
             test.insert("options".into(), Json::Object(options));
         }
-        out.push(Json::Object(test));
+        take(Json::Object(test))?;
     }
-    Ok(out)
+    Ok(())
 }
 
 /// promptfoo's shorthand for an `__expected` cell.
