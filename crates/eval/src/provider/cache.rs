@@ -79,9 +79,20 @@ impl KeyParts<'_> {
 /// Config keys (at any depth, e.g. inside `headers`) whose values are credentials.
 pub fn is_credential(key: &str) -> bool {
     let k = key.to_ascii_lowercase();
-    ["apikey", "api_key", "api-key", "secret", "password"]
-        .iter()
-        .any(|part| k.contains(part))
+    [
+        "apikey",
+        "api_key",
+        "api-key",
+        "secret",
+        "password",
+        // AWS: `sessionToken`, `accessKeyId` (with `secretAccessKey` above).
+        "sessiontoken",
+        "session_token",
+        "accesskeyid",
+        "access_key_id",
+    ]
+    .iter()
+    .any(|part| k.contains(part))
         || [
             "authorization",
             "proxy-authorization",
@@ -322,6 +333,16 @@ mod tests {
         assert_ne!(parts(&a, "hi").key(), parts(&a, "hello").key());
         let max_tokens = map(json!({"temperature": 0, "max_tokens": 5}));
         assert_ne!(parts(&a, "hi").key(), parts(&max_tokens, "hi").key());
+        // AWS keys (Bedrock) are credentials too; the region is a setting.
+        for key in [
+            "accessKeyId",
+            "secretAccessKey",
+            "sessionToken",
+            "x-goog-api-key",
+        ] {
+            assert!(is_credential(key), "{key}");
+        }
+        assert!(!is_credential("region"));
     }
 
     #[test]

@@ -2,13 +2,18 @@
 //! real wire format; failures are responses with `error` set (an error row), never panics.
 
 mod anthropic;
+mod azure;
+mod bedrock;
 pub mod cache;
 mod chat_prompt;
 mod exec;
+mod gemini;
 pub mod http;
+mod ollama;
 mod openai;
 pub mod rate_limit;
 mod retry;
+pub mod sigv4;
 
 pub use cache::ResponseCache;
 pub use rate_limit::RateLimiter;
@@ -30,13 +35,56 @@ pub fn check_id(id: &str) -> Result<(), String> {
 /// `https` ids take it from `config.url`).
 #[derive(Debug, Clone, PartialEq)]
 enum Kind {
-    OpenAiChat { model: String },
-    OpenAiEmbedding { model: String },
-    Anthropic { model: String },
-    Exec { command: String },
-    Http { url: Option<String> },
+    OpenAiChat {
+        model: String,
+    },
+    /// An OpenAI-compatible service with its own prefix (`mistral:`, `openrouter:`,
+    /// `togetherai:`, `groq:`).
+    OpenAiPreset {
+        model: String,
+        preset: &'static openai::Preset,
+    },
+    OpenAiEmbedding {
+        model: String,
+    },
+    Anthropic {
+        model: String,
+    },
+    Azure {
+        deployment: String,
+    },
+    Gemini {
+        model: String,
+    },
+    Bedrock {
+        model: String,
+    },
+    Ollama {
+        model: String,
+        api: ollama::Api,
+    },
+    Exec {
+        command: String,
+    },
+    Http {
+        url: Option<String>,
+    },
     Echo,
 }
+
+/// Bedrock APIs other than Converse and InvokeModel, named as promptfoo's id types.
+const BEDROCK_OTHER_APIS: &[&str] = &[
+    "messages",
+    "embedding",
+    "embeddings",
+    "kb",
+    "agents",
+    "image",
+    "video",
+    "nova-sonic",
+    "mantle",
+    "responses",
+];
 
 impl Kind {
     fn parse(id: &str) -> Result<Kind, String> {
@@ -49,6 +97,15 @@ impl Kind {
             });
         }
         let parts: Vec<&str> = id.splitn(3, ':').collect();
+        // Everything after `prefix:`, for ids whose model names hold colons.
+        let rest = |prefix: &str| id[prefix.len() + 1..].to_owned();
+        let preset =
+            |model: String, preset: &'static openai::Preset| Kind::OpenAiPreset { model, preset };
+        let unsupported = |what: &str, instead: &str| {
+            Err(format!(
+                "provider `{id}`: {what} is not supported yet; use {instead}"
+            ))
+        };
         let kind = match parts.as_slice() {
             ["echo"] => Kind::Echo,
             ["openai", "chat", model] => Kind::OpenAiChat {
@@ -80,15 +137,112 @@ impl Kind {
             ["anthropic", model] if model.starts_with("claude") => Kind::Anthropic {
                 model: (*model).to_owned(),
             },
+            ["azure" | "azureopenai", "chat", deployment] if !deployment.is_empty() => {
+                Kind::Azure {
+                    deployment: (*deployment).to_owned(),
+                }
+            }
+            ["azure" | "azureopenai", "chat", ..] => {
+                return Err(format!(
+                    "provider `{id}`: Azure chat needs a deployment name: `azure:chat:<deployment>`"
+                ));
+            }
+            ["azure" | "azureopenai", kind, ..] => {
+                return unsupported(
+                    &format!("the Azure `{kind}` API"),
+                    "`azure:chat:<deployment>`",
+                );
+            }
+            // promptfoo 0.123.1 reads `google:chat:<model>` as the model `chat`; the
+            // model is what is meant.
+            ["google", "chat", model] => Kind::Gemini {
+                model: (*model).to_owned(),
+            },
+            ["google", kind, _]
+                if ["embedding", "embeddings", "image", "live", "video"].contains(kind) =>
+            {
+                return unsupported(&format!("Google's `{kind}` API"), "`google:<model>`");
+            }
+            ["google", model, ..] => Kind::Gemini {
+                model: (*model).to_owned(),
+            },
+            ["vertex" | "palm", ..] => {
+                return unsupported(
+                    "Vertex AI (it signs in with Google Cloud OAuth)",
+                    "`google:<model>` with a Gemini API key (GOOGLE_API_KEY)",
+                );
+            }
+            ["bedrock", "converse" | "completion", model] => Kind::Bedrock {
+                model: (*model).to_owned(),
+            },
+            ["bedrock", kind, ..] if BEDROCK_OTHER_APIS.contains(kind) => {
+                return unsupported(
+                    &format!("Bedrock's `{kind}` API"),
+                    "`bedrock:converse:<modelId>`",
+                );
+            }
+            ["bedrock", _, ..] => Kind::Bedrock {
+                model: rest("bedrock"),
+            },
+            ["ollama", "chat", model] => Kind::Ollama {
+                model: (*model).to_owned(),
+                api: ollama::Api::Chat,
+            },
+            ["ollama", "completion", model] => Kind::Ollama {
+                model: (*model).to_owned(),
+                api: ollama::Api::Generate,
+            },
+            ["ollama", "embedding" | "embeddings", ..] => {
+                return unsupported(
+                    "Ollama embeddings",
+                    "`ollama:chat:<model>` or `ollama:<model>`",
+                );
+            }
+            ["ollama", _, ..] => Kind::Ollama {
+                model: rest("ollama"),
+                api: ollama::Api::Generate,
+            },
+            ["mistral", "embedding" | "embeddings", ..] => {
+                return unsupported("Mistral embeddings", "`mistral:<model>`");
+            }
+            ["mistral", _, model] => preset((*model).to_owned(), &openai::MISTRAL),
+            ["mistral", model] => preset((*model).to_owned(), &openai::MISTRAL),
+            ["openrouter", _, ..] => preset(rest("openrouter"), &openai::OPENROUTER),
+            ["togetherai", "chat", model] => preset((*model).to_owned(), &openai::TOGETHER),
+            [
+                "togetherai",
+                kind @ ("completion" | "embedding" | "embeddings"),
+                ..,
+            ] => {
+                return unsupported(
+                    &format!("Together AI's `{kind}` API"),
+                    "`togetherai:<model>`",
+                );
+            }
+            ["togetherai", _, ..] => preset(rest("togetherai"), &openai::TOGETHER),
+            ["groq", "responses", ..] => {
+                return unsupported("Groq's Responses API", "`groq:<model>`");
+            }
+            ["groq", _, ..] => preset(rest("groq"), &openai::GROQ),
             ["exec", ..] => Kind::Exec {
                 command: id["exec:".len()..].trim().to_owned(),
             },
             _ => {
                 return Err(format!(
-                    "unknown provider `{id}`; promptops knows `openai:chat:<model>` (also any OpenAI-compatible server via `apiBaseUrl`), `anthropic:messages:<model>`, `exec:<command>`, `http` (or the endpoint's URL) and `echo`"
+                    "unknown provider `{id}`; promptops knows `openai:chat:<model>` (also any OpenAI-compatible server via `apiBaseUrl`), `anthropic:messages:<model>`, `azure:chat:<deployment>`, `google:<model>`, `bedrock:converse:<modelId>`, `ollama:chat:<model>`, `ollama:<model>`, `mistral:<model>`, `openrouter:<model>`, `togetherai:<model>`, `groq:<model>`, `exec:<command>`, `http` (or the endpoint's URL) and `echo`"
                 ));
             }
         };
+        let model = match &kind {
+            Kind::OpenAiPreset { model, .. }
+            | Kind::Gemini { model }
+            | Kind::Bedrock { model }
+            | Kind::Ollama { model, .. } => Some(model),
+            _ => None,
+        };
+        if model.is_some_and(|m| m.trim().is_empty()) {
+            return Err(format!("provider `{id}` names no model"));
+        }
         Ok(kind)
     }
 }
@@ -254,7 +408,21 @@ impl Provider {
                 shared.prices.lookup(Some("openai"), model)
             }
             Kind::Anthropic { model } => shared.prices.lookup(Some("anthropic"), model),
-            Kind::Exec { .. } | Kind::Http { .. } | Kind::Echo => None,
+            Kind::OpenAiPreset { model, preset } => {
+                shared.prices.lookup(Some(preset.price_provider), model)
+            }
+            // promptfoo prices an Azure call by `config.modelName`, else the deployment.
+            Kind::Azure { deployment } => shared.prices.lookup(
+                Some("azure"),
+                spec.config
+                    .get("modelName")
+                    .and_then(Json::as_str)
+                    .unwrap_or(deployment),
+            ),
+            Kind::Gemini { model } => shared.prices.lookup(Some("gemini"), model),
+            Kind::Bedrock { model } => shared.prices.lookup(Some("bedrock_converse"), model),
+            // A local model costs nothing promptfoo would report.
+            Kind::Ollama { .. } | Kind::Exec { .. } | Kind::Http { .. } | Kind::Echo => None,
         };
         let limiter = RateLimiter::from_config(&spec.config)
             .map_err(|e| format!("provider `{}`: {e}", spec.id))?;
@@ -271,10 +439,21 @@ impl Provider {
 
     /// Fails before the run when a credential is missing (promptfoo: "Missing required API keys").
     fn preflight(&self) -> Result<(), String> {
+        let config = &self.spec.config;
+        // `config.apiKey`, or the variable `config.apiKeyEnvar` names (else `env`).
         let has = |key: &str, env: &str| {
-            self.spec.config.get(key).and_then(Json::as_str).is_some()
-                || self.shared.env_var(env).is_some()
+            config.get(key).and_then(Json::as_str).is_some()
+                || self
+                    .shared
+                    .env_var(
+                        config
+                            .get("apiKeyEnvar")
+                            .and_then(Json::as_str)
+                            .unwrap_or(env),
+                    )
+                    .is_some()
         };
+        let fail = |message: String| Err(format!("provider `{}`: {message}", self.spec.id));
         match &self.kind {
             Kind::OpenAiChat { .. } | Kind::OpenAiEmbedding { .. }
                 if !has("apiKey", "OPENAI_API_KEY") =>
@@ -284,6 +463,22 @@ impl Provider {
                     self.spec.id
                 ))
             }
+            Kind::OpenAiPreset { preset, .. } if !has("apiKey", preset.key_env) => fail(format!(
+                "no API key; set {} or `config.apiKey`",
+                preset.key_env
+            )),
+            Kind::Azure { .. } if azure::api_key(&self.shared, config).is_none() => fail(
+                "no API key; set AZURE_API_KEY (or AZURE_OPENAI_API_KEY) or `config.apiKey` (Entra ID and `az login` sign-in are not supported yet)".into(),
+            ),
+            Kind::Azure { .. } if azure::base_url(&self.shared, config).is_none() => fail(
+                "Azure API host must be set: `config.apiHost` (xxx.openai.azure.com), `config.apiBaseUrl` or AZURE_API_HOST".into(),
+            ),
+            Kind::Gemini { .. } if gemini::api_key(&self.shared, config).is_none() => fail(
+                "Google API key is not set. Set the GOOGLE_API_KEY or GEMINI_API_KEY environment variable or add `apiKey` to the provider config.".into(),
+            ),
+            Kind::Bedrock { .. } => bedrock::auth(&self.shared, config)
+                .map(|_| ())
+                .or_else(fail),
             Kind::Anthropic { .. } if !has("apiKey", "ANTHROPIC_API_KEY") => Err(format!(
                 "provider `{}`: no API key; set ANTHROPIC_API_KEY or `config.apiKey`",
                 self.spec.id
@@ -407,16 +602,26 @@ impl Provider {
     /// Echo answers locally and exec runs a local program whose behaviour may change
     /// between runs without its command line changing: neither is worth caching.
     fn cacheable(&self) -> bool {
-        matches!(
+        !matches!(
             self.kind,
-            Kind::OpenAiChat { .. } | Kind::Anthropic { .. } | Kind::Http { .. }
+            Kind::Echo | Kind::Exec { .. } | Kind::OpenAiEmbedding { .. }
         )
     }
 
     /// The environment settings this provider's request depends on (the endpoint and
     /// default sampling settings), for the cache key.
     fn request_env(&self) -> Json {
+        let preset_names;
         let names: &[&str] = match self.kind {
+            Kind::OpenAiPreset { preset, .. } => {
+                preset_names = [
+                    "OPENAI_MAX_TOKENS",
+                    "OPENAI_TEMPERATURE",
+                    preset.host_env.unwrap_or_default(),
+                    preset.base_url_env.unwrap_or_default(),
+                ];
+                &preset_names
+            }
             Kind::OpenAiChat { .. } | Kind::OpenAiEmbedding { .. } => &[
                 "OPENAI_API_HOST",
                 "OPENAI_API_BASE_URL",
@@ -429,11 +634,36 @@ impl Provider {
                 "ANTHROPIC_MAX_TOKENS",
                 "ANTHROPIC_TEMPERATURE",
             ],
+            Kind::Azure { .. } => &[
+                "AZURE_API_HOST",
+                "AZURE_OPENAI_API_HOST",
+                "AZURE_API_BASE_URL",
+                "AZURE_OPENAI_API_BASE_URL",
+                "AZURE_OPENAI_BASE_URL",
+                "OPENAI_MAX_TOKENS",
+                "OPENAI_MAX_COMPLETION_TOKENS",
+                "OPENAI_TEMPERATURE",
+                "OPENAI_TOP_P",
+                "OPENAI_PRESENCE_PENALTY",
+                "OPENAI_FREQUENCY_PENALTY",
+            ],
+            Kind::Gemini { .. } => &["GOOGLE_API_HOST", "PALM_API_HOST", "GOOGLE_API_BASE_URL"],
+            Kind::Bedrock { .. } => &[
+                "AWS_BEDROCK_REGION",
+                "AWS_REGION",
+                "AWS_DEFAULT_REGION",
+                "AWS_BEDROCK_MAX_TOKENS",
+                "AWS_BEDROCK_TEMPERATURE",
+                "AWS_BEDROCK_TOP_P",
+                "AWS_BEDROCK_STOP",
+            ],
+            Kind::Ollama { .. } => &["OLLAMA_BASE_URL"],
             _ => &[],
         };
         Json::Object(
             names
                 .iter()
+                .filter(|n| !n.is_empty())
                 .filter_map(|n| Some(((*n).to_owned(), Json::String(self.shared.env_var(n)?))))
                 .collect(),
         )
@@ -442,8 +672,13 @@ impl Provider {
     fn model(&self) -> Option<&str> {
         match &self.kind {
             Kind::OpenAiChat { model }
+            | Kind::OpenAiPreset { model, .. }
             | Kind::OpenAiEmbedding { model }
-            | Kind::Anthropic { model } => Some(model),
+            | Kind::Anthropic { model }
+            | Kind::Gemini { model }
+            | Kind::Bedrock { model }
+            | Kind::Ollama { model, .. } => Some(model),
+            Kind::Azure { deployment } => Some(deployment),
             _ => None,
         }
     }
@@ -465,7 +700,30 @@ impl Provider {
                 ..Response::default()
             },
             Kind::OpenAiChat { model } => {
-                openai::call(&self.shared, config, model, self.price, prompt).await
+                openai::call(&self.shared, config, model, self.price, prompt, None).await
+            }
+            Kind::OpenAiPreset { model, preset } => {
+                openai::call(
+                    &self.shared,
+                    config,
+                    model,
+                    self.price,
+                    prompt,
+                    Some(preset),
+                )
+                .await
+            }
+            Kind::Azure { deployment } => {
+                azure::call(&self.shared, config, deployment, self.price, prompt).await
+            }
+            Kind::Gemini { model } => {
+                gemini::call(&self.shared, config, model, self.price, prompt, vars).await
+            }
+            Kind::Bedrock { model } => {
+                bedrock::call(&self.shared, config, model, self.price, prompt).await
+            }
+            Kind::Ollama { model, api } => {
+                ollama::call(&self.shared, config, model, *api, prompt).await
             }
             Kind::Anthropic { model } => {
                 anthropic::call(&self.shared, config, model, self.price, prompt).await
@@ -538,14 +796,16 @@ fn cached_usage(usage: TokenUsage) -> TokenUsage {
     }
 }
 
-/// promptfoo's normalised finish reasons.
+/// promptfoo's normalised finish reasons (its `FINISH_REASON_MAP`, looked up in lower
+/// case, so Ollama's or Gemini's upper-case reasons map too).
 pub fn normalize_finish_reason(reason: &str) -> String {
-    match reason {
+    let reason = reason.trim().to_lowercase();
+    match reason.as_str() {
         "stop" | "end_turn" | "stop_sequence" => "stop".into(),
         "length" | "max_tokens" | "model_context_window_exceeded" => "length".into(),
         "tool_calls" | "function_call" | "tool_use" => "tool_calls".into(),
         "content_filter" | "refusal" => "content_filter".into(),
-        other => other.to_lowercase(),
+        _ => reason,
     }
 }
 
@@ -605,10 +865,124 @@ mod tests {
     }
 
     #[test]
+    fn ids_of_the_other_families() {
+        let ok = |id: &str| Kind::parse(id).unwrap_or_else(|e| panic!("{id}: {e}"));
+        let preset = |id: &str| match ok(id) {
+            Kind::OpenAiPreset { model, preset } => (model, preset.prefix),
+            other => panic!("{id}: {other:?}"),
+        };
+        assert_eq!(
+            ok("azure:chat:my-gpt4o"),
+            Kind::Azure {
+                deployment: "my-gpt4o".into()
+            }
+        );
+        assert_eq!(
+            ok("azureopenai:chat:d"),
+            Kind::Azure {
+                deployment: "d".into()
+            }
+        );
+        for (id, model) in [
+            ("google:gemini-1.5-flash", "gemini-1.5-flash"),
+            ("google:chat:gemini-2.0-flash", "gemini-2.0-flash"),
+        ] {
+            assert_eq!(
+                ok(id),
+                Kind::Gemini {
+                    model: model.into()
+                },
+                "{id}"
+            );
+        }
+        for (id, model) in [
+            (
+                "bedrock:converse:anthropic.claude-3-haiku-20240307-v1:0",
+                "anthropic.claude-3-haiku-20240307-v1:0",
+            ),
+            (
+                "bedrock:us.amazon.nova-lite-v1:0",
+                "us.amazon.nova-lite-v1:0",
+            ),
+            (
+                "bedrock:completion:meta.llama3-8b-instruct-v1:0",
+                "meta.llama3-8b-instruct-v1:0",
+            ),
+        ] {
+            assert_eq!(
+                ok(id),
+                Kind::Bedrock {
+                    model: model.into()
+                },
+                "{id}"
+            );
+        }
+        assert_eq!(
+            ok("ollama:chat:llama3.2:3b"),
+            Kind::Ollama {
+                model: "llama3.2:3b".into(),
+                api: ollama::Api::Chat
+            }
+        );
+        for id in ["ollama:llama3.2:3b", "ollama:completion:llama3.2:3b"] {
+            assert_eq!(
+                ok(id),
+                Kind::Ollama {
+                    model: "llama3.2:3b".into(),
+                    api: ollama::Api::Generate
+                },
+                "{id}"
+            );
+        }
+        assert_eq!(
+            preset("mistral:mistral-small-latest"),
+            ("mistral-small-latest".into(), "mistral")
+        );
+        assert_eq!(
+            preset("mistral:chat:open-mistral-7b"),
+            ("open-mistral-7b".into(), "mistral")
+        );
+        assert_eq!(
+            preset("openrouter:meta-llama/llama-3.1-8b-instruct:free"),
+            ("meta-llama/llama-3.1-8b-instruct:free".into(), "openrouter")
+        );
+        assert_eq!(
+            preset("togetherai:meta-llama/Llama-3-8b-chat-hf"),
+            ("meta-llama/Llama-3-8b-chat-hf".into(), "togetherai")
+        );
+        assert_eq!(preset("togetherai:chat:m"), ("m".into(), "togetherai"));
+        assert_eq!(
+            preset("groq:llama-3.1-8b-instant"),
+            ("llama-3.1-8b-instant".into(), "groq")
+        );
+        for (id, says) in [
+            ("azure:chat", "needs a deployment name"),
+            (
+                "azure:assistant:asst_1",
+                "Azure `assistant` API is not supported",
+            ),
+            ("google:embedding:text-embedding-004", "not supported"),
+            ("vertex:gemini-1.5-pro", "Vertex AI"),
+            (
+                "bedrock:embeddings:amazon.titan-embed-text-v2:0",
+                "not supported",
+            ),
+            ("ollama:embeddings:nomic-embed-text", "not supported"),
+            ("groq:", "names no model"),
+            ("mistral:embedding", "not supported"),
+        ] {
+            let err = Kind::parse(id).unwrap_err();
+            assert!(err.contains(says), "{id}: {err}");
+        }
+    }
+
+    #[test]
     fn finish_reasons() {
         assert_eq!(normalize_finish_reason("end_turn"), "stop");
         assert_eq!(normalize_finish_reason("max_tokens"), "length");
         assert_eq!(normalize_finish_reason("tool_use"), "tool_calls");
         assert_eq!(normalize_finish_reason("Weird"), "weird");
+        assert_eq!(normalize_finish_reason("MAX_TOKENS"), "length");
+        assert_eq!(normalize_finish_reason("STOP"), "stop");
     }
 }
