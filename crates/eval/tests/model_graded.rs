@@ -47,6 +47,7 @@ async fn grade(
     let graders = Graders {
         text: Some(grader(&server, "openai:chat:grader")),
         embedding: None,
+        ..Graders::default()
     };
     let mut a = Assertion::new(kind, Some(value));
     if let Some(t) = threshold {
@@ -206,6 +207,7 @@ async fn similar_uses_embeddings() {
     let graders = Graders {
         text: Some(embedder.clone()),
         embedding: Some(embedder),
+        ..Graders::default()
     };
     let vars = Map::new();
     let g = Graded {
@@ -253,6 +255,7 @@ async fn similar_uses_embeddings() {
     let graders = Graders {
         text: Some(grader(&chat, "openai:chat:g")),
         embedding: None,
+        ..Graders::default()
     };
     let err = check(&Assertion::new("similar", Some(json!("x"))), &g, &graders)
         .await
@@ -305,6 +308,7 @@ async fn rag(
     let graders = Graders {
         text: Some(grader(server, "openai:chat:grader")),
         embedding: Some(grader(server, "openai:embedding:e")),
+        ..Graders::default()
     };
     let mut a = Assertion::new(kind, value);
     if let Some(t) = threshold {
@@ -515,6 +519,7 @@ async fn llm_rubric_with_a_custom_rubric_prompt_needs_no_value() {
     let graders = Graders {
         text: Some(grader(&server, "openai:chat:grader")),
         embedding: None,
+        ..Graders::default()
     };
     let a = Assertion::new("llm-rubric", None);
     let vars: Map<String, Json> = [("tone".to_owned(), json!("polite"))].into_iter().collect();

@@ -3,16 +3,23 @@
 //! weighting, so an existing suite gives the same verdicts here.
 
 mod aggregate;
+pub mod classifier;
+mod conversation;
 mod deterministic;
 mod extract;
+mod geval;
 pub mod model_graded;
+pub mod moderation;
 mod overlap;
 mod rag;
 mod refusal;
 pub mod script;
+mod service;
 mod split;
+mod sql;
 mod structured;
 mod tools_call;
+mod webhook;
 
 pub use aggregate::{GradingResult, aggregate};
 pub use extract::json_objects;
@@ -90,22 +97,28 @@ const KNOWN_TYPES: &[&str] = &[
 const SUPPORTED_TYPES: &[&str] = &[
     "answer-relevance",
     "bleu",
+    "classifier",
     "contains",
     "contains-all",
     "contains-any",
     "contains-json",
+    "contains-sql",
     "contains-xml",
     "context-faithfulness",
     "context-recall",
+    "context-relevance",
+    "conversation-relevance",
     "cost",
     "equals",
     "factuality",
     "finish-reason",
+    "g-eval",
     "icontains",
     "icontains-all",
     "icontains-any",
     "is-json",
     "is-refusal",
+    "is-sql",
     "is-valid-openai-tools-call",
     "is-xml",
     "javascript",
@@ -114,6 +127,7 @@ const SUPPORTED_TYPES: &[&str] = &[
     "llm-rubric",
     "model-graded-closedqa",
     "model-graded-factuality",
+    "moderation",
     "python",
     "regex",
     "rouge-n",
@@ -122,6 +136,7 @@ const SUPPORTED_TYPES: &[&str] = &[
     "similar:dot",
     "similar:euclidean",
     "starts-with",
+    "webhook",
     "word-count",
 ];
 
@@ -246,14 +261,16 @@ impl Observed<'_> {
     }
 }
 
-/// Evaluates an assertion that needs no model and no subprocess (everything but the
-/// model-graded types and `python`). `Err` means the assertion itself is unusable
+/// Evaluates an assertion that needs no model, no network and no subprocess (everything
+/// but the types [`model_graded::is_model_graded`] routes, and `python`). `Err` means the assertion itself is unusable
 /// (promptfoo reports the row as an error).
 pub fn check(a: &Assertion, obs: &Observed<'_>) -> Result<ComponentResult, AssertionError> {
     match a.kind.as_str() {
         "is-json" => structured::is_json(a, obs.output),
         "contains-json" => structured::contains_json(a, obs.output),
         "is-xml" => structured::is_xml(a, obs.output),
+        "is-sql" => sql::is_sql(a, obs.output),
+        "contains-sql" => sql::contains_sql(a, obs.output),
         "contains-xml" => structured::contains_xml(a, obs.output),
         "rouge-n" => overlap::rouge_n(a, obs.output),
         "bleu" => overlap::bleu(a, obs.output),

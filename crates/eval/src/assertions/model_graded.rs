@@ -1,8 +1,16 @@
-//! Assertions graded by a model (`llm-rubric`, `factuality`, `model-graded-closedqa`, and
-//! the RAG checks in `rag.rs`) or by embeddings (`similar`). The grading prompts are our own; how the grader's
-//! answer is read, and the pass/score rules, follow promptfoo so verdicts agree.
+//! Assertions graded by a model (`llm-rubric`, `factuality`, `model-graded-closedqa`,
+//! `g-eval`, `conversation-relevance` and the RAG checks in `rag.rs`), by embeddings
+//! (`similar`), or by another service (`classifier`, `moderation`, `webhook`). The grading
+//! prompts are our own; how the grader's answer is read, and the pass/score rules, follow
+//! promptfoo so verdicts agree.
+//!
+//! The runner awaits only this path and `python`, and sends every type for which
+//! [`is_model_graded`] holds here; `classifier`, `moderation` and `webhook` are network
+//! calls rather than models, but they are awaited too, so they are routed here as well.
 
+use super::classifier::Classifier;
 use super::extract::json_objects;
+use super::moderation::Moderator;
 use super::{Assertion, AssertionError, ComponentResult};
 use crate::js_number;
 use crate::provider::{Provider, TokenUsage};
@@ -14,6 +22,43 @@ use std::sync::Arc;
 pub struct Graders {
     pub text: Option<Arc<Provider>>,
     pub embedding: Option<Arc<Provider>>,
+    /// For `classifier`: a HuggingFace classification endpoint.
+    pub classifier: Option<Arc<Classifier>>,
+    /// For `moderation`: OpenAI's moderation endpoint.
+    pub moderation: Option<Arc<Moderator>>,
+}
+
+/// Which kind of grader an assertion type needs (see [`grader_role`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GraderRole {
+    /// A chat model, and an embedding model for the types that embed.
+    Text,
+    /// `options.provider.classification`, or a `huggingface:*-classification:*` provider.
+    Classification,
+    /// `options.provider.moderation`, or `openai:moderation[:model]`.
+    Moderation,
+}
+
+impl GraderRole {
+    /// The key of this role in a `{text: ..., embedding: ..., moderation: ...}` provider map.
+    pub fn key(self) -> &'static str {
+        match self {
+            GraderRole::Text => "text",
+            GraderRole::Classification => "classification",
+            GraderRole::Moderation => "moderation",
+        }
+    }
+}
+
+/// The grader an assertion type needs, if any (`webhook` is graded by the URL it names).
+pub fn grader_role(kind: &str) -> Option<GraderRole> {
+    match kind {
+        "classifier" => Some(GraderRole::Classification),
+        "moderation" => Some(GraderRole::Moderation),
+        "webhook" => None,
+        other if is_model_graded(other) => Some(GraderRole::Text),
+        _ => None,
+    }
 }
 
 /// What the assertion grades.
@@ -28,10 +73,20 @@ pub struct Graded<'a> {
     pub rubric_prompt: Option<&'a Json>,
 }
 
+/// Whether an assertion is awaited on the graded path (see the module note: this also
+/// covers the network-backed `classifier`, `moderation` and `webhook`).
 pub fn is_model_graded(kind: &str) -> bool {
     matches!(
         kind,
-        "llm-rubric" | "factuality" | "model-graded-factuality" | "model-graded-closedqa"
+        "llm-rubric"
+            | "factuality"
+            | "model-graded-factuality"
+            | "model-graded-closedqa"
+            | "g-eval"
+            | "conversation-relevance"
+            | "classifier"
+            | "moderation"
+            | "webhook"
     ) || kind.starts_with("similar")
         || super::rag::is_rag(kind)
 }
@@ -62,6 +117,11 @@ pub async fn check(
             factuality(a, g, text_grader(a, graders)?).await
         }
         "model-graded-closedqa" => closed_qa(a, g, text_grader(a, graders)?).await,
+        "g-eval" => super::geval::check(a, g, text_grader(a, graders)?).await,
+        "conversation-relevance" => super::conversation::check(a, g, graders).await,
+        "classifier" => super::classifier::check(a, g, graders).await,
+        "moderation" => super::moderation::check(a, g, graders).await,
+        "webhook" => super::webhook::check(a, g).await,
         kind if kind.starts_with("similar") => similar(a, g, graders).await,
         kind if super::rag::is_rag(kind) => super::rag::check(a, g, graders).await,
         other => Err(AssertionError(format!("Unknown assertion type: {other}"))),
@@ -107,17 +167,27 @@ fn custom_rubric_prompt(
     let mut vars = g.vars.clone();
     vars.insert("output".into(), Json::String(output.to_owned()));
     vars.insert("rubric".into(), Json::String(rubric.to_owned()));
+    render_custom_prompt(custom, &vars, g.base_dir)
+}
+
+/// A custom grading prompt (text, `file://`, or a chat as JSON) rendered with `vars`; a
+/// chat has every string rendered and is sent as compact JSON.
+pub(super) fn render_custom_prompt(
+    custom: &Json,
+    vars: &Map<String, Json>,
+    base_dir: &std::path::Path,
+) -> Result<String, AssertionError> {
     let render = |text: &str| {
         promptops_core::template::render_with(
             text,
-            &vars,
+            vars,
             promptops_core::template::Undefined::Lenient,
         )
         .map_err(|e| AssertionError(format!("rubricPrompt: {}", e.message)))
     };
     let text = match custom {
         Json::String(s) => match s.strip_prefix("file://") {
-            Some(file) => std::fs::read_to_string(g.base_dir.join(file))
+            Some(file) => std::fs::read_to_string(base_dir.join(file))
                 .map_err(|e| AssertionError(format!("rubricPrompt {s}: {e}")))?,
             None => s.clone(),
         },
@@ -163,13 +233,25 @@ pub(super) async fn ask_text(
     grader: &Provider,
     prompt: &str,
 ) -> (Result<String, String>, TokenUsage) {
+    let (answer, tokens) = call_grader(grader, prompt).await;
+    (
+        answer.and_then(|a| a.ok_or_else(|| "No output".to_owned())),
+        tokens,
+    )
+}
+
+/// Like [`ask_text`], telling an empty answer (`Ok(None)`) from a failed call.
+pub(super) async fn call_grader(
+    grader: &Provider,
+    prompt: &str,
+) -> (Result<Option<String>, String>, TokenUsage) {
     let response = grader.call(prompt, &Map::new(), &Map::new()).await;
     let tokens = response.token_usage;
     let answer = match (response.error, response.output) {
         (Some(e), _) => Err(e),
-        (None, Some(Json::String(s))) if !s.is_empty() => Ok(s),
-        (None, Some(Json::String(_)) | None | Some(Json::Null)) => Err("No output".to_owned()),
-        (None, Some(other)) => Ok(other.to_string()),
+        (None, Some(Json::String(s))) if !s.is_empty() => Ok(Some(s)),
+        (None, Some(Json::String(_)) | None | Some(Json::Null)) => Ok(None),
+        (None, Some(other)) => Ok(Some(other.to_string())),
     };
     (answer, tokens)
 }

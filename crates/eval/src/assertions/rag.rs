@@ -1,9 +1,12 @@
 //! Retrieval-augmented-generation checks graded by a model: `answer-relevance` (does the
 //! answer address the question?), `context-faithfulness` (is every claim backed by the
-//! retrieved context?) and `context-recall` (does the context hold the expected facts?).
+//! retrieved context?), `context-recall` (does the context hold the expected facts?) and
+//! `context-relevance` (how much of the context does the question need?).
 //! Our own grading prompts; the scoring and pass rules follow promptfoo so verdicts agree.
 
-use super::model_graded::{Graded, Graders, add, ask, cosine, text_grader};
+use super::model_graded::{
+    Graded, Graders, add, ask, ask_text, cosine, render_custom_prompt, text_grader,
+};
 use super::{Assertion, AssertionError, ComponentResult};
 use crate::js_number;
 use crate::provider::TokenUsage;
@@ -26,13 +29,22 @@ const RECALL_INSTRUCTIONS: &str = "Split the expected answer below into sentence
 sentence write one line: the sentence followed by [Attributed] if the context contains the \
 information in it, or [Not Attributed] if it does not. Write nothing else.";
 
+/// What the context-relevance grader answers when no sentence of the context is needed;
+/// promptfoo looks for these words in the answer.
+const INSUFFICIENT: &str = "Insufficient Information";
+
+const RELEVANCE_INSTRUCTIONS: &str = "You will be given a query and a context. Copy out the \
+sentences of the context that are needed to answer the query, exactly as they are written, one \
+per line, and nothing else. If no sentence is needed, or the query cannot be answered from the \
+context, reply with exactly: Insufficient Information";
+
 /// How many candidate questions answer-relevance asks the grader for.
 const QUESTIONS: usize = 3;
 
 pub fn is_rag(kind: &str) -> bool {
     matches!(
         kind,
-        "answer-relevance" | "context-faithfulness" | "context-recall"
+        "answer-relevance" | "context-faithfulness" | "context-recall" | "context-relevance"
     )
 }
 
@@ -45,6 +57,7 @@ pub async fn check(
         "answer-relevance" => answer_relevance(a, g, graders).await,
         "context-faithfulness" => context_faithfulness(a, g, graders).await,
         "context-recall" => context_recall(a, g, graders).await,
+        "context-relevance" => context_relevance(a, g, graders).await,
         other => Err(AssertionError(format!("Unknown assertion type: {other}"))),
     }
 }
@@ -127,13 +140,38 @@ async fn answer_relevance(
     Ok(scored(a, pass, similarity, reason, tokens))
 }
 
-/// The retrieved context: `vars.context` (text or a list of texts), or what the
-/// assertion's `contextTransform` makes of the output; `fallback` when neither is set.
+/// The retrieved context as given: one text, or chunks.
+enum Context {
+    Text(String),
+    Chunks(Vec<String>),
+}
+
+impl Context {
+    /// The context as one text (chunks separated by a blank line), as graders see it.
+    fn joined(&self) -> String {
+        match self {
+            Context::Text(t) => t.clone(),
+            Context::Chunks(c) => c.join("\n\n"),
+        }
+    }
+}
+
+/// The retrieved context as one text (see [`resolve_context`]).
 fn context_of(
     a: &Assertion,
     g: &Graded<'_>,
     fallback: Option<&str>,
 ) -> Result<String, AssertionError> {
+    resolve_context(a, g, fallback).map(|c| c.joined())
+}
+
+/// The retrieved context: `vars.context` (text or a list of texts), or what the
+/// assertion's `contextTransform` makes of the output; `fallback` when neither is set.
+fn resolve_context(
+    a: &Assertion,
+    g: &Graded<'_>,
+    fallback: Option<&str>,
+) -> Result<Context, AssertionError> {
     let mut context: Option<Json> = match g.vars.get("context") {
         Some(Json::String(s)) => Some(Json::String(s.clone())),
         Some(Json::Array(items)) => {
@@ -168,19 +206,21 @@ fn context_of(
         }
         context = Some(transformed);
     }
-    let text = match context {
-        Some(Json::String(s)) if !s.is_empty() => s,
+    let resolved = match context {
+        Some(Json::String(s)) if !s.is_empty() => Context::Text(s),
         Some(Json::Array(items))
             if !items.is_empty()
                 && items
                     .iter()
                     .all(|i| i.as_str().is_some_and(|s| !s.is_empty())) =>
         {
-            items
-                .iter()
-                .filter_map(Json::as_str)
-                .collect::<Vec<_>>()
-                .join("\n\n")
+            Context::Chunks(
+                items
+                    .iter()
+                    .filter_map(Json::as_str)
+                    .map(str::to_owned)
+                    .collect(),
+            )
         }
         _ => {
             return Err(AssertionError(
@@ -188,7 +228,7 @@ fn context_of(
             ));
         }
     };
-    Ok(text)
+    Ok(resolved)
 }
 
 fn json_type(v: &Json) -> &'static str {
@@ -342,9 +382,201 @@ async fn context_recall(
     Ok(scored(a, pass, score, reason, tokens))
 }
 
+async fn context_relevance(
+    a: &Assertion,
+    g: &Graded<'_>,
+    graders: &Graders,
+) -> Result<ComponentResult, AssertionError> {
+    let Some(Json::String(query)) = g.vars.get("query") else {
+        return Err(AssertionError(
+            "context-relevance assertion requires a \"query\" variable with the user question"
+                .into(),
+        ));
+    };
+    let context = resolve_context(a, g, None)?;
+    let text = text_grader(a, graders)?;
+    let joined = context.joined();
+    let prompt = match a.raw.get("rubricPrompt").or(g.rubric_prompt) {
+        Some(custom) => {
+            let vars = [("context", &joined), ("query", query)]
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), Json::String(v.clone())))
+                .collect();
+            render_custom_prompt(custom, &vars, g.base_dir)?
+        }
+        None => json!([
+            {"role": "system", "content": RELEVANCE_INSTRUCTIONS},
+            {"role": "user", "content": format!("<Query>\n{query}\n</Query>\n<Context>\n{joined}\n</Context>")},
+        ])
+        .to_string(),
+    };
+    let (answer, tokens) = ask_text(text, &prompt).await;
+    let answer = match answer {
+        Ok(v) => v,
+        Err(e) => return Ok(grader_failure(a, e, tokens)),
+    };
+    let Some(score) = relevance_score(&context, &joined, &answer) else {
+        return Ok(grader_failure(
+            a,
+            "Grader output does not quote the provided context".into(),
+            tokens,
+        ));
+    };
+    let threshold = a.threshold.unwrap_or(0.5);
+    let pass = score >= threshold - f64::EPSILON;
+    let op = if pass { ">=" } else { "<" };
+    let reason = format!(
+        "Context relevance {score:.2} is {op} {}",
+        js_number(threshold)
+    );
+    Ok(scored(a, pass, score, reason, tokens))
+}
+
+/// The share of the context's units (its chunks, or its lines or sentences) that the
+/// grader copied out, at most 1; `None` when what it copied is not from the context.
+fn relevance_score(context: &Context, joined: &str, answer: &str) -> Option<f64> {
+    let (pre_segmented, units) = match context {
+        Context::Chunks(chunks) => (true, chunks.iter().filter(|c| !c.trim().is_empty()).count()),
+        Context::Text(t) => (non_empty_lines(t).len() > 1, sentences(t).len()),
+    };
+    let insufficient = answer.contains(INSUFFICIENT);
+    let mut extracted: Vec<String> = Vec::new();
+    if !insufficient {
+        let found: Vec<String> = if pre_segmented {
+            non_empty_lines(answer)
+                .into_iter()
+                .map(str::to_owned)
+                .collect()
+        } else {
+            sentences(answer)
+        };
+        for s in found {
+            if !extracted.contains(&s) {
+                extracted.push(s);
+            }
+        }
+    }
+    let context_normalized = normalize(joined);
+    if !extracted.is_empty()
+        && !extracted
+            .iter()
+            .any(|s| context_normalized.contains(&normalize(strip_list_marker(s))))
+    {
+        return None;
+    }
+    let numerator = extracted.len().min(units);
+    Some(if units > 0 {
+        numerator as f64 / units as f64
+    } else {
+        0.0
+    })
+}
+
+/// Units for sentence-level scores: the non-empty lines of a text of two or more such
+/// lines, else its sentences (split after `.`, `!` or `?` and whitespace); bare list
+/// markers (`1.`) are dropped.
+fn sentences(text: &str) -> Vec<String> {
+    let lines = non_empty_lines(text);
+    let pieces: Vec<&str> = if lines.len() > 1 {
+        lines
+    } else {
+        split_after_sentence_ends(text)
+    };
+    pieces
+        .into_iter()
+        .map(str::trim)
+        .filter(|s| !s.is_empty() && !LIST_MARKER_ONLY.is_match(s))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Splits at each whitespace run that follows `.`, `!` or `?`.
+fn split_after_sentence_ends(text: &str) -> Vec<&str> {
+    let mut pieces = Vec::new();
+    let mut start = 0;
+    let mut chars = text.char_indices().peekable();
+    let mut previous = None;
+    while let Some((i, c)) = chars.next() {
+        if c.is_whitespace() && matches!(previous, Some('.' | '!' | '?')) {
+            let mut end = i + c.len_utf8();
+            while let Some(&(j, d)) = chars.peek() {
+                if !d.is_whitespace() {
+                    break;
+                }
+                end = j + d.len_utf8();
+                chars.next();
+            }
+            pieces.push(&text[start..i]);
+            start = end;
+            previous = None;
+            continue;
+        }
+        previous = Some(c);
+    }
+    pieces.push(&text[start..]);
+    pieces
+}
+
+static LIST_MARKER_ONLY: LazyLock<regex::Regex> =
+    LazyLock::new(|| regex::Regex::new(r"^\d+[.)]$").expect("a valid pattern"));
+static LIST_MARKER: LazyLock<regex::Regex> =
+    LazyLock::new(|| regex::Regex::new(r"^\s*(?:\d+[.)]|[-*])\s*").expect("a valid pattern"));
+
+fn strip_list_marker(s: &str) -> &str {
+    LIST_MARKER.find(s).map_or(s, |m| &s[m.end()..])
+}
+
+/// Lower-cased, whitespace runs as one space, trimmed.
+fn normalize(s: &str) -> String {
+    s.to_lowercase()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sentence_units() {
+        assert_eq!(
+            sentences("Paris is the capital. France is in Europe!  Is it?"),
+            ["Paris is the capital.", "France is in Europe!", "Is it?"]
+        );
+        assert_eq!(sentences("1. One. 2. Two."), ["One.", "Two."]);
+        assert_eq!(
+            sentences("a. b\nc"),
+            ["a. b", "c"],
+            "two lines are two units"
+        );
+        assert_eq!(sentences("\nOne line. Two.\n"), ["One line.", "Two."]);
+    }
+
+    #[test]
+    fn relevance_scores() {
+        let text = Context::Text(
+            "Paris is the capital of France. It has the Louvre. Rain is common.".into(),
+        );
+        let joined = text.joined();
+        let score = relevance_score(&text, &joined, "Paris is the capital of France.").unwrap();
+        assert!((score - 1.0 / 3.0).abs() < 1e-12);
+        assert_eq!(
+            relevance_score(&text, &joined, "Insufficient Information"),
+            Some(0.0)
+        );
+        assert_eq!(
+            relevance_score(&text, &joined, "Berlin is in Germany."),
+            None
+        );
+        // Copied lines are counted once and never above the number of units.
+        let chunks = Context::Chunks(vec!["a b".into(), "c d".into()]);
+        let joined = chunks.joined();
+        assert_eq!(
+            relevance_score(&chunks, &joined, "1. a  B\n1. a  B\nc d\nextra"),
+            Some(1.0)
+        );
+    }
 
     #[test]
     fn faithfulness_answer_forms() {
