@@ -63,10 +63,11 @@ struct Planned {
 fn plan(args: &EvalArgs, project: &Project) -> Result<Vec<Planned>> {
     let library = ProjectLibrary { project };
     // Each file is read and parsed once (a promptfoo suite can hold thousands of tests).
-    let read = |path: &Path| suite::read_config(path).map_err(|e| anyhow::anyhow!("{e}"));
-    let load = |path: &Path, config: serde_json::Value| -> Result<Planned> {
+    let read = |path: &Path| suite::read_suite(path).map_err(|e| anyhow::anyhow!("{e}"));
+    let load = |path: &Path, config: suite::ConfigFile| -> Result<Planned> {
         let err = |e: suite::SuiteError| anyhow::anyhow!("{e}");
-        if suite::is_prompt_suite(&config) {
+        if suite::is_prompt_suite(&config.json) {
+            let config = config.into_json().map_err(err)?;
             let (suite, gates) =
                 suite::prompt_suite_from_json(config, path, &library).map_err(err)?;
             Ok(Planned {
@@ -95,7 +96,7 @@ fn plan(args: &EvalArgs, project: &Project) -> Result<Vec<Planned>> {
     let mut planned = Vec::new();
     for path in promptops_core::discover::prompt_files(std::slice::from_ref(&dir), &[])? {
         let config = read(&path)?;
-        if suite::is_prompt_suite(&config) {
+        if suite::is_prompt_suite(&config.json) {
             planned.push(load(&path, config)?);
         } else {
             output::warn(format!(

@@ -56,11 +56,42 @@ pub(super) fn pos_of(m: &Marker) -> Pos {
 
 /// [`parse`] within `limits`.
 pub fn parse_within(source: &str, limits: &Limits, findings: &mut Findings) -> Option<Node> {
+    build(source, limits, findings, None)
+}
+
+/// A list of the top-level mapping whose items are handed over one by one as they are
+/// completed instead of being kept in the tree.
+pub struct Divert<'a> {
+    /// The top-level key whose list is diverted (`tests`).
+    pub key: &'a str,
+    /// Takes each completed item; an `Err` stops the parse with that message at the item.
+    pub take: &'a mut dyn FnMut(Node) -> Result<(), String>,
+}
+
+/// [`parse_within`], with the items of one top-level list handed to `divert.take` as
+/// they are completed (the list stays in the tree, empty): a document whose bulk is one
+/// long list — a suite of 100,000 tests — is read holding one item at a time.
+pub fn parse_diverting(
+    source: &str,
+    limits: &Limits,
+    findings: &mut Findings,
+    divert: Divert<'_>,
+) -> Option<Node> {
+    build(source, limits, findings, Some(divert))
+}
+
+fn build(
+    source: &str,
+    limits: &Limits,
+    findings: &mut Findings,
+    divert: Option<Divert<'_>>,
+) -> Option<Node> {
     let mut builder = Builder {
         alias_budget: limits.alias_budget(source.len()),
         alias_ratio: limits.alias_ratio,
         source_len: source.len(),
         max_bytes: limits.max_bytes,
+        divert,
         ..Builder::default()
     };
     let mut parser = Parser::new_from_str(source);
@@ -144,7 +175,7 @@ impl From<&str> for Refusal {
 }
 
 #[derive(Default)]
-struct Builder {
+struct Builder<'a> {
     stack: Vec<Frame>,
     /// Anchored nodes with their content measure, so an alias is priced before it is copied.
     anchors: HashMap<usize, (Node, usize)>,
@@ -157,9 +188,10 @@ struct Builder {
     source_len: usize,
     max_bytes: Option<usize>,
     root: Option<Node>,
+    divert: Option<Divert<'a>>,
 }
 
-impl Builder {
+impl Builder<'_> {
     fn event(
         &mut self,
         event: Event<'_>,
@@ -173,7 +205,7 @@ impl Builder {
                 let bytes = NODE_BYTES + text.len();
                 self.produce(bytes)?;
                 self.remember(anchor, &node, bytes);
-                self.finish(node, bytes, findings);
+                self.finish(node, bytes, findings)?;
             }
             Event::SequenceStart(_, anchor, _) => self.stack.push(Frame::Seq {
                 items: Vec::new(),
@@ -209,7 +241,7 @@ impl Builder {
                 };
                 self.produce(NODE_BYTES)?;
                 self.remember(anchor, &node, bytes);
-                self.finish(node, bytes, findings);
+                self.finish(node, bytes, findings)?;
             }
             Event::Alias(id) => {
                 let Some(bytes) = self.anchors.get(&id).map(|(_, bytes)| *bytes) else {
@@ -234,7 +266,7 @@ impl Builder {
                 };
                 node.start = pos_of(&span.start);
                 node.end = pos_of(&span.end);
-                self.finish(node, bytes, findings);
+                self.finish(node, bytes, findings)?;
             }
             _ => {}
         }
@@ -262,9 +294,29 @@ impl Builder {
         }
     }
 
+    /// Whether a node completed now is an item of the diverted list: the stack is the
+    /// root mapping, waiting for the value of the diverted key, and that list.
+    fn in_diverted_list(&self) -> bool {
+        let Some(divert) = &self.divert else {
+            return false;
+        };
+        matches!(
+            self.stack.as_slice(),
+            [Frame::Map { pending_key: Some((key, _)), .. }, Frame::Seq { .. }] if key == divert.key
+        )
+    }
+
     /// Attaches a completed node (measuring `bytes`) to its parent, as a key, a value
-    /// or an item.
-    fn finish(&mut self, node: Node, bytes: usize, findings: &mut Findings) {
+    /// or an item; an item of the diverted list goes to its taker instead.
+    fn finish(&mut self, node: Node, bytes: usize, findings: &mut Findings) -> Result<(), Refusal> {
+        if self.in_diverted_list()
+            && let Some(divert) = &mut self.divert
+        {
+            return (divert.take)(node).map_err(|message| Refusal {
+                message,
+                hint: "fix this item of the list",
+            });
+        }
         match self.stack.last_mut() {
             None => self.root = Some(node),
             Some(Frame::Seq {
@@ -318,6 +370,7 @@ impl Builder {
                 }
             }
         }
+        Ok(())
     }
 }
 
@@ -344,6 +397,58 @@ fn show_bytes(n: usize) -> String {
 mod tests {
     use super::*;
     use crate::yaml::tests::parse_ok;
+
+    #[test]
+    fn a_diverted_list_is_handed_over_item_by_item_and_left_empty() {
+        let source =
+            "a: 1\ntests:\n  - &first {n: 1}\n  - n: 2\n    tests: [x]\n  - *first\nb: [1]\n";
+        let mut taken = Vec::new();
+        let mut findings = Findings::new("t.yaml");
+        let root = parse_diverting(
+            source,
+            &Limits::default(),
+            &mut findings,
+            Divert {
+                key: "tests",
+                take: &mut |node| {
+                    taken.push(crate::yaml::to_json(&node));
+                    Ok(())
+                },
+            },
+        )
+        .unwrap();
+        assert!(findings.as_slice().is_empty());
+        assert_eq!(
+            taken,
+            vec![
+                serde_json::json!({"n": 1}),
+                serde_json::json!({"n": 2, "tests": ["x"]}),
+                serde_json::json!({"n": 1}),
+            ],
+            "items in order; a nested list of the same name stays inside its item; aliases work across items"
+        );
+        assert_eq!(
+            crate::yaml::to_json(&root),
+            serde_json::json!({"a": 1, "tests": [], "b": [1]})
+        );
+    }
+
+    #[test]
+    fn a_refused_item_stops_the_parse_with_its_message() {
+        let mut findings = Findings::new("t.yaml");
+        let root = parse_diverting(
+            "tests:\n  - 1\n  - 2\n",
+            &Limits::default(),
+            &mut findings,
+            Divert {
+                key: "tests",
+                take: &mut |_| Err("no room".into()),
+            },
+        );
+        assert!(root.is_none());
+        assert_eq!(findings.as_slice()[0].message, "no room");
+        assert_eq!(findings.as_slice()[0].line, 2);
+    }
 
     #[test]
     fn alias_bomb_is_bounded() {

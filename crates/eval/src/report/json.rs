@@ -105,7 +105,9 @@ pub fn finish<W: std::io::Write + ?Sized>(out: &mut W, cx: &Context) -> std::io:
     });
     writeln!(out, "    \"stats\": {}", serde_json::to_string(&stats)?)?;
     writeln!(out, "  }},")?;
-    writeln!(out, "  \"config\": {},", suite.config_json.get())?;
+    write!(out, "  \"config\": ")?;
+    suite.config_echo.write(out)?;
+    writeln!(out, ",")?;
     writeln!(out, "  \"shareableUrl\": null,")?;
     let metadata = json!({
         "promptopsVersion": env!("CARGO_PKG_VERSION"),

@@ -2,6 +2,7 @@
 
 use super::test_cases::load_steps;
 use super::{EvaluateOptions, PromptLibrary, PromptTemplate, ProviderSpec, Suite, SuiteError};
+use crate::spill::Spill;
 use promptops_core::canonical::sha256_hex;
 use promptops_core::diagnostic::Findings;
 use promptops_core::glob::Glob;
@@ -41,7 +42,7 @@ pub fn load(path: &Path) -> Result<Suite, SuiteError> {
 
 /// Loads the suite at `path`, finding `promptops://<id>` prompts in `library`.
 pub fn load_with(path: &Path, library: Option<&dyn PromptLibrary>) -> Result<Suite, SuiteError> {
-    from_json(read_data_file(path)?, path, library)
+    from_json(read_suite(path)?, path, library)
 }
 
 /// Reads a suite file (YAML or JSON) without interpreting it, e.g. to tell a prompt
@@ -50,13 +51,77 @@ pub fn read_config(path: &Path) -> Result<Json, SuiteError> {
     read_data_file(path)
 }
 
-/// A promptfoo suite from its config as read by [`read_config`].
+/// A suite file as read by [`read_suite`]: its tree, and the items of a YAML suite's
+/// `tests` list kept apart, one record each, so that a suite of 100,000 inline tests is
+/// never one tree in memory (the tree's `tests` is then an empty list).
+pub struct ConfigFile {
+    pub json: Json,
+    tests: Option<Spill>,
+}
+
+impl From<Json> for ConfigFile {
+    fn from(json: Json) -> ConfigFile {
+        ConfigFile { json, tests: None }
+    }
+}
+
+impl ConfigFile {
+    /// The whole config as one tree, its tests put back (for prompt suites, which are small).
+    pub fn into_json(self) -> Result<Json, SuiteError> {
+        let ConfigFile { mut json, tests } = self;
+        if let (Some(tests), Some(map)) = (tests, json.as_object_mut()) {
+            let items = tests
+                .iter::<Json>()
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| err_at("tests", e.to_string()))?;
+            map.insert("tests".into(), Json::Array(items));
+        }
+        Ok(json)
+    }
+}
+
+/// Reads a suite file; a YAML suite's `tests` items are kept apart as they are parsed
+/// (see [`ConfigFile`]).
+pub fn read_suite(path: &Path) -> Result<ConfigFile, SuiteError> {
+    let display = path.display().to_string();
+    if display.ends_with(".json") {
+        return read_data_file(path).map(ConfigFile::from);
+    }
+    let text = read_text(path).map_err(|e| err(path, format!("cannot read: {e}")))?;
+    let mut findings = Findings::new(&display);
+    let mut tests = Spill::new();
+    let mut take = |node: yaml::Node| {
+        tests
+            .push(&yaml::into_json(node))
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    };
+    let divert = yaml::Divert {
+        key: "tests",
+        take: &mut take,
+    };
+    let node = yaml::parse_diverting(&text, &yaml::Limits::default(), &mut findings, divert);
+    drop(text);
+    if let Some(d) = findings.as_slice().iter().find(|d| d.is_error()) {
+        return Err(SuiteError {
+            location: format!("{}:{}:{}", d.path, d.line, d.column),
+            message: d.message.clone(),
+        });
+    }
+    Ok(ConfigFile {
+        json: node.map(yaml::into_json).unwrap_or(Json::Null),
+        tests: (!tests.is_empty()).then_some(tests),
+    })
+}
+
+/// A promptfoo suite from its config as read by [`read_suite`] (or any config tree).
 pub fn from_json(
-    config: Json,
+    config: impl Into<ConfigFile>,
     path: &Path,
     library: Option<&dyn PromptLibrary>,
 ) -> Result<Suite, SuiteError> {
-    let mut config = config;
+    let ConfigFile { json, tests } = config.into();
+    let mut config = json;
     super::refs::dereference(&mut config).map_err(|m| err(path, m))?;
     let Json::Object(config) = config else {
         return Err(err(
@@ -64,12 +129,14 @@ pub fn from_json(
             "an eval config is a mapping with `prompts`, `providers` and `tests`",
         ));
     };
-    from_config(config, path, library)
+    from_config(config, tests, path, library)
 }
 
-/// A suite from its config (already read from `path`, which places relative files).
+/// A suite from its config (already read from `path`, which places relative files);
+/// `tests`, when given, holds the items of its `tests` list kept apart.
 pub(super) fn from_config(
     config: Map<String, Json>,
+    tests: Option<Spill>,
     path: &Path,
     library: Option<&dyn PromptLibrary>,
 ) -> Result<Suite, SuiteError> {
@@ -131,14 +198,27 @@ pub(super) fn from_config(
     // The report echoes the config; keep it as redacted text now, before the tests are
     // taken out of it, so no second tree of a large suite is ever built.
     let mut text = String::with_capacity(4096);
-    write_redacted(
-        &config,
-        &mut text,
-        &["metrics", "plugins", "output", "options", "thresholds"],
-    );
+    let skip: &[&str] = match tests {
+        // The tests kept apart are written back last by `ConfigEcho`.
+        Some(_) => &[
+            "metrics",
+            "plugins",
+            "output",
+            "options",
+            "thresholds",
+            "tests",
+        ],
+        None => &["metrics", "plugins", "output", "options", "thresholds"],
+    };
+    write_redacted(&config, &mut text, skip);
     let config_json = serde_json::value::RawValue::from_string(text)
         .map_err(|e| err(path, format!("cannot keep the config: {e}")))?;
-    let (steps, var_names) = load_steps(config, &base_dir, &file, &mut unsupported)?;
+    let (steps, var_names) =
+        load_steps(config, tests.as_ref(), &base_dir, &file, &mut unsupported)?;
+    let config_echo = ConfigEcho {
+        config: config_json,
+        tests,
+    };
 
     Ok(Suite {
         path: path.to_path_buf(),
@@ -149,7 +229,7 @@ pub(super) fn from_config(
         steps,
         options,
         env,
-        config_json,
+        config_echo,
         var_names,
         ignored_keys,
         unsupported: unsupported.into_vec(),
@@ -530,47 +610,93 @@ fn evaluate_options(value: Option<&Json>, file: &str) -> Result<EvaluateOptions,
     })
 }
 
+/// The config a report echoes: the redacted config, and the tests kept apart from it.
+pub struct ConfigEcho {
+    config: Box<serde_json::value::RawValue>,
+    tests: Option<Spill>,
+}
+
+impl std::fmt::Debug for ConfigEcho {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConfigEcho")
+            .field("bytes", &self.config.get().len())
+            .field("tests_apart", &self.tests.as_ref().map(Spill::count))
+            .finish()
+    }
+}
+
+impl ConfigEcho {
+    /// Writes the config as compact JSON, with API keys redacted; tests kept apart are
+    /// written back into its `tests` list one at a time.
+    pub fn write<W: std::io::Write + ?Sized>(&self, out: &mut W) -> std::io::Result<()> {
+        let text = self.config.get();
+        let Some(tests) = &self.tests else {
+            return out.write_all(text.as_bytes());
+        };
+        // The redacted config was written without its `tests`: they go last.
+        let head = text.strip_suffix('}').unwrap_or(text);
+        out.write_all(head.as_bytes())?;
+        if head != "{" {
+            out.write_all(b",")?;
+        }
+        out.write_all(b"\"tests\":[")?;
+        let mut item = String::new();
+        for (i, test) in tests.iter::<Json>().enumerate() {
+            item.clear();
+            if i > 0 {
+                item.push(',');
+            }
+            write_redacted_value(&test?, &mut item);
+            out.write_all(item.as_bytes())?;
+        }
+        out.write_all(b"]}")
+    }
+}
+
 /// Writes the config as compact JSON, leaving out the top-level keys in `skip_top`
 /// and writing `apiKey`-like values as `"[REDACTED]"`.
 fn write_redacted(config: &Map<String, Json>, out: &mut String, skip_top: &[&str]) {
-    fn write_map<'a>(entries: impl Iterator<Item = (&'a String, &'a Json)>, out: &mut String) {
-        out.push('{');
-        for (i, (k, v)) in entries.enumerate() {
-            if i > 0 {
-                out.push(',');
-            }
-            out.push_str(&Json::String(k.clone()).to_string());
-            out.push(':');
-            if crate::provider::cache::is_credential(k) && v.is_string() {
-                out.push_str("\"[REDACTED]\"");
-            } else {
-                write(v, out);
-            }
-        }
-        out.push('}');
-    }
-    fn write(value: &Json, out: &mut String) {
-        match value {
-            Json::Object(map) => write_map(map.iter(), out),
-            Json::Array(items) => {
-                out.push('[');
-                for (i, item) in items.iter().enumerate() {
-                    if i > 0 {
-                        out.push(',');
-                    }
-                    write(item, out);
-                }
-                out.push(']');
-            }
-            scalar => out.push_str(&scalar.to_string()),
-        }
-    }
     write_map(
         config
             .iter()
             .filter(|(k, _)| !skip_top.contains(&k.as_str())),
         out,
     );
+}
+
+/// One value as compact JSON, `apiKey`-like values redacted.
+fn write_redacted_value(value: &Json, out: &mut String) {
+    match value {
+        Json::Object(map) => write_map(map.iter(), out),
+        Json::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_redacted_value(item, out);
+            }
+            out.push(']');
+        }
+        scalar => out.push_str(&scalar.to_string()),
+    }
+}
+
+fn write_map<'a>(entries: impl Iterator<Item = (&'a String, &'a Json)>, out: &mut String) {
+    out.push('{');
+    for (i, (k, v)) in entries.enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(&Json::String(k.clone()).to_string());
+        out.push(':');
+        if crate::provider::cache::is_credential(k) && v.is_string() {
+            out.push_str("\"[REDACTED]\"");
+        } else {
+            write_redacted_value(v, out);
+        }
+    }
+    out.push('}');
 }
 
 #[cfg(test)]

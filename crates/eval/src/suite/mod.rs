@@ -9,7 +9,9 @@ mod refs;
 mod steps;
 mod test_cases;
 
-pub use load::{from_json, load, load_with, provider_spec, read_config};
+pub use load::{
+    ConfigEcho, ConfigFile, from_json, load, load_with, provider_spec, read_config, read_suite,
+};
 pub use prompt_suite::{Gates, is_prompt_suite, load_prompt_suite, prompt_suite_from_json};
 pub use steps::Steps;
 
@@ -156,8 +158,9 @@ pub struct Suite {
     pub options: EvaluateOptions,
     pub env: Map<String, Json>,
     /// The config as written (unexpanded), with API keys redacted, for reports; kept
-    /// as compact text because a suite with thousands of tests is large as a tree.
-    pub config_json: Box<serde_json::value::RawValue>,
+    /// as compact text (and its long `tests` list apart) because a suite with
+    /// thousands of tests is large as a tree.
+    pub config_echo: ConfigEcho,
     /// Every var name seen, in first-seen order.
     pub var_names: Vec<String>,
     /// Top-level keys promptfoo would ignore, for a warning.

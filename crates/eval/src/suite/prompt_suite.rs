@@ -121,7 +121,7 @@ pub fn prompt_suite_from_json(
             promptfoo.insert(key.into(), v.clone());
         }
     }
-    let suite = from_config(promptfoo, path, Some(library))?;
+    let suite = from_config(promptfoo, None, path, Some(library))?;
 
     let metric = |name: &str| -> Result<Option<f64>, SuiteError> {
         let value = config

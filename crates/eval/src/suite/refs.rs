@@ -39,6 +39,16 @@ pub(super) fn dereference(config: &mut Json) -> Result<(), String> {
     resolve(config, &source, &mut Vec::new(), &mut left)
 }
 
+/// Replaces every local `$ref` in `item`, a part of the config kept apart from it (a
+/// test of a long `tests` list), with pointers into `config`.
+pub(super) fn dereference_item(item: &mut Json, config: &Json) -> Result<(), String> {
+    if !mentions_ref(item) {
+        return Ok(());
+    }
+    let mut left = ((count(config) + count(item)) * 10).max(100_000);
+    resolve(item, config, &mut Vec::new(), &mut left)
+}
+
 fn mentions_ref(value: &Json) -> bool {
     match value {
         Json::Object(map) => map.contains_key("$ref") || map.values().any(mentions_ref),

@@ -5,6 +5,7 @@
 use super::load::{err_at, expand_path, read_data_file};
 use super::{AssertItem, MergedTest, Steps, SuiteError, TestStep};
 use crate::assertions::{self, Assertion};
+use crate::spill::Spill;
 use serde_json::{Map, Value as Json};
 use std::path::Path;
 use std::sync::Arc;
@@ -17,6 +18,7 @@ struct RawTest {
 
 pub(super) fn load_steps(
     mut config: Map<String, Json>,
+    tests_apart: Option<&Spill>,
     base: &Path,
     file: &str,
     unsupported: &mut super::UnsupportedKeys,
@@ -60,9 +62,20 @@ pub(super) fn load_steps(
     };
     // Tests are taken one at a time, from the config (whose items are dropped as they
     // are taken) or straight from their files, so no second copy of a large suite is built.
+    let location = format!("{file}: tests");
     match config.shift_remove("tests") {
         None | Some(Json::Null) => {}
-        Some(v) => each_test(v, base, &format!("{file}: tests"), &mut |t| builder.add(t))?,
+        Some(v) => each_test(v, base, &location, &mut |t| builder.add(t))?,
+    }
+    if let Some(tests) = tests_apart {
+        // `$ref`s inside them point into the rest of the config.
+        let root = Json::Object(config.clone());
+        for (i, item) in tests.iter::<Json>().enumerate() {
+            let at = format!("{location}[{i}]");
+            let mut item = item.map_err(|e| err_at(&at, e.to_string()))?;
+            super::refs::dereference_item(&mut item, &root).map_err(|m| err_at(&at, m))?;
+            each_item(item, at, base, &mut |t| builder.add(t))?;
+        }
     }
     if let Some(scenarios) = config.get("scenarios") {
         for test in scenario_tests(scenarios, &format!("{file}: scenarios"))? {
@@ -176,6 +189,26 @@ impl MergedTest {
     }
 }
 
+/// One item of a `tests:` list: a test, or a path to a file of tests.
+fn each_item(
+    item: Json,
+    at: String,
+    base: &Path,
+    take: &mut dyn FnMut(RawTest) -> Result<(), SuiteError>,
+) -> Result<(), SuiteError> {
+    match item {
+        Json::String(s) => tests_from_path(&s, base, &at, false, take),
+        Json::Object(o) => take(RawTest {
+            value: o,
+            location: at,
+        }),
+        _ => Err(err_at(
+            at,
+            "a test is a mapping (vars, assert, ...) or a path to a file of tests",
+        )),
+    }
+}
+
 /// Hands each test of `tests:` to `take`, in order.
 fn each_test(
     value: Json,
@@ -187,20 +220,7 @@ fn each_test(
         Json::String(s) => tests_from_path(&s, base, location, true, take),
         Json::Array(items) => {
             for (i, item) in items.into_iter().enumerate() {
-                let at = format!("{location}[{i}]");
-                match item {
-                    Json::String(s) => tests_from_path(&s, base, &at, false, take)?,
-                    Json::Object(o) => take(RawTest {
-                        value: o,
-                        location: at,
-                    })?,
-                    _ => {
-                        return Err(err_at(
-                            at,
-                            "a test is a mapping (vars, assert, ...) or a path to a file of tests",
-                        ));
-                    }
-                }
+                each_item(item, format!("{location}[{i}]"), base, take)?;
             }
             Ok(())
         }
