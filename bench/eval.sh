@@ -6,19 +6,26 @@
 #   N=5000, j=64, 20 ms model: wall <= 1.3 x the latency bound (N*delay/j)
 #   N=5000, j=64,  0 ms model: >= 20 x faster than promptfoo, <= 100 us CPU/case
 #   peak RSS <= 64 MB in both.
+#   --scale: 100,000 cases (tests from JSONL, and inline in the YAML), j=64, 0 ms model,
+#   every report format: peak RSS <= 64 MB whatever the size, CPU per case; promptfoo
+#   runs 20,000 cases in the same run for comparison (its memory grows with the suite).
 # Usage: bench/eval.sh [-n N] [-j J]     (promptfoo is installed on first use, ~1 min)
 #        bench/eval.sh --suites           compare verdicts on every bench/suites/*.yaml
+#        bench/eval.sh --scale [-n 100000]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=5000
 J=64
 SUITES=0
+SCALE=0
+N_SET=0
 while [ $# -gt 0 ]; do
   case "$1" in
-    -n) N="$2"; shift 2 ;;
+    -n) N="$2"; N_SET=1; shift 2 ;;
     -j) J="$2"; shift 2 ;;
     --suites) SUITES=1; shift ;;
-    *) echo "usage: bench/eval.sh [-n N] [-j J] | --suites" >&2; exit 2 ;;
+    --scale) SCALE=1; shift ;;
+    *) echo "usage: bench/eval.sh [-n N] [-j J] | --suites | --scale [-n N]" >&2; exit 2 ;;
   esac
 done
 KIT="${BENCH_KIT:-$(cd .. && pwd)/shared/bench}"
@@ -37,6 +44,10 @@ if [ "$SUITES" = 1 ]; then
     grep -E "^ promptfoo:|^ promptops:|^success differs|^RESULT" "$WORK/bench.log" || { tail -20 "$WORK/bench.log"; status=1; }
   done
   exit $status
+fi
+if [ "$SCALE" = 1 ]; then
+  [ "$N_SET" = 1 ] || N=100000
+  exec bench/eval-scale.sh "$BIN" "$KIT" "$N" "$J"
 fi
 for DELAY in 20 0; do
   WORK=$(mktemp -d)

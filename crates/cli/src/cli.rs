@@ -422,6 +422,10 @@ pub struct EvalArgs {
     /// Do not read or write the response cache.
     #[arg(long)]
     pub no_cache: bool,
+    /// Continue a run that was interrupted (Ctrl-C, a crash) with the same `-o` files:
+    /// the cases it finished (kept in `<first -o file>.progress`) are not run again.
+    #[arg(long)]
+    pub resume: bool,
     /// Run each test this many times.
     #[arg(long, value_name = "N")]
     pub repeat: Option<usize>,

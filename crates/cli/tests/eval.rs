@@ -576,3 +576,159 @@ fn refs_to_assertion_templates_are_dereferenced() {
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(text(&o).contains("names nothing"), "{}", text(&o));
 }
+
+#[test]
+fn a_crashed_run_resumes_without_redoing_the_cases_it_finished() {
+    let (base, seen) = openai_server();
+    let dir = TempDir::new().unwrap();
+    let n = 40;
+    write(dir.path(), "suite.yaml", &suite(&base, 0, n));
+    let progress = dir.path().join("out.json.progress");
+    // One call at a time, 50 ms apart: the run is killed part-way, like a crash.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_promptops"))
+        .args([
+            "eval",
+            "-c",
+            "suite.yaml",
+            "--delay",
+            "50",
+            "-o",
+            "out.json",
+            "-o",
+            "out.csv",
+        ])
+        .current_dir(dir.path())
+        .env("PROMPTOPS_CACHE", "0")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let finished_lines = || {
+        std::fs::read_to_string(&progress)
+            .map(|t| t.matches('\n').count().saturating_sub(1))
+            .unwrap_or(0)
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while finished_lines() < 5 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // Let the server finish reading a request that was on its way when the run died.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let kept = finished_lines();
+    assert!((5..n).contains(&kept), "killed after {kept} of {n} rows");
+    let calls_before = seen.lock().unwrap().len();
+
+    // Another suite's progress is refused rather than mixed in.
+    write(dir.path(), "other.yaml", &suite(&base, 0, n + 1));
+    let o = promptops(
+        dir.path(),
+        &["eval", "-c", "other.yaml", "--resume", "-o", "out.json"],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("belongs to another run"), "{}", text(&o));
+    let o = promptops(dir.path(), &["eval", "-c", "suite.yaml", "--resume"]);
+    assert!(text(&o).contains("pass the same -o files"), "{}", text(&o));
+
+    let o = promptops(
+        dir.path(),
+        &[
+            "eval",
+            "-c",
+            "suite.yaml",
+            "--resume",
+            "-o",
+            "out.json",
+            "-o",
+            "out.csv",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(
+        text(&o).contains(&format!("resumed: {kept} rows")),
+        "{}",
+        text(&o)
+    );
+    let calls = seen.lock().unwrap().len() - calls_before;
+    assert_eq!(
+        calls,
+        n - kept,
+        "only the cases the crash left undone are run"
+    );
+    let out: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("out.json")).unwrap())
+            .unwrap();
+    let mut tests: Vec<u64> = out["results"]["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["testIdx"].as_u64().unwrap())
+        .collect();
+    tests.sort_unstable();
+    assert_eq!(tests, (0..n as u64).collect::<Vec<_>>(), "each case once");
+    assert_eq!(out["results"]["stats"]["successes"], n);
+    let csv = std::fs::read_to_string(dir.path().join("out.csv")).unwrap();
+    assert_eq!(csv.lines().count(), n + 1, "{csv}");
+    assert!(
+        !progress.exists(),
+        "a finished run removes its progress file"
+    );
+}
+
+#[test]
+fn a_suite_kept_on_disk_reports_exactly_what_one_kept_in_memory_does() {
+    let (base, _) = openai_server();
+    let dir = TempDir::new().unwrap();
+    let n = 300;
+    write(dir.path(), "suite.yaml", &suite(&base, 7, n));
+    let run = |spill: &str, prefix: &str| {
+        let files: Vec<String> = ["json", "csv", "xml", "md", "html"]
+            .iter()
+            .map(|ext| format!("{prefix}.{ext}"))
+            .collect();
+        let mut args = vec!["eval", "-c", "suite.yaml", "-j", "8", "--no-table"];
+        for f in &files {
+            args.extend(["-o", f.as_str()]);
+        }
+        let o = Command::new(env!("CARGO_BIN_EXE_promptops"))
+            .args(&args)
+            .current_dir(dir.path())
+            .env("PROMPTOPS_CACHE", "0")
+            .env("PROMPTOPS_SPILL_BYTES", spill)
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(100), "{}", text(&o));
+    };
+    run("0", "disk");
+    run("100000000", "memory");
+    let read = |name: &str| std::fs::read_to_string(dir.path().join(name)).unwrap();
+    // Test order, whatever order the rows finished in.
+    let csv = read("disk.csv");
+    assert!(csv == read("memory.csv"), "the CSV reports differ");
+    // (A failing row's cell spans lines: its records are the lines that start a case.)
+    let descriptions: Vec<&str> = csv
+        .lines()
+        .filter(|l| l.starts_with("case "))
+        .map(|l| l.split(',').next().unwrap())
+        .collect();
+    let want: Vec<String> = (0..n).map(|i| format!("case {i}")).collect();
+    assert_eq!(descriptions, want);
+    // The PR comment, apart from the run's duration.
+    let failing = |md: String| md.split_once("### Failing tests").unwrap().1.to_owned();
+    assert!(failing(read("disk.md")) == failing(read("memory.md")));
+    let junit = read("disk.xml");
+    assert!(
+        junit.contains(&format!(r#"tests="{n}" failures="{}""#, n / 7)),
+        "{junit}"
+    );
+    let out: Value = serde_json::from_str(&read("disk.json")).unwrap();
+    assert_eq!(out["results"]["results"].as_array().unwrap().len(), n);
+    // The config echo carries every inline test, API key redacted.
+    let config = &out["config"];
+    assert_eq!(config["tests"].as_array().unwrap().len(), n);
+    assert_eq!(config["tests"][299]["description"], "case 299");
+    assert_eq!(config["providers"][0]["config"]["apiKey"], "[REDACTED]");
+    assert!(!read("disk.json").contains("sk-test-key"));
+    assert_eq!(read("disk.html").matches("<tr class=").count(), n);
+}

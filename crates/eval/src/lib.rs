@@ -5,6 +5,7 @@
 pub mod assertions;
 pub mod gates;
 pub mod graders;
+pub mod journal;
 pub mod pricing;
 pub mod provider;
 pub mod report;

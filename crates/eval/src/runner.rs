@@ -164,15 +164,18 @@ impl Calls {
     }
 }
 
-/// Runs the suite with `providers` (in the suite's order). `on_row` is told of each
-/// finished row (for a progress bar); `sink` gets each row as it completes, on this
-/// task, so reports can be written while calls are still in flight.
+/// Runs the suite with `providers` (in the suite's order). `resumed` are rows an
+/// interrupted run finished (`--resume`): they go to `sink` first and their jobs are
+/// not run again. `on_row` is told of each finished row (for a progress bar); `sink`
+/// gets each row as it completes, on this task, so reports can be written while calls
+/// are still in flight.
 pub async fn run(
     suite: Arc<Suite>,
     providers: Arc<Vec<Provider>>,
     options: RunOptions,
     cancel: Arc<AtomicBool>,
     on_row: Arc<dyn Fn(usize, usize) + Send + Sync>,
+    resumed: &mut dyn Iterator<Item = Result<Row, SpillError>>,
     sink: &mut dyn FnMut(&Row),
 ) -> Result<RunResult, SpillError> {
     let started = Instant::now();
@@ -189,10 +192,31 @@ pub async fn run(
     .min(total.max(1));
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Row>();
     let templates = Arc::new(compile_prompts(&suite));
+    let mut result = RunResult {
+        rows: Rows::new(per_step),
+        summary: Summary::new(per_step),
+        calls: Calls::default(),
+        duration: Duration::ZERO,
+        interrupted: false,
+        total_jobs: total,
+    };
+    let mut finished = vec![false; total];
+    for row in resumed {
+        let row = row?;
+        let job = row.step * per_step + row.prompt_idx;
+        if row.prompt_idx >= per_step || finished.get(job) != Some(&false) {
+            continue;
+        }
+        finished[job] = true;
+        sink(&row);
+        result.add(&row)?;
+        done.fetch_add(1, Ordering::Relaxed);
+    }
+    let finished = Arc::new(finished);
 
     let mut workers = Vec::with_capacity(concurrency);
     for _ in 0..concurrency {
-        let templates = templates.clone();
+        let (templates, finished) = (templates.clone(), finished.clone());
         let (suite, providers, next, done, cancel, tx, on_row, options) = (
             suite.clone(),
             providers.clone(),
@@ -211,6 +235,9 @@ pub async fn run(
                 let job = next.fetch_add(1, Ordering::Relaxed);
                 if job >= total {
                     break;
+                }
+                if finished[job] {
+                    continue;
                 }
                 let step = job / per_step;
                 let within = job % per_step;
@@ -233,14 +260,6 @@ pub async fn run(
         }));
     }
     drop(tx);
-    let mut result = RunResult {
-        rows: Rows::new(per_step),
-        summary: Summary::new(per_step),
-        calls: Calls::default(),
-        duration: Duration::ZERO,
-        interrupted: false,
-        total_jobs: total,
-    };
     let mut store_error = None;
     while let Some(row) = rx.recv().await {
         sink(&row);

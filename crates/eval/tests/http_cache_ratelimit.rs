@@ -458,6 +458,7 @@ async fn a_second_run_is_answered_from_the_cache() {
                 options,
                 Arc::new(AtomicBool::new(false)),
                 Arc::new(|_, _| {}),
+                &mut std::iter::empty(),
                 &mut |_| {},
             )
             .await

@@ -7,6 +7,7 @@ use anstream::{eprintln, println};
 use anyhow::bail;
 use anyhow::{Context, Result};
 use promptops_eval::graders::GraderTable;
+use promptops_eval::journal::{self, Journal};
 use promptops_eval::pricing::PriceTable;
 use promptops_eval::provider::{Provider, ResponseCache, Shared};
 use promptops_eval::report::baseline::{Baseline, Comparison};
@@ -333,9 +334,20 @@ fn run_suite(
             Ok((path.as_path(), kind, out))
         })
         .collect::<Result<Vec<_>>>()?;
+    let progress = Progress::open(&suite, &providers, output_paths.first(), args.resume)?;
+    let (mut journal, finished) = (progress.journal, progress.finished);
+    let replayed = finished.as_ref().map_or(0, |f| f.rows.count());
+    let mut resumed = finished.iter().flat_map(|f| f.rows.iter::<runner::Row>());
     let mut write_error: Option<anyhow::Error> = None;
     let mut written = 0usize;
     let mut sink = |row: &runner::Row| {
+        // Rows of this run go to the progress file (replayed ones are there already).
+        if written >= replayed
+            && let Some(j) = &mut journal
+            && let Err(e) = j.add(row)
+        {
+            write_error.get_or_insert_with(|| anyhow::anyhow!("cannot record progress: {e}"));
+        }
         for (path, kind, out) in &mut outputs {
             if let Err(e) = report::row(*kind, out, &suite, &providers, row, &started_at, written) {
                 write_error.get_or_insert_with(|| {
@@ -364,6 +376,7 @@ fn run_suite(
                 options,
                 cancel.clone(),
                 on_row,
+                &mut resumed,
                 &mut sink,
             )
             .await
@@ -374,6 +387,20 @@ fn run_suite(
     }
     if let Some(e) = write_error {
         return Err(e);
+    }
+    if replayed > 0 && format == Format::Text {
+        eprintln!("resumed: {replayed} rows from the interrupted run were not run again");
+    }
+    if let Some(journal) = journal {
+        if result.interrupted {
+            let path = journal.keep()?;
+            eprintln!(
+                "progress kept in {}: rerun the same command with --resume to continue",
+                path.display()
+            );
+        } else {
+            journal.finish()?;
+        }
     }
     let summary = &result.summary;
     let comparison = baseline
@@ -437,6 +464,63 @@ fn run_suite(
         _ => (summary.rows() == 0 || summary.all_passed(), Vec::new()),
     };
     Ok(SuiteVerdict { passed, gate_lines })
+}
+
+/// The progress file of a run with output files: started anew, or read back to
+/// continue an interrupted run (`--resume`).
+struct Progress {
+    journal: Option<Journal>,
+    finished: Option<journal::Finished>,
+}
+
+impl Progress {
+    fn open(
+        suite: &Suite,
+        providers: &[Provider],
+        first_output: Option<&PathBuf>,
+        resume: bool,
+    ) -> Result<Progress> {
+        let Some(output) = first_output else {
+            if resume {
+                bail!(
+                    "--resume continues the run that wrote `-o FILE`: pass the same -o files as the interrupted run"
+                );
+            }
+            return Ok(Progress {
+                journal: None,
+                finished: None,
+            });
+        };
+        let path = journal::path_for(output);
+        // The run's shape: what a row's numbers refer to.
+        let mut shape = format!("{} cases;", suite.steps.len());
+        for p in &suite.prompts {
+            shape.push_str(&format!(" prompt {};", p.id));
+        }
+        for p in providers {
+            shape.push_str(&format!(
+                " provider {} {} {};",
+                p.spec.id,
+                p.spec.label,
+                serde_json::Value::Object(p.spec.config.clone())
+            ));
+        }
+        let fingerprint = journal::fingerprint(&suite.path, &shape)
+            .with_context(|| format!("{}: cannot read", suite.path.display()))?;
+        if resume {
+            let finished = journal::read(&path, &fingerprint)?;
+            let journal = Journal::resume(&path, &finished)?;
+            Ok(Progress {
+                journal: Some(journal),
+                finished: Some(finished),
+            })
+        } else {
+            Ok(Progress {
+                journal: Some(Journal::create(&path, &fingerprint)?),
+                finished: None,
+            })
+        }
+    }
 }
 
 /// One line per gate: `PASS support.answer@1.0.0 accuracy 0.95 (19/20) (required >= 0.90)`.
