@@ -13,13 +13,15 @@
 
 use super::describe;
 use crate::provider::Provider;
-use crate::runner::{Outcome, RunResult};
+use crate::runner::{Outcome, Row, RunResult};
 use crate::spill::SpillError;
-use crate::suite::Suite;
+use crate::suite::{Suite, TestStep};
 use serde::Serialize;
 use serde_json::{Map, Value as Json};
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::path::Path;
+
+mod stream;
 
 /// What matches a row of this run with a row of the baseline.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -34,16 +36,36 @@ pub struct TestKey {
     pub description: String,
 }
 
-/// A row as the comparison sees it.
+/// A row of the baseline, as little as the comparison needs: a 100,000-row baseline
+/// costs a few MB, not its document.
 #[derive(Debug, Clone, PartialEq)]
 struct Entry {
-    key: TestKey,
+    /// The [`TestKey`]'s digest.
+    key: KeyDigest,
     /// 0 for the first row with this key (in test order), 1 for the second, ...
     occurrence: usize,
     test_idx: usize,
-    vars: Json,
     outcome: Outcome,
-    reason: String,
+    /// Why it did not pass (kept for rows that did not: a fix reports it).
+    reason: Option<Box<str>>,
+}
+
+/// A [`TestKey`] by its SHA-256 (first 16 bytes): the comparison matches digests.
+type KeyDigest = [u8; 16];
+
+impl TestKey {
+    fn digest(&self) -> KeyDigest {
+        // Each part with its length first, so no two keys run together the same way.
+        let mut text = Vec::new();
+        for part in [&self.provider, &self.prompt, &self.vars, &self.description] {
+            text.extend_from_slice(&(part.len() as u64).to_le_bytes());
+            text.extend_from_slice(part.as_bytes());
+        }
+        let full = promptops_core::canonical::sha256(&text);
+        let mut out = [0; 16];
+        out.copy_from_slice(&full.0[..16]);
+        out
+    }
 }
 
 /// A previous run's rows, read from its results file.
@@ -146,39 +168,57 @@ impl Comparison {
 }
 
 impl Baseline {
-    /// Reads a results file; `path` is also the name errors use.
+    /// Reads a results file; `path` is also the name errors use. The file is read as a
+    /// stream, one row at a time (a 100,000-row results file is hundreds of MB).
     pub fn load(path: &Path) -> Result<Baseline, BaselineError> {
         let name = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| BaselineError {
+        let file = std::fs::File::open(path).map_err(|e| BaselineError {
             path: name.clone(),
             message: format!("cannot read the baseline: {e}"),
         })?;
-        Baseline::parse(&text, &name)
+        Baseline::read(std::io::BufReader::new(file), &name)
     }
 
     /// Reads a results document (promptfoo's shape: `{results: {results: [rows]}}`).
     pub fn parse(text: &str, path: &str) -> Result<Baseline, BaselineError> {
+        Baseline::read(text.as_bytes(), path)
+    }
+
+    fn read(reader: impl std::io::Read, path: &str) -> Result<Baseline, BaselineError> {
         let fail = |message: String| BaselineError {
             path: path.to_owned(),
-            message,
+            message: format!("{message}; {HINT}"),
         };
-        const HINT: &str = "a baseline is a results file from `promptops eval -o FILE.json` or `promptfoo eval -o FILE.json`";
-        let doc: Json =
-            serde_json::from_str(text).map_err(|e| fail(format!("not valid JSON: {e}; {HINT}")))?;
-        let Some(rows) = doc
-            .get("results")
-            .and_then(|r| r.get("results"))
-            .and_then(Json::as_array)
-        else {
-            return Err(fail(format!(
-                "not a results file: no `results.results` list; {HINT}"
-            )));
+        let mut entries = Vec::new();
+        let mut refused: Option<String> = None;
+        let mut take = |i: usize, row: Json| match past_entry(&row, i) {
+            Ok((key, test_idx, outcome, reason)) => {
+                entries.push(Entry {
+                    key: key.digest(),
+                    occurrence: 0,
+                    test_idx,
+                    outcome,
+                    reason: (outcome != Outcome::Pass).then(|| reason.into_boxed_str()),
+                });
+                Ok(())
+            }
+            Err(what) => {
+                refused = Some(format!("results.results[{i}] {what}"));
+                Err(())
+            }
         };
-        let mut entries = Vec::with_capacity(rows.len());
-        for (i, row) in rows.iter().enumerate() {
-            let entry = past_entry(row, i)
-                .map_err(|what| fail(format!("results.results[{i}] {what}; {HINT}")))?;
-            entries.push(entry);
+        let mut de = serde_json::Deserializer::from_reader(reader);
+        let found = serde::de::DeserializeSeed::deserialize(stream::Document(&mut take), &mut de)
+            .and_then(|found| de.end().map(|()| found));
+        let found = match (found, refused) {
+            (_, Some(refusal)) => return Err(fail(refusal)),
+            (Err(e), None) => return Err(fail(format!("not valid JSON: {e}"))),
+            (Ok(found), None) => found,
+        };
+        if !found {
+            return Err(fail(
+                "not a results file: no `results.results` list".to_owned(),
+            ));
         }
         number_occurrences(&mut entries);
         Ok(Baseline {
@@ -194,12 +234,10 @@ impl Baseline {
         providers: &[Provider],
         run: &RunResult,
     ) -> Result<Comparison, SpillError> {
-        let mut current = current_entries(suite, providers, run)?;
-        number_occurrences(&mut current);
-        let mut before: BTreeMap<(&TestKey, usize), &Entry> = self
+        let mut before: HashMap<(KeyDigest, usize), &Entry> = self
             .entries
             .iter()
-            .map(|e| ((&e.key, e.occurrence), e))
+            .map(|e| ((e.key, e.occurrence), e))
             .collect();
         let mut comparison = Comparison {
             baseline: self.path.clone(),
@@ -209,26 +247,35 @@ impl Baseline {
             missing_tests: 0,
             unchanged: 0,
         };
-        for now in &current {
-            let Some(was) = before.remove(&(&now.key, now.occurrence)) else {
+        // This run's rows in test order, each numbered among the rows sharing its key.
+        let mut seen: HashMap<KeyDigest, usize> = HashMap::new();
+        for row in run.rows.in_order() {
+            let row = row?;
+            let step = suite.steps.get(row.step)?;
+            let key = current_key(suite, providers, &row, &step);
+            let digest = key.digest();
+            let occurrence = seen.entry(digest).or_default();
+            let matched = before.remove(&(digest, *occurrence));
+            *occurrence += 1;
+            let Some(was) = matched else {
                 comparison.new_tests += 1;
                 continue;
             };
             let change = |reason: &str| Change {
-                key: now.key.clone(),
-                vars: now.vars.clone(),
-                test_idx: now.test_idx,
+                key: key.clone(),
+                vars: Json::Object(step.vars.clone()),
+                test_idx: step.test_idx,
                 before: was.outcome,
-                now: now.outcome,
+                now: row.outcome,
                 reason: reason.to_owned(),
             };
-            match (was.outcome, now.outcome) {
+            match (was.outcome, row.outcome) {
                 (Outcome::Pass, Outcome::Fail | Outcome::Error) => {
-                    comparison.regressions.push(change(&now.reason))
+                    comparison.regressions.push(change(describe::reason(&row)))
                 }
-                (Outcome::Fail | Outcome::Error, Outcome::Pass) => {
-                    comparison.fixes.push(change(&was.reason))
-                }
+                (Outcome::Fail | Outcome::Error, Outcome::Pass) => comparison
+                    .fixes
+                    .push(change(was.reason.as_deref().unwrap_or_default())),
                 _ => comparison.unchanged += 1,
             }
         }
@@ -237,9 +284,11 @@ impl Baseline {
     }
 }
 
+const HINT: &str = "a baseline is a results file from `promptops eval -o FILE.json` or `promptfoo eval -o FILE.json`";
+
 /// A row of a results file: `provider{id,label}`, `prompt{raw,label}`, `vars`,
 /// `description`, `testIdx`, `success`, `failureReason`, `error`, `gradingResult.reason`.
-fn past_entry(row: &Json, index: usize) -> Result<Entry, &'static str> {
+fn past_entry(row: &Json, index: usize) -> Result<(TestKey, usize, Outcome, String), &'static str> {
     let Json::Object(row) = row else {
         return Err("is not an object");
     };
@@ -286,56 +335,32 @@ fn past_entry(row: &Json, index: usize) -> Result<Entry, &'static str> {
         .map(str::to_owned)
         .or_else(|| str_at(row.get("gradingResult"), "reason"))
         .unwrap_or_default();
-    Ok(Entry {
-        key: TestKey {
-            provider,
-            prompt,
-            vars: promptops_core::canonical::value_json(&vars),
-            description,
-        },
-        occurrence: 0,
-        test_idx: row
-            .get("testIdx")
-            .and_then(Json::as_u64)
-            .map_or(index, |i| i as usize),
-        vars,
-        outcome,
-        reason,
-    })
+    let key = TestKey {
+        provider,
+        prompt,
+        vars: promptops_core::canonical::value_json(&vars),
+        description,
+    };
+    let test_idx = row
+        .get("testIdx")
+        .and_then(Json::as_u64)
+        .map_or(index, |i| i as usize);
+    Ok((key, test_idx, outcome, reason))
 }
 
-/// This run's rows as entries, in test order.
-fn current_entries(
-    suite: &Suite,
-    providers: &[Provider],
-    run: &RunResult,
-) -> Result<Vec<Entry>, SpillError> {
-    run.rows
-        .in_order()
-        .map(|r| {
-            let r = r?;
-            let step = suite.steps.get(r.step)?;
-            let template = &suite.prompts[r.prompt];
-            let vars = Json::Object(step.vars.clone());
-            Ok(Entry {
-                key: TestKey {
-                    provider: providers[r.provider].display_name().to_owned(),
-                    prompt: if template.label.is_empty() {
-                        template.raw.clone()
-                    } else {
-                        template.label.clone()
-                    },
-                    vars: promptops_core::canonical::value_json(&vars),
-                    description: step.test.description.clone().unwrap_or_default(),
-                },
-                occurrence: 0,
-                test_idx: step.test_idx,
-                vars,
-                outcome: r.outcome,
-                reason: describe::reason(&r).to_owned(),
-            })
-        })
-        .collect()
+/// The key of one of this run's rows.
+fn current_key(suite: &Suite, providers: &[Provider], row: &Row, step: &TestStep) -> TestKey {
+    let template = &suite.prompts[row.prompt];
+    TestKey {
+        provider: providers[row.provider].display_name().to_owned(),
+        prompt: if template.label.is_empty() {
+            template.raw.clone()
+        } else {
+            template.label.clone()
+        },
+        vars: promptops_core::canonical::value_json(&Json::Object(step.vars.clone())),
+        description: step.test.description.clone().unwrap_or_default(),
+    }
 }
 
 /// Numbers rows that share a key, in test order (a stable sort keeps file order for
@@ -343,9 +368,9 @@ fn current_entries(
 fn number_occurrences(entries: &mut [Entry]) {
     let mut order: Vec<usize> = (0..entries.len()).collect();
     order.sort_by_key(|&i| entries[i].test_idx);
-    let mut seen: BTreeMap<TestKey, usize> = BTreeMap::new();
+    let mut seen: HashMap<KeyDigest, usize> = HashMap::new();
     for i in order {
-        let n = seen.entry(entries[i].key.clone()).or_default();
+        let n = seen.entry(entries[i].key).or_default();
         entries[i].occurrence = *n;
         *n += 1;
     }
@@ -478,20 +503,19 @@ mod tests {
             {"provider": "echo", "success": false}
         ]}});
         let b = Baseline::parse(&doc.to_string(), "p.json").unwrap();
-        assert_eq!(
-            b.entries[0].key,
-            TestKey {
-                provider: "fast".into(),
-                prompt: "hi".into(),
-                vars: r#"{"a":null,"b":[1,{"x":1,"y":2}]}"#.into(),
-                description: String::new(),
-            }
-        );
-        assert_eq!(b.entries[1].key.provider, "echo");
+        let key = TestKey {
+            provider: "fast".into(),
+            prompt: "hi".into(),
+            vars: r#"{"a":null,"b":[1,{"x":1,"y":2}]}"#.into(),
+            description: String::new(),
+        };
+        assert_eq!(b.entries[0].key, key.digest());
+        let (second, ..) = past_entry(&doc["results"]["results"][1], 1).unwrap();
+        assert_eq!(second.provider, "echo");
         assert_eq!(b.entries[1].outcome, Outcome::Fail);
         let change = Change {
-            key: b.entries[0].key.clone(),
-            vars: b.entries[0].vars.clone(),
+            key,
+            vars: doc["results"]["results"][0]["testCase"]["vars"].clone(),
             test_idx: 4,
             before: Outcome::Pass,
             now: Outcome::Fail,
@@ -560,16 +584,56 @@ mod tests {
         let text = include_str!("testdata/promptfoo-output.json");
         let b = Baseline::parse(text, "example.json").unwrap();
         assert_eq!(b.entries.len(), 3);
-        assert_eq!(b.entries[0].key.provider, "openai:chat:mock-model");
+        let doc: Json = serde_json::from_str(text).unwrap();
+        let (key, ..) = past_entry(&doc["results"]["results"][0], 0).unwrap();
+        assert_eq!(key.provider, "openai:chat:mock-model");
         assert_eq!(
-            b.entries[0].key.prompt,
+            key.prompt,
             "Return the label for item {{id}}. Context: {{text}}"
         );
+        assert_eq!(b.entries[0].key, key.digest());
         let outcomes: Vec<Outcome> = b.entries.iter().map(|e| e.outcome).collect();
         assert!(
             outcomes.contains(&Outcome::Pass)
                 && outcomes.contains(&Outcome::Fail)
                 && outcomes.contains(&Outcome::Error)
         );
+    }
+
+    proptest::proptest! {
+        /// The streaming reader never panics, whatever the bytes.
+        #[test]
+        fn any_text_is_read_or_refused(text in ".{0,200}") {
+            let _ = Baseline::parse(&text, "any.json");
+        }
+
+        /// Rows are found among any other keys, before or after them, at any depth of
+        /// the skipped values.
+        #[test]
+        fn rows_are_found_wherever_the_keys_around_them_are(
+            n in 0usize..20,
+            before in proptest::collection::vec(("[a-z]{1,6}", 0u8..3), 0..4),
+            after in proptest::collection::vec(("[a-z]{1,6}", 0u8..3), 0..4),
+        ) {
+            let filler = |kind: u8| match kind {
+                0 => json!(1),
+                1 => json!({"results": [{"success": "not a row"}], "x": [[]]}),
+                _ => json!(["results", {"results": 7}]),
+            };
+            let mut inner = Map::new();
+            for (k, kind) in &before {
+                inner.insert(format!("{k}_"), filler(*kind));
+            }
+            let rows: Vec<Json> = (0..n)
+                .map(|i| json!({"provider": "echo", "success": i % 2 == 0, "vars": {"i": i}}))
+                .collect();
+            inner.insert("results".into(), Json::Array(rows));
+            for (k, kind) in &after {
+                inner.insert(format!("{k}_"), filler(*kind));
+            }
+            let doc = json!({"config": filler(1), "results": inner, "z": filler(2)});
+            let b = Baseline::parse(&doc.to_string(), "p.json").unwrap();
+            proptest::prop_assert_eq!(b.entries.len(), n);
+        }
     }
 }
