@@ -408,6 +408,7 @@ async fn evaluate(
         latency_ms: (!response.cached).then_some(row.latency_ms),
         cost: response.cost,
         finish_reason: response.finish_reason.as_deref(),
+        logprobs: response.logprobs.as_deref(),
         provider_config: Some(&provider.spec.config),
         context: assertions::script::ScriptContext {
             prompt: &rendered,

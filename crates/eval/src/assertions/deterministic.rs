@@ -120,6 +120,7 @@ pub fn check(a: &Assertion, obs: &Observed<'_>) -> Result<ComponentResult, Asser
             )
         }
         "word-count" => return word_count(a, out),
+        "perplexity" | "perplexity-score" => return perplexity(a, obs.logprobs),
         "latency" => {
             let threshold = a.threshold.ok_or_else(|| {
                 AssertionError("Latency assertion must have a threshold in milliseconds".into())
@@ -231,6 +232,48 @@ fn list_value(a: &Assertion) -> Result<Vec<String>, AssertionError> {
             a.kind
         ))),
     }
+}
+
+/// `perplexity`: exp(−mean log-probability) of the output tokens, passing at or under the
+/// threshold (score 1 or 0); `perplexity-score`: 1 / (1 + perplexity) as the score,
+/// passing at or over the threshold. Without a threshold (or with 0, which promptfoo
+/// treats as none) both pass. Like promptfoo, neither honours `not-`, and a provider
+/// that returned no log-probabilities makes the row an error.
+fn perplexity(a: &Assertion, logprobs: Option<&[f64]>) -> Result<ComponentResult, AssertionError> {
+    let Some(logprobs) = logprobs.filter(|l| !l.is_empty()) else {
+        return Err(AssertionError(format!(
+            "{} assertion does not support providers that do not return logProbs",
+            if a.kind == "perplexity" {
+                "Perplexity"
+            } else {
+                "perplexity-score"
+            }
+        )));
+    };
+    let mean = logprobs.iter().sum::<f64>() / logprobs.len() as f64;
+    let perplexity = (-mean).exp();
+    let threshold = a.threshold.filter(|t| *t != 0.0);
+    if a.kind == "perplexity" {
+        let pass = threshold.is_none_or(|t| perplexity <= t);
+        let reason = match threshold {
+            Some(t) if !pass => format!(
+                "Perplexity {perplexity:.2} is greater than threshold {}",
+                js_number(t)
+            ),
+            _ => "Assertion passed".to_owned(),
+        };
+        return Ok(result(a, pass, if pass { 1.0 } else { 0.0 }, reason));
+    }
+    let score = 1.0 / (1.0 + perplexity);
+    let pass = threshold.is_none_or(|t| score >= t);
+    let reason = match threshold {
+        Some(t) if !pass => format!(
+            "Perplexity score {score:.2} is less than threshold {}",
+            js_number(t)
+        ),
+        _ => "Assertion passed".to_owned(),
+    };
+    Ok(result(a, pass, score, reason))
 }
 
 fn word_count(a: &Assertion, out: &str) -> Result<ComponentResult, AssertionError> {
@@ -552,6 +595,42 @@ mod tests {
             "a b c",
             false,
             "Word count 3 is less than minimum 4",
+        );
+    }
+
+    #[test]
+    fn perplexity_from_the_tokens_log_probabilities() {
+        // Mean log-probability ln(0.5): perplexity 2, score 1/3.
+        let half = [0.5f64.ln(), 0.5f64.ln()];
+        let observed = Observed {
+            output: "ab",
+            logprobs: Some(&half),
+            ..Default::default()
+        };
+        let check_with = |kind: &str, threshold: Option<f64>| {
+            let mut a = Assertion::new(kind, None);
+            if let Some(t) = threshold {
+                a = a.with_threshold(t);
+            }
+            check(&a, &observed).unwrap()
+        };
+        assert!(check_with("perplexity", Some(2.5)).pass);
+        let r = check_with("perplexity", Some(1.5));
+        assert!(!r.pass);
+        assert_eq!(r.reason, "Perplexity 2.00 is greater than threshold 1.5");
+        let r = check_with("perplexity-score", None);
+        assert!(r.pass && (r.score - 1.0 / 3.0).abs() < 1e-12);
+        let r = check_with("perplexity-score", Some(0.5));
+        assert!(!r.pass);
+        assert_eq!(r.reason, "Perplexity score 0.33 is less than threshold 0.5");
+        assert!(
+            check_with("not-perplexity", Some(2.5)).pass,
+            "`not-` is not honoured"
+        );
+        let e = check(&Assertion::new("perplexity", None), &obs("x")).unwrap_err();
+        assert_eq!(
+            e.0,
+            "Perplexity assertion does not support providers that do not return logProbs"
         );
     }
 

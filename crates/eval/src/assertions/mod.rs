@@ -128,6 +128,8 @@ const SUPPORTED_TYPES: &[&str] = &[
     "model-graded-closedqa",
     "model-graded-factuality",
     "moderation",
+    "perplexity",
+    "perplexity-score",
     "python",
     "regex",
     "rouge-n",
@@ -241,6 +243,8 @@ pub struct Observed<'a> {
     pub cost: Option<crate::pricing::NanoUsd>,
     /// The normalised finish reason (`stop`, `length`, `tool_calls`, `content_filter`).
     pub finish_reason: Option<&'a str>,
+    /// The output tokens' log-probabilities, when the provider returned them.
+    pub logprobs: Option<&'a [f64]>,
     /// The provider's `config` (its `tools`, for `is-valid-openai-tools-call`).
     pub provider_config: Option<&'a serde_json::Map<String, Json>>,
     /// What script assertions get as `context`.

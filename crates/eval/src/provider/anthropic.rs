@@ -170,5 +170,6 @@ pub async fn call(
         guardrails: false,
         cached: false,
         latency_ms: None,
+        logprobs: None,
     }
 }

@@ -324,5 +324,6 @@ pub async fn call(
         guardrails: !flagged_output,
         cached: false,
         latency_ms: None,
+        logprobs: None,
     }
 }

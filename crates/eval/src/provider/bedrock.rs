@@ -462,5 +462,6 @@ pub async fn call(
         guardrails: false,
         cached: false,
         latency_ms: None,
+        logprobs: None,
     }
 }

@@ -272,6 +272,7 @@ fn encode_response(r: &Response) -> Json {
             "headers": h.headers,
         })),
         "guardrails": r.guardrails,
+        "logProbs": r.logprobs,
     })
 }
 
@@ -297,6 +298,9 @@ fn decode_response(v: &Json) -> Option<Response> {
         guardrails: v.get("guardrails")?.as_bool()?,
         cached: false,
         latency_ms: None,
+        logprobs: v
+            .get("logProbs")
+            .and_then(|l| serde_json::from_value(l.clone()).ok()),
     })
 }
 

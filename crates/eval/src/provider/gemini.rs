@@ -366,5 +366,6 @@ pub async fn call(
         guardrails: rated && !flagged,
         cached: false,
         latency_ms: None,
+        logprobs: None,
     }
 }

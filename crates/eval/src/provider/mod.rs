@@ -309,6 +309,10 @@ pub struct Response {
     /// Time spent on this answer: the call (not its wait for a rate-limit slot), or the
     /// cache read. `None` when the caller should measure it.
     pub latency_ms: Option<u64>,
+    /// The log-probability of each output token, when the provider returned them (OpenAI
+    /// with `logprobs: true`): what `perplexity` assertions measure.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logprobs: Option<Vec<f64>>,
 }
 
 impl Response {

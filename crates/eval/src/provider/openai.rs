@@ -566,7 +566,19 @@ pub async fn call(
         guardrails: !mistral,
         cached: false,
         latency_ms: None,
+        logprobs: logprobs_of(&data["choices"][0]),
     }
+}
+
+/// The token log-probabilities of a choice (`logprobs.content[].logprob`), present when
+/// the request asked for them (`logprobs: true`), as promptfoo reads them.
+fn logprobs_of(choice: &Json) -> Option<Vec<f64>> {
+    choice["logprobs"]["content"].as_array().map(|tokens| {
+        tokens
+            .iter()
+            .filter_map(|t| t["logprob"].as_f64())
+            .collect()
+    })
 }
 
 /// `config.apiKey`, else the variable `config.apiKeyEnvar` names, else `default_var`.
@@ -631,4 +643,21 @@ pub async fn embed(
         num_requests: 1,
     };
     Ok((vector, usage))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::logprobs_of;
+    use serde_json::json;
+
+    #[test]
+    fn token_logprobs_are_read_when_the_answer_has_them() {
+        let choice = json!({"logprobs": {"content": [
+            {"token": "Hi", "logprob": -0.25, "top_logprobs": []},
+            {"token": "!", "logprob": -1.5, "top_logprobs": []}
+        ]}});
+        assert_eq!(logprobs_of(&choice), Some(vec![-0.25, -1.5]));
+        assert_eq!(logprobs_of(&json!({"logprobs": null})), None);
+        assert_eq!(logprobs_of(&json!({})), None);
+    }
 }
