@@ -3,9 +3,8 @@
 //! suites (recorded from `bench/eval.sh --suites`; `compare-results.py` found them equal).
 
 use serde_json::Value;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::process::Command;
 
 /// promptfoo's verdicts on `assertions.yaml`: per testIdx, the row's success and each
 /// component's pass.
@@ -43,57 +42,16 @@ const STRUCTURED: &[(bool, &[bool])] = &[
     (false, &[false, true, false, false]),
 ];
 
-struct Mock(Child);
+#[path = "support/mock_llm.rs"]
+mod mock_llm;
 
-impl Drop for Mock {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// The bench mock, started on a free port, or why it cannot be.
-fn start_mock(dir: &Path) -> Result<(Mock, u16), String> {
-    let mock = repo_root().join("../shared/bench/mock-llm.js");
-    if !mock.is_file() {
-        return Err(format!("{} not found", mock.display()));
-    }
-    let port_file = dir.join("port");
-    let child = Command::new("node")
-        .arg(&mock)
-        .args(["--port", "0", "--delay-ms", "0", "--port-file"])
-        .arg(&port_file)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .map_err(|e| format!("cannot run node: {e}"))?;
-    let child = Mock(child);
-    let started = Instant::now();
-    while started.elapsed() < Duration::from_secs(20) {
-        if let Ok(text) = std::fs::read_to_string(&port_file)
-            && let Ok(port) = text.trim().parse()
-        {
-            return Ok((child, port));
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    Err("the mock did not start within 20 s".into())
-}
+use mock_llm::{mock_or_skip, repo_root};
 
 #[test]
 fn every_assertion_type_agrees_with_promptfoo() {
     let dir = tempfile::tempdir().unwrap();
-    let (_mock, port) = match start_mock(dir.path()) {
-        Ok(m) => m,
-        Err(why) if std::env::var_os("PROMPTOPS_REQUIRE_SERVICES").is_none() => {
-            eprintln!("skipped: the bench mock LLM is unavailable ({why})");
-            return;
-        }
-        Err(why) => panic!("the bench mock LLM is required here: {why}"),
+    let Some((_mock, port)) = mock_or_skip(dir.path()) else {
+        return;
     };
     for (suite, verdicts) in [
         ("assertions.yaml", ASSERTIONS),
@@ -167,13 +125,8 @@ fn seed_repository_suites_agree_with_promptfoo() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let (_mock, port) = match start_mock(dir.path()) {
-        Ok(m) => m,
-        Err(why) if std::env::var_os("PROMPTOPS_REQUIRE_SERVICES").is_none() => {
-            eprintln!("skipped: the bench mock LLM is unavailable ({why})");
-            return;
-        }
-        Err(why) => panic!("the bench mock LLM is required here: {why}"),
+    let Some((_mock, port)) = mock_or_skip(dir.path()) else {
+        return;
     };
     // promptfoo's component verdicts per testIdx (docs/research/promptfoo-compat.md §7.1),
     // the same for both providers.

@@ -351,18 +351,17 @@ async fn evaluate(
     row: &mut Row,
 ) {
     let (base_dir, templates, graders) = (&ctx.suite.base_dir, ctx.templates, &ctx.options.graders);
-    let rendered = match render_prompt(prompt, test, Some((templates, prompt_idx))) {
-        Ok(r) => r,
-        Err(e) => {
-            row.error = Some(e);
-            return;
-        }
-    };
+    let (rendered, call_options) =
+        match prompt_for_row(test, prompt, (templates, prompt_idx), provider, base_dir).await {
+            Ok(r) => r,
+            Err(e) => {
+                row.error = Some(e);
+                return;
+            }
+        };
     row.rendered_prompt = rendered.clone();
     let started = Instant::now();
-    let mut response = provider
-        .call(&rendered, &test.vars, &test.test.options)
-        .await;
+    let mut response = provider.call(&rendered, &test.vars, &call_options).await;
     // The provider's own figure leaves out its wait for a rate-limit slot.
     row.latency_ms = response
         .latency_ms
@@ -382,7 +381,7 @@ async fn evaluate(
     let output = match test.test.options.get("transform") {
         Some(Json::String(code)) => {
             let context = serde_json::json!({"vars": test.vars, "prompt": rendered});
-            match assertions::script::transform(code, &output, &context, base_dir) {
+            match assertions::script::transform(code, &output, &context, base_dir).await {
                 Ok(transformed) => {
                     // Reports show the transformed output, as promptfoo's do.
                     response.output = Some(transformed.clone());
@@ -447,6 +446,118 @@ async fn evaluate(
     }
 }
 
+/// The prompt of a row as the provider gets it, and the options of the call: the test's
+/// `options` over what the prompt function returned as `config` over the prompt's own
+/// `config` (promptfoo's `mergeProviderPromptConfig`).
+async fn prompt_for_row<'t>(
+    test: &'t TestStep,
+    prompt: &PromptTemplate,
+    compiled: (&TemplateSet, usize),
+    provider: &Provider,
+    base_dir: &std::path::Path,
+) -> Result<(String, Cow<'t, Map<String, Json>>), String> {
+    let mut config = Cow::Borrowed(&prompt.config);
+    let rendered = match &prompt.function {
+        None => render_prompt(prompt, test, Some(compiled))?,
+        Some(function) => {
+            let (text, returned) =
+                call_prompt_function(function, prompt, test, provider, base_dir).await?;
+            if let Some(returned) = returned {
+                config.to_mut().extend(returned);
+            }
+            render_function_output(&text, test)?
+        }
+    };
+    if config.is_empty() {
+        return Ok((rendered, Cow::Borrowed(&test.test.options)));
+    }
+    let mut options = config.into_owned();
+    options.extend(
+        test.test
+            .options
+            .iter()
+            .filter(|(k, _)| *k != "repeat")
+            .map(|(k, v)| (k.clone(), v.clone())),
+    );
+    Ok((rendered, Cow::Owned(options)))
+}
+
+/// Calls a prompt function with promptfoo's context (`vars` with `file://` vars loaded,
+/// `provider: {id, label}`, the prompt's `config`): a string is the prompt; an object
+/// with `prompt` gives the prompt (text, or JSON for anything else) and a `config` for
+/// the call; any other object or array is a chat prompt (its JSON).
+async fn call_prompt_function(
+    function: &crate::suite::PromptFunction,
+    prompt: &PromptTemplate,
+    test: &TestStep,
+    provider: &Provider,
+    base_dir: &std::path::Path,
+) -> Result<(String, Option<Map<String, Json>>), String> {
+    use crate::suite::ScriptLanguage;
+    let mut vars = test.vars.clone();
+    for (name, value) in &test.loaded {
+        vars.insert(name.clone(), value.clone());
+    }
+    let mut about = Map::new();
+    about.insert("id".into(), Json::String(provider.spec.reported_id.clone()));
+    if !provider.spec.label.is_empty() {
+        about.insert("label".into(), Json::String(provider.spec.label.clone()));
+    }
+    let context = serde_json::json!({"vars": vars, "provider": about, "config": prompt.config});
+    let named = if function.name.is_empty() {
+        function.file.display().to_string()
+    } else {
+        format!("{}:{}", function.file.display(), function.name)
+    };
+    let failed = |e: String| format!("prompt function {named}: {e}");
+    let value = match function.language {
+        ScriptLanguage::JavaScript => {
+            let answer = assertions::script::call_file(
+                &function.file,
+                &function.name,
+                &Json::Array(vec![context]),
+                base_dir,
+            )
+            .await
+            .map_err(|e| failed(e.to_string()))?;
+            match answer["type"].as_str() {
+                Some("string" | "object") => answer.get("value").cloned().unwrap_or(Json::Null),
+                other => {
+                    return Err(failed(format!(
+                        "Prompt function must return a string or object, got {}",
+                        other.unwrap_or("undefined")
+                    )));
+                }
+            }
+        }
+        ScriptLanguage::Python => assertions::script::python::prompt_function(
+            &function.file,
+            &function.name,
+            &context,
+            base_dir,
+        )
+        .await
+        .map_err(failed)?,
+    };
+    let kind = match &value {
+        Json::String(s) => return Ok((s.clone(), None)),
+        Json::Object(o) if o.contains_key("prompt") => {
+            let text = match &o["prompt"] {
+                Json::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            return Ok((text, o.get("config").and_then(Json::as_object).cloned()));
+        }
+        Json::Object(_) | Json::Array(_) => return Ok((value.to_string(), None)),
+        Json::Null => "null",
+        Json::Bool(_) => "boolean",
+        Json::Number(_) => "number",
+    };
+    Err(failed(format!(
+        "Prompt function must return a string or object, got {kind}"
+    )))
+}
+
 /// One assertion: by rule, or by a grader model.
 async fn check_one(
     a: &assertions::Assertion,
@@ -460,7 +571,7 @@ async fn check_one(
     // An assertion's own `transform` maps the output for this assertion only, after the
     // test's (promptfoo 0.123.1, `docs/research/promptfoo-compat.md` §3.6).
     let transformed = match a.raw.get("transform") {
-        Some(Json::String(code)) => Some(assertion_transform(code, test, observed)?),
+        Some(Json::String(code)) => Some(assertion_transform(code, test, observed).await?),
         Some(other) => {
             return Err(AssertionError(format!(
                 "an assertion's `transform` must be JavaScript (a string), not {other}"
@@ -488,8 +599,8 @@ async fn check_one(
     if assertions::model_graded::is_model_graded(&a.kind) {
         let g = graders.for_assertion(&a, &test.test.options);
         assertions::model_graded::check(&a, graded, &g).await
-    } else if a.kind == "python" {
-        Ok(assertions::check_python(&a, observed).await)
+    } else if assertions::is_script(&a.kind) {
+        assertions::check_script(&a, observed).await
     } else {
         assertions::check(&a, observed)
     }
@@ -535,7 +646,7 @@ async fn file_value<'a>(
                 .trim()
                 .to_owned(),
         ),
-        "js" | "cjs" | "mjs" => {
+        "js" | "cjs" | "mjs" | "ts" | "cts" | "mts" => {
             let context = observed.context.to_json(&a);
             assertions::script::transform(
                 &format!("file://{reference}"),
@@ -543,6 +654,7 @@ async fn file_value<'a>(
                 &context,
                 base_dir,
             )
+            .await
             .map_err(|e| fail(e.to_string()))?
         }
         "py" => {
@@ -569,7 +681,7 @@ async fn file_value<'a>(
 
 /// Runs an assertion's `transform` on the output: the new output as JSON and as text.
 /// A failure, or no value, is an error of the row (promptfoo throws there).
-fn assertion_transform(
+async fn assertion_transform(
     code: &str,
     test: &TestStep,
     observed: &Observed<'_>,
@@ -581,6 +693,7 @@ fn assertion_transform(
         .unwrap_or_else(|| Json::String(observed.output.to_owned()));
     let base_dir = observed.base_dir.unwrap_or(std::path::Path::new("."));
     let out = assertions::script::transform(code, &raw, &context, base_dir)
+        .await
         .map_err(|e| AssertionError(format!("Transform failed: {e}")))?;
     if out.is_null() {
         return Err(AssertionError(
@@ -603,14 +716,9 @@ async fn grade(
 ) -> Result<GradingResult, AssertionError> {
     let asserts = &test.test.asserts;
     let mut top = Vec::with_capacity(asserts.len());
-    let mut flat: Vec<ComponentResult> = Vec::with_capacity(asserts.len());
     for item in asserts {
         match item {
-            AssertItem::One(a) => {
-                let r = check_one(a, test, observed, graded, graders).await?;
-                top.push(r.clone());
-                flat.push(r);
-            }
+            AssertItem::One(a) => top.push(check_one(a, test, observed, graded, graders).await?),
             AssertItem::Set {
                 assertions: children,
                 threshold,
@@ -622,33 +730,25 @@ async fn grade(
                 for a in children {
                     results.push(check_one(a, test, observed, graded, graders).await?);
                 }
-                let set = assertions::aggregate(results.clone(), *threshold);
-                let summary = ComponentResult {
+                // The set counts as one result carrying its children (listed after it
+                // in reports) and their named scores.
+                let set = assertions::aggregate(results, *threshold);
+                top.push(ComponentResult {
                     pass: set.pass,
                     score: set.score,
-                    reason: set.reason.clone(),
+                    reason: set.reason,
                     assertion: raw.clone(),
                     weight: *weight,
                     metric: metric.clone(),
                     tokens: set.tokens_used,
-                };
-                top.push(summary.clone());
-                flat.push(summary);
-                flat.extend(set.component_results);
+                    named_scores: set.named_scores,
+                    named_score_weights: set.named_score_weights,
+                    component_results: set.component_results,
+                });
             }
         }
     }
-    let mut grading = assertions::aggregate(top, test.test.threshold);
-    if !asserts.is_empty() {
-        // Weight-0 results were forced to pass in `top`; the flattened list shows the same.
-        for r in &mut flat {
-            if r.weight == 0.0 {
-                r.pass = true;
-            }
-        }
-        grading.component_results = flat;
-    }
-    Ok(grading)
+    Ok(assertions::aggregate(top, test.test.threshold))
 }
 
 /// Assertion values are templates too (`value: "{{expected}}"`); most are not, and are
@@ -695,7 +795,7 @@ fn render_assertion_value<'a>(
 fn compile_prompts(suite: &Suite) -> TemplateSet {
     let mut set = TemplateSet::new(Undefined::Lenient);
     for (i, p) in suite.prompts.iter().enumerate() {
-        if p.registry.is_some() {
+        if p.registry.is_some() || p.function.is_some() {
             continue;
         }
         let is_chat_json = p.raw.trim_start().starts_with(['[', '{'])
@@ -722,6 +822,43 @@ pub fn render_prompt(
     if let Some(registry) = &prompt.registry {
         return render_registry_prompt(registry, test);
     }
+    let vars = render_vars(test);
+    let prefix = test
+        .test
+        .options
+        .get("prefix")
+        .and_then(Json::as_str)
+        .unwrap_or("");
+    let suffix = test
+        .test
+        .options
+        .get("suffix")
+        .and_then(Json::as_str)
+        .unwrap_or("");
+    if prefix.is_empty()
+        && suffix.is_empty()
+        && let Some((set, idx)) = compiled
+    {
+        let name = idx.to_string();
+        if set.contains(&name) {
+            return set
+                .render(&name, &*vars)
+                .map_err(|e| format!("cannot render the prompt: {}", e.message));
+        }
+    }
+    render_text(&format!("{prefix}{}{suffix}", prompt.raw), &vars)
+}
+
+/// What a prompt function returned, rendered as promptfoo renders it: the text is a
+/// template of the test's vars too (without the test's prefix and suffix, which belong
+/// to the raw prompt the function replaces).
+fn render_function_output(text: &str, test: &TestStep) -> Result<String, String> {
+    render_text(text, &render_vars(test))
+}
+
+/// The vars a prompt renders with: `file://` vars as their files hold them, each string
+/// losing one trailing newline, references to other vars substituted.
+fn render_vars(test: &TestStep) -> Cow<'_, Map<String, Json>> {
     let mut vars = Cow::Borrowed(&test.vars);
     if !test.loaded.is_empty() {
         // `file://` vars render as what their files hold.
@@ -748,44 +885,26 @@ pub fn render_prompt(
     {
         substitute_var_references(vars.to_mut());
     }
-    let prefix = test
-        .test
-        .options
-        .get("prefix")
-        .and_then(Json::as_str)
-        .unwrap_or("");
-    let suffix = test
-        .test
-        .options
-        .get("suffix")
-        .and_then(Json::as_str)
-        .unwrap_or("");
-    if prefix.is_empty()
-        && suffix.is_empty()
-        && let Some((set, idx)) = compiled
-    {
-        let name = idx.to_string();
-        if set.contains(&name) {
-            return set
-                .render(&name, &*vars)
-                .map_err(|e| format!("cannot render the prompt: {}", e.message));
-        }
-    }
-    let raw = format!("{prefix}{}{suffix}", prompt.raw);
+    vars
+}
+
+/// Renders a prompt's text: a JSON (chat) prompt has every string inside rendered and is
+/// re-serialised with two-space indentation; other text is one template.
+fn render_text(raw: &str, vars: &Map<String, Json>) -> Result<String, String> {
     let render = |text: &str| {
-        template::render_with(text, &vars, Undefined::Lenient)
+        template::render_with(text, vars, Undefined::Lenient)
             .map_err(|e| format!("cannot render the prompt: {}", e.message))
     };
     if raw.trim_start().starts_with(['[', '{'])
-        && let Ok(mut parsed) = serde_json::from_str::<Json>(&raw)
+        && let Ok(mut parsed) = serde_json::from_str::<Json>(raw)
     {
         render_strings(&mut parsed, &render)?;
         return serde_json::to_string_pretty(&parsed).map_err(|e| e.to_string());
     }
     if !raw.contains("{{") && !raw.contains("{%") {
-        return Ok(raw);
+        return Ok(raw.to_owned());
     }
-    render(&raw)
+    render(raw)
 }
 
 /// Vars that name other vars (`greeting: "Hello {{ name }}"`) get their values, as

@@ -210,6 +210,9 @@ impl Assertion {
             weight: self.weight,
             metric: self.metric.clone(),
             tokens,
+            named_scores: Default::default(),
+            named_score_weights: Default::default(),
+            component_results: Vec::new(),
         }
     }
 
@@ -266,7 +269,8 @@ impl Observed<'_> {
 }
 
 /// Evaluates an assertion that needs no model, no network and no subprocess (everything
-/// but the types [`model_graded::is_model_graded`] routes, and `python`). `Err` means the assertion itself is unusable
+/// but the types [`model_graded::is_model_graded`] routes, and the scripts
+/// [`check_script`] runs). `Err` means the assertion itself is unusable
 /// (promptfoo reports the row as an error).
 pub fn check(a: &Assertion, obs: &Observed<'_>) -> Result<ComponentResult, AssertionError> {
     match a.kind.as_str() {
@@ -284,19 +288,31 @@ pub fn check(a: &Assertion, obs: &Observed<'_>) -> Result<ComponentResult, Asser
             &obs.raw_or_text(),
             obs.provider_config,
         )),
-        "javascript" => Ok(script::run_javascript(
-            a,
-            &obs.raw_or_text(),
-            &obs.context,
-            obs.base_dir(),
-        )),
+        "javascript" | "python" => Err(AssertionError(format!(
+            "{} assertions are run by `check_script`",
+            a.kind
+        ))),
         _ => deterministic::check(a, obs),
     }
 }
 
-/// Evaluates a `python` assertion (a subprocess, so it is awaited).
-pub async fn check_python(a: &Assertion, obs: &Observed<'_>) -> ComponentResult {
-    script::run_python(a, &obs.raw_or_text(), &obs.context, obs.base_dir()).await
+/// Whether an assertion is code ([`check_script`] runs it).
+pub fn is_script(kind: &str) -> bool {
+    matches!(kind, "javascript" | "python")
+}
+
+/// Evaluates a `javascript` or `python` assertion (a file may run as a subprocess, so
+/// it is awaited). `Err`: a `javascript` file that cannot be loaded or throws, which
+/// makes the row an error as in promptfoo.
+pub async fn check_script(
+    a: &Assertion,
+    obs: &Observed<'_>,
+) -> Result<ComponentResult, AssertionError> {
+    let output = obs.raw_or_text();
+    if a.kind == "python" {
+        return Ok(script::run_python(a, &output, &obs.context, obs.base_dir()).await);
+    }
+    script::run_javascript(a, &output, &obs.context, obs.base_dir()).await
 }
 
 /// One assertion's verdict.
@@ -310,6 +326,18 @@ pub struct ComponentResult {
     pub metric: Option<String>,
     /// Tokens a grader model used for this assertion.
     pub tokens: crate::provider::TokenUsage,
+    /// Named scores this result brings besides its `metric`: what a script's
+    /// GradingResult returned (`namedScores`), or an `assert-set`'s children's.
+    #[serde(default)]
+    pub named_scores: std::collections::BTreeMap<String, f64>,
+    /// Their weights (`namedScoreWeights`); a name without one weighs 1.
+    #[serde(default)]
+    pub named_score_weights: std::collections::BTreeMap<String, f64>,
+    /// Results nested in this one (an `assert-set`'s children, or the
+    /// `componentResults` a script returned): reports list them after it, one level
+    /// flattened, as promptfoo does.
+    #[serde(default)]
+    pub component_results: Vec<ComponentResult>,
 }
 
 /// An assertion that cannot be evaluated (a missing threshold, a value of the wrong

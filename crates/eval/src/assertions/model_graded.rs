@@ -170,6 +170,41 @@ fn custom_rubric_prompt(
     render_custom_prompt(custom, &vars, g.base_dir)
 }
 
+/// A `rubricPrompt: file://rubric.js[:fn]` is a function called without arguments whose
+/// result (text, or a chat as JSON) is the prompt, as promptfoo's `loadRubricPrompt`
+/// reads it; any other value is used as it is.
+async fn function_prompt<'a>(
+    custom: &'a Json,
+    base_dir: &std::path::Path,
+) -> Result<std::borrow::Cow<'a, Json>, AssertionError> {
+    let Some(reference) = custom
+        .as_str()
+        .and_then(|s| s.strip_prefix("file://"))
+        .filter(|r| {
+            let file = r.rsplit_once(':').map_or(*r, |(f, _)| f);
+            super::script::is_javascript_file(r) || super::script::is_javascript_file(file)
+        })
+    else {
+        return Ok(std::borrow::Cow::Borrowed(custom));
+    };
+    let (file, name) = match reference.rsplit_once(':') {
+        Some((f, n)) if super::script::is_javascript_file(f) => (f, n),
+        _ => (reference, ""),
+    };
+    let answer = super::script::call_file(&base_dir.join(file), name, &json!([]), base_dir)
+        .await
+        .map_err(|e| AssertionError(format!("rubricPrompt file://{reference}: {e}")))?;
+    match answer.get("value") {
+        Some(value @ (Json::String(_) | Json::Object(_) | Json::Array(_))) => {
+            Ok(std::borrow::Cow::Owned(value.clone()))
+        }
+        _ => Err(AssertionError(format!(
+            "rubricPrompt file://{reference}: the function must return text or a chat (a list of messages), not {}",
+            answer["type"].as_str().unwrap_or("undefined")
+        ))),
+    }
+}
+
 /// A custom grading prompt (text, `file://`, or a chat as JSON) rendered with `vars`; a
 /// chat has every string rendered and is sent as compact JSON.
 pub(super) fn render_custom_prompt(
@@ -266,7 +301,11 @@ async fn llm_rubric(
     g: &Graded<'_>,
     grader: &Provider,
 ) -> Result<ComponentResult, AssertionError> {
-    let custom = a.raw.get("rubricPrompt").or(g.rubric_prompt);
+    let custom = match a.raw.get("rubricPrompt").or(g.rubric_prompt) {
+        Some(c) => Some(function_prompt(c, g.base_dir).await?),
+        None => None,
+    };
+    let custom = custom.as_deref();
     let rubric = match (&a.value, custom) {
         (Some(Json::String(s)), _) => s.clone(),
         (Some(other), _) => other.to_string(),

@@ -157,17 +157,17 @@ impl Context {
 }
 
 /// The retrieved context as one text (see [`resolve_context`]).
-fn context_of(
+async fn context_of(
     a: &Assertion,
     g: &Graded<'_>,
     fallback: Option<&str>,
 ) -> Result<String, AssertionError> {
-    resolve_context(a, g, fallback).map(|c| c.joined())
+    resolve_context(a, g, fallback).await.map(|c| c.joined())
 }
 
 /// The retrieved context: `vars.context` (text or a list of texts), or what the
 /// assertion's `contextTransform` makes of the output; `fallback` when neither is set.
-fn resolve_context(
+async fn resolve_context(
     a: &Assertion,
     g: &Graded<'_>,
     fallback: Option<&str>,
@@ -188,8 +188,9 @@ fn resolve_context(
     if let Some(Json::String(code)) = a.raw.get("contextTransform") {
         let ctx = json!({"vars": g.vars, "prompt": {"label": g.prompt}});
         let output = Json::String(g.output.to_owned());
-        let transformed =
-            super::script::transform(code, &output, &ctx, g.base_dir).map_err(|e| {
+        let transformed = super::script::transform(code, &output, &ctx, g.base_dir)
+            .await
+            .map_err(|e| {
                 AssertionError(format!(
                     "Failed to transform context using expression '{code}': {e}"
                 ))
@@ -256,7 +257,7 @@ async fn context_faithfulness(
                 .into(),
         ));
     };
-    let context = context_of(a, g, None)?;
+    let context = context_of(a, g, None).await?;
     let text = text_grader(a, graders)?;
     let mut tokens = TokenUsage::default();
     let messages = json!([
@@ -347,7 +348,7 @@ async fn context_recall(
                 .into(),
         ));
     };
-    let context = context_of(a, g, Some(g.prompt))?;
+    let context = context_of(a, g, Some(g.prompt)).await?;
     let text = text_grader(a, graders)?;
     let messages = json!([
         {"role": "system", "content": RECALL_INSTRUCTIONS},
@@ -393,7 +394,7 @@ async fn context_relevance(
                 .into(),
         ));
     };
-    let context = resolve_context(a, g, None)?;
+    let context = resolve_context(a, g, None).await?;
     let text = text_grader(a, graders)?;
     let joined = context.joined();
     let prompt = match a.raw.get("rubricPrompt").or(g.rubric_prompt) {

@@ -191,7 +191,7 @@ impl Serialize for RowView<'_> {
         m.serialize_entry("id", &self.id)?;
         m.serialize_entry("latencyMs", &r.latency_ms)?;
         match &r.grading {
-            Some(g) => m.serialize_entry("namedScores", &g.named_scores)?,
+            Some(g) => m.serialize_entry("namedScores", &scores(&g.named_scores))?,
             None => m.serialize_entry("namedScores", &Empty)?,
         }
         m.serialize_entry(
@@ -403,7 +403,10 @@ impl Serialize for GradingView<'_> {
         m.serialize_entry("pass", &g.pass)?;
         m.serialize_entry("score", &Number(g.score))?;
         m.serialize_entry("reason", &g.reason)?;
-        m.serialize_entry("namedScores", &g.named_scores)?;
+        m.serialize_entry("namedScores", &scores(&g.named_scores))?;
+        if !g.named_score_weights.is_empty() {
+            m.serialize_entry("namedScoreWeights", &scores(&g.named_score_weights))?;
+        }
         m.serialize_entry(
             "tokensUsed",
             &json!({ "total": 0, "prompt": 0, "completion": 0, "cached": 0, "numRequests": 0 }),
@@ -422,13 +425,34 @@ struct ComponentView<'a>(&'a crate::assertions::ComponentResult);
 impl Serialize for ComponentView<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let c = self.0;
-        let mut m = serializer.serialize_map(Some(4))?;
+        let mut m = serializer.serialize_map(None)?;
         m.serialize_entry("pass", &c.pass)?;
         m.serialize_entry("score", &Number(c.score))?;
         m.serialize_entry("reason", &c.reason)?;
         m.serialize_entry("assertion", c.assertion.as_ref())?;
+        // What a script's GradingResult (or an assert-set) carries, as promptfoo keeps it.
+        if !c.named_scores.is_empty() {
+            m.serialize_entry("namedScores", &scores(&c.named_scores))?;
+        }
+        if !c.named_score_weights.is_empty() {
+            m.serialize_entry("namedScoreWeights", &scores(&c.named_score_weights))?;
+        }
+        if !c.component_results.is_empty() {
+            let nested: Vec<ComponentView> =
+                c.component_results.iter().map(ComponentView).collect();
+            m.serialize_entry("componentResults", &nested)?;
+        }
         m.end()
     }
+}
+
+/// Named scores (or weights) as JSON numbers, whole ones as integers as JavaScript
+/// writes them.
+fn scores(named: &std::collections::BTreeMap<String, f64>) -> Map<String, Json> {
+    named
+        .iter()
+        .map(|(k, v)| (k.clone(), crate::number(*v)))
+        .collect()
 }
 
 /// A call's token usage, with the graders' usage under `assertions`.
@@ -474,9 +498,9 @@ fn metrics(p: &PromptSummary) -> Json {
         "assertFailCount": p.assert_fail,
         "totalLatencyMs": p.latency_ms,
         "tokenUsage": token_usage(p.tokens),
-        "namedScores": p.named_scores,
+        "namedScores": scores(&p.named_scores),
         "namedScoresCount": named_counts,
-        "namedScoreWeights": {},
+        "namedScoreWeights": scores(&p.named_weights),
         "cost": p.cost.as_usd_f64(),
     })
 }

@@ -18,8 +18,13 @@ pub struct PromptSummary {
     pub cost: NanoUsd,
     /// Rows whose cost is known (an unknown price is not a cost of zero).
     pub priced: usize,
+    /// Per metric, the sum over rows of its weighted score (promptfoo's
+    /// `accumulateNamedMetric`: a row's mean times the weight behind it).
     pub named_scores: BTreeMap<String, f64>,
+    /// Per metric, how many assertions fed it over the rows (`namedScoresCount`).
     pub named_counts: BTreeMap<String, usize>,
+    /// Per metric, the total weight behind it (`namedScoreWeights`).
+    pub named_weights: BTreeMap<String, f64>,
 }
 
 impl PromptSummary {
@@ -115,8 +120,21 @@ impl Summary {
                 }
             }
             for (name, score) in &g.named_scores {
-                *p.named_scores.entry(name.clone()).or_default() += score;
-                *p.named_counts.entry(name.clone()).or_default() += 1;
+                // The assertions that name the metric (at least one: a script's named
+                // score has none), and the weight behind the row's mean.
+                let count = g
+                    .component_results
+                    .iter()
+                    .filter(|c| c.metric.as_ref() == Some(name))
+                    .count()
+                    .max(1);
+                let (weight, weighted) = match g.named_score_weights.get(name) {
+                    Some(w) => (*w, score * w),
+                    None => (count as f64, *score),
+                };
+                *p.named_scores.entry(name.clone()).or_default() += weighted;
+                *p.named_counts.entry(name.clone()).or_default() += count;
+                *p.named_weights.entry(name.clone()).or_default() += weight;
             }
         }
         p.latency_ms += row.latency_ms;

@@ -159,6 +159,9 @@ fn row(
         weight: 1.0,
         metric: Some("accuracy".into()),
         tokens: TokenUsage::default(),
+        named_scores: Default::default(),
+        named_score_weights: Default::default(),
+        component_results: Vec::new(),
     };
     let base = Row {
         step,

@@ -1,7 +1,10 @@
 //! Reading a suite file and resolving its prompts and providers.
 
 use super::test_cases::load_steps;
-use super::{EvaluateOptions, PromptLibrary, PromptTemplate, ProviderSpec, Suite, SuiteError};
+use super::{
+    EvaluateOptions, PromptFunction, PromptLibrary, PromptTemplate, ProviderSpec, ScriptLanguage,
+    Suite, SuiteError,
+};
 use crate::spill::Spill;
 use promptops_core::canonical::sha256_hex;
 use promptops_core::diagnostic::Findings;
@@ -288,6 +291,8 @@ fn inline_prompt(raw: String, label: Option<String>) -> PromptTemplate {
         raw,
         label,
         registry: None,
+        function: None,
+        config: Map::new(),
     }
 }
 
@@ -328,6 +333,8 @@ fn registry_prompt(
         raw,
         label,
         registry: Some(registry.clone()),
+        function: None,
+        config: Map::new(),
     })
 }
 
@@ -362,19 +369,24 @@ fn resolve_prompts(
     file: &str,
     library: Option<&dyn PromptLibrary>,
 ) -> Result<Vec<PromptTemplate>, SuiteError> {
-    let entries: Vec<(String, Option<String>)> = match value {
-        Json::String(s) => vec![(s.clone(), None)],
+    type Entry = (String, Option<String>, Map<String, Json>);
+    let entries: Vec<Entry> = match value {
+        Json::String(s) => vec![(s.clone(), None, Map::new())],
         Json::Array(items) => items
             .iter()
             .enumerate()
             .map(|(i, item)| match item {
-                Json::String(s) => Ok((s.clone(), None)),
+                Json::String(s) => Ok((s.clone(), None, Map::new())),
                 Json::Object(o) => {
                     let raw = o.get("raw").or_else(|| o.get("id")).and_then(Json::as_str);
                     match raw {
                         Some(raw) => Ok((
                             raw.to_owned(),
                             o.get("label").and_then(Json::as_str).map(str::to_owned),
+                            o.get("config")
+                                .and_then(Json::as_object)
+                                .cloned()
+                                .unwrap_or_default(),
                         )),
                         None => Err(err_at(
                             format!("{file}: prompts[{i}]"),
@@ -390,7 +402,7 @@ fn resolve_prompts(
             .collect::<Result<_, _>>()?,
         Json::Object(map) => map
             .iter()
-            .map(|(raw, label)| (raw.clone(), label.as_str().map(str::to_owned)))
+            .map(|(raw, label)| (raw.clone(), label.as_str().map(str::to_owned), Map::new()))
             .collect(),
         _ => {
             return Err(err_at(
@@ -400,35 +412,109 @@ fn resolve_prompts(
         }
     };
     let mut out = Vec::new();
-    for (raw, label) in entries {
+    for (raw, label, config) in entries {
+        let start = out.len();
         if let Some(id) = raw.strip_prefix(REGISTRY_SCHEME) {
             out.push(registry_prompt(id, label, library, file)?);
-            continue;
-        }
-        if !looks_like_path(&raw) {
+        } else if !looks_like_path(&raw) {
             out.push(inline_prompt(raw, label));
-            continue;
-        }
-        let relative = raw.strip_prefix("file://").unwrap_or(&raw);
-        let matched = expand_path(base, relative);
-        if matched.is_empty() {
-            if relative.contains(['*', '?', '[']) {
-                out.push(inline_prompt(raw.clone(), label));
-                continue;
+        } else {
+            let relative = raw.strip_prefix("file://").unwrap_or(&raw);
+            // `prompt.js:name`, `prompt.py:name` (a glob's every match gets the name).
+            let (relative, function) = split_function_name(relative);
+            let matched = expand_path(base, relative);
+            if matched.is_empty() {
+                if relative.contains(['*', '?', '[']) {
+                    out.push(inline_prompt(raw.clone(), label));
+                    continue;
+                }
+                return Err(err_at(
+                    format!("{file}: prompts"),
+                    format!(
+                        "There are no prompts in \"{raw}\" (no such file relative to {})",
+                        base.display()
+                    ),
+                ));
             }
-            return Err(err_at(
-                format!("{file}: prompts"),
-                format!(
-                    "There are no prompts in \"{raw}\" (no such file relative to {})",
-                    base.display()
-                ),
-            ));
+            for path in matched {
+                match function_language(&path) {
+                    Some(language) => out.push(function_prompt(
+                        &path,
+                        function,
+                        language,
+                        label.as_deref(),
+                        file,
+                    )?),
+                    None => out.extend(prompts_from_file(&path, label.as_deref(), file)?),
+                }
+            }
         }
-        for path in matched {
-            out.extend(prompts_from_file(&path, label.as_deref(), file)?);
+        for prompt in &mut out[start..] {
+            prompt.config = config.clone();
         }
     }
     Ok(out)
+}
+
+/// `prompt.js:name` → (`prompt.js`, `name`) for JavaScript, TypeScript and Python files,
+/// as promptfoo's `parsePathOrGlob` splits them; other paths keep their colons.
+fn split_function_name(path: &str) -> (&str, &str) {
+    match path.rsplit_once(':') {
+        Some((file, name))
+            if file.len() > 1
+                && !name.contains(['/', '\\'])
+                && (crate::assertions::script::is_javascript_file(file)
+                    || file.to_ascii_lowercase().ends_with(".py")) =>
+        {
+            (file, name)
+        }
+        _ => (path, ""),
+    }
+}
+
+/// The language of a prompt file that holds a function, if it is one.
+fn function_language(path: &Path) -> Option<ScriptLanguage> {
+    let name = path.to_string_lossy();
+    if crate::assertions::script::is_javascript_file(&name) {
+        Some(ScriptLanguage::JavaScript)
+    } else if name.to_ascii_lowercase().ends_with(".py") {
+        Some(ScriptLanguage::Python)
+    } else {
+        None
+    }
+}
+
+/// A prompt function (promptfoo's `processJsFile` / `processPythonFile`): the label is
+/// the entry's, else `<path>:<name>`, else the path (JavaScript) or `<path>: <source>`
+/// (Python); `raw` is the file's text.
+fn function_prompt(
+    path: &Path,
+    name: &str,
+    language: ScriptLanguage,
+    label: Option<&str>,
+    file: &str,
+) -> Result<PromptTemplate, SuiteError> {
+    let shown = path.display().to_string();
+    let source = read_text(path).map_err(|e| {
+        err_at(
+            format!("{file}: prompts"),
+            format!("{shown}: cannot read: {e}"),
+        )
+    })?;
+    let label = match (label, name, language) {
+        (Some(l), _, _) => l.to_owned(),
+        (None, "", ScriptLanguage::JavaScript) => shown.clone(),
+        (None, "", ScriptLanguage::Python) => format!("{shown}: {source}"),
+        (None, name, _) => format!("{shown}:{name}"),
+    };
+    Ok(PromptTemplate {
+        function: Some(std::sync::Arc::new(PromptFunction {
+            file: path.to_path_buf(),
+            name: name.to_owned(),
+            language,
+        })),
+        ..inline_prompt(source, Some(label))
+    })
 }
 
 /// A path relative to the suite, or every file a glob in it matches (sorted).
@@ -739,5 +825,58 @@ mod tests {
             out,
             r#"{"providers":[{"config":{"apiKey":"[REDACTED]","temperature":0,"headers":{"Authorization":"[REDACTED]","X-Password":"[REDACTED]"}}}]}"#
         );
+    }
+
+    #[test]
+    fn prompt_files_that_hold_functions_become_prompt_functions() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        std::fs::write(d.join("prompt.js"), "module.exports = () => 'x';").unwrap();
+        std::fs::write(d.join("prompt.py"), "print('x')").unwrap();
+        std::fs::write(d.join("prompt.txt"), "Hello").unwrap();
+        std::fs::write(
+            d.join("suite.yaml"),
+            "prompts:\n  - file://prompt.js\n  - file://prompt.js:chat\n  - {raw: 'file://prompt.py:make', label: maker, config: {temperature: 0.2}}\n  - prompt.py\n  - file://prompt.txt\nproviders: [echo]\n",
+        )
+        .unwrap();
+        let suite = load(&d.join("suite.yaml")).unwrap();
+        let shown = |name: &str| d.join(name).display().to_string();
+        let got: Vec<(String, Option<(String, ScriptLanguage)>)> = suite
+            .prompts
+            .iter()
+            .map(|p| {
+                (
+                    p.label.clone(),
+                    p.function.as_ref().map(|f| (f.name.clone(), f.language)),
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (
+                    shown("prompt.js"),
+                    Some((String::new(), ScriptLanguage::JavaScript))
+                ),
+                (
+                    format!("{}:chat", shown("prompt.js")),
+                    Some(("chat".to_owned(), ScriptLanguage::JavaScript))
+                ),
+                (
+                    "maker".to_owned(),
+                    Some(("make".to_owned(), ScriptLanguage::Python))
+                ),
+                (
+                    format!("{}: print('x')", shown("prompt.py")),
+                    Some((String::new(), ScriptLanguage::Python))
+                ),
+                (format!("{}: Hello", shown("prompt.txt")), None),
+            ]
+        );
+        // The function file's text is its `raw`; an entry's `config` is kept.
+        assert_eq!(suite.prompts[0].raw, "module.exports = () => 'x';");
+        assert_eq!(suite.prompts[2].config["temperature"], 0.2);
+        assert_eq!(split_function_name("a:b/c.js"), ("a:b/c.js", ""));
+        assert_eq!(split_function_name("p.TS:fn"), ("p.TS", "fn"));
     }
 }

@@ -39,6 +39,30 @@ pub struct PromptTemplate {
     /// A promptops prompt file (`promptops://<id>`): rendered with its declared variables
     /// (defaults, types, required ones), its template or messages.
     pub registry: Option<Arc<RegistryPrompt>>,
+    /// A prompt function (`file://prompt.js[:fn]`, `.ts`, `.py[:fn]`): called for each
+    /// row, its result is rendered as the prompt (`raw` is then the file's text).
+    pub function: Option<Arc<PromptFunction>>,
+    /// The prompt's own `config` (`{raw, label, config}`): given to its function, and
+    /// under the test's `options` in the provider call, as promptfoo merges them.
+    pub config: Map<String, Json>,
+}
+
+/// A prompt given as a function in a file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PromptFunction {
+    /// The file, relative to the suite's folder or absolute.
+    pub file: PathBuf,
+    /// The function's name (`prompt.js:name`); empty for the file's default export (a
+    /// Python file without one is run as a script).
+    pub name: String,
+    pub language: ScriptLanguage,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScriptLanguage {
+    /// JavaScript or TypeScript: the embedded engine or Node.js.
+    JavaScript,
+    Python,
 }
 
 /// A promptops prompt file, as a suite uses it.

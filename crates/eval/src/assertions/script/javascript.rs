@@ -1,13 +1,16 @@
-//! `javascript` assertions and `options.transform` in an embedded QuickJS engine.
+//! `javascript` assertions, `options.transform` and other JavaScript in an embedded
+//! QuickJS engine, or under Node.js for files that need it (`modules.rs` decides).
 //!
 //! One engine per thread (the runner is single-threaded), created on first use. Each
 //! distinct piece of code is compiled once, as promptfoo does, into
-//! `new Function('output', 'context', 'process', body)`. Values cross the boundary as
-//! JSON text, so the engine never holds Rust data. A runaway script is interrupted after
+//! `new Function('output', 'context', 'process', body)`; a file is loaded once with the
+//! local modules it requires (a bundle read from disk, given `require`, `module`,
+//! `exports`, `__filename` and `__dirname`). Values cross the boundary as JSON text, so
+//! the engine never holds Rust data. A runaway script is interrupted after
 //! [`TIME_LIMIT`] and the engine's memory is capped.
 
-use super::{Returned, ScriptContext, failed, grading_of, verdict};
-use crate::assertions::{Assertion, ComponentResult};
+use super::{Returned, ScriptContext, append, failed, grading_of, modules, node, verdict};
+use crate::assertions::{Assertion, AssertionError, ComponentResult};
 use serde_json::Value as Json;
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -36,6 +39,9 @@ pub enum JsError {
     File { path: String, reason: String },
     #[error("JavaScript engine error: {0}")]
     Engine(String),
+    /// Node.js is missing, too old, or failed to start.
+    #[error("{0}")]
+    Runtime(String),
 }
 
 /// The driver: compiles bodies into functions and calls them with JSON arguments,
@@ -66,13 +72,36 @@ const PRELUDE: &str = r#"
         return JSON.stringify({ id: fns.length - 1 });
       } catch (e) { return thrown(e); }
     },
-    module(source, name) {
+    bundle(text, name) {
       try {
-        const module = { exports: {} };
-        new Function('module', 'exports', source)(module, module.exports);
-        let f = name ? module.exports[name] : module.exports;
-        if (typeof f !== 'function' && !name && module.exports && typeof module.exports.default === 'function') f = module.exports.default;
-        if (typeof f !== 'function') throw new Error(name ? `the file does not export a function named ${name}` : 'the file does not export a function');
+        const bundle = JSON.parse(text);
+        const cache = {};
+        const load = (key) => {
+          if (cache[key]) return cache[key].exports;
+          const m = bundle.modules[key];
+          const module = { exports: {}, filename: m.filename, id: key, loaded: false };
+          cache[key] = module;
+          if (m.json) { module.exports = JSON.parse(m.source); return module.exports; }
+          const require = (spec) => {
+            const target = m.requires[spec];
+            if (target === undefined) {
+              const e = new Error(`Cannot find module '${spec}' from '${m.filename}'`);
+              e.code = 'MODULE_NOT_FOUND';
+              throw e;
+            }
+            return load(target);
+          };
+          new Function('module', 'exports', 'require', '__filename', '__dirname', m.source)
+            .call(module.exports, module, module.exports, require, m.filename, m.dirname);
+          module.loaded = true;
+          return module.exports;
+        };
+        const exported = load(bundle.entry);
+        // What promptfoo's importModule gives for a CommonJS file: its `default`, else it.
+        const mod = (exported && exported.default) || exported;
+        let f = name ? (mod == null ? undefined : mod[name]) : mod;
+        if (typeof f !== 'function' && f && typeof f.default === 'function') f = f.default;
+        if (typeof f !== 'function') throw new Error(name ? `${bundle.entry} does not export a function named ${name}` : `${bundle.entry} does not export a function`);
         fns.push(f);
         return JSON.stringify({ id: fns.length - 1 });
       } catch (e) { return thrown(e); }
@@ -120,7 +149,7 @@ impl Engine {
             .map(|(k, v)| (k, Json::String(v)))
             .collect();
         let setup = format!(
-            "{PRELUDE}\nglobalThis.__promptops_process = {{ env: {} }};",
+            "{PRELUDE}\nglobalThis.__promptops_process = {{ env: {} }};\nglobalThis.process = globalThis.__promptops_process;",
             Json::Object(env)
         );
         context
@@ -297,47 +326,85 @@ fn last_statement_semicolon(code: &str) -> Option<usize> {
     last
 }
 
-/// Calls the code (inline, or `file://path.js[:function]`) with `args` (JSON text of the
-/// argument list) and returns what it gave back, as `{type, value}`. Inline code becomes
-/// the body `body(code)` of a function taking `params`.
-fn call(
+/// Runs `code` with `args` (a JSON array) and returns what it gave back, as `{type,
+/// value}`: inline code becomes the body `body(code)` of a function taking `params`
+/// (always in the embedded engine); `file://path.js[:function]` calls a file's function,
+/// in the engine or under Node.js as the file needs.
+async fn run(
     code: &str,
     base_dir: &Path,
     params: &str,
     body: fn(&str) -> String,
-    args: String,
+    args: Json,
 ) -> Result<Json, JsError> {
+    if let Some(spec) = code.strip_prefix("file://") {
+        let (path, name) = split_function_name(spec);
+        return call_file(&base_dir.join(path), name, &args, base_dir).await;
+    }
+    let key = format!("{params}\u{0}{code}");
+    let body = body(code);
     with_engine(|engine| {
-        let id = match code.strip_prefix("file://") {
-            Some(spec) => {
-                let (path, name) = split_function_name(spec);
-                let path = base_dir.join(path);
-                let key = format!("file\u{0}{}\u{0}{name}", path.display());
-                engine.function(&key, |e| {
-                    let source = std::fs::read_to_string(&path).map_err(|err| JsError::File {
-                        path: path.display().to_string(),
-                        reason: err.to_string(),
-                    })?;
-                    e.driver("module", (source, name.to_owned()))
-                })?
-            }
-            None => {
-                let key = format!("{params}\u{0}{code}");
-                let body = body(code);
-                engine.function(&key, |e| e.driver("compile", (params.to_owned(), body)))?
-            }
-        };
-        engine.driver("call", (id.to_string(), args))
+        let id = engine.function(&key, |e| e.driver("compile", (params.to_owned(), body)))?;
+        engine.driver("call", (id.to_string(), args.to_string()))
     })
+}
+
+/// Calls the function `name` (empty: the default export) of a JavaScript file with
+/// `args` (a JSON array); the answer is `{type, value}`. A file that is local CommonJS
+/// runs in the embedded engine, anything else under `node` (see `modules.rs`).
+pub(crate) async fn call_file(
+    path: &Path,
+    name: &str,
+    args: &Json,
+    base_dir: &Path,
+) -> Result<Json, JsError> {
+    let plan = modules::plan(path)?;
+    let need = match &plan.node {
+        Some(need) if need.hard || node::available() => Some(need.clone()),
+        Some(_) | None if modules::node_forced() => Some(modules::NodeNeed {
+            reason: "PROMPTOPS_JS_RUNTIME=node".into(),
+            hard: true,
+            typescript: false,
+        }),
+        _ => None,
+    };
+    if let Some(need) = need {
+        return node::call(path, name, args, &need, base_dir).await;
+    }
+    let Some(bundle) = plan.bundle.clone() else {
+        return Err(JsError::Engine(format!(
+            "{} cannot run in the embedded engine",
+            path.display()
+        )));
+    };
+    let key = format!("file\u{0}{}\u{0}{name}", path.display());
+    let answer = with_engine(|engine| {
+        let id = engine.function(&key, |e| {
+            e.driver("bundle", (bundle.to_string(), name.to_owned()))
+        })?;
+        engine.driver("call", (id.to_string(), args.to_string()))
+    });
+    match (answer, &plan.node) {
+        // It used a Node.js global and ran here only because Node.js is missing: say so.
+        (Err(JsError::Threw { message, stack }), Some(need)) if message.contains("not defined") => {
+            Err(JsError::Threw {
+                message: format!(
+                    "{message} ({} needs Node.js because {}; it ran in the embedded engine because `node` is not installed)",
+                    path.display(),
+                    need.reason
+                ),
+                stack,
+            })
+        }
+        (answer, _) => answer,
+    }
 }
 
 /// `path.js:fn` → (`path.js`, `fn`); a plain path names the default export.
 fn split_function_name(spec: &str) -> (&str, &str) {
     match spec.rsplit_once(':') {
         Some((path, name))
-            if !name.is_empty()
-                && !name.contains(['/', '\\'])
-                && (path.ends_with(".js") || path.ends_with(".cjs") || path.ends_with(".mjs")) =>
+            if !name.is_empty() && !name.contains(['/', '\\']) && is_javascript_file(path) =>
         {
             (path, name)
         }
@@ -345,68 +412,72 @@ fn split_function_name(spec: &str) -> (&str, &str) {
     }
 }
 
-/// A `javascript` assertion on `output`.
-pub fn run_javascript(
+/// promptfoo's JavaScript (and TypeScript) file extensions.
+pub(crate) fn is_javascript_file(path: &str) -> bool {
+    let lower = path.to_ascii_lowercase();
+    [".js", ".cjs", ".mjs", ".ts", ".cts", ".mts"]
+        .iter()
+        .any(|e| lower.ends_with(e))
+}
+
+/// A `javascript` assertion on `output`. A `file://` script that cannot be loaded or
+/// throws is an error of the row (`Err`), as in promptfoo, which runs the file before
+/// the assertion's own error handling; inline code that throws is a failed assertion.
+pub async fn run_javascript(
     a: &Assertion,
     output: &Json,
     context: &ScriptContext<'_>,
     base_dir: &Path,
-) -> ComponentResult {
+) -> Result<ComponentResult, AssertionError> {
     let code = match &a.value {
         Some(Json::String(s)) => s.trim_end().to_owned(),
-        _ => return failed(a, "javascript assertion must have a string value".into()),
+        _ => {
+            return Ok(failed(
+                a,
+                "javascript assertion must have a string value".into(),
+            ));
+        }
     };
     // The driver adds `process` (a shim holding the environment) as the third argument.
-    let args = serde_json::json!([output, context.to_json(a)]).to_string();
-    let answer = call(
+    let args = serde_json::json!([output, context.to_json(a)]);
+    let answer = run(
         &code,
         base_dir,
         "[\"output\",\"context\",\"process\"]",
         function_body,
         args,
-    );
-    let shown_code = if code.starts_with("file://") {
-        ""
-    } else {
-        code.as_str()
+    )
+    .await;
+    let threw = |message: String| {
+        failed(
+            a,
+            append(format!("Custom function threw error: {message}"), &code),
+        )
     };
-    match answer {
-        Err(JsError::Threw { message, stack }) => failed(
-            a,
-            append(
-                format!("Custom function threw error: {message}\nStack Trace: {stack}"),
-                shown_code,
-            ),
-        ),
-        Err(other) => failed(
-            a,
-            append(format!("Custom function threw error: {other}"), shown_code),
-        ),
-        Ok(answer) => match returned(&answer) {
-            Some(r) => verdict(a, r, "Custom function", shown_code),
-            None => failed(
-                a,
-                append(
-                    format!(
-                        "Custom function threw error: Custom function must return a boolean, number, or GradingResult object. Got type {}: {}",
-                        answer["type"].as_str().unwrap_or("undefined"),
-                        answer
-                            .get("value")
-                            .map_or("undefined".to_owned(), Json::to_string)
-                    ),
-                    shown_code,
-                ),
-            ),
+    let answer = match answer {
+        Ok(answer) => answer,
+        Err(e) if code.starts_with("file://") => return Err(AssertionError(e.to_string())),
+        Err(JsError::Threw { message, stack }) => {
+            return Ok(threw(format!("{message}\nStack Trace: {stack}")));
+        }
+        Err(other) => return Ok(threw(other.to_string())),
+    };
+    if let Some(r) = returned(&answer) {
+        return Ok(verdict(a, r, "Custom function", &code));
+    }
+    let kind = answer["type"].as_str().unwrap_or("undefined");
+    let shown = answer
+        .get("value")
+        .map_or("undefined".to_owned(), Json::to_string);
+    Ok(threw(
+        if code.starts_with("file://") && !matches!(kind, "boolean" | "number" | "object") {
+            format!("Javascript assertion script must return a boolean, number, or object ({code})")
+        } else {
+            format!(
+                "Custom function must return a boolean, number, or GradingResult object. Got type {kind}: {shown}"
+            )
         },
-    }
-}
-
-fn append(reason: String, code: &str) -> String {
-    if code.is_empty() {
-        reason
-    } else {
-        format!("{reason}\n{code}")
-    }
+    ))
 }
 
 fn returned(answer: &Json) -> Option<Returned> {
@@ -420,20 +491,21 @@ fn returned(answer: &Json) -> Option<Returned> {
 
 /// `options.transform`: JavaScript that maps the output (`output`, `context`) to a new
 /// output. Returns the new output as JSON (`null` for `undefined`).
-pub fn transform(
+pub async fn transform(
     code: &str,
     output: &Json,
     context: &Json,
     base_dir: &Path,
 ) -> Result<Json, JsError> {
-    let args = serde_json::json!([output, context]).to_string();
-    let answer = call(
+    let args = serde_json::json!([output, context]);
+    let answer = run(
         code.trim_end(),
         base_dir,
         "[\"output\",\"context\"]",
         function_body,
         args,
-    )?;
+    )
+    .await?;
     Ok(answer.get("value").cloned().unwrap_or(Json::Null))
 }
 
@@ -442,21 +514,22 @@ pub fn transform(
 /// body, or `null`), `text` (the raw body) and `context` (`{response: {...}}`) in scope; a
 /// function expression (`(json, text) => ...`) is called with them; `file://path.js[:fn]`
 /// names a module's function. `None` when it gives `undefined` (or a function).
-pub fn transform_response(
+pub async fn transform_response(
     code: &str,
     json: &Json,
     text: &str,
     context: &Json,
     base_dir: &Path,
 ) -> Result<Option<Json>, JsError> {
-    let args = serde_json::json!([json, text, context]).to_string();
-    let answer = call(
+    let args = serde_json::json!([json, text, context]);
+    let answer = run(
         code.trim(),
         base_dir,
         "[\"json\",\"text\",\"context\",\"process\"]",
         response_transform_body,
         args,
-    )?;
+    )
+    .await?;
     Ok(answer.get("value").cloned())
 }
 
@@ -494,6 +567,18 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    fn block<T>(f: impl std::future::Future<Output = T>) -> T {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(f)
+    }
+
+    fn run_in(a: &Assertion, output: Json, ctx: &ScriptContext<'_>, dir: &Path) -> ComponentResult {
+        block(run_javascript(a, &output, ctx, dir)).expect("no row error")
+    }
+
     fn run(code: &str, output: Json) -> ComponentResult {
         let a = Assertion::new("javascript", Some(json!(code)));
         let vars = json!({"expected": "LABEL-7"}).as_object().cloned().unwrap();
@@ -502,7 +587,19 @@ mod tests {
             vars: Some(&vars),
             ..Default::default()
         };
-        run_javascript(&a, &output, &ctx, Path::new("."))
+        run_in(&a, output, &ctx, Path::new("."))
+    }
+
+    fn node_available() -> bool {
+        if node::available() {
+            return true;
+        }
+        assert!(
+            std::env::var_os("PROMPTOPS_REQUIRE_SERVICES").is_none(),
+            "node is required for this test"
+        );
+        eprintln!("skipped: node is not available");
+        false
     }
 
     #[test]
@@ -527,6 +624,14 @@ mod tests {
         assert_eq!(
             function_body("if (x) {\n return 1 }\n"),
             "if (x) {\n return 1 }"
+        );
+        assert_eq!(
+            split_function_name("a/check.ts:grade"),
+            ("a/check.ts", "grade")
+        );
+        assert_eq!(
+            split_function_name("check.py:grade"),
+            ("check.py:grade", "")
         );
     }
 
@@ -570,15 +675,41 @@ mod tests {
     }
 
     #[test]
+    fn grading_results_keep_named_scores_and_nested_results() {
+        let r = run(
+            "return {pass: true, score: 0.8, reason: 'ok', namedScores: {tone: 0.5, length: 1}, namedScoreWeights: {tone: 2},\n componentResults: [{pass: false, score: 0, reason: 'too long'}, {pass: true, score: 1, reason: 'polite', assertion: {type: 'tone', metric: 'tone'}}]};",
+            json!("x"),
+        );
+        assert_eq!((r.pass, r.score), (true, 0.8));
+        assert_eq!(r.named_scores["tone"], 0.5);
+        assert_eq!(r.named_score_weights["tone"], 2.0);
+        assert_eq!(r.component_results.len(), 2);
+        assert_eq!(r.component_results[0].reason, "too long");
+        assert!(r.component_results[0].assertion.is_null());
+        assert_eq!(r.component_results[1].metric.as_deref(), Some("tone"));
+        // Not a GradingResult: `namedScores` of the wrong type.
+        let r = run(
+            "({pass: true, score: 1, reason: 'x', namedScores: 3})",
+            json!("x"),
+        );
+        assert!(
+            !r.pass && r.reason.contains("GradingResult"),
+            "{}",
+            r.reason
+        );
+    }
+
+    #[test]
     fn inverse_and_threshold() {
         let mut a = Assertion::new("not-javascript", Some(json!("output.length")));
         let ctx = ScriptContext::default();
-        assert!(!run_javascript(&a, &json!("abc"), &ctx, Path::new(".")).pass);
-        assert!(run_javascript(&a, &json!(""), &ctx, Path::new(".")).pass);
+        let dot = Path::new(".");
+        assert!(!run_in(&a, json!("abc"), &ctx, dot).pass);
+        assert!(run_in(&a, json!(""), &ctx, dot).pass);
         a = Assertion::new("javascript", Some(json!("output.length / 10"))).with_threshold(0.5);
-        let r = run_javascript(&a, &json!("abcdef"), &ctx, Path::new("."));
+        let r = run_in(&a, json!("abcdef"), &ctx, dot);
         assert!(r.pass && (r.score - 0.6).abs() < 1e-9);
-        assert!(!run_javascript(&a, &json!("abc"), &ctx, Path::new(".")).pass);
+        assert!(!run_in(&a, json!("abc"), &ctx, dot).pass);
     }
 
     #[test]
@@ -627,29 +758,119 @@ mod tests {
             ..Default::default()
         };
         let a = Assertion::new("javascript", Some(json!("file://check.js")));
-        assert!(run_javascript(&a, &json!("LABEL-7"), &ctx, dir.path()).pass);
+        assert!(run_in(&a, json!("LABEL-7"), &ctx, dir.path()).pass);
+        let r = run_in(&a, json!("NOPE"), &ctx, dir.path());
+        // promptfoo appends the value (the file reference) to the reason.
+        assert_eq!(r.reason, "Custom function returned false\nfile://check.js");
         let a = Assertion::new("javascript", Some(json!("file://check.js:strict")));
-        let r = run_javascript(&a, &json!("LABEL-8"), &ctx, dir.path());
+        let r = run_in(&a, json!("LABEL-8"), &ctx, dir.path());
         assert_eq!((r.pass, r.reason.as_str()), (false, "strict"));
+        // A file that cannot be loaded makes the row an error, as in promptfoo.
         let a = Assertion::new("javascript", Some(json!("file://missing.js")));
-        assert!(!run_javascript(&a, &json!("x"), &ctx, dir.path()).pass);
+        let err = block(run_javascript(&a, &json!("x"), &ctx, dir.path())).unwrap_err();
+        assert!(err.0.contains("missing.js"), "{err}");
 
-        let out = transform(
+        let out = block(transform(
             "output.toUpperCase()",
             &json!("label"),
             &json!({}),
             dir.path(),
-        )
+        ))
         .unwrap();
         assert_eq!(out, json!("LABEL"));
-        let out = transform(
+        let out = block(transform(
             "JSON.parse(output).label",
             &json!("{\"label\": 3}"),
             &json!({}),
             dir.path(),
-        )
+        ))
         .unwrap();
         assert_eq!(out, json!(3));
-        assert!(transform("output.x.y", &json!("s"), &json!({}), dir.path()).is_err());
+        assert!(block(transform("output.x.y", &json!("s"), &json!({}), dir.path())).is_err());
+    }
+
+    #[test]
+    fn files_require_local_modules_in_the_engine() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        std::fs::create_dir(d.join("lib")).unwrap();
+        std::fs::write(
+            d.join("lib/words.js"),
+            "const limits = require('../limits.json');\nexports.count = (s) => s.split(/\\s+/).length;\nexports.max = limits.max;\nexports.where = __filename;",
+        )
+        .unwrap();
+        std::fs::write(d.join("limits.json"), "{\"max\": 3}").unwrap();
+        std::fs::write(
+            d.join("check.js"),
+            "const words = require('./lib/words');\nmodule.exports = {\n  default: (output) => words.count(output) <= words.max && words.where.endsWith('words.js'),\n};",
+        )
+        .unwrap();
+        std::fs::write(
+            d.join("broken.js"),
+            "module.exports = () => require('./nowhere');",
+        )
+        .unwrap();
+        let ctx = ScriptContext::default();
+        let a = Assertion::new("javascript", Some(json!("file://check.js")));
+        assert!(run_in(&a, json!("one two three"), &ctx, d).pass);
+        assert!(!run_in(&a, json!("one two three four"), &ctx, d).pass);
+        let a = Assertion::new("javascript", Some(json!("file://broken.js")));
+        let err = block(run_javascript(&a, &json!("x"), &ctx, d)).unwrap_err();
+        assert!(err.0.contains("Cannot find module './nowhere'"), "{err}");
+    }
+
+    #[test]
+    fn files_that_need_node_run_under_node() {
+        if !node_available() {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        std::fs::write(
+            d.join("check.js"),
+            "const path = require('node:path');\nconst { createHash } = require('crypto');\nmodule.exports = (output, context) => {\n  console.log('seen', output);\n  return { pass: path.extname(context.vars.file) === '.txt', score: createHash('sha256').update(output).digest('hex').length / 64, reason: 'hashed', namedScores: { hash: 1 } };\n};",
+        )
+        .unwrap();
+        std::fs::write(
+            d.join("esm.mjs"),
+            "import { readFileSync } from 'node:fs';\nexport default async (output) => output === readFileSync(new URL('./expected.txt', import.meta.url), 'utf8').trim();\nexport function shout(output) { return output.toUpperCase(); }",
+        )
+        .unwrap();
+        std::fs::write(d.join("expected.txt"), "LABEL-7\n").unwrap();
+        let vars = json!({"file": "a.txt"}).as_object().cloned().unwrap();
+        let ctx = ScriptContext {
+            vars: Some(&vars),
+            ..Default::default()
+        };
+        let a = Assertion::new("javascript", Some(json!("file://check.js")));
+        let r = run_in(&a, json!("x"), &ctx, d);
+        assert_eq!((r.pass, r.score, r.reason.as_str()), (true, 1.0, "hashed"));
+        assert_eq!(r.named_scores["hash"], 1.0);
+        let a = Assertion::new("javascript", Some(json!("file://esm.mjs")));
+        assert!(run_in(&a, json!("LABEL-7"), &ctx, d).pass);
+        assert!(!run_in(&a, json!("LABEL-8"), &ctx, d).pass);
+        let out = block(transform(
+            "file://esm.mjs:shout",
+            &json!("hi"),
+            &json!({}),
+            d,
+        ))
+        .unwrap();
+        assert_eq!(out, json!("HI"));
+        // A throw in a file is the row's error, with the message.
+        std::fs::write(
+            d.join("throws.mjs"),
+            "export default () => { throw new Error('boom'); };",
+        )
+        .unwrap();
+        let a = Assertion::new("javascript", Some(json!("file://throws.mjs")));
+        let err = block(run_javascript(&a, &json!("x"), &ctx, d)).unwrap_err();
+        assert!(err.0.starts_with("boom\nStack Trace: Error: boom"), "{err}");
+        let a = Assertion::new("javascript", Some(json!("file://esm.mjs:nope")));
+        let err = block(run_javascript(&a, &json!("x"), &ctx, d)).unwrap_err();
+        assert!(
+            err.0.contains("does not export a function named nope"),
+            "{err}"
+        );
     }
 }

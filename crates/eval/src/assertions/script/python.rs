@@ -4,7 +4,9 @@
 //! (`get_assert` by default). The arguments go in on stdin as JSON; the answer comes back
 //! as JSON on the last stdout line, after a marker, so the script may print freely.
 
-use super::{Returned, ScriptContext, apply_score_threshold, failed, grading_of, verdict};
+use super::{
+    Returned, ScriptContext, apply_score_threshold, failed, grading_of, snake_to_camel, verdict,
+};
 use crate::assertions::{Assertion, ComponentResult};
 use serde_json::{Map, Value as Json};
 use std::path::Path;
@@ -24,12 +26,12 @@ if request["file"]:
     module = importlib.util.module_from_spec(spec)
     sys.path.insert(0, request["dir"])
     spec.loader.exec_module(module)
-    fn = getattr(module, request["function"] or "get_assert")
+    fn = getattr(module, request["function"] or request["default"])
 else:
     scope = {}
     exec(compile(request["source"], "<assertion>", "exec"), scope)
     fn = scope["main"]
-result = fn(request["output"], request["context"])
+result = fn(*request["args"])
 sys.stdout.write("\n" + request["marker"] + json.dumps(result) + "\n")
 "#;
 
@@ -84,10 +86,90 @@ pub async fn run_python(
     }
 }
 
+/// Calls the code (inline: `main`; `file://check.py[:function]`: `get_assert` unless
+/// named) with `(output, context)`.
 pub(crate) async fn call(
     code: &str,
     output: &Json,
     context: &Json,
+    base_dir: &Path,
+) -> Result<Json, String> {
+    call_with(
+        code,
+        vec![output.clone(), context.clone()],
+        "get_assert",
+        base_dir,
+    )
+    .await
+}
+
+/// A Python prompt function (promptfoo's `.py` prompts): `file.py:function` is called
+/// with the context (`{vars, provider, config}`) and its result returned; a file named
+/// without a function is run as a script with the context's JSON as its argument, and
+/// what it prints is the prompt.
+pub(crate) async fn prompt_function(
+    file: &Path,
+    function: &str,
+    context: &Json,
+    base_dir: &Path,
+) -> Result<Json, String> {
+    if !function.is_empty() {
+        let code = format!("file://{}:{function}", file.display());
+        return call_with(&code, vec![context.clone()], function, base_dir).await;
+    }
+    let python = interpreter();
+    let cwd = if base_dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        base_dir
+    };
+    let child = tokio::process::Command::new(&python)
+        .arg(file)
+        .arg(context.to_string())
+        .current_dir(cwd)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| {
+            format!("cannot run `{python}`: {e}; install Python 3 or set PROMPTOPS_PYTHON")
+        })?;
+    let finished = tokio::time::timeout(TIME_LIMIT, child.wait_with_output())
+        .await
+        .map_err(|_| {
+            format!(
+                "the script ran longer than {}s and was stopped",
+                TIME_LIMIT.as_secs()
+            )
+        })?
+        .map_err(|e| format!("`{python}` failed: {e}"))?;
+    if !finished.status.success() {
+        let stderr = String::from_utf8_lossy(&finished.stderr);
+        return Err(last_line(&stderr).map_or_else(
+            || format!("`{python}` exited with {}", finished.status),
+            str::to_owned,
+        ));
+    }
+    // Its printed lines, joined (so without the last line's newline).
+    let stdout = String::from_utf8_lossy(&finished.stdout);
+    let text = stdout.strip_suffix('\n').unwrap_or(&stdout);
+    Ok(Json::String(
+        text.strip_suffix('\r').unwrap_or(text).to_owned(),
+    ))
+}
+
+/// The last non-empty line (of a traceback: the exception).
+fn last_line(text: &str) -> Option<&str> {
+    text.lines().rev().find(|l| !l.trim().is_empty())
+}
+
+/// Calls the code with `args`: inline code's `main`, or a file's function (`default`
+/// unless the reference names one).
+async fn call_with(
+    code: &str,
+    args: Vec<Json>,
+    default: &str,
     base_dir: &Path,
 ) -> Result<Json, String> {
     // A suite named without a directory has an empty base; run from here then.
@@ -117,8 +199,8 @@ pub(crate) async fn call(
             request.insert("source".into(), Json::String(inline_source(code)));
         }
     }
-    request.insert("output".into(), output.clone());
-    request.insert("context".into(), context.clone());
+    request.insert("args".into(), Json::Array(args));
+    request.insert("default".into(), Json::String(default.to_owned()));
     request.insert("marker".into(), Json::String(MARKER.into()));
     let python = interpreter();
     let mut child = tokio::process::Command::new(&python)
@@ -158,16 +240,10 @@ pub(crate) async fn call(
         None => {
             let stderr = String::from_utf8_lossy(&finished.stderr);
             // The last line of a traceback names the exception.
-            let last = stderr
-                .lines()
-                .rev()
-                .find(|l| !l.trim().is_empty())
-                .unwrap_or("");
-            Err(if last.is_empty() {
-                format!("`{python}` exited with {}", finished.status)
-            } else {
-                last.to_owned()
-            })
+            Err(last_line(&stderr).map_or_else(
+                || format!("`{python}` exited with {}", finished.status),
+                str::to_owned,
+            ))
         }
     }
 }
@@ -190,13 +266,13 @@ fn interpret(value: &Json) -> Result<Returned, String> {
             interpret(&parsed)
         }
         Json::Object(o) => {
-            let mut o = o.clone();
-            if let Some(p) = o.get("pass_").cloned()
-                && !o.contains_key("pass")
-            {
-                o.insert("pass".into(), p);
-            }
-            grading_of(&o).ok_or_else(|| unusable(Json::Object(o).to_string()))
+            let o = snake_to_camel(o);
+            grading_of(&o).ok_or_else(|| {
+                format!(
+                    "Python assertion must return a boolean, number, or {{pass, score, reason}} object. Got instead:\n{}",
+                    serde_json::to_string_pretty(&o).unwrap_or_default()
+                )
+            })
         }
         Json::Number(n) => Ok(Returned::Number(n.as_f64().unwrap_or(f64::NAN))),
         Json::String(s) => js_parse_float(s)
@@ -364,5 +440,49 @@ mod tests {
                 .await
                 .pass
         );
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn grading_results_keep_snake_case_named_scores_and_prompt_functions_run() {
+        if !python_available() {
+            if std::env::var_os("PROMPTOPS_REQUIRE_SERVICES").is_some() {
+                panic!("python3 is required for this test");
+            }
+            eprintln!("skipped: python3 is not available");
+            return;
+        }
+        let r = run(
+            "{'pass_': True, 'score': 0.5, 'reason': 'ok', 'named_scores': {'tone': 0.25}, 'component_results': [{'pass_': False, 'score': 0, 'reason': 'rude'}]}",
+            json!("x"),
+        )
+        .await;
+        assert_eq!((r.pass, r.score, r.reason.as_str()), (true, 0.5, "ok"));
+        assert_eq!(r.named_scores["tone"], 0.25);
+        assert_eq!(r.component_results.len(), 1);
+        assert!(!r.component_results[0].pass);
+        assert_eq!(r.component_results[0].reason, "rude");
+        let r = run("{'pass': True, 'score': 'high', 'reason': 'x'}", json!("x")).await;
+        assert!(r.reason.contains("Got instead:"), "{}", r.reason);
+
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("prompt.py");
+        std::fs::write(
+            &file,
+            "import json, sys\n\ndef chat(context):\n    return [{'role': 'user', 'content': 'About ' + context['vars']['topic']}]\n\nif __name__ == '__main__':\n    context = json.loads(sys.argv[1])\n    print('Line one')\n    print('About ' + context['vars']['topic'] + ' for ' + context['provider']['id'])\n",
+        )
+        .unwrap();
+        let context = json!({"vars": {"topic": "owls"}, "provider": {"id": "echo"}});
+        let out = prompt_function(&file, "chat", &context, dir.path())
+            .await
+            .unwrap();
+        assert_eq!(out, json!([{"role": "user", "content": "About owls"}]));
+        let out = prompt_function(&file, "", &context, dir.path())
+            .await
+            .unwrap();
+        assert_eq!(out, json!("Line one\nAbout owls for echo"));
+        let err = prompt_function(&file, "nope", &context, dir.path())
+            .await
+            .unwrap_err();
+        assert!(err.contains("AttributeError"), "{err}");
     }
 }

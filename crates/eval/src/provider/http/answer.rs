@@ -5,7 +5,7 @@ use super::*;
 
 /// The answer: `transformResponse` applied to the body, else the body as JSON when it
 /// parses (and is truthy, as promptfoo's `data || text`), else the text.
-pub(super) fn read_answer(
+pub(super) async fn read_answer(
     shared: &Shared,
     config: &Map<String, Json>,
     text: &str,
@@ -31,6 +31,7 @@ pub(super) fn read_answer(
                 "cached": false,
             }});
             script::transform_response(code, &json, text, &context, &shared.base_dir)
+                .await
                 .map_err(|e| HttpError::Transform(e.to_string()))?
         }
     };

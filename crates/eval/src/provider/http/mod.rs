@@ -441,7 +441,7 @@ pub async fn send(shared: &Shared, config: &Map<String, Json>, request: Request)
         r.http = Some(http);
         return r;
     }
-    let mut response = match read_answer(shared, config, &answer.text, &http) {
+    let mut response = match read_answer(shared, config, &answer.text, &http).await {
         Ok(r) => r,
         Err(e) => Response::error(e.to_string()),
     };
