@@ -1,5 +1,8 @@
 //! `promptops eval` as CI runs it: exit codes, promptfoo-shaped output, clear config errors.
 
+#[path = "support/mock_llm.rs"]
+mod mock_llm;
+
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
@@ -367,9 +370,10 @@ fn file_vars_render_as_their_files_and_globs_expand_into_tests() {
         serde_json::from_str(&std::fs::read_to_string(d.join("out.json")).unwrap()).unwrap();
     let rows = out["results"]["results"].as_array().unwrap();
     assert_eq!(rows.len(), 2, "one test per matching article");
+    // In promptfoo's glob order: a folder's names from last to first.
     for (row, (path, body)) in rows.iter().zip([
-        ("file://articles/a.md", "first article"),
         ("file://articles/b.md", "second article"),
+        ("file://articles/a.md", "first article"),
     ]) {
         assert_eq!(row["vars"]["article"], path, "the report keeps the path");
         assert_eq!(row["vars"]["ctx"], "file://ctx.txt");
@@ -466,19 +470,189 @@ fn keys_promptfoo_acts_on_that_are_not_supported_yet_are_said_once_with_their_pl
         "promptfooconfig.yaml",
         "prompts: ['Hi {{n}}']\nproviders:\n  - id: echo\n    prompts: [p1]\n\
          derivedMetrics:\n  - name: ratio\n    value: a / b\n\
-         tests:\n  - vars: {n: 1}\n  - vars: {n: 2}\n    prompts: [p1]\n  - vars: {n: 3}\n    prompts: [p1]\n",
+         defaultTest:\n  options:\n    storeOutputAs: last\n\
+         tests:\n  - vars: {n: 1}\n  - vars: {n: 2}\n    prompts: [p1]\n  - vars: {n: 3}\n    prompts: [p1]\n  - file://more.yaml\n",
     );
+    write(d, "more.yaml", "- vars: {n: 4}\n  providerOutput: canned\n");
     let o = promptops(d, &["eval", "-c", "promptfooconfig.yaml"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let said = String::from_utf8_lossy(&o.stderr);
-    assert!(
-        said.contains(
-            "promptfooconfig.yaml: tests[1]: `prompts` is not supported by promptops yet"
-        ) && said.contains("(and 1 more places)"),
-        "{said}"
+    for line in [
+        "promptfooconfig.yaml:14:5: `prompts` (a test) is not supported by promptops yet: the test runs with every prompt (no filter) (and 1 more places)",
+        "promptfooconfig.yaml:4:5: `prompts` (a provider) is not supported",
+        "promptfooconfig.yaml:5:1: `derivedMetrics` (the config) is not supported",
+        "promptfooconfig.yaml:10:5: `storeOutputAs` (a test's options) is not supported",
+        "more.yaml:2:3: `providerOutput` (a test) is not supported",
+    ] {
+        assert!(said.contains(line), "{line}\n{said}");
+    }
+}
+
+#[test]
+fn nunjucks_filters_and_includes_reach_the_model() {
+    let dir = TempDir::new().unwrap();
+    let d = dir.path();
+    std::fs::create_dir_all(d.join("suite/filters")).unwrap();
+    std::fs::create_dir_all(d.join("partials")).unwrap();
+    write(
+        d,
+        "suite/filters/allcaps.js",
+        "module.exports = function (s) { return String(s).toUpperCase(); };\n",
     );
-    assert!(said.contains("`derivedMetrics` is not supported"), "{said}");
-    assert!(said.contains("providers[0]"), "{said}");
+    write(
+        d,
+        "suite/filters/wrap.js",
+        "module.exports = (s, left, right) => `${left}${s}${right ?? left}`;\n",
+    );
+    // Read from the folder promptops runs in, as promptfoo's nunjucks reads them.
+    write(
+        d,
+        "partials/rules.md",
+        "Rules: {{ tone | allcaps }}, brief.\n",
+    );
+    write(
+        d,
+        "suite/prompt.txt",
+        "{% include 'partials/rules.md' %}Q: {{ question | allcaps | wrap('<', '>') }} {{ signoff }}",
+    );
+    write(
+        d,
+        "suite/missing.txt",
+        "{% include 'partials/gone.md' %}{{ question }}",
+    );
+    write(
+        d,
+        "suite/promptfooconfig.yaml",
+        "prompts: [file://prompt.txt]\nproviders: [echo]\n\
+         nunjucksFilters:\n  allcaps: file://filters/allcaps.js\n  wrap: ./filters/wrap.js\n\
+         tests:\n  - vars:\n      question: where is my refund\n      tone: calm\n      signoff: \"{{ 'thanks' | wrap('*') }}\"\n    \
+         assert:\n      - type: equals\n        value: \"Rules: CALM, brief.\\nQ: <WHERE IS MY REFUND> *thanks*\"\n",
+    );
+    let o = promptops(
+        d,
+        &["eval", "-c", "suite/promptfooconfig.yaml", "-o", "out.json"],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let out: Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("out.json")).unwrap()).unwrap();
+    let row = &out["results"]["results"][0];
+    assert_eq!(
+        row["response"]["output"],
+        "Rules: CALM, brief.\nQ: <WHERE IS MY REFUND> *thanks*"
+    );
+
+    // Run from the suite's own folder, `partials/` is not where nunjucks looks: an error
+    // row naming the file and where it was looked for.
+    let o = promptops(
+        &d.join("suite"),
+        &["eval", "-c", "promptfooconfig.yaml", "-o", "out.json"],
+    );
+    assert_eq!(o.status.code(), Some(100), "{}", text(&o));
+    let out: Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("suite/out.json")).unwrap()).unwrap();
+    let error = out["results"]["results"][0]["error"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        error.contains("partials/rules.md") && error.contains("the folder promptops runs in"),
+        "{error}"
+    );
+
+    // A filter file that is not there is a config error naming the filter.
+    write(
+        d,
+        "suite/bad.yaml",
+        "prompts: ['{{ q | nope }}']\nproviders: [echo]\nnunjucksFilters:\n  nope: ./filters/nope.js\n",
+    );
+    let o = promptops(d, &["eval", "-c", "suite/bad.yaml"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains("nunjucksFilters.nope") && text(&o).contains("matches no file"),
+        "{}",
+        text(&o)
+    );
+}
+
+#[test]
+fn a_json_chat_prompt_with_tags_is_rendered_then_read_as_chat() {
+    let dir = TempDir::new().unwrap();
+    let d = dir.path();
+    let Some((_mock, port)) = mock_llm::mock_or_skip(d) else {
+        return;
+    };
+    write(
+        d,
+        "allcaps.js",
+        "module.exports = (s) => String(s).toUpperCase();\n",
+    );
+    // promptfoo cannot parse this file as JSON before rendering: it is rendered first.
+    write(
+        d,
+        "chat.json",
+        "[\n{% for turn in _conversation %}  {\"role\": \"user\", \"content\": \"{{ turn.input }}\"},\n  {\"role\": \"assistant\", \"content\": \"{{ turn.output }}\"},\n{% endfor %}  {\"role\": \"user\", \"content\": \"ECHO:{{ question | allcaps }}\"}\n]\n",
+    );
+    write(
+        d,
+        "promptfooconfig.yaml",
+        &format!(
+            "prompts: [file://chat.json]\nnunjucksFilters: {{allcaps: ./allcaps.js}}\n\
+             providers:\n  - id: openai:chat:mock-model\n    config: {{apiBaseUrl: 'http://127.0.0.1:{port}/v1', apiKey: sk-mock}}\n\
+             tests:\n  - vars:\n      _conversation: [{{input: hi, output: hello}}, {{input: refund?, output: 5 days}}]\n      question: and now?\n    \
+             assert:\n      - type: equals\n        value: AND NOW?\n"
+        ),
+    );
+    let o = promptops(d, &["eval", "-c", "promptfooconfig.yaml", "-o", "out.json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let out: Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("out.json")).unwrap()).unwrap();
+    let row = &out["results"]["results"][0];
+    // The mock answers the text after `ECHO:` in the last user message: the rendered
+    // file reached it as five chat messages, not as one message of JSON text.
+    assert_eq!(row["response"]["output"], "AND NOW?", "{row}");
+    let sent: Value = serde_json::from_str(row["prompt"]["raw"].as_str().unwrap()).unwrap();
+    assert_eq!(sent.as_array().map(Vec::len), Some(5), "{sent}");
+    assert_eq!(
+        sent[3],
+        serde_json::json!({"role": "assistant", "content": "5 days"})
+    );
+}
+
+#[test]
+fn test_files_from_a_glob_are_numbered_in_promptfoos_order() {
+    let dir = TempDir::new().unwrap();
+    let d = dir.path();
+    std::fs::create_dir(d.join("tests")).unwrap();
+    for name in ["b", "a", "c"] {
+        write(
+            d,
+            &format!("tests/{name}.yaml"),
+            &format!("- vars: {{n: {name}1}}\n- vars: {{n: {name}2}}\n"),
+        );
+    }
+    write(
+        d,
+        "promptfooconfig.yaml",
+        "prompts: ['{{n}}']\nproviders: [echo]\ntests:\n  - file://tests/*.yaml\n  - vars: {n: inline}\n",
+    );
+    let o = promptops(d, &["eval", "-c", "promptfooconfig.yaml", "-o", "out.json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let out: Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("out.json")).unwrap()).unwrap();
+    let mut rows: Vec<(u64, String)> = out["results"]["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["testIdx"].as_u64().unwrap(),
+                r["vars"]["n"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    rows.sort();
+    // glob 13 (promptfoo 0.123.1's `globSync`) lists a folder's names from last to first.
+    let order: Vec<&str> = rows.iter().map(|(_, n)| n.as_str()).collect();
+    assert_eq!(order, ["c1", "c2", "b1", "b2", "a1", "a2", "inline"]);
 }
 
 #[test]

@@ -1,11 +1,16 @@
 //! The one template engine: Jinja syntax through minijinja, strict about undefined
 //! variables, no HTML escaping (prompts are not HTML), bounded by fuel so a hostile
 //! template cannot loop forever.
+//!
+//! Eval suites extend it ([`Extensions`]): custom filters and a loader for
+//! `{% include %}`, `{% import %}` and `{% extends %}`. Prompt files get neither: they
+//! are self-contained (see [`analyze`]).
 
 use minijinja::syntax::SyntaxConfig;
-use minijinja::{AutoEscape, Environment, UndefinedBehavior};
+use minijinja::value::{Rest, Serde};
+use minijinja::{AutoEscape, Environment, UndefinedBehavior, Value};
 use std::collections::{BTreeMap, BTreeSet, HashSet};
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 
 /// Instructions a render may execute: far above any real prompt, far below "hangs".
 const FUEL: u64 = 5_000_000;
@@ -30,6 +35,44 @@ fn environment() -> Environment<'static> {
     environment_with(Undefined::Strict)
 }
 
+/// A custom filter: called with the filtered value and the filter's arguments (as JSON);
+/// `Ok(None)` is JavaScript's `undefined`, which renders as nothing.
+pub type Filter =
+    Arc<dyn Fn(&[serde_json::Value]) -> Result<Option<serde_json::Value>, String> + Send + Sync>;
+
+/// Where `{% include %}`, `{% import %}` and `{% extends %}` find other templates.
+pub trait Loader: Send + Sync {
+    /// The text of the template named `name` (a name [`Loader::join`] gave), or
+    /// `Ok(None)` when there is none (`{% include ... ignore missing %}` skips it).
+    fn load(&self, name: &str) -> Result<Option<String>, String>;
+    /// The name under which `name`, written in the template `parent`, is loaded.
+    /// `parent` is [`INLINE_NAME`] for a template rendered from text.
+    fn join(&self, name: &str, parent: &str) -> String;
+}
+
+/// The name of a template rendered from text (not loaded by a [`Loader`]).
+pub const INLINE_NAME: &str = "<string>";
+
+/// What an eval suite adds to the engine.
+#[derive(Clone, Default)]
+pub struct Extensions {
+    /// By name; a name the engine already has (`upper`, `load`, ...) is replaced.
+    pub filters: Vec<(String, Filter)>,
+    pub loader: Option<Arc<dyn Loader>>,
+}
+
+impl std::fmt::Debug for Extensions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Extensions")
+            .field(
+                "filters",
+                &self.filters.iter().map(|(n, _)| n).collect::<Vec<_>>(),
+            )
+            .field("loader", &self.loader.is_some())
+            .finish()
+    }
+}
+
 fn environment_with(undefined: Undefined) -> Environment<'static> {
     let mut env = Environment::new();
     env.set_undefined_behavior(match undefined {
@@ -46,6 +89,50 @@ fn environment_with(undefined: Undefined) -> Environment<'static> {
     env.set_debug(true);
     env
 }
+
+fn extended_environment(undefined: Undefined, extensions: &Extensions) -> Environment<'static> {
+    let mut env = environment_with(undefined);
+    for (name, filter) in &extensions.filters {
+        let filter = filter.clone();
+        env.add_filter(
+            name.clone(),
+            move |value: Value, rest: Rest<Value>| -> Result<Value, minijinja::Error> {
+                let args: Vec<serde_json::Value> = std::iter::once(&value)
+                    .chain(rest.0.iter())
+                    .map(|v| serde_json::to_value(v).unwrap_or(serde_json::Value::Null))
+                    .collect();
+                match filter(&args) {
+                    // `null` and `undefined` both render as nothing, as in nunjucks.
+                    Ok(None | Some(serde_json::Value::Null)) => Ok(Value::UNDEFINED),
+                    Ok(Some(v)) => Ok(Value::from(Serde(v))),
+                    Err(message) => Err(minijinja::Error::new(
+                        minijinja::ErrorKind::InvalidOperation,
+                        message,
+                    )),
+                }
+            },
+        );
+    }
+    if let Some(loader) = &extensions.loader {
+        let load = loader.clone();
+        env.set_loader(move |name| {
+            load.load(name)
+                .map_err(|m| minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, m))
+        });
+        let join = loader.clone();
+        env.set_path_join_callback(move |name, parent| join.join(name, parent).into());
+    }
+    env
+}
+
+/// `{% include %}`, `{% import %}`, `{% from %}` and `{% extends %}` outside raw blocks.
+static MULTI_TEMPLATE_TAG: LazyLock<regex::Regex> = LazyLock::new(|| {
+    regex::Regex::new(r"\{%[-+]?\s*(include|import|from|extends)\b").expect("a constant pattern")
+});
+static RAW_BLOCK: LazyLock<regex::Regex> = LazyLock::new(|| {
+    regex::Regex::new(r"(?s)\{%[-+]?\s*raw\s*[-+]?%\}.*?\{%[-+]?\s*endraw\s*[-+]?%\}")
+        .expect("a constant pattern")
+});
 
 /// `{{ text | load }}`: JSON text as a value, as promptfoo's nunjucks `load` filter
 /// (`JSON.parse`) gives it.
@@ -71,11 +158,25 @@ static GLOBALS: LazyLock<HashSet<String>> = LazyLock::new(|| {
 /// Checks a template's syntax and returns the top-level names it reads from outside
 /// (variables, and globals such as `range` unless a variable of that name is declared:
 /// see [`is_global`]).
+///
+/// A prompt file is self-contained (its content hash is what is published), so a tag
+/// that reads another template (`include`, `import`, `from`, `extends`) is an error here.
 pub fn analyze(text: &str) -> Result<BTreeSet<String>, TemplateError> {
     let env = environment();
     let template = env
         .template_from_str(text)
         .map_err(|e| template_error(&e, text))?;
+    let without_raw = RAW_BLOCK.replace_all(text, |c: &regex::Captures<'_>| " ".repeat(c[0].len()));
+    if let Some(tag) = MULTI_TEMPLATE_TAG.captures(&without_raw) {
+        let whole = tag.get(0).expect("a match");
+        return Err(TemplateError {
+            message: format!(
+                "`{{% {} %}}` reads another template; a prompt file must be self-contained (put the text in the file)",
+                &tag[1]
+            ),
+            offset: whole.start(),
+        });
+    }
     Ok(template.undeclared_variables(false).into_iter().collect())
 }
 
@@ -104,7 +205,7 @@ pub fn render_with<V: serde::Serialize>(
         .template_from_str(text)
         .map_err(|e| template_error(&e, text))?;
     template
-        .render(minijinja::Value::from(minijinja::value::Serde(vars)))
+        .render(minijinja::Value::from(Serde(vars)))
         .map_err(|e| template_error(&e, text))
 }
 
@@ -119,6 +220,28 @@ impl TemplateSet {
         TemplateSet {
             env: environment_with(undefined),
         }
+    }
+
+    /// A set whose templates may also use `extensions`' filters and loaded templates.
+    pub fn with_extensions(undefined: Undefined, extensions: &Extensions) -> TemplateSet {
+        TemplateSet {
+            env: extended_environment(undefined, extensions),
+        }
+    }
+
+    /// Renders `text` once (not kept), with this set's filters and loader.
+    pub fn render_str<V: serde::Serialize>(
+        &self,
+        text: &str,
+        vars: &V,
+    ) -> Result<String, TemplateError> {
+        let template = self
+            .env
+            .template_from_str(text)
+            .map_err(|e| template_error(&e, text))?;
+        template
+            .render(Value::from(Serde(vars)))
+            .map_err(|e| template_error(&e, text))
     }
 
     /// Compiles `source` under `name`; a syntax error is returned with its offset.
@@ -144,7 +267,7 @@ impl TemplateSet {
             offset: 0,
         })?;
         template
-            .render(minijinja::Value::from(minijinja::value::Serde(vars)))
+            .render(minijinja::Value::from(Serde(vars)))
             .map_err(|e| template_error(&e, template.source()))
     }
 }
@@ -159,10 +282,25 @@ fn template_error(e: &minijinja::Error, text: &str) -> TemplateError {
             .sum(),
         (None, None) => 0,
     };
-    let message = match e.detail() {
+    let mut message = match e.detail() {
         Some(detail) => format!("{}: {detail}", e.kind()),
         None => e.kind().to_string(),
     };
+    // An error inside an included template is the cause of a `bad include`.
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        match cause.downcast_ref::<minijinja::Error>() {
+            Some(inner) => {
+                message.push_str(": ");
+                message.push_str(&match inner.detail() {
+                    Some(detail) => format!("{}: {detail}", inner.kind()),
+                    None => inner.kind().to_string(),
+                });
+            }
+            None => message.push_str(&format!(": {cause}")),
+        }
+        source = std::error::Error::source(cause);
+    }
     TemplateError { message, offset }
 }
 
@@ -286,6 +424,100 @@ mod tests {
             "{}",
             err.message
         );
+    }
+
+    #[test]
+    fn prompt_files_cannot_read_other_templates() {
+        for text in [
+            "{% include 'x.txt' %}",
+            "a {%- import 'm' as m %}",
+            "{% from 'm' import f %}",
+            "{% extends 'base' %}",
+        ] {
+            let e = analyze(text).unwrap_err();
+            assert!(e.message.contains("self-contained"), "{text}: {e:?}");
+        }
+        assert_eq!(
+            analyze("{% raw %}{% include 'x' %}{% endraw %}{{ a }}")
+                .unwrap()
+                .into_iter()
+                .collect::<Vec<_>>(),
+            ["a"]
+        );
+        let e = analyze("ok\n{% include 'x' %}").unwrap_err();
+        assert_eq!(e.offset, 3);
+    }
+
+    struct Files;
+
+    impl Loader for Files {
+        fn load(&self, name: &str) -> Result<Option<String>, String> {
+            Ok(match name {
+                "part.txt" => Some("[{{ x | shout }}]".into()),
+                "dir/a.txt" => Some("A{% include './b.txt' %}".into()),
+                "dir/b.txt" => Some("B".into()),
+                "bad.txt" => Some("{{ x | nosuch }}".into()),
+                _ => None,
+            })
+        }
+
+        fn join(&self, name: &str, parent: &str) -> String {
+            match (name.strip_prefix("./"), parent.rsplit_once('/')) {
+                (Some(rest), Some((dir, _))) if parent != INLINE_NAME => format!("{dir}/{rest}"),
+                _ => name.to_owned(),
+            }
+        }
+    }
+
+    #[test]
+    fn extensions_add_filters_and_loaded_templates() {
+        let shout: Filter = Arc::new(|args| {
+            let text = args[0].as_str().unwrap_or_default().to_uppercase();
+            let times = args.get(1).and_then(|n| n.as_u64()).unwrap_or(1) as usize;
+            Ok(Some(serde_json::json!(format!(
+                "{text}{}",
+                "!".repeat(times)
+            ))))
+        });
+        let nothing: Filter = Arc::new(|_| Ok(None));
+        let failing: Filter = Arc::new(|_| Err("boom".into()));
+        let set = TemplateSet::with_extensions(
+            Undefined::Lenient,
+            &Extensions {
+                filters: vec![
+                    ("shout".into(), shout),
+                    ("nothing".into(), nothing),
+                    ("failing".into(), failing),
+                ],
+                loader: Some(Arc::new(Files)),
+            },
+        );
+        let vars = serde_json::json!({"x": "hi"});
+        let render = |t: &str| set.render_str(t, &vars);
+        assert_eq!(
+            render("{{ x | shout(3) }}|{{ x | nothing }}|").unwrap(),
+            "HI!!!||"
+        );
+        assert_eq!(render("{% include 'part.txt' %}").unwrap(), "[HI!]");
+        assert_eq!(render("{% include 'dir/a.txt' %}").unwrap(), "AB");
+        assert_eq!(
+            render("{% include 'gone.txt' ignore missing %}.").unwrap(),
+            "."
+        );
+        let e = render("{% include 'gone.txt' %}").unwrap_err();
+        assert!(
+            e.message.contains("template not found") && e.message.contains("gone.txt"),
+            "{e:?}"
+        );
+        let e = render("{{ x | failing }}").unwrap_err();
+        assert!(e.message.contains("boom"), "{e:?}");
+        let e = render("{% include 'bad.txt' %}").unwrap_err();
+        assert!(
+            e.message.contains("nosuch"),
+            "the cause inside the include is shown: {e:?}"
+        );
+        // Without extensions, nothing is loaded.
+        assert!(render_with("{% include 'part.txt' %}", &vars, Undefined::Lenient).is_err());
     }
 
     #[test]

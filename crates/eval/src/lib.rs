@@ -6,6 +6,7 @@ pub mod assertions;
 pub mod gates;
 pub mod graders;
 pub mod journal;
+pub(crate) mod nunjucks;
 pub mod pricing;
 pub mod provider;
 pub mod report;

@@ -7,7 +7,7 @@ use crate::provider::{Provider, Response};
 use crate::report::Summary;
 use crate::spill::{Spill, SpillError};
 use crate::suite::{AssertItem, PromptTemplate, Suite, TestStep};
-use promptops_core::template::{self, TemplateSet, Undefined};
+use promptops_core::template::{TemplateSet, Undefined};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value as Json};
 use std::borrow::Cow;
@@ -191,7 +191,7 @@ pub async fn run(
     }
     .min(total.max(1));
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Row>();
-    let templates = Arc::new(compile_prompts(&suite));
+    let templates = Arc::new(Templates::for_suite(&suite));
     let mut result = RunResult {
         rows: Rows::new(per_step),
         summary: Summary::new(per_step),
@@ -283,7 +283,7 @@ pub async fn run(
 /// What one job needs from the run.
 struct JobContext<'a> {
     suite: &'a Suite,
-    templates: &'a TemplateSet,
+    templates: &'a Templates,
     providers: &'a [Provider],
     options: &'a RunOptions,
 }
@@ -378,7 +378,14 @@ async fn evaluate(
         row.response = Some(response);
         return;
     };
-    let output = match test.test.options.get("transform") {
+    // `postprocess` is the older name of `transform` (promptfoo reads either).
+    let transform = test
+        .test
+        .options
+        .get("transform")
+        .filter(|t| !t.is_null())
+        .or_else(|| test.test.options.get("postprocess"));
+    let output = match transform {
         Some(Json::String(code)) => {
             let context = serde_json::json!({"vars": test.vars, "prompt": rendered});
             match assertions::script::transform(code, &output, &context, base_dir).await {
@@ -425,7 +432,7 @@ async fn evaluate(
         base_dir,
         rubric_prompt: test.test.options.get("rubricPrompt"),
     };
-    match grade(test, &observed, &graded, graders).await {
+    match grade(test, &observed, &graded, graders, templates).await {
         Ok(grading) => {
             row.score = grading.score;
             if grading.pass {
@@ -452,20 +459,20 @@ async fn evaluate(
 async fn prompt_for_row<'t>(
     test: &'t TestStep,
     prompt: &PromptTemplate,
-    compiled: (&TemplateSet, usize),
+    compiled: (&Templates, usize),
     provider: &Provider,
     base_dir: &std::path::Path,
 ) -> Result<(String, Cow<'t, Map<String, Json>>), String> {
     let mut config = Cow::Borrowed(&prompt.config);
     let rendered = match &prompt.function {
-        None => render_prompt(prompt, test, Some(compiled))?,
+        None => render_prompt(prompt, test, compiled.0, compiled.1)?,
         Some(function) => {
             let (text, returned) =
                 call_prompt_function(function, prompt, test, provider, base_dir).await?;
             if let Some(returned) = returned {
                 config.to_mut().extend(returned);
             }
-            render_function_output(&text, test)?
+            render_function_output(&text, test, compiled.0)?
         }
     };
     if config.is_empty() {
@@ -565,8 +572,9 @@ async fn check_one(
     observed: &Observed<'_>,
     graded: &assertions::model_graded::Graded<'_>,
     graders: &crate::graders::GraderTable,
+    templates: &Templates,
 ) -> Result<ComponentResult, AssertionError> {
-    let a = render_assertion_value(a, &test.vars);
+    let a = render_assertion_value(a, &test.vars, &templates.plain);
     let a = file_value(a, observed).await?;
     // An assertion's own `transform` maps the output for this assertion only, after the
     // test's (promptfoo 0.123.1, `docs/research/promptfoo-compat.md` §3.6).
@@ -713,12 +721,15 @@ async fn grade(
     observed: &Observed<'_>,
     graded: &assertions::model_graded::Graded<'_>,
     graders: &crate::graders::GraderTable,
+    templates: &Templates,
 ) -> Result<GradingResult, AssertionError> {
     let asserts = &test.test.asserts;
     let mut top = Vec::with_capacity(asserts.len());
     for item in asserts {
         match item {
-            AssertItem::One(a) => top.push(check_one(a, test, observed, graded, graders).await?),
+            AssertItem::One(a) => {
+                top.push(check_one(a, test, observed, graded, graders, templates).await?)
+            }
             AssertItem::Set {
                 assertions: children,
                 threshold,
@@ -728,7 +739,7 @@ async fn grade(
             } => {
                 let mut results = Vec::with_capacity(children.len());
                 for a in children {
-                    results.push(check_one(a, test, observed, graded, graders).await?);
+                    results.push(check_one(a, test, observed, graded, graders, templates).await?);
                 }
                 // The set counts as one result carrying its children (listed after it
                 // in reports) and their named scores.
@@ -756,6 +767,7 @@ async fn grade(
 fn render_assertion_value<'a>(
     a: &'a assertions::Assertion,
     vars: &Map<String, Json>,
+    engine: &TemplateSet,
 ) -> Cow<'a, assertions::Assertion> {
     let is_template = |s: &str| s.contains("{{") || s.contains("{%");
     let needs_render = match &a.value {
@@ -768,7 +780,7 @@ fn render_assertion_value<'a>(
     }
     let render = |s: &str| -> String {
         if is_template(s) {
-            template::render_with(s, vars, Undefined::Lenient).unwrap_or_else(|_| s.to_owned())
+            engine.render_str(s, vars).unwrap_or_else(|_| s.to_owned())
         } else {
             s.to_owned()
         }
@@ -790,34 +802,122 @@ fn render_assertion_value<'a>(
     Cow::Owned(a)
 }
 
-/// Compiles the suite's plain-text prompts that contain template syntax (chat JSON
-/// prompts are rendered string by string instead).
-fn compile_prompts(suite: &Suite) -> TemplateSet {
-    let mut set = TemplateSet::new(Undefined::Lenient);
-    for (i, p) in suite.prompts.iter().enumerate() {
-        if p.registry.is_some() || p.function.is_some() {
-            continue;
-        }
-        let is_chat_json = p.raw.trim_start().starts_with(['[', '{'])
-            && serde_json::from_str::<Json>(&p.raw).is_ok();
-        if !is_chat_json && (p.raw.contains("{{") || p.raw.contains("{%")) {
-            // A prompt that does not compile is reported per row by the uncached path.
-            let _ = set.add(i.to_string(), p.raw.clone());
-        }
-    }
-    set
+/// A suite's template engines, built once per run (see `crate::nunjucks`).
+pub(crate) struct Templates {
+    /// The prompts (text prompts compiled by index) and the vars rendered for them:
+    /// with the suite's custom filters and templates read from files.
+    prompts: TemplateSet,
+    /// What else promptfoo renders (a chat prompt's strings, assertion values): templates
+    /// read from files, but not the custom filters, which promptfoo gives the prompt only.
+    plain: TemplateSet,
+    /// Where included templates are read from, for errors.
+    root: std::path::PathBuf,
 }
 
-/// Renders a prompt with a step's vars, as promptfoo does: each string var loses one
-/// trailing newline; undefined vars render as nothing; a JSON (chat) prompt has every
-/// string inside rendered and is re-serialised with two-space indentation.
-///
-/// `compiled` holds the suite's text prompts compiled once (by index); without it, or
-/// when a test adds a prefix or suffix, the prompt is compiled for this call.
-pub fn render_prompt(
+impl Templates {
+    pub(crate) fn for_suite(suite: &Suite) -> Templates {
+        let with_filters = crate::nunjucks::extensions(&suite.templates, true);
+        let plain = crate::nunjucks::extensions(&suite.templates, false);
+        let mut prompts = TemplateSet::with_extensions(Undefined::Lenient, &with_filters);
+        for (i, p) in suite.prompts.iter().enumerate() {
+            if p.registry.is_some()
+                || p.function.is_some()
+                || serde_json::from_str::<Json>(&p.raw).is_ok()
+            {
+                continue;
+            }
+            if is_template(&p.raw) {
+                // A prompt that does not compile is reported per row by the uncached path.
+                let _ = prompts.add(i.to_string(), wrap_partial_tags(&p.raw).into_owned());
+            }
+        }
+        Templates {
+            prompts,
+            plain: TemplateSet::with_extensions(Undefined::Lenient, &plain),
+            root: suite.templates.root.clone(),
+        }
+    }
+
+    /// A render error, with where included templates are read from when one was missing.
+    fn error(&self, e: promptops_core::template::TemplateError) -> String {
+        if e.message.contains("template not found") {
+            format!(
+                "cannot render the prompt: {}; {}",
+                e.message,
+                crate::nunjucks::FileLoader::not_found_hint(&self.root)
+            )
+        } else {
+            format!("cannot render the prompt: {}", e.message)
+        }
+    }
+}
+
+fn is_template(text: &str) -> bool {
+    text.contains("{{") || text.contains("{%") || text.contains("{#")
+}
+
+/// promptfoo's `autoWrapRawIfPartialNunjucks`: text with a tag left open at the end of a
+/// line (`{{`, `{%` or `{#` with no closing brace on that line) renders as written.
+fn wrap_partial_tags(text: &str) -> Cow<'_, str> {
+    static PARTIAL: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"(?m)(\{%[^%]*$|\{\{[^}]*$|\{#[^#]*$)").expect("a constant pattern")
+    });
+    static RAW: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"\{%\s*raw\s*%\}").expect("a constant pattern")
+    });
+    static ENDRAW: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"\{%\s*endraw\s*%\}").expect("a constant pattern")
+    });
+    let wrapped = RAW.is_match(text) && ENDRAW.is_match(text);
+    if PARTIAL.is_match(text) && !wrapped {
+        Cow::Owned(format!("{{% raw %}}{text}{{% endraw %}}"))
+    } else {
+        Cow::Borrowed(text)
+    }
+}
+
+/// promptfoo's `referencesUndefinedVariables`: whether a var's text names a variable the
+/// step does not have (then it is passed on unrendered). Names are found as promptfoo's
+/// `extractVariablesFromTemplate` finds them: `{{ name ... }}`, `{% if name %}`,
+/// `{% for x in name %}`.
+fn references_undefined(text: &str, vars: &Map<String, Json>) -> bool {
+    static COMMENT: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"\{#[\s\S]*?#\}").expect("a constant pattern")
+    });
+    static NAMES: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(
+            r"\{\{\s*([^{}\s|]+)\s*(?:\|[^}]+)?\}\}|\{%\s*(?:if|for)\s+([^{}\s]+)\s*.*?%\}",
+        )
+        .expect("a constant pattern")
+    });
+    static FOR: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"\{%\s*for\s+(\w+)\s+in\s+(\w+)\s*%\}").expect("a constant pattern")
+    });
+    static ROOT: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"^([A-Za-z_]\w*)").expect("a constant pattern")
+    });
+    let text = COMMENT.replace_all(text, "");
+    let mut names: Vec<String> = NAMES
+        .captures_iter(&text)
+        .filter_map(|c| c.get(1).or_else(|| c.get(2)).map(|m| m.as_str().to_owned()))
+        .collect();
+    for c in FOR.captures_iter(&text) {
+        names.retain(|n| n != &c[1]);
+        names.push(c[2].to_owned());
+    }
+    names.iter().any(|name| {
+        ROOT.captures(name)
+            .is_some_and(|root| &root[1] != "env" && !vars.contains_key(&root[1]))
+    })
+}
+
+/// Renders a prompt with a step's vars, as promptfoo 0.123.1's `renderPrompt` does (see
+/// [`render_text`]). A test's `prefix`/`suffix` go around the prompt before rendering.
+pub(crate) fn render_prompt(
     prompt: &PromptTemplate,
     test: &TestStep,
-    compiled: Option<(&TemplateSet, usize)>,
+    templates: &Templates,
+    prompt_idx: usize,
 ) -> Result<String, String> {
     if let Some(registry) = &prompt.registry {
         return render_registry_prompt(registry, test);
@@ -835,25 +935,26 @@ pub fn render_prompt(
         .get("suffix")
         .and_then(Json::as_str)
         .unwrap_or("");
-    if prefix.is_empty()
-        && suffix.is_empty()
-        && let Some((set, idx)) = compiled
-    {
-        let name = idx.to_string();
-        if set.contains(&name) {
-            return set
-                .render(&name, &*vars)
-                .map_err(|e| format!("cannot render the prompt: {}", e.message));
-        }
+    if prefix.is_empty() && suffix.is_empty() {
+        return render_text(&prompt.raw, &vars, templates, Some(prompt_idx));
     }
-    render_text(&format!("{prefix}{}{suffix}", prompt.raw), &vars)
+    render_text(
+        &format!("{prefix}{}{suffix}", prompt.raw),
+        &vars,
+        templates,
+        None,
+    )
 }
 
 /// What a prompt function returned, rendered as promptfoo renders it: the text is a
 /// template of the test's vars too (without the test's prefix and suffix, which belong
 /// to the raw prompt the function replaces).
-fn render_function_output(text: &str, test: &TestStep) -> Result<String, String> {
-    render_text(text, &render_vars(test))
+fn render_function_output(
+    text: &str,
+    test: &TestStep,
+    templates: &Templates,
+) -> Result<String, String> {
+    render_text(text, &render_vars(test), templates, None)
 }
 
 /// The vars a prompt renders with: `file://` vars as their files hold them, each string
@@ -888,23 +989,70 @@ fn render_vars(test: &TestStep) -> Cow<'_, Map<String, Json>> {
     vars
 }
 
-/// Renders a prompt's text: a JSON (chat) prompt has every string inside rendered and is
-/// re-serialised with two-space indentation; other text is one template.
-fn render_text(raw: &str, vars: &Map<String, Json>) -> Result<String, String> {
-    let render = |text: &str| {
-        template::render_with(text, vars, Undefined::Lenient)
-            .map_err(|e| format!("cannot render the prompt: {}", e.message))
-    };
-    if raw.trim_start().starts_with(['[', '{'])
-        && let Ok(mut parsed) = serde_json::from_str::<Json>(raw)
-    {
-        render_strings(&mut parsed, &render)?;
-        return serde_json::to_string_pretty(&parsed).map_err(|e| e.to_string());
+/// Renders a prompt's text with its vars (as [`render_vars`] gives them), as promptfoo
+/// 0.123.1's `renderPrompt` does:
+/// - text that is JSON (a chat prompt) has every string inside rendered (without the
+///   custom filters) and is re-serialised with two-space indentation;
+/// - any other text, or JSON whose strings do not render, is one template (a JSON file
+///   with `{% for %}` tags is read as chat by the provider after rendering), its string
+///   vars rendered first unless they name a variable the step lacks.
+///
+/// Undefined variables render as nothing; a tag left open at the end of a line renders
+/// as written. `compiled` names the suite's prompt compiled once for this text.
+fn render_text(
+    raw: &str,
+    vars: &Map<String, Json>,
+    templates: &Templates,
+    compiled: Option<usize>,
+) -> Result<String, String> {
+    // Any JSON text (`JSON.parse` succeeds), usually a list of chat messages.
+    if let Ok(mut parsed) = serde_json::from_str::<Json>(raw) {
+        let render = |text: &str| {
+            templates
+                .plain
+                .render_str(text, vars)
+                .map_err(|e| e.message)
+        };
+        // promptfoo renders the strings without its custom filters; when that fails it
+        // renders the whole text instead (below).
+        if render_strings(&mut parsed, &render).is_ok() {
+            return serde_json::to_string_pretty(&parsed).map_err(|e| e.to_string());
+        }
     }
-    if !raw.contains("{{") && !raw.contains("{%") {
+    // The vars are templates too, rendered with the step's vars.
+    let needs_rendering = |v: &Json| v.as_str().is_some_and(is_template);
+    let rendered_vars = if vars.values().any(needs_rendering) {
+        let mut rendered = vars.clone();
+        for value in rendered.values_mut() {
+            let Json::String(text) = value else { continue };
+            if !is_template(text) || references_undefined(text, vars) {
+                continue;
+            }
+            *text = templates
+                .prompts
+                .render_str(&wrap_partial_tags(text), vars)
+                .map_err(|e| templates.error(e))?;
+        }
+        Cow::Owned(rendered)
+    } else {
+        Cow::Borrowed(vars)
+    };
+    if let Some(idx) = compiled {
+        let name = idx.to_string();
+        if templates.prompts.contains(&name) {
+            return templates
+                .prompts
+                .render(&name, &*rendered_vars)
+                .map_err(|e| templates.error(e));
+        }
+    }
+    if !is_template(raw) {
         return Ok(raw.to_owned());
     }
-    render(raw)
+    templates
+        .prompts
+        .render_str(&wrap_partial_tags(raw), &*rendered_vars)
+        .map_err(|e| templates.error(e))
 }
 
 /// Vars that name other vars (`greeting: "Hello {{ name }}"`) get their values, as
@@ -997,7 +1145,7 @@ fn render_strings(
     render: &dyn Fn(&str) -> Result<String, String>,
 ) -> Result<(), String> {
     match value {
-        Json::String(s) if s.contains("{{") || s.contains("{%") => *s = render(s)?,
+        Json::String(s) if is_template(s) => *s = render(s)?,
         Json::Array(items) => items
             .iter_mut()
             .try_for_each(|i| render_strings(i, render))?,
@@ -1007,4 +1155,141 @@ fn render_strings(
         _ => {}
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// The rendered prompts of a suite built from `config` in `dir` (includes read from
+    /// `dir`), one per step.
+    fn rendered(dir: &std::path::Path, config: Json) -> Vec<Result<String, String>> {
+        let mut suite =
+            crate::suite::from_json(config, &dir.join("promptfooconfig.yaml"), None).unwrap();
+        suite.templates.root = dir.to_path_buf();
+        let templates = Templates::for_suite(&suite);
+        (0..suite.steps.len())
+            .map(|i| {
+                let step = suite.steps.get(i).unwrap();
+                render_prompt(&suite.prompts[0], &step, &templates, 0)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn prompts_render_as_promptfoo_renders_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        std::fs::write(
+            d.join("shout.js"),
+            "module.exports = (s, n) => String(s).toUpperCase() + '!'.repeat(n || 1);",
+        )
+        .unwrap();
+        std::fs::create_dir(d.join("partials")).unwrap();
+        std::fs::write(d.join("partials/rules.txt"), "Be brief, {{ name }}.").unwrap();
+        // An inline prompt with a `/` is a path to promptfoo: includes live in files.
+        std::fs::write(
+            d.join("with-include.txt"),
+            "{% include 'partials/rules.txt' %}",
+        )
+        .unwrap();
+        std::fs::write(
+            d.join("with-missing.txt"),
+            "{% include 'partials/gone.txt' %}",
+        )
+        .unwrap();
+        std::fs::write(
+            d.join("chat.json"),
+            r#"[{% for m in turns %}{"role": "user", "content": "{{ m.input }}"},{% endfor %}{"role": "user", "content": "{{ name | shout }}"}]"#,
+        )
+        .unwrap();
+        let filters = json!({"shout": "file://shout.js"});
+        let one = |prompt: Json, vars: Json| {
+            rendered(
+                d,
+                json!({"prompts": [prompt], "providers": ["echo"], "nunjucksFilters": filters,
+                       "tests": [{"vars": vars}]}),
+            )
+            .remove(0)
+        };
+        // Filters in the prompt and in vars rendered for it; a var naming a missing
+        // variable is passed on as written.
+        assert_eq!(
+            one(
+                json!("{{ name | shout }} - {{ greeting }} - {{ raw }}"),
+                json!({"name": "ada", "greeting": "{{ name | shout(2) }}", "raw": "{{ nobody | shout }}"})
+            )
+            .unwrap(),
+            "ADA! - ADA!! - {{ nobody | shout }}"
+        );
+        // Templates read from files, from the folder promptops runs in.
+        assert_eq!(
+            one(json!("file://with-include.txt"), json!({"name": "Ada"})).unwrap(),
+            "Be brief, Ada."
+        );
+        let e = one(json!("file://with-missing.txt"), json!({})).unwrap_err();
+        assert!(
+            e.contains("partials/gone.txt") && e.contains(&d.display().to_string()),
+            "{e}"
+        );
+        // A JSON chat file with tags is rendered first, then read as JSON.
+        let chat = one(
+            json!("file://chat.json"),
+            json!({"turns": [{"input": "hi"}, {"input": "more"}], "name": "ada"}),
+        )
+        .unwrap();
+        let messages: Json = serde_json::from_str(&chat).unwrap();
+        assert_eq!(
+            messages,
+            json!([{"role": "user", "content": "hi"}, {"role": "user", "content": "more"},
+                   {"role": "user", "content": "ADA!"}])
+        );
+        // A JSON prompt has its strings rendered and is pretty-printed; when a string
+        // needs a custom filter (promptfoo renders JSON strings without them), the whole
+        // text is rendered instead, as written.
+        assert_eq!(
+            one(
+                json!(r#"[{"role":"user","content":"{{ name }}"}]"#),
+                json!({"name": "a\"b"})
+            )
+            .unwrap(),
+            "[\n  {\n    \"role\": \"user\",\n    \"content\": \"a\\\"b\"\n  }\n]"
+        );
+        assert_eq!(
+            one(
+                json!(r#"[{"role":"user","content":"{{ name | shout }}"}]"#),
+                json!({"name": "ada"})
+            )
+            .unwrap(),
+            r#"[{"role":"user","content":"ADA!"}]"#
+        );
+        // A tag left open at the end of a line is text.
+        assert_eq!(
+            one(
+                json!("Write {{ like this\nfor {{ name }}"),
+                json!({"name": "x"})
+            )
+            .unwrap(),
+            "Write {{ like this\nfor {{ name }}"
+        );
+    }
+
+    #[test]
+    fn undefined_references_are_found_as_promptfoo_finds_them() {
+        let vars = json!({"a": 1, "items": []}).as_object().unwrap().clone();
+        for (text, want) in [
+            ("{{ a }}", false),
+            ("{{ b }}", true),
+            ("{{ a | upper }}", false),
+            ("{{ b.c | upper }}", true),
+            ("{% if b %}x{% endif %}", true),
+            ("{% for x in items %}{{ x }}{% endfor %}", false),
+            ("{{ 'lit' | upper }}", false),
+            ("{{ env.HOME }}", false),
+            ("{# {{ b }} #}", false),
+        ] {
+            assert_eq!(references_undefined(text, &vars), want, "{text}");
+        }
+    }
 }

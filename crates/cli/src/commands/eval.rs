@@ -235,8 +235,8 @@ fn run_suite(
             n => format!(" (and {} more places)", n - 1),
         };
         output::warn(format!(
-            "{}: `{}` is not supported by promptops yet: {}{more}; verdicts may differ from promptfoo's",
-            u.location, u.key, u.effect
+            "{}: `{}` ({}) is not supported by promptops yet: {}{more}; verdicts may differ from promptfoo's",
+            u.location, u.key, u.place, u.effect
         ));
     }
     for key in &suite.ignored_keys {

@@ -20,10 +20,10 @@ use std::path::Path;
 pub(super) fn is_glob(value: &str) -> bool {
     value
         .strip_prefix("file://")
-        .is_some_and(|p| p.contains(['*', '?', '[']))
+        .is_some_and(super::path_glob::has_magic)
 }
 
-/// `file://<glob>` → one `file://<relative match>` per file, in path order.
+/// `file://<glob>` → one `file://<relative match>` per file, in promptfoo's order.
 pub(super) fn expand_glob(value: &str, base: &Path) -> Result<Vec<Json>, String> {
     let pattern = value.strip_prefix("file://").unwrap_or(value);
     let base = if base.as_os_str().is_empty() {
@@ -154,10 +154,11 @@ mod tests {
         assert!(!is_glob("file://ctx.txt"));
         assert_eq!(
             expand_glob("file://articles/*", base).unwrap(),
+            // promptfoo's `globSync` order (see `path_glob`).
             [
-                json!("file://articles/a.md"),
+                json!("file://articles/c.txt"),
                 json!("file://articles/b.md"),
-                json!("file://articles/c.txt")
+                json!("file://articles/a.md")
             ]
         );
         assert!(

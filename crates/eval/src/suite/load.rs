@@ -8,35 +8,9 @@ use super::{
 use crate::spill::Spill;
 use promptops_core::canonical::sha256_hex;
 use promptops_core::diagnostic::Findings;
-use promptops_core::glob::Glob;
 use promptops_core::yaml;
 use serde_json::{Map, Value as Json};
 use std::path::{Path, PathBuf};
-
-/// Keys promptfoo reads; anything else is ignored with a warning (as promptfoo does).
-const KNOWN_KEYS: &[&str] = &[
-    "description",
-    "prompts",
-    "providers",
-    "targets",
-    "tests",
-    "defaultTest",
-    "scenarios",
-    "evaluateOptions",
-    "commandLineOptions",
-    "env",
-    "outputPath",
-    "sharing",
-    "tags",
-    "metadata",
-    "derivedMetrics",
-    // Commonly the target of `$ref`s (assertion templates); read through them.
-    "assertionTemplates",
-    "nunjucksFilters",
-    "extensions",
-    "tracing",
-    "redteam",
-];
 
 /// Loads the suite at `path` (with no prompt library: `promptops://` prompts are errors).
 pub fn load(path: &Path) -> Result<Suite, SuiteError> {
@@ -60,18 +34,27 @@ pub fn read_config(path: &Path) -> Result<Json, SuiteError> {
 pub struct ConfigFile {
     pub json: Json,
     tests: Option<Spill>,
+    /// The keys promptfoo acts on that promptops does not, found with their positions
+    /// while the file was parsed (`None`: not looked at yet).
+    pub(crate) audit: Option<Vec<super::Unsupported>>,
 }
 
 impl From<Json> for ConfigFile {
     fn from(json: Json) -> ConfigFile {
-        ConfigFile { json, tests: None }
+        ConfigFile {
+            json,
+            tests: None,
+            audit: None,
+        }
     }
 }
 
 impl ConfigFile {
     /// The whole config as one tree, its tests put back (for prompt suites, which are small).
     pub fn into_json(self) -> Result<Json, SuiteError> {
-        let ConfigFile { mut json, tests } = self;
+        let ConfigFile {
+            mut json, tests, ..
+        } = self;
         if let (Some(tests), Some(map)) = (tests, json.as_object_mut()) {
             let items = tests
                 .iter::<Json>()
@@ -93,17 +76,31 @@ pub fn read_suite(path: &Path) -> Result<ConfigFile, SuiteError> {
     let text = read_text(path).map_err(|e| err(path, format!("cannot read: {e}")))?;
     let mut findings = Findings::new(&display);
     let mut tests = Spill::new();
-    let mut take = |node: yaml::Node| {
-        tests
-            .push(&yaml::into_json(node))
-            .map(|_| ())
-            .map_err(|e| e.to_string())
+    // Each test is looked at for unsupported keys (with their positions) as it is
+    // handed over, before it becomes JSON: the tree of a large suite is never built.
+    let mut audit = super::UnsupportedKeys::default();
+    let node = {
+        let mut index = 0usize;
+        let mut take = |node: yaml::Node| {
+            super::keys::audit(
+                &node,
+                super::keys::Place::Test,
+                &display,
+                &format!("tests[{index}]"),
+                &mut audit,
+            );
+            index += 1;
+            tests
+                .push(&yaml::into_json(node))
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        };
+        let divert = yaml::Divert {
+            key: "tests",
+            take: &mut take,
+        };
+        yaml::parse_diverting(&text, &yaml::Limits::default(), &mut findings, divert)
     };
-    let divert = yaml::Divert {
-        key: "tests",
-        take: &mut take,
-    };
-    let node = yaml::parse_diverting(&text, &yaml::Limits::default(), &mut findings, divert);
     drop(text);
     if let Some(d) = findings.as_slice().iter().find(|d| d.is_error()) {
         return Err(SuiteError {
@@ -111,9 +108,15 @@ pub fn read_suite(path: &Path) -> Result<ConfigFile, SuiteError> {
             message: d.message.clone(),
         });
     }
+    let mut root = super::UnsupportedKeys::default();
+    if let Some(node) = &node {
+        super::keys::audit(node, super::keys::Place::Top, &display, "", &mut root);
+    }
+    audit.extend(root.into_vec());
     Ok(ConfigFile {
         json: node.map(yaml::into_json).unwrap_or(Json::Null),
         tests: (!tests.is_empty()).then_some(tests),
+        audit: Some(audit.into_vec()),
     })
 }
 
@@ -123,7 +126,7 @@ pub fn from_json(
     path: &Path,
     library: Option<&dyn PromptLibrary>,
 ) -> Result<Suite, SuiteError> {
-    let ConfigFile { json, tests } = config.into();
+    let ConfigFile { json, tests, audit } = config.into();
     let mut config = json;
     super::refs::dereference(&mut config).map_err(|m| err(path, m))?;
     let Json::Object(config) = config else {
@@ -132,7 +135,7 @@ pub fn from_json(
             "an eval config is a mapping with `prompts`, `providers` and `tests`",
         ));
     };
-    from_config(config, tests, path, library)
+    from_config_audited(config, tests, path, library, audit)
 }
 
 /// A suite from its config (already read from `path`, which places relative files);
@@ -143,8 +146,35 @@ pub(super) fn from_config(
     path: &Path,
     library: Option<&dyn PromptLibrary>,
 ) -> Result<Suite, SuiteError> {
+    from_config_audited(config, tests, path, library, None)
+}
+
+/// [`from_config`], with the unsupported keys already found while reading (`None`: the
+/// config is looked at here, its places named by path).
+fn from_config_audited(
+    config: Map<String, Json>,
+    tests: Option<Spill>,
+    path: &Path,
+    library: Option<&dyn PromptLibrary>,
+    audit: Option<Vec<super::Unsupported>>,
+) -> Result<Suite, SuiteError> {
     let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
     let file = path.display().to_string();
+    let mut unsupported = super::UnsupportedKeys::default();
+    let config = match audit {
+        Some(found) => {
+            unsupported.extend(found);
+            config
+        }
+        None => {
+            let root = Json::Object(config);
+            super::keys::audit(&root, super::keys::Place::Top, &file, "", &mut unsupported);
+            let Json::Object(config) = root else {
+                unreachable!("a mapping stays a mapping")
+            };
+            config
+        }
+    };
 
     let description = config
         .get("description")
@@ -152,7 +182,7 @@ pub(super) fn from_config(
         .map(str::to_owned);
     let ignored_keys = config
         .keys()
-        .filter(|k| !KNOWN_KEYS.contains(&k.as_str()))
+        .filter(|k| !super::keys::is_known_top_key(k))
         .cloned()
         .collect();
 
@@ -175,24 +205,12 @@ pub(super) fn from_config(
         }
     };
     let providers = resolve_providers(providers_value, &file)?;
-    let mut unsupported = super::UnsupportedKeys::default();
-    for (key, effect) in super::UNSUPPORTED_TOP_KEYS {
-        if config.get(*key).is_some_and(|v| !v.is_null()) {
-            unsupported.note(&file, key, effect);
-        }
-    }
-    if let Json::Array(items) = providers_value {
-        for (i, item) in items.iter().enumerate() {
-            if item.get("prompts").is_some() {
-                unsupported.note(
-                    &format!("{file}: providers[{i}]"),
-                    "prompts",
-                    "the provider runs every prompt (no filter)",
-                );
-            }
-        }
-    }
 
+    let templates = super::SuiteTemplates {
+        filters: nunjucks_filters(config.get("nunjucksFilters"), &base_dir, &file)?,
+        root: std::env::current_dir()
+            .map_err(|e| err(path, format!("cannot tell the current folder: {e}")))?,
+    };
     let options = evaluate_options(config.get("evaluateOptions"), &file)?;
     let env = match config.get("env") {
         Some(Json::Object(m)) => m.clone(),
@@ -232,6 +250,7 @@ pub(super) fn from_config(
         steps,
         options,
         env,
+        templates,
         config_echo,
         var_names,
         ignored_keys,
@@ -265,13 +284,65 @@ pub(super) fn read_text(path: &Path) -> std::io::Result<String> {
 
 /// Reads a YAML or JSON file as JSON; syntax errors carry line and column.
 pub(super) fn read_data_file(path: &Path) -> Result<Json, SuiteError> {
+    Ok(match read_data_tree(path)? {
+        DataTree::Json(json) => json,
+        DataTree::Yaml(node) => node.map(yaml::into_json).unwrap_or(Json::Null),
+    })
+}
+
+/// [`read_data_file`] for a file of tests (a list of `place`s, or one): the keys
+/// promptfoo acts on that promptops does not are noted, with positions in a YAML file.
+pub(super) fn read_data_file_audited(
+    path: &Path,
+    place: super::keys::Place,
+    out: &mut super::UnsupportedKeys,
+) -> Result<Json, SuiteError> {
+    fn items<T: super::keys::KeyTree>(
+        node: &T,
+        place: super::keys::Place,
+        file: &str,
+        out: &mut super::UnsupportedKeys,
+    ) {
+        match node.items() {
+            Some(items) => {
+                for (i, item) in items.into_iter().enumerate() {
+                    super::keys::audit(item, place, file, &format!("[{i}]"), out);
+                }
+            }
+            None => super::keys::audit(node, place, file, "", out),
+        }
+    }
+    let file = path.display().to_string();
+    Ok(match read_data_tree(path)? {
+        DataTree::Json(json) => {
+            items(&json, place, &file, out);
+            json
+        }
+        DataTree::Yaml(node) => {
+            if let Some(node) = &node {
+                items(node, place, &file, out);
+            }
+            node.map(yaml::into_json).unwrap_or(Json::Null)
+        }
+    })
+}
+
+enum DataTree {
+    Json(Json),
+    /// With positions; `None` for an empty document.
+    Yaml(Option<yaml::Node>),
+}
+
+fn read_data_tree(path: &Path) -> Result<DataTree, SuiteError> {
     let text = read_text(path).map_err(|e| err(path, format!("cannot read: {e}")))?;
     let display = path.display().to_string();
     if display.ends_with(".json") {
-        return serde_json::from_str(&text).map_err(|e| SuiteError {
-            location: format!("{display}:{}:{}", e.line(), e.column()),
-            message: format!("invalid JSON: {e}"),
-        });
+        return serde_json::from_str(&text)
+            .map(DataTree::Json)
+            .map_err(|e| SuiteError {
+                location: format!("{display}:{}:{}", e.line(), e.column()),
+                message: format!("invalid JSON: {e}"),
+            });
     }
     let mut findings = Findings::new(&display);
     let node = yaml::parse(&text, &mut findings);
@@ -281,7 +352,7 @@ pub(super) fn read_data_file(path: &Path) -> Result<Json, SuiteError> {
             message: d.message.clone(),
         });
     }
-    Ok(node.map(yaml::into_json).unwrap_or(Json::Null))
+    Ok(DataTree::Yaml(node))
 }
 
 fn inline_prompt(raw: String, label: Option<String>) -> PromptTemplate {
@@ -424,7 +495,7 @@ fn resolve_prompts(
             let (relative, function) = split_function_name(relative);
             let matched = expand_path(base, relative);
             if matched.is_empty() {
-                if relative.contains(['*', '?', '[']) {
+                if super::path_glob::has_magic(relative) {
                     out.push(inline_prompt(raw.clone(), label));
                     continue;
                 }
@@ -517,7 +588,8 @@ fn function_prompt(
     })
 }
 
-/// A path relative to the suite, or every file a glob in it matches (sorted).
+/// A path relative to the suite, or every file a glob in it matches, in the order
+/// promptfoo's `globSync` gives them (see [`super::path_glob`]).
 pub(super) fn expand_path(base: &Path, relative: &str) -> Vec<PathBuf> {
     // A config in the current folder has an empty base.
     let base = if base.as_os_str().is_empty() {
@@ -525,34 +597,14 @@ pub(super) fn expand_path(base: &Path, relative: &str) -> Vec<PathBuf> {
     } else {
         base
     };
-    if !relative.contains(['*', '?', '[']) {
-        let p = base.join(relative);
-        return if p.is_file() { vec![p] } else { Vec::new() };
-    }
-    let Ok(glob) = Glob::new(relative.strip_prefix("./").unwrap_or(relative)) else {
-        return Vec::new();
-    };
-    let mut found = Vec::new();
-    let mut stack = vec![base.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if let Ok(rel) = path.strip_prefix(base)
-                && glob.matches(&rel.to_string_lossy().replace('\\', "/"))
-            {
-                found.push(path);
-            }
-        }
-    }
-    found.sort();
-    found
+    super::path_glob::glob_files(base, relative)
 }
 
+/// The prompts of a file, as promptfoo's processors read them (`src/prompts/processors`):
+/// a `.json` or `.yaml` file that parses is one prompt, its data as compact JSON; one
+/// that does not (a chat prompt with `{% for %}` tags, say) is one prompt, its text as
+/// written, rendered first and read as a chat prompt afterwards; a `.md` or `.j2` file is
+/// one prompt, its text; any other file (`.txt`) holds prompts separated by `---` lines.
 fn prompts_from_file(
     path: &Path,
     label: Option<&str>,
@@ -560,22 +612,40 @@ fn prompts_from_file(
 ) -> Result<Vec<PromptTemplate>, SuiteError> {
     let shown = path.display().to_string();
     let name = shown.to_lowercase();
-    if name.ends_with(".json") || name.ends_with(".yaml") || name.ends_with(".yml") {
-        let value = read_data_file(path)?;
-        let raw = serde_json::to_string(&value).unwrap_or_default();
-        let label = match label {
-            Some(l) => l.to_owned(),
-            None if name.ends_with(".json") => format!("{shown}: {raw}"),
-            None => format!("{shown}: {}", raw.chars().take(80).collect::<String>()),
-        };
-        return Ok(vec![inline_prompt(raw, Some(label))]);
-    }
     let text = read_text(path).map_err(|e| {
         err_at(
             format!("{file}: prompts"),
             format!("{shown}: cannot read: {e}"),
         )
     })?;
+    let is_json = name.ends_with(".json");
+    if is_json || name.ends_with(".yaml") || name.ends_with(".yml") {
+        let parsed = if is_json {
+            serde_json::from_str::<Json>(&text).ok()
+        } else {
+            let mut findings = Findings::new(&shown);
+            let node = yaml::parse(&text, &mut findings);
+            node.filter(|_| !findings.as_slice().iter().any(|d| d.is_error()))
+                .map(yaml::into_json)
+        };
+        let raw = match parsed {
+            Some(value) => serde_json::to_string(&value).unwrap_or_default(),
+            None => text,
+        };
+        let label = match label {
+            Some(l) => l.to_owned(),
+            None if is_json => format!("{shown}: {raw}"),
+            None => format!("{shown}: {}", raw.chars().take(80).collect::<String>()),
+        };
+        return Ok(vec![inline_prompt(raw, Some(label))]);
+    }
+    if name.ends_with(".md") || name.ends_with(".j2") {
+        let label = match label {
+            Some(l) => l.to_owned(),
+            None => format!("{shown}: {}...", text.chars().take(50).collect::<String>()),
+        };
+        return Ok(vec![inline_prompt(text, Some(label))]);
+    }
     // A `.txt` (or other text) file holds prompts separated by lines of `---`.
     let mut out = Vec::new();
     let mut chunk: Vec<&str> = Vec::new();
@@ -592,7 +662,7 @@ fn prompts_from_file(
         out.push(inline_prompt(raw, Some(label)));
     };
     for line in text.lines() {
-        if line == "---" {
+        if line.trim() == "---" {
             flush(&mut chunk);
         } else {
             chunk.push(line);
@@ -666,6 +736,44 @@ fn reported_string_id(id: &str) -> String {
         ["anthropic", "messages", model] => format!("anthropic:{model}"),
         _ => id.to_owned(),
     }
+}
+
+/// `nunjucksFilters: {name: path}`: each path (relative to the config; a glob's last
+/// match wins, as in promptfoo) must export a function. A `file://` prefix is accepted
+/// (promptfoo 0.123.1 joins it to the folder as text and so never finds the file).
+fn nunjucks_filters(
+    value: Option<&Json>,
+    base: &Path,
+    file: &str,
+) -> Result<Vec<(String, PathBuf)>, SuiteError> {
+    let map = match value {
+        None | Some(Json::Null) => return Ok(Vec::new()),
+        Some(Json::Object(map)) => map,
+        Some(_) => {
+            return Err(err_at(
+                format!("{file}: nunjucksFilters"),
+                "`nunjucksFilters` maps filter names to JavaScript files, e.g. `{allcaps: ./allcaps.js}`",
+            ));
+        }
+    };
+    let mut out = Vec::new();
+    for (name, spec) in map {
+        let at = format!("{file}: nunjucksFilters.{name}");
+        let Some(spec) = spec.as_str() else {
+            return Err(err_at(at, "the filter is a path to a JavaScript file"));
+        };
+        let relative = spec.strip_prefix("file://").unwrap_or(spec);
+        let Some(path) = expand_path(base, relative).pop() else {
+            return Err(err_at(
+                at,
+                format!("`{spec}` matches no file (relative to {})", base.display()),
+            ));
+        };
+        crate::assertions::script::check_function_file(&path)
+            .map_err(|e| err_at(&at, format!("{}: {e}", path.display())))?;
+        out.push((name.clone(), path));
+    }
+    Ok(out)
 }
 
 fn evaluate_options(value: Option<&Json>, file: &str) -> Result<EvaluateOptions, SuiteError> {

@@ -3,7 +3,9 @@
 //! `docs/research/promptfoo-compat.md` for the semantics followed).
 
 mod file_vars;
+mod keys;
 mod load;
+mod path_glob;
 mod prompt_suite;
 mod refs;
 mod steps;
@@ -181,6 +183,9 @@ pub struct Suite {
     pub steps: Steps,
     pub options: EvaluateOptions,
     pub env: Map<String, Json>,
+    /// What the suite's templates may use besides their vars: custom filters and
+    /// templates read from files.
+    pub templates: SuiteTemplates,
     /// The config as written (unexpanded), with API keys redacted, for reports; kept
     /// as compact text (and its long `tests` list apart) because a suite with
     /// thousands of tests is large as a tree.
@@ -194,36 +199,50 @@ pub struct Suite {
     pub unsupported: Vec<Unsupported>,
 }
 
+/// What a suite's templates may use besides their vars (see `crate::nunjucks`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SuiteTemplates {
+    /// `nunjucksFilters`: each filter's name and the JavaScript file whose exported
+    /// function it runs.
+    pub filters: Vec<(String, PathBuf)>,
+    /// Where `{% include %}` and its kin read files: the folder promptops runs in, as
+    /// promptfoo's nunjucks reads them.
+    pub root: PathBuf,
+}
+
 /// A key promptfoo acts on that this suite uses and promptops does not implement yet.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Unsupported {
-    /// Where it first appears (`file: tests[3]`).
+    /// Where it first appears: `file:line:column` in a YAML file, else `file: tests[3].provider`.
     pub location: String,
     pub key: &'static str,
+    /// Where such a key stands (`a test`, `a provider`, `the config`).
+    pub place: &'static str,
     /// What promptops does instead.
     pub effect: &'static str,
     /// How many places use it.
     pub count: usize,
 }
 
-/// Collects [`Unsupported`] keys, one entry per key and effect.
+/// Collects [`Unsupported`] keys, one entry per key and place.
 #[derive(Debug, Default)]
 pub(crate) struct UnsupportedKeys(Vec<Unsupported>);
 
 impl UnsupportedKeys {
-    pub(crate) fn note(&mut self, location: &str, key: &'static str, effect: &'static str) {
+    pub(crate) fn note(&mut self, found: Unsupported) {
         match self
             .0
             .iter_mut()
-            .find(|u| u.key == key && u.effect == effect)
+            .find(|u| u.key == found.key && u.place == found.place)
         {
-            Some(u) => u.count += 1,
-            None => self.0.push(Unsupported {
-                location: location.to_owned(),
-                key,
-                effect,
-                count: 1,
-            }),
+            Some(u) => u.count += found.count,
+            None => self.0.push(found),
+        }
+    }
+
+    pub(crate) fn extend(&mut self, more: Vec<Unsupported>) {
+        for u in more {
+            self.note(u);
         }
     }
 
@@ -231,27 +250,3 @@ impl UnsupportedKeys {
         self.0
     }
 }
-
-/// Keys of a test (or `defaultTest`) that promptfoo acts on and promptops does not yet.
-pub(crate) const UNSUPPORTED_TEST_KEYS: &[(&str, &str)] = &[
-    ("provider", "the test runs with the suite's providers"),
-    ("prompts", "the test runs with every prompt (no filter)"),
-    ("providers", "the test runs with every provider (no filter)"),
-    (
-        "assertScoringFunction",
-        "the test is scored by the default weighted average",
-    ),
-];
-
-/// Top-level keys promptfoo acts on that promptops does not yet.
-pub(crate) const UNSUPPORTED_TOP_KEYS: &[(&str, &str)] = &[
-    (
-        "nunjucksFilters",
-        "templates cannot use these filters (rendering fails where they are used)",
-    ),
-    (
-        "derivedMetrics",
-        "these metrics are not computed or reported",
-    ),
-    ("extensions", "these hooks do not run"),
-];

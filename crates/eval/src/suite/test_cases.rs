@@ -2,7 +2,8 @@
 //! `scenarios`, var expansion (cartesian product, first var slowest) and `repeat`,
 //! numbered as promptfoo numbers them (`testIdx` counts steps, not config tests).
 
-use super::load::{err_at, expand_path, read_data_file};
+use super::keys::Place;
+use super::load::{err_at, expand_path, read_data_file_audited};
 use super::{AssertItem, MergedTest, Steps, SuiteError, TestStep};
 use crate::assertions::{self, Assertion};
 use crate::spill::Spill;
@@ -23,11 +24,11 @@ pub(super) fn load_steps(
     file: &str,
     unsupported: &mut super::UnsupportedKeys,
 ) -> Result<(Steps, Vec<String>), SuiteError> {
-    let default_test = match config.get("defaultTest") {
+    let mut default_test = match config.get("defaultTest") {
         None | Some(Json::Null) => Map::new(),
         Some(Json::Object(o)) => o.clone(),
         Some(Json::String(s)) if s.starts_with("file://") => {
-            match read_data_file(&base.join(&s[7..]))? {
+            match read_data_file_audited(&base.join(&s[7..]), Place::DefaultTest, unsupported)? {
                 Json::Object(o) => o,
                 _ => {
                     return Err(err_at(
@@ -44,6 +45,13 @@ pub(super) fn load_steps(
             ));
         }
     };
+    // The config's `metadata` is `defaultTest.metadata` when that has none (promptfoo's
+    // `resolveConfigs` spreads `defaultTest` over `{metadata}`).
+    if let Some(Json::Object(metadata)) = config.get("metadata")
+        && !default_test.contains_key("metadata")
+    {
+        default_test.insert("metadata".into(), Json::Object(metadata.clone()));
+    }
     let repeat_default = config
         .get("evaluateOptions")
         .and_then(|o| o.get("repeat"))
@@ -58,14 +66,19 @@ pub(super) fn load_steps(
         default_test,
         repeat_default,
         base,
-        unsupported,
+        expand_vars: !std::env::var("PROMPTFOO_DISABLE_VAR_EXPANSION").is_ok_and(|v| {
+            matches!(
+                v.to_lowercase().as_str(),
+                "1" | "true" | "yes" | "yup" | "yeppers"
+            )
+        }),
     };
     // Tests are taken one at a time, from the config (whose items are dropped as they
     // are taken) or straight from their files, so no second copy of a large suite is built.
     let location = format!("{file}: tests");
     match config.shift_remove("tests") {
         None | Some(Json::Null) => {}
-        Some(v) => each_test(v, base, &location, &mut |t| builder.add(t))?,
+        Some(v) => each_test(v, base, &location, unsupported, &mut |t| builder.add(t))?,
     }
     if let Some(tests) = tests_apart {
         // `$ref`s inside them point into the rest of the config.
@@ -74,7 +87,7 @@ pub(super) fn load_steps(
             let at = format!("{location}[{i}]");
             let mut item = item.map_err(|e| err_at(&at, e.to_string()))?;
             super::refs::dereference_item(&mut item, &root).map_err(|m| err_at(&at, m))?;
-            each_item(item, at, base, &mut |t| builder.add(t))?;
+            each_item(item, at, base, unsupported, &mut |t| builder.add(t))?;
         }
     }
     if let Some(scenarios) = config.get("scenarios") {
@@ -101,18 +114,15 @@ struct StepBuilder<'a> {
     default_test: Map<String, Json>,
     repeat_default: usize,
     base: &'a Path,
-    unsupported: &'a mut super::UnsupportedKeys,
+    /// Lists of strings and `file://` globs expand into combinations (unless
+    /// `PROMPTFOO_DISABLE_VAR_EXPANSION` is set).
+    expand_vars: bool,
 }
 
 impl StepBuilder<'_> {
     fn add(&mut self, test: RawTest) -> Result<(), SuiteError> {
         self.tests += 1;
         let mut merged = merge_default(&self.default_test, test.value);
-        for (key, effect) in super::UNSUPPORTED_TEST_KEYS {
-            if merged.contains_key(*key) {
-                self.unsupported.note(&test.location, key, effect);
-            }
-        }
         let vars = match merged.shift_remove("vars") {
             Some(Json::Object(v)) => v,
             Some(Json::Null) | None => Map::new(),
@@ -134,7 +144,17 @@ impl StepBuilder<'_> {
                 self.var_names.push(name.clone());
             }
         }
-        let combinations = var_combinations(&vars, self.base, &test.location)?;
+        let expand = self.expand_vars
+            && !shared
+                .options
+                .get("disableVarExpansion")
+                .and_then(Json::as_bool)
+                .unwrap_or(false);
+        let combinations = if expand {
+            var_combinations(&vars, self.base, &test.location)?
+        } else {
+            vec![vars.clone()]
+        };
         let loaded: Vec<Map<String, Json>> = combinations
             .iter()
             .map(|combo| self.file_vars.load(combo, self.base, &test.location))
@@ -194,10 +214,11 @@ fn each_item(
     item: Json,
     at: String,
     base: &Path,
+    unsupported: &mut super::UnsupportedKeys,
     take: &mut dyn FnMut(RawTest) -> Result<(), SuiteError>,
 ) -> Result<(), SuiteError> {
     match item {
-        Json::String(s) => tests_from_path(&s, base, &at, false, take),
+        Json::String(s) => tests_from_path(&s, base, &at, false, unsupported, take),
         Json::Object(o) => take(RawTest {
             value: o,
             location: at,
@@ -214,19 +235,20 @@ fn each_test(
     value: Json,
     base: &Path,
     location: &str,
+    unsupported: &mut super::UnsupportedKeys,
     take: &mut dyn FnMut(RawTest) -> Result<(), SuiteError>,
 ) -> Result<(), SuiteError> {
     match value {
-        Json::String(s) => tests_from_path(&s, base, location, true, take),
+        Json::String(s) => tests_from_path(&s, base, location, true, unsupported, take),
         Json::Array(items) => {
             for (i, item) in items.into_iter().enumerate() {
-                each_item(item, format!("{location}[{i}]"), base, take)?;
+                each_item(item, format!("{location}[{i}]"), base, unsupported, take)?;
             }
             Ok(())
         }
         Json::Object(o) if o.contains_key("path") => {
             let path = o.get("path").and_then(Json::as_str).unwrap_or_default();
-            tests_from_path(path, base, location, true, take)
+            tests_from_path(path, base, location, true, unsupported, take)
         }
         _ => Err(err_at(
             location,
@@ -235,14 +257,15 @@ fn each_test(
     }
 }
 
-/// Tests from a file (or glob), handed to `take` one by one as they are read. Files
-/// named directly in `tests:` as a string get `Row #n` descriptions when they have none,
-/// as in promptfoo.
+/// Tests from a file (or glob: its files in promptfoo's order), handed to `take` one by
+/// one as they are read. Files named directly in `tests:` as a string get `Row #n`
+/// descriptions when they have none, as in promptfoo.
 fn tests_from_path(
     spec: &str,
     base: &Path,
     location: &str,
     standalone: bool,
+    unsupported: &mut super::UnsupportedKeys,
     take: &mut dyn FnMut(RawTest) -> Result<(), SuiteError>,
 ) -> Result<(), SuiteError> {
     let relative = spec.strip_prefix("file://").unwrap_or(spec);
@@ -281,9 +304,9 @@ fn tests_from_path(
         if lower.ends_with(".csv") {
             csv_tests(&path, &mut take_row)?;
         } else if lower.ends_with(".jsonl") {
-            jsonl_tests(&path, &mut take_row)?;
+            jsonl_tests(&path, unsupported, &mut take_row)?;
         } else {
-            match read_data_file(&path)? {
+            match read_data_file_audited(&path, Place::Test, unsupported)? {
                 Json::Array(items) => items.into_iter().try_for_each(&mut take_row)?,
                 Json::Object(o) => take_row(Json::Object(o))?,
                 _ => return Err(err_at(&shown, "a test file holds a list of tests")),
@@ -297,6 +320,7 @@ fn tests_from_path(
 /// bytes that are not UTF-8 are read as U+FFFD, as promptfoo's reader does.
 fn jsonl_tests(
     path: &Path,
+    unsupported: &mut super::UnsupportedKeys,
     take: &mut dyn FnMut(Json) -> Result<(), SuiteError>,
 ) -> Result<(), SuiteError> {
     use std::io::BufRead;
@@ -316,6 +340,13 @@ fn jsonl_tests(
         }
         let row = serde_json::from_str(text)
             .map_err(|e| err_at(format!("{shown}:{number}"), format!("invalid JSON: {e}")))?;
+        super::keys::audit(
+            &row,
+            Place::Test,
+            &format!("{shown}:{number}"),
+            "",
+            unsupported,
+        );
         take(row)?;
     }
     Ok(())

@@ -106,10 +106,13 @@ const PRELUDE: &str = r#"
         return JSON.stringify({ id: fns.length - 1 });
       } catch (e) { return thrown(e); }
     },
-    call(id, args) {
+    call(id, args) { return globalThis.__promptops.invoke(id, [...JSON.parse(args), globalThis.__promptops_process]); },
+    // A template filter: its own arguments only (a trailing `process` would fill a default parameter).
+    apply(id, args) { return globalThis.__promptops.invoke(id, JSON.parse(args)); },
+    invoke(id, args) {
       settled = null;
       try {
-        const r = fns[id](...JSON.parse(args), globalThis.__promptops_process);
+        const r = fns[id](...args);
         if (r && typeof r.then === 'function') {
           r.then((v) => { settled = describe(v); }, (e) => { settled = thrown(e); });
           return JSON.stringify({ pending: true });
@@ -418,6 +421,45 @@ pub(crate) fn is_javascript_file(path: &str) -> bool {
     [".js", ".cjs", ".mjs", ".ts", ".cts", ".mts"]
         .iter()
         .any(|e| lower.ends_with(e))
+}
+
+/// The function a JavaScript file exports (`module.exports = fn`, or its `default`), as a
+/// template filter runs it: in the embedded engine, compiled once per thread. A file that
+/// needs Node.js (an ES module, TypeScript, built-in modules) cannot be a filter, since
+/// templates render synchronously.
+fn filter_function(engine: &mut Engine, path: &Path) -> Result<u32, JsError> {
+    let key = format!("file\u{0}{}\u{0}", path.display());
+    engine.function(&key, |e| {
+        let plan = modules::plan(path)?;
+        let hard = plan.node.as_ref().filter(|need| need.hard);
+        let (Some(bundle), None) = (plan.bundle.clone(), hard) else {
+            let why = hard.map_or("it is not CommonJS".to_owned(), |n| n.reason.clone());
+            return Err(JsError::Engine(format!(
+                "{} needs Node.js ({why}); template filters run in the embedded JavaScript engine, so write the filter as CommonJS (`module.exports = (value, ...args) => ...`)",
+                path.display()
+            )));
+        };
+        e.driver("bundle", (bundle.to_string(), String::new()))
+    })
+}
+
+/// Checks that a file exports a function a filter can run (for a suite's
+/// `nunjucksFilters`, at load time).
+pub fn check_function_file(path: &Path) -> Result<(), JsError> {
+    with_engine(|engine| filter_function(engine, path).map(|_| ()))
+}
+
+/// Calls the function a file exports with `args`, as nunjucks calls a filter (the
+/// filtered value, then the filter's arguments). `None` for `undefined`.
+pub fn call_filter(path: &Path, args: &[Json]) -> Result<Option<Json>, JsError> {
+    with_engine(|engine| {
+        let id = filter_function(engine, path)?;
+        let answer = engine.driver(
+            "apply",
+            (id.to_string(), Json::from(args.to_vec()).to_string()),
+        )?;
+        Ok(answer.get("value").cloned())
+    })
 }
 
 /// A `javascript` assertion on `output`. A `file://` script that cannot be loaded or

@@ -10,7 +10,9 @@ mod modules;
 mod node;
 pub(crate) mod python;
 
-pub use javascript::{JsError, run_javascript, transform, transform_response};
+pub use javascript::{
+    JsError, call_filter, check_function_file, run_javascript, transform, transform_response,
+};
 pub(crate) use javascript::{call_file, is_javascript_file};
 pub use python::run_python;
 
