@@ -443,6 +443,8 @@ pub struct EvalArgs {
     #[arg(long)]
     pub publish: bool,
     /// Accepted for promptfoo compatibility: promptops keeps no local database of runs.
+    /// As with promptfoo, `select-best` and `max-score` then see a test's outputs in row
+    /// order rather than failing ones first.
     #[arg(long, hide = true)]
     pub no_write: bool,
     /// The model that grades model-graded assertions (a provider id), unless the suite names one.

@@ -468,24 +468,26 @@ fn keys_promptfoo_acts_on_that_are_not_supported_yet_are_said_once_with_their_pl
     write(
         d,
         "promptfooconfig.yaml",
-        "prompts: ['Hi {{n}}']\nproviders:\n  - id: echo\n    prompts: [p1]\n\
-         derivedMetrics:\n  - name: ratio\n    value: a / b\n\
+        "prompts: ['Hi {{n}}']\nproviders:\n  - id: echo\n    prompts: ['Hi {{n}}']\n\
+         derivedMetrics:\n  - name: ratio\n    value: 1 / 2\n\
          defaultTest:\n  options:\n    storeOutputAs: last\n\
-         tests:\n  - vars: {n: 1}\n  - vars: {n: 2}\n    prompts: [p1]\n  - vars: {n: 3}\n    prompts: [p1]\n  - file://more.yaml\n",
+         tests:\n  - vars: {n: 1}\n  - vars: {n: 2}\n    prompts: ['Hi {{n}}']\n  - vars: {n: 3}\n    prompts: ['Hi {{n}}']\n  - file://more.yaml\n",
     );
     write(d, "more.yaml", "- vars: {n: 4}\n  providerOutput: canned\n");
     let o = promptops(d, &["eval", "-c", "promptfooconfig.yaml"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let said = String::from_utf8_lossy(&o.stderr);
     for line in [
-        "promptfooconfig.yaml:14:5: `prompts` (a test) is not supported by promptops yet: the test runs with every prompt (no filter) (and 1 more places)",
-        "promptfooconfig.yaml:4:5: `prompts` (a provider) is not supported",
-        "promptfooconfig.yaml:5:1: `derivedMetrics` (the config) is not supported",
         "promptfooconfig.yaml:10:5: `storeOutputAs` (a test's options) is not supported",
         "more.yaml:2:3: `providerOutput` (a test) is not supported",
     ] {
         assert!(said.contains(line), "{line}\n{said}");
     }
+    // Implemented keys (a test's and a provider's `prompts`, `derivedMetrics`) are not.
+    assert!(
+        !said.contains("derivedMetrics") && !said.contains("`prompts`"),
+        "{said}"
+    );
 }
 
 #[test]
@@ -905,4 +907,289 @@ fn a_suite_kept_on_disk_reports_exactly_what_one_kept_in_memory_does() {
     assert_eq!(config["providers"][0]["config"]["apiKey"], "[REDACTED]");
     assert!(!read("disk.json").contains("sk-test-key"));
     assert_eq!(read("disk.html").matches("<tr class=").count(), n);
+}
+
+/// The JSON report of `dir/out.json`.
+fn report(dir: &Path) -> Value {
+    serde_json::from_slice(&std::fs::read(dir.join("out.json")).unwrap()).unwrap()
+}
+
+/// (testIdx, promptIdx, output) of every row, in that order.
+fn row_keys(out: &Value) -> Vec<(u64, u64, String)> {
+    let mut rows: Vec<(u64, u64, String)> = out["results"]["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["testIdx"].as_u64().unwrap(),
+                r["promptIdx"].as_u64().unwrap(),
+                r["response"]["output"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+            )
+        })
+        .collect();
+    rows.sort();
+    rows
+}
+
+#[test]
+fn filters_leave_rows_out_and_a_tests_provider_answers_for_the_suites() {
+    let dir = TempDir::new().unwrap();
+    let d = dir.path();
+    write(
+        d,
+        "scoring.js",
+        "module.exports.lenient = (s) => ({pass: s.right >= 1, score: s.right, reason: 'right is enough'});\n",
+    );
+    write(
+        d,
+        "suite.yaml",
+        "prompts:\n  - {id: hi, raw: 'Hi {{n}}', label: 'greet:hi'}\n  - {raw: 'Bye {{n}}', label: 'greet:bye'}\n  - 'Other {{n}}'\n\
+         providers:\n  - {id: echo, label: a, prompts: ['greet:*']}\n  - {id: echo, label: b}\n\
+         defaultTest:\n  providers: [a, b]\n\
+         derivedMetrics:\n  - {name: per_row, value: right / __count}\n\
+         tests:\n\
+         \x20 - vars: {n: 1}\n    prompts: [greet]\n    assert: [{type: regex, value: '[0-9]', metric: right}]\n\
+         \x20 - vars: {n: ['2', '3']}\n    providers: [b]\n    prompts: [hi, 'Other {{n}}']\n\
+         \x20 - vars: {n: 4}\n    provider: {id: exec:printf, label: fixed}\n    prompts: [hi]\n    providers: [a]\n\
+         \x20 - vars: {n: 5}\n    prompts: ['Other {{n}}']\n    providers: [a]\n\
+         \x20 - vars: {n: 6}\n    prompts: [hi]\n    providers: [a]\n    assertScoringFunction: file://scoring.js:lenient\n    assert:\n      - {type: contains, value: Hi, metric: right}\n      - {type: contains, value: nope, metric: style}\n",
+    );
+    let o = promptops(
+        d,
+        &[
+            "eval",
+            "-c",
+            "suite.yaml",
+            "-o",
+            "out.json",
+            "-o",
+            "out.csv",
+            "-o",
+            "out.junit.xml",
+            "-o",
+            "out.html",
+            "-o",
+            "out.md",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let out = report(d);
+    // Columns: a runs the two `greet:` prompts (promptIdx 0-1), b all three (2-4).
+    let prompts = out["results"]["prompts"].as_array().unwrap();
+    let columns: Vec<(&str, &str)> = prompts
+        .iter()
+        .map(|p| {
+            (
+                p["provider"].as_str().unwrap(),
+                p["label"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        columns,
+        [
+            ("a", "greet:hi"),
+            ("a", "greet:bye"),
+            ("b", "greet:hi"),
+            ("b", "greet:bye"),
+            ("b", "Other {{n}}")
+        ]
+    );
+    let s = |x: &str| x.to_owned();
+    assert_eq!(
+        row_keys(&out),
+        [
+            (0, 0, s("Hi 1")),
+            (0, 1, s("Bye 1")),
+            (0, 2, s("Hi 1")),
+            (0, 3, s("Bye 1")),
+            (1, 2, s("Hi 2")),
+            (1, 4, s("Other 2")),
+            (2, 2, s("Hi 3")),
+            (2, 4, s("Other 3")),
+            // The test's own provider (`printf` prints its first argument, the prompt).
+            (3, 0, s("Hi 4")),
+            // testIdx 4 has no pair: a runs no `Other` prompt.
+            (5, 0, s("Hi 6")),
+        ]
+    );
+    let rows = out["results"]["results"].as_array().unwrap();
+    let overridden = rows.iter().find(|r| r["testIdx"] == 3).unwrap();
+    assert_eq!(
+        overridden["provider"]["label"], "a",
+        "the row keeps the suite's provider"
+    );
+    assert_eq!(overridden["testCase"]["provider"]["id"], "exec:printf");
+    assert_eq!(overridden["testCase"]["provider"]["label"], "fixed");
+    let scored = rows.iter().find(|r| r["testIdx"] == 5).unwrap();
+    assert_eq!(scored["success"], true, "{scored}");
+    assert_eq!(scored["gradingResult"]["reason"], "right is enough");
+    // Derived metrics sit beside the named scores they come from: a × greet:hi had 3
+    // rows, and its `right` scores sum to 2.
+    let m = &prompts[0]["metrics"]["namedScores"];
+    assert_eq!(
+        (m["right"].as_f64(), m["per_row"].as_f64()),
+        (Some(2.0), Some(2.0 / 3.0)),
+        "{m}"
+    );
+    // Every report copes with the missing pairs: the CSV has a line per test with rows.
+    let csv = std::fs::read_to_string(d.join("out.csv")).unwrap();
+    assert_eq!(
+        csv.lines().filter(|l| !l.is_empty()).count(),
+        1 + 5,
+        "{csv}"
+    );
+    let junit = std::fs::read_to_string(d.join("out.junit.xml")).unwrap();
+    assert_eq!(junit.matches("<testcase ").count(), 10, "{junit}");
+}
+
+#[test]
+fn select_best_and_max_score_compare_a_tests_outputs() {
+    let dir = TempDir::new().unwrap();
+    let d = dir.path();
+    // The grader always names output 1. promptfoo lists a test's failing outputs first,
+    // so "1" is the passing `Alpha` answer here.
+    write(
+        d,
+        "suite.yaml",
+        "prompts: ['Alpha {{n}}', 'Beta {{n}}']\nproviders: [echo]\n\
+         defaultTest:\n  options:\n    provider: exec:printf 1\n\
+         tests:\n\
+         \x20 - vars: {n: 1}\n    assert:\n      - {type: contains, value: Alpha}\n      - {type: select-best, value: the clearest}\n\
+         \x20 - vars: {n: 2}\n    assert:\n      - {type: contains, value: '2'}\n      - {type: contains, value: Beta, weight: 2}\n      - {type: max-score}\n",
+    );
+    let o = promptops(
+        d,
+        &["eval", "-c", "suite.yaml", "-o", "out.json", "-j", "3"],
+    );
+    assert_eq!(o.status.code(), Some(100), "{}", text(&o));
+    let out = report(d);
+    let mut rows: Vec<&Value> = out["results"]["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .collect();
+    rows.sort_by_key(|r| (r["testIdx"].as_u64(), r["promptIdx"].as_u64()));
+    let verdict = |r: &Value| {
+        (
+            r["success"].as_bool().unwrap(),
+            r["gradingResult"]["reason"].as_str().unwrap().to_owned(),
+            r["error"].as_str().unwrap_or_default().to_owned(),
+        )
+    };
+    assert_eq!(
+        verdict(rows[0]),
+        (true, "All assertions passed".into(), String::new())
+    );
+    assert_eq!(
+        verdict(rows[1]),
+        (
+            false,
+            "Output not selected: the clearest".into(),
+            "Expected output to contain \"Alpha\"".into()
+        )
+    );
+    // max-score weighs an assertion by its type's entry in `weights` (1 by default), not
+    // by the assertion's own weight: Alpha scores 0.5, Beta 1.
+    assert!(verdict(rows[3]).0, "{}", rows[3]);
+    assert_eq!(
+        verdict(rows[2]),
+        (
+            false,
+            "Expected output to contain \"Beta\"".into(),
+            "Expected output to contain \"Beta\"".into()
+        )
+    );
+    assert_eq!(
+        rows[3]["gradingResult"]["componentResults"][2]["reason"],
+        "Selected as highest scoring output (score: 1.000)"
+    );
+    assert_eq!(rows[3]["gradingResult"]["namedScores"]["maxScore"], 1);
+    let metrics = &out["results"]["prompts"][0]["metrics"];
+    assert_eq!(
+        (
+            metrics["assertPassCount"].as_u64(),
+            metrics["assertFailCount"].as_u64()
+        ),
+        (Some(3), Some(2)),
+        "the comparisons are counted as assertions: {metrics}"
+    );
+}
+
+#[test]
+fn filter_scoring_and_comparison_mistakes_are_config_errors() {
+    let dir = TempDir::new().unwrap();
+    let d = dir.path();
+    for (tests, place, message) in [
+        (
+            "  - prompts: [nosuch]\n",
+            "tests[0].prompts",
+            "references prompt \"nosuch\" which does not exist. Available prompts: [A {{n}}, B {{n}}]",
+        ),
+        (
+            "  - providers: [openai]\n",
+            "tests[0].providers",
+            "references provider \"openai\" which does not exist. Available providers: echo",
+        ),
+        (
+            "  - providers: echo\n",
+            "tests[0].providers",
+            "`providers` must be a list",
+        ),
+        (
+            "  - prompts: ['A {{n}}']\n    assert: [{type: contains, value: A}, {type: max-score}]\n",
+            "tests[0]",
+            "this test runs with 1 prompt × provider pair; it needs two or more",
+        ),
+        (
+            "  - assert: [{type: max-score}]\n",
+            "tests[0]",
+            "max-score requires at least one other assertion",
+        ),
+        (
+            "  - assert: [{type: select-best}]\n",
+            "tests[0].assert[0]",
+            "select-best needs a `value`",
+        ),
+        (
+            "  - assertScoringFunction: file://missing.js\n    assert: [{type: contains, value: A}]\n",
+            "tests[0].assertScoringFunction",
+            "file://missing.js: no such file",
+        ),
+        (
+            "  - assertScoringFunction: score.txt\n    assert: [{type: contains, value: A}]\n",
+            "tests[0].assertScoringFunction",
+            "is not a function file",
+        ),
+    ] {
+        write(
+            d,
+            "suite.yaml",
+            &format!("prompts: ['A {{{{n}}}}', 'B {{{{n}}}}']\nproviders: [echo]\ntests:\n{tests}"),
+        );
+        let o = promptops(d, &["eval", "-c", "suite.yaml"]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{tests}: {}", text(&o));
+        assert!(
+            err.contains(&format!("suite.yaml: {place}: ")) && err.contains(message),
+            "{tests}: {err}"
+        );
+    }
+    write(
+        d,
+        "suite.yaml",
+        "prompts: [A]\nproviders: [echo]\nderivedMetrics:\n  - {name: ratio, value: 'a / (b'}\n",
+    );
+    let o = promptops(d, &["eval", "-c", "suite.yaml"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains(
+            "suite.yaml: derivedMetrics[0].value: derived metric `ratio`: cannot read `a / (b`"
+        ),
+        "{err}"
+    );
 }

@@ -3,6 +3,7 @@
 //! prompt's own metrics, reports, and the pricing table with integer money.
 
 pub mod assertions;
+pub mod derived;
 pub mod gates;
 pub mod graders;
 pub mod journal;

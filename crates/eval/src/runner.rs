@@ -2,6 +2,11 @@
 //! flight. A fixed set of workers pulls jobs by index, so memory does not grow with the
 //! number of tests, and rows are kept in completion order (as promptfoo writes them).
 
+mod comparisons;
+
+pub use comparisons::ComparisonOrder;
+
+use crate::assertions::compare::is_comparison;
 use crate::assertions::{self, AssertionError, ComponentResult, GradingResult, Observed};
 use crate::provider::{Provider, Response};
 use crate::report::Summary;
@@ -11,8 +16,9 @@ use promptops_core::template::{TemplateSet, Undefined};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value as Json};
 use std::borrow::Cow;
-use std::sync::Arc;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 #[derive(Clone)]
@@ -23,6 +29,11 @@ pub struct RunOptions {
     pub step_timeout: Option<Duration>,
     /// The grader models of model-graded assertions.
     pub graders: Arc<crate::graders::GraderTable>,
+    /// The providers of tests' `provider:` overrides, by their place in
+    /// [`Suite::test_providers`].
+    pub test_providers: Arc<Vec<Provider>>,
+    /// The order `select-best` and `max-score` see a test's outputs in.
+    pub comparison_order: ComparisonOrder,
 }
 
 /// Why a row did not pass (promptfoo's `failureReason`: 0 passed, 1 assertion, 2 error).
@@ -39,7 +50,7 @@ pub struct Row {
     pub step: usize,
     pub provider: usize,
     pub prompt: usize,
-    /// `provider × prompts + prompt`, promptfoo's `promptIdx`.
+    /// The column (provider × prompt pair) in [`Suite::columns`], promptfoo's `promptIdx`.
     pub prompt_idx: usize,
     pub rendered_prompt: String,
     /// `None` when the step failed before or without a provider answer.
@@ -166,9 +177,16 @@ impl Calls {
 
 /// Runs the suite with `providers` (in the suite's order). `resumed` are rows an
 /// interrupted run finished (`--resume`): they go to `sink` first and their jobs are
-/// not run again. `on_row` is told of each finished row (for a progress bar); `sink`
+/// not run again. `on_row` is told of each finished job (for a progress bar); `sink`
 /// gets each row as it completes, on this task, so reports can be written while calls
 /// are still in flight.
+///
+/// Jobs are the suite's steps × columns, taken in order by a fixed set of workers; a job
+/// whose column the step's `prompts:`/`providers:` filters leave out makes no row. The
+/// rows of a test with `select-best` or `max-score` are held back until all of them are
+/// in; the worker that finishes the last one compares them and passes them all on. As
+/// workers take tests in order, only the few tests in flight are ever held, and the
+/// comparisons' grader calls count against the same `-j`.
 pub async fn run(
     suite: Arc<Suite>,
     providers: Arc<Vec<Provider>>,
@@ -179,8 +197,7 @@ pub async fn run(
     sink: &mut dyn FnMut(&Row),
 ) -> Result<RunResult, SpillError> {
     let started = Instant::now();
-    let n_prompts = suite.prompts.len();
-    let per_step = providers.len() * n_prompts;
+    let per_step = suite.columns.len();
     let total = suite.steps.len() * per_step;
     let next = Arc::new(AtomicUsize::new(0));
     let done = Arc::new(AtomicUsize::new(0));
@@ -213,11 +230,13 @@ pub async fn run(
         done.fetch_add(1, Ordering::Relaxed);
     }
     let finished = Arc::new(finished);
+    // Rows of tests with comparisons, by step, until the test's last row is in.
+    let held: Arc<Mutex<HashMap<usize, Vec<Row>>>> = Arc::default();
 
     let mut workers = Vec::with_capacity(concurrency);
     for _ in 0..concurrency {
         let (templates, finished) = (templates.clone(), finished.clone());
-        let (suite, providers, next, done, cancel, tx, on_row, options) = (
+        let (suite, providers, next, done, cancel, tx, on_row, options, held) = (
             suite.clone(),
             providers.clone(),
             next.clone(),
@@ -226,6 +245,7 @@ pub async fn run(
             tx.clone(),
             on_row.clone(),
             options.clone(),
+            held.clone(),
         );
         workers.push(tokio::spawn(async move {
             loop {
@@ -239,44 +259,155 @@ pub async fn run(
                 if finished[job] {
                     continue;
                 }
-                let step = job / per_step;
-                let within = job % per_step;
-                let (provider, prompt) = (within / n_prompts, within % n_prompts);
+                let (step, column) = (job / per_step, job % per_step);
                 let ctx = JobContext {
                     suite: &suite,
                     templates: &templates,
                     providers: &providers,
                     options: &options,
                 };
-                let row = run_job(&ctx, step, provider, prompt).await;
+                let row = match suite.steps.get(step) {
+                    Ok(test) if !suite.column_allowed(&test.test, suite.columns[column]) => {
+                        // Filtered out: no row, as in promptfoo.
+                        on_row(done.fetch_add(1, Ordering::Relaxed) + 1, total);
+                        continue;
+                    }
+                    Ok(test) => run_job(&ctx, test, column).await,
+                    Err(e) => unreadable_step(&suite, step, column, e),
+                };
                 // As in promptfoo, the delay follows calls only, not cache hits.
                 let cached = row.response.as_ref().is_some_and(|r| r.cached);
                 if options.delay_ms > 0 && !cached {
                     tokio::time::sleep(Duration::from_millis(options.delay_ms)).await;
                 }
-                let _ = tx.send(row);
+                let compared = match row
+                    .step_data
+                    .clone()
+                    .filter(|s| comparisons::has_comparisons(&s.test))
+                {
+                    None => vec![row],
+                    Some(test) => {
+                        let complete = {
+                            let mut held = held.lock().unwrap_or_else(|p| p.into_inner());
+                            let rows = held.entry(test.test_idx).or_default();
+                            rows.push(row);
+                            if rows.len() == suite.columns_for(&test.test).count() {
+                                held.remove(&test.test_idx)
+                            } else {
+                                None
+                            }
+                        };
+                        match complete {
+                            Some(rows) => {
+                                comparisons::compare(
+                                    rows,
+                                    test,
+                                    &suite,
+                                    &options.graders,
+                                    options.comparison_order,
+                                )
+                                .await
+                            }
+                            None => Vec::new(),
+                        }
+                    }
+                };
+                for row in compared {
+                    let _ = tx.send(row);
+                }
                 on_row(done.fetch_add(1, Ordering::Relaxed) + 1, total);
             }
         }));
     }
     drop(tx);
     let mut store_error = None;
-    while let Some(row) = rx.recv().await {
-        sink(&row);
-        if let Err(e) = result.add(&row) {
+    let mut deliver = |row: &Row, result: &mut RunResult| {
+        sink(row);
+        if let Err(e) = result.add(row) {
             // The disk is full or gone: stop taking new jobs; what finished is reported.
             cancel.store(true, Ordering::Relaxed);
             store_error.get_or_insert(e);
         }
+    };
+    while let Some(row) = rx.recv().await {
+        deliver(&row, &mut result);
     }
     for w in workers {
         let _ = w.await;
     }
+    // An interrupted run can leave tests whose rows did not all come in: they cannot be
+    // compared, so they are left out (and redone by `--resume`, which then finds every
+    // compared test whole in the progress file).
+    let uncompared: usize = held
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .values()
+        .map(Vec::len)
+        .sum();
+    if !suite.derived_metrics.is_empty() {
+        compute_derived_metrics(&suite, &providers, &mut result.summary).await;
+    }
     result.duration = started.elapsed();
-    result.interrupted = result.rows.len() < total;
+    result.interrupted = next.load(Ordering::Relaxed) < total || uncompared > 0;
+    result.total_jobs = if result.interrupted {
+        // Filters leave jobs out: count the rows the whole run would have made.
+        suite
+            .steps
+            .iter()
+            .map(|s| s.map_or(per_step, |s| suite.columns_for(&s.test).count()))
+            .sum()
+    } else {
+        result.rows.len()
+    };
     match store_error {
         Some(e) => Err(e),
         None => Ok(result),
+    }
+}
+
+/// `derivedMetrics`, added to each prompt's named scores once its rows are in.
+async fn compute_derived_metrics(suite: &Suite, providers: &[Provider], summary: &mut Summary) {
+    for (idx, column) in suite.columns.iter().enumerate() {
+        let Some(p) = summary.per_prompt.get_mut(idx) else {
+            continue;
+        };
+        if p.rows() == 0 {
+            continue;
+        }
+        let context = serde_json::json!({
+            "promptIdx": idx,
+            "prompt": suite.prompts[column.prompt].label,
+            "provider": providers[column.provider].display_name(),
+        });
+        let rows = p.rows();
+        crate::derived::apply(
+            &suite.derived_metrics,
+            &mut p.named_scores,
+            rows,
+            &context,
+            &suite.base_dir,
+        )
+        .await;
+    }
+}
+
+/// The row of a job whose step could not be read back from the run's store.
+fn unreadable_step(suite: &Suite, step: usize, column: usize, e: SpillError) -> Row {
+    let c = suite.columns[column];
+    Row {
+        step,
+        provider: c.provider,
+        prompt: c.prompt,
+        prompt_idx: column,
+        rendered_prompt: String::new(),
+        response: None,
+        latency_ms: 0,
+        grading: None,
+        error: Some(e.to_string()),
+        outcome: Outcome::Error,
+        failure_reason: 2,
+        score: 0.0,
+        step_data: None,
     }
 }
 
@@ -288,22 +419,28 @@ struct JobContext<'a> {
     options: &'a RunOptions,
 }
 
-/// Step `step` of the suite with provider `provider_idx` and prompt `prompt_idx`.
-async fn run_job(ctx: &JobContext<'_>, step: usize, provider_idx: usize, prompt_idx: usize) -> Row {
+/// Step `test` of the suite with the provider and prompt of column `column`.
+async fn run_job(ctx: &JobContext<'_>, test: Arc<TestStep>, column: usize) -> Row {
     let JobContext {
         suite,
         providers,
         options,
         ..
     } = *ctx;
-    let provider = &providers[provider_idx];
-    let n_prompts = suite.prompts.len();
-    let prompt = &suite.prompts[prompt_idx];
+    let c = suite.columns[column];
+    let provider = &providers[c.provider];
+    // A test's `provider:` answers in the suite provider's place (the row still reports
+    // the suite's provider and column, as promptfoo's does).
+    let answering = suite
+        .test_provider_index(&test.test)
+        .and_then(|i| options.test_providers.get(i))
+        .unwrap_or(provider);
+    let prompt = &suite.prompts[c.prompt];
     let mut row = Row {
-        step,
-        provider: provider_idx,
-        prompt: prompt_idx,
-        prompt_idx: provider_idx * n_prompts + prompt_idx,
+        step: test.test_idx,
+        provider: c.provider,
+        prompt: c.prompt,
+        prompt_idx: column,
         rendered_prompt: String::new(),
         response: None,
         latency_ms: 0,
@@ -314,15 +451,15 @@ async fn run_job(ctx: &JobContext<'_>, step: usize, provider_idx: usize, prompt_
         score: 0.0,
         step_data: None,
     };
-    let test = match suite.steps.get(step) {
-        Ok(test) => test,
-        Err(e) => {
-            row.error = Some(e.to_string());
-            return row;
-        }
-    };
     row.step_data = Some(test.clone());
-    let work = evaluate(ctx, &test, prompt, prompt_idx, provider, &mut row);
+    let work = evaluate(
+        ctx,
+        &test,
+        prompt,
+        c.prompt,
+        (provider, answering),
+        &mut row,
+    );
     match options.step_timeout {
         None => work.await,
         Some(limit) => {
@@ -342,12 +479,14 @@ async fn run_job(ctx: &JobContext<'_>, step: usize, provider_idx: usize, prompt_
     row
 }
 
+/// Renders, calls and grades one row. `providers`: the column's provider (what the row
+/// and the assertions see) and the one that answers (a test's `provider:`, else the same).
 async fn evaluate(
     ctx: &JobContext<'_>,
     test: &TestStep,
     prompt: &PromptTemplate,
     prompt_idx: usize,
-    provider: &Provider,
+    (provider, answering): (&Provider, &Provider),
     row: &mut Row,
 ) {
     let (base_dir, templates, graders) = (&ctx.suite.base_dir, ctx.templates, &ctx.options.graders);
@@ -361,7 +500,7 @@ async fn evaluate(
         };
     row.rendered_prompt = rendered.clone();
     let started = Instant::now();
-    let mut response = provider.call(&rendered, &test.vars, &call_options).await;
+    let mut response = answering.call(&rendered, &test.vars, &call_options).await;
     // The provider's own figure leaves out its wait for a rate-limit slot.
     row.latency_ms = response
         .latency_ms
@@ -432,7 +571,7 @@ async fn evaluate(
         base_dir,
         rubric_prompt: test.test.options.get("rubricPrompt"),
     };
-    match grade(test, &observed, &graded, graders, templates).await {
+    match grade(test, &observed, &graded, (graders, templates), base_dir).await {
         Ok(grading) => {
             row.score = grading.score;
             if grading.pass {
@@ -716,17 +855,23 @@ async fn assertion_transform(
 }
 
 /// Runs the test's assertions on the output and combines them.
+/// Comparisons (`select-best`, `max-score`) are left for when the test's rows are all in;
+/// a test's `assertScoringFunction` then has the last word.
 async fn grade(
     test: &TestStep,
     observed: &Observed<'_>,
     graded: &assertions::model_graded::Graded<'_>,
-    graders: &crate::graders::GraderTable,
-    templates: &Templates,
+    (graders, templates): (&crate::graders::GraderTable, &Templates),
+    base_dir: &std::path::Path,
 ) -> Result<GradingResult, AssertionError> {
     let asserts = &test.test.asserts;
+    if asserts.is_empty() {
+        return Ok(GradingResult::no_assertions());
+    }
     let mut top = Vec::with_capacity(asserts.len());
     for item in asserts {
         match item {
+            AssertItem::One(a) if is_comparison(&a.kind) => {}
             AssertItem::One(a) => {
                 top.push(check_one(a, test, observed, graded, graders, templates).await?)
             }
@@ -738,7 +883,8 @@ async fn grade(
                 raw,
             } => {
                 let mut results = Vec::with_capacity(children.len());
-                for a in children {
+                // A comparison inside a set is never run (promptfoo skips it too).
+                for a in children.iter().filter(|a| !is_comparison(&a.kind)) {
                     results.push(check_one(a, test, observed, graded, graders, templates).await?);
                 }
                 // The set counts as one result carrying its children (listed after it
@@ -759,7 +905,11 @@ async fn grade(
             }
         }
     }
-    Ok(assertions::aggregate(top, test.test.threshold))
+    let mut grading = assertions::aggregate(top, test.test.threshold);
+    if let Some(spec) = &test.test.scoring_function {
+        grading = assertions::scoring::apply(spec, grading, test.test.threshold, base_dir).await;
+    }
+    Ok(grading)
 }
 
 /// Assertion values are templates too (`value: "{{expected}}"`); most are not, and are

@@ -21,6 +21,7 @@ fn spec(id: &str, config: Json) -> ProviderSpec {
         reported_id: id.into(),
         label: String::new(),
         config: config.as_object().cloned().unwrap_or_default(),
+        prompts: None,
     }
 }
 
@@ -450,6 +451,8 @@ async fn a_second_run_is_answered_from_the_cache() {
                 delay_ms: 0,
                 step_timeout: None,
                 graders: Arc::new(GraderTable::prepare(&suite, None, &shared).unwrap()),
+                test_providers: Arc::default(),
+                comparison_order: Default::default(),
             };
             let providers = Arc::new(providers);
             let result = runner::run(

@@ -20,6 +20,7 @@ fn spec(id: &str, config: Json) -> ProviderSpec {
         reported_id: id.into(),
         label: String::new(),
         config: config.as_object().cloned().unwrap_or_default(),
+        prompts: None,
     }
 }
 

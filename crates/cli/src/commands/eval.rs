@@ -264,6 +264,15 @@ fn run_suite(
         .map(|spec| Provider::new(spec.clone(), shared.clone()))
         .collect::<Result<_, _>>()
         .map_err(anyhow::Error::msg)?;
+    // Tests' `provider:` overrides are built now too, so a missing key fails before a call.
+    let test_providers: Vec<Provider> = suite
+        .test_providers
+        .iter()
+        .map(|spec| {
+            Provider::new(spec.clone(), shared.clone())
+                .map_err(|e| anyhow::anyhow!("a test's `provider: {}`: {e}", spec.id))
+        })
+        .collect::<Result<_>>()?;
 
     let mut suite = suite;
     if let Some(repeat) = args.repeat.filter(|r| *r > 1) {
@@ -289,6 +298,14 @@ fn run_suite(
             .unwrap_or(4),
         delay_ms: args.delay.or(suite.options.delay_ms).unwrap_or(0),
         step_timeout: suite.options.timeout_ms.map(Duration::from_millis),
+        test_providers: Arc::new(test_providers),
+        // promptfoo compares a test's outputs in the order its database gives them back,
+        // or, with --no-write, in the order they finished.
+        comparison_order: if args.no_write {
+            runner::ComparisonOrder::Rows
+        } else {
+            runner::ComparisonOrder::FailingFirst
+        },
     };
     let runtime_options = serde_json::json!({
         "maxConcurrency": options.concurrency,
@@ -302,7 +319,8 @@ fn run_suite(
     let providers = Arc::new(providers);
     let cancel = Arc::new(AtomicBool::new(false));
     let show_progress = !args.no_progress_bar && std::io::stderr().is_terminal();
-    let total = suite.steps.len() * providers.len() * suite.prompts.len();
+    // Jobs, including those a test's filters leave out (the runner counts those as done).
+    let total = suite.steps.len() * suite.columns.len();
     let bar = show_progress.then(|| {
         let bar = indicatif::ProgressBar::new(total as u64);
         if let Ok(style) =

@@ -24,21 +24,43 @@ pub struct GradingResult {
     pub named_score_weights: BTreeMap<String, f64>,
     /// Tokens grader models used, over all the assertions.
     pub tokens_used: crate::provider::TokenUsage,
+    /// The comparison assertion that decided last (`max-score`, or a `select-best` that
+    /// graded a row without other results), reported as `gradingResult.assertion`.
+    #[serde(default)]
+    pub assertion: Option<std::sync::Arc<serde_json::Value>>,
+    /// Scores a comparison adds to `gradingResult.namedScores` only (`max-score`'s
+    /// `maxScore`, `assertionCount`, `totalWeight`): not the row's `namedScores`.
+    #[serde(default)]
+    pub comparison_named_scores: BTreeMap<String, f64>,
+    /// `Some(pass)` when this is a `select-best` verdict standing alone (the row had no
+    /// grading: an error row): it counts as one assertion, as promptfoo counts it.
+    #[serde(default)]
+    pub bare_comparison: Option<bool>,
 }
 
-/// Combines the results of a test's assertions (in config order).
-pub fn aggregate(mut results: Vec<ComponentResult>, threshold: Option<f64>) -> GradingResult {
-    if results.is_empty() {
-        return GradingResult {
+impl GradingResult {
+    /// The verdict of a test without assertions.
+    pub fn no_assertions() -> GradingResult {
+        GradingResult {
             pass: true,
             score: 1.0,
             reason: "No assertions".into(),
-            component_results: results,
+            component_results: Vec::new(),
             named_scores: BTreeMap::new(),
             named_score_weights: BTreeMap::new(),
             tokens_used: Default::default(),
-        };
+            assertion: None,
+            comparison_named_scores: BTreeMap::new(),
+            bare_comparison: None,
+        }
     }
+}
+
+/// Combines the results of a test's assertions (in config order). No results (every
+/// assertion is a comparison, graded later, or an empty `assert-set`) is a pass with
+/// score 0, as in promptfoo; a test with no assertions at all is
+/// [`GradingResult::no_assertions`] instead.
+pub fn aggregate(mut results: Vec<ComponentResult>, threshold: Option<f64>) -> GradingResult {
     let mut total_score = 0.0;
     let mut total_weight = 0.0;
     let mut failed_reason: Option<String> = None;
@@ -109,6 +131,9 @@ pub fn aggregate(mut results: Vec<ComponentResult>, threshold: Option<f64>) -> G
         named_scores,
         named_score_weights,
         tokens_used,
+        assertion: None,
+        comparison_named_scores: BTreeMap::new(),
+        bare_comparison: None,
     }
 }
 
@@ -164,10 +189,21 @@ mod tests {
             (g.pass, g.score, g.reason.as_str()),
             (true, 1.0, "All assertions passed")
         );
-        let g = aggregate(vec![], None);
+        let g = GradingResult::no_assertions();
         assert_eq!(
             (g.pass, g.score, g.reason.as_str()),
             (true, 1.0, "No assertions")
+        );
+        // Assertions that all left the list (comparisons, an empty set) are not "none".
+        let g = aggregate(vec![], None);
+        assert_eq!(
+            (g.pass, g.score, g.reason.as_str()),
+            (true, 0.0, "All assertions passed")
+        );
+        let g = aggregate(vec![], Some(0.5));
+        assert_eq!(
+            (g.pass, g.reason.as_str()),
+            (false, "Aggregate score 0.00 < 0.5 threshold")
         );
     }
 

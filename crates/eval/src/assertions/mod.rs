@@ -4,6 +4,7 @@
 
 mod aggregate;
 pub mod classifier;
+pub mod compare;
 mod conversation;
 mod deterministic;
 mod extract;
@@ -13,6 +14,7 @@ pub mod moderation;
 mod overlap;
 mod rag;
 mod refusal;
+pub mod scoring;
 pub mod script;
 mod service;
 mod split;
@@ -69,6 +71,7 @@ const KNOWN_TYPES: &[&str] = &[
     "latency",
     "levenshtein",
     "llm-rubric",
+    "max-score",
     "meteor",
     "model-graded-closedqa",
     "model-graded-factuality",
@@ -125,6 +128,7 @@ const SUPPORTED_TYPES: &[&str] = &[
     "latency",
     "levenshtein",
     "llm-rubric",
+    "max-score",
     "model-graded-closedqa",
     "model-graded-factuality",
     "moderation",
@@ -133,6 +137,7 @@ const SUPPORTED_TYPES: &[&str] = &[
     "python",
     "regex",
     "rouge-n",
+    "select-best",
     "similar",
     "similar:cosine",
     "similar:dot",

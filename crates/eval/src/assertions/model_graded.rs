@@ -56,6 +56,7 @@ pub fn grader_role(kind: &str) -> Option<GraderRole> {
         "classifier" => Some(GraderRole::Classification),
         "moderation" => Some(GraderRole::Moderation),
         "webhook" => None,
+        "select-best" => Some(GraderRole::Text),
         other if is_model_graded(other) => Some(GraderRole::Text),
         _ => None,
     }

@@ -35,10 +35,14 @@ pub fn write(out: &mut dyn Write, cx: &Context) -> io::Result<()> {
 
     let mut csv = ::csv::WriterBuilder::new().from_writer(out);
     csv.write_record(header.iter().map(|h| escape_formula(h).into_owned()))?;
-    // Rows by step, in prompt × provider order (a row may be missing when the run was
-    // interrupted).
+    // Rows by step, in prompt × provider order (a row is missing where a test's filters
+    // leave its pair out, or the run was interrupted); a step with no rows has no line,
+    // as in promptfoo's table.
     for step_rows in cx.rows_by_step() {
         let super::StepRows { step, rows } = step_rows?;
+        if rows.iter().all(Option::is_none) {
+            continue;
+        }
         let mut record: Vec<String> = Vec::with_capacity(header.len());
         if with_description {
             record.push(step.test.description.clone().unwrap_or_default());

@@ -92,23 +92,18 @@ pub struct Slot<'a> {
     pub prompt_number: usize,
 }
 
-/// Every prompt × provider, provider-major as `promptIdx` numbers them.
+/// Every prompt × provider pair that runs, provider-major as `promptIdx` numbers them
+/// (a provider's `prompts:` filter leaves pairs out).
 pub fn slots<'a>(cx: &Context<'a>) -> Vec<Slot<'a>> {
-    let prompts = &cx.suite.prompts;
-    cx.providers
+    cx.suite
+        .columns
         .iter()
-        .flat_map(|provider| {
-            prompts
-                .iter()
-                .enumerate()
-                .map(move |(i, p)| (provider, i, p))
-        })
         .enumerate()
-        .map(|(index, (provider, i, prompt))| Slot {
+        .map(|(index, c)| Slot {
             index,
-            provider,
-            prompt,
-            prompt_number: i + 1,
+            provider: &cx.providers[c.provider],
+            prompt: &cx.suite.prompts[c.prompt],
+            prompt_number: c.prompt + 1,
         })
         .collect()
 }

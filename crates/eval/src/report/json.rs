@@ -78,17 +78,15 @@ pub fn finish<W: std::io::Write + ?Sized>(out: &mut W, cx: &Context) -> std::io:
     } = *cx;
     writeln!(out, "\n    ],")?;
     let mut prompts = Vec::new();
-    for (p_idx, provider) in providers.iter().enumerate() {
-        for (t_idx, template) in suite.prompts.iter().enumerate() {
-            let slot = p_idx * suite.prompts.len() + t_idx;
-            prompts.push(json!({
-                "id": template.id,
-                "raw": template.raw,
-                "label": template.label,
-                "provider": provider.display_name(),
-                "metrics": metrics(&summary.per_prompt[slot]),
-            }));
-        }
+    for (slot, column) in suite.columns.iter().enumerate() {
+        let template = &suite.prompts[column.prompt];
+        prompts.push(json!({
+            "id": template.id,
+            "raw": template.raw,
+            "label": template.label,
+            "provider": providers[column.provider].display_name(),
+            "metrics": metrics(&summary.per_prompt[slot]),
+        }));
     }
     writeln!(
         out,
@@ -219,7 +217,13 @@ impl Serialize for RowView<'_> {
         }
         m.serialize_entry("score", &Number(r.score))?;
         m.serialize_entry("success", &r.success())?;
-        m.serialize_entry("testCase", &TestCaseView(step))?;
+        m.serialize_entry(
+            "testCase",
+            &TestCaseView {
+                step,
+                suite: self.suite,
+            },
+        )?;
         m.serialize_entry("testIdx", &step.test_idx)?;
         let usage = r.response.as_ref().map_or(
             TokenUsage {
@@ -295,25 +299,61 @@ impl Serialize for PromptView<'_> {
     }
 }
 
-struct TestCaseView<'a>(&'a TestStep);
+struct TestCaseView<'a> {
+    step: &'a TestStep,
+    suite: &'a Suite,
+}
 
 impl Serialize for TestCaseView<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let test = &self.0.test;
+        let test = &self.step.test;
         let mut m = serializer.serialize_map(None)?;
         if let Some(d) = test.object.get("description") {
             m.serialize_entry("description", d)?;
         }
-        m.serialize_entry("vars", &self.0.vars)?;
+        m.serialize_entry("vars", &self.step.vars)?;
         if !test.asserts.is_empty() {
             let asserts: Vec<&Json> = test.asserts.iter().map(AssertItem::raw).collect();
             m.serialize_entry("assert", &asserts)?;
         }
         for (k, v) in test.object.iter().filter(|(k, _)| *k != "description") {
-            m.serialize_entry(k, v)?;
+            if k == "provider"
+                && let Some(i) = self.suite.test_provider_index(test)
+            {
+                m.serialize_entry(k, &test_provider(self.suite, i))?;
+            } else {
+                m.serialize_entry(k, v)?;
+            }
         }
         m.end()
     }
+}
+
+/// A test's `provider:` as promptfoo reports the provider it loaded: its id, label and
+/// config (with the folder it was loaded from as `basePath`), credentials redacted.
+fn test_provider(suite: &Suite, i: usize) -> Json {
+    let spec = &suite.test_providers[i];
+    let mut config: Map<String, Json> = spec
+        .config
+        .iter()
+        .map(|(k, v)| {
+            let redacted = crate::provider::cache::is_credential(k) && v.is_string();
+            let v = if redacted {
+                Json::String("[REDACTED]".into())
+            } else {
+                v.clone()
+            };
+            (k.clone(), v)
+        })
+        .collect();
+    let base = suite.base_dir.display().to_string();
+    let base = if base.is_empty() {
+        ".".to_owned()
+    } else {
+        base
+    };
+    config.insert("basePath".into(), Json::String(base));
+    json!({"id": spec.reported_id, "label": spec.label, "config": config})
 }
 
 struct MetadataView<'a> {
@@ -403,7 +443,10 @@ impl Serialize for GradingView<'_> {
         m.serialize_entry("pass", &g.pass)?;
         m.serialize_entry("score", &Number(g.score))?;
         m.serialize_entry("reason", &g.reason)?;
-        m.serialize_entry("namedScores", &scores(&g.named_scores))?;
+        // A comparison's figures (`max-score`'s `maxScore`, ...) are in the grading only.
+        let mut named = scores(&g.named_scores);
+        named.extend(scores(&g.comparison_named_scores));
+        m.serialize_entry("namedScores", &named)?;
         if !g.named_score_weights.is_empty() {
             m.serialize_entry("namedScoreWeights", &scores(&g.named_score_weights))?;
         }
@@ -411,10 +454,17 @@ impl Serialize for GradingView<'_> {
             "tokensUsed",
             &json!({ "total": 0, "prompt": 0, "completion": 0, "cached": 0, "numRequests": 0 }),
         )?;
-        if !g.component_results.is_empty() || g.reason != "No assertions" {
+        // promptfoo has no component list for a test without assertions, nor for a
+        // `select-best` verdict that stands in for an error row's grading.
+        let listed = g.bare_comparison.is_none()
+            && (!g.component_results.is_empty() || g.reason != "No assertions");
+        if listed {
             let components: Vec<ComponentView> =
                 g.component_results.iter().map(ComponentView).collect();
             m.serialize_entry("componentResults", &components)?;
+        }
+        if let Some(a) = &g.assertion {
+            m.serialize_entry("assertion", a.as_ref())?;
         }
         m.end()
     }
@@ -447,11 +497,19 @@ impl Serialize for ComponentView<'_> {
 }
 
 /// Named scores (or weights) as JSON numbers, whole ones as integers as JavaScript
-/// writes them.
+/// writes them, and `null` for the infinities and NaN a derived metric can give (JSON
+/// has no such numbers).
 fn scores(named: &std::collections::BTreeMap<String, f64>) -> Map<String, Json> {
     named
         .iter()
-        .map(|(k, v)| (k.clone(), crate::number(*v)))
+        .map(|(k, v)| {
+            let v = if v.is_finite() {
+                crate::number(*v)
+            } else {
+                Json::Null
+            };
+            (k.clone(), v)
+        })
         .collect()
 }
 
@@ -490,7 +548,7 @@ fn metrics(p: &PromptSummary) -> Json {
         .map(|(k, v)| (k.clone(), json!(v)))
         .collect();
     json!({
-        "score": p.score_sum,
+        "score": crate::number(p.score_sum),
         "testPassCount": p.pass,
         "testFailCount": p.fail,
         "testErrorCount": p.error,

@@ -112,8 +112,11 @@ impl Summary {
             }
         }
         if let Some(g) = &row.grading {
-            for c in &g.component_results {
-                if c.pass {
+            // A `select-best` verdict standing in for an error row's grading counts as
+            // one assertion (promptfoo counts every comparison verdict).
+            let bare = g.bare_comparison.into_iter();
+            for pass in g.component_results.iter().map(|c| c.pass).chain(bare) {
+                if pass {
                     p.assert_pass += 1
                 } else {
                     p.assert_fail += 1

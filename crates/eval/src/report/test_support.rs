@@ -68,30 +68,22 @@ impl Fixture {
             .iter()
             .map(|s| Provider::new(s.clone(), shared.clone()).unwrap())
             .collect();
-        let n_prompts = suite.prompts.len();
         let mut rows = Vec::new();
         for step in 0..suite.steps.len() {
-            for provider in 0..providers.len() {
-                for prompt in 0..n_prompts {
-                    let prompt_idx = provider * n_prompts + prompt;
-                    rows.push(row(
-                        &suite,
-                        step,
-                        provider,
-                        prompt,
-                        prompt_idx,
-                        outcome(step, prompt_idx),
-                    ));
-                }
+            for (prompt_idx, column) in suite.columns.iter().enumerate() {
+                rows.push(row(
+                    &suite,
+                    step,
+                    column.provider,
+                    column.prompt,
+                    prompt_idx,
+                    outcome(step, prompt_idx),
+                ));
             }
         }
         // Completion order is not test order.
         rows.reverse();
-        let run = RunResult::from_rows(
-            rows,
-            providers.len() * n_prompts,
-            Duration::from_millis(1234),
-        );
+        let run = RunResult::from_rows(rows, suite.columns.len(), Duration::from_millis(1234));
         let summary = run.summary.clone();
         Fixture {
             suite,

@@ -60,10 +60,7 @@ const TOP: &[(&str, Support)] = &[
     ("sharing", Inert("promptops never uploads results")),
     ("nunjucksFilters", Yes),
     ("env", Yes),
-    (
-        "derivedMetrics",
-        No("these metrics are not computed or reported"),
-    ),
+    ("derivedMetrics", Yes),
     ("extensions", No("these hooks do not run")),
     ("metadata", Yes),
     (
@@ -82,21 +79,15 @@ const TOP: &[(&str, Support)] = &[
 const TEST: &[(&str, Support)] = &[
     ("description", Yes),
     ("vars", Yes),
-    ("provider", No("the test runs with the suite's providers")),
-    (
-        "providers",
-        No("the test runs with every provider (no filter)"),
-    ),
-    ("prompts", No("the test runs with every prompt (no filter)")),
+    ("provider", Yes),
+    ("providers", Yes),
+    ("prompts", Yes),
     (
         "providerOutput",
         No("the providers are called instead of grading this output"),
     ),
     ("assert", Yes),
-    (
-        "assertScoringFunction",
-        No("the test is scored by the default weighted average"),
-    ),
+    ("assertScoringFunction", Yes),
     ("options", Yes),
     ("threshold", Yes),
     ("metadata", Yes),
@@ -160,7 +151,7 @@ const PROVIDER: &[(&str, Support)] = &[
     ("id", Yes),
     ("label", Yes),
     ("config", Yes),
-    ("prompts", No("the provider runs every prompt (no filter)")),
+    ("prompts", Yes),
     (
         "transform",
         No("the provider's answers are used untransformed"),
@@ -655,7 +646,7 @@ mod tests {
         assert!(
             json_reported
                 .iter()
-                .any(|u| u.location == "c.json: tests[0].provider"),
+                .any(|u| u.location == "c.json: tests[0].providerOutput"),
             "{json_reported:?}"
         );
     }

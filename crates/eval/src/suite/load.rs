@@ -187,7 +187,7 @@ fn from_config_audited(
         .collect();
 
     let prompts = match config.get("prompts") {
-        None | Some(Json::Null) => vec![inline_prompt("{{prompt}}".into(), None)],
+        None | Some(Json::Null) => vec![inline_prompt("{{prompt}}".into(), None, None)],
         Some(value) => resolve_prompts(value, &base_dir, &file, library)?,
     };
     if prompts.is_empty() {
@@ -205,6 +205,8 @@ fn from_config_audited(
         }
     };
     let providers = resolve_providers(providers_value, &file)?;
+    let columns = super::filters::columns(&providers, &prompts);
+    let derived_metrics = crate::derived::parse(config.get("derivedMetrics"), &file)?;
 
     let templates = super::SuiteTemplates {
         filters: nunjucks_filters(config.get("nunjucksFilters"), &base_dir, &file)?,
@@ -234,8 +236,13 @@ fn from_config_audited(
     write_redacted(&config, &mut text, skip);
     let config_json = serde_json::value::RawValue::from_string(text)
         .map_err(|e| err(path, format!("cannot keep the config: {e}")))?;
-    let (steps, var_names) =
-        load_steps(config, tests.as_ref(), &base_dir, &file, &mut unsupported)?;
+    let known = super::test_cases::Known {
+        prompts: &prompts,
+        providers: &providers,
+        columns: &columns,
+        file: &file,
+    };
+    let loaded = load_steps(config, tests.as_ref(), &base_dir, &known, &mut unsupported)?;
     let config_echo = ConfigEcho {
         config: config_json,
         tests,
@@ -247,12 +254,16 @@ fn from_config_audited(
         description,
         prompts,
         providers,
-        steps,
+        columns,
+        test_providers: loaded.test_providers,
+        test_provider_keys: loaded.test_provider_keys,
+        derived_metrics,
+        steps: loaded.steps,
         options,
         env,
         templates,
         config_echo,
-        var_names,
+        var_names: loaded.var_names,
         ignored_keys,
         unsupported: unsupported.into_vec(),
     })
@@ -355,12 +366,15 @@ fn read_data_tree(path: &Path) -> Result<DataTree, SuiteError> {
     Ok(DataTree::Yaml(node))
 }
 
-fn inline_prompt(raw: String, label: Option<String>) -> PromptTemplate {
+/// A prompt written in the config (`ref_id`: the `id` of a prompt object, which
+/// `prompts:` filters can name).
+fn inline_prompt(raw: String, label: Option<String>, ref_id: Option<String>) -> PromptTemplate {
     let label = label.unwrap_or_else(|| raw.clone());
     PromptTemplate {
         id: sha256_hex(&label),
         raw,
         label,
+        ref_id,
         registry: None,
         function: None,
         config: Map::new(),
@@ -403,6 +417,7 @@ fn registry_prompt(
         id: sha256_hex(&label),
         raw,
         label,
+        ref_id: None,
         registry: Some(registry.clone()),
         function: None,
         config: Map::new(),
@@ -440,24 +455,27 @@ fn resolve_prompts(
     file: &str,
     library: Option<&dyn PromptLibrary>,
 ) -> Result<Vec<PromptTemplate>, SuiteError> {
-    type Entry = (String, Option<String>, Map<String, Json>);
+    // (raw, label, config, id)
+    type Entry = (String, Option<String>, Map<String, Json>, Option<String>);
     let entries: Vec<Entry> = match value {
-        Json::String(s) => vec![(s.clone(), None, Map::new())],
+        Json::String(s) => vec![(s.clone(), None, Map::new(), None)],
         Json::Array(items) => items
             .iter()
             .enumerate()
             .map(|(i, item)| match item {
-                Json::String(s) => Ok((s.clone(), None, Map::new())),
+                Json::String(s) => Ok((s.clone(), None, Map::new(), None)),
                 Json::Object(o) => {
                     let raw = o.get("raw").or_else(|| o.get("id")).and_then(Json::as_str);
+                    let text = |k: &str| o.get(k).and_then(Json::as_str).map(str::to_owned);
                     match raw {
                         Some(raw) => Ok((
                             raw.to_owned(),
-                            o.get("label").and_then(Json::as_str).map(str::to_owned),
+                            text("label"),
                             o.get("config")
                                 .and_then(Json::as_object)
                                 .cloned()
                                 .unwrap_or_default(),
+                            text("id"),
                         )),
                         None => Err(err_at(
                             format!("{file}: prompts[{i}]"),
@@ -473,7 +491,14 @@ fn resolve_prompts(
             .collect::<Result<_, _>>()?,
         Json::Object(map) => map
             .iter()
-            .map(|(raw, label)| (raw.clone(), label.as_str().map(str::to_owned), Map::new()))
+            .map(|(raw, label)| {
+                (
+                    raw.clone(),
+                    label.as_str().map(str::to_owned),
+                    Map::new(),
+                    None,
+                )
+            })
             .collect(),
         _ => {
             return Err(err_at(
@@ -483,12 +508,12 @@ fn resolve_prompts(
         }
     };
     let mut out = Vec::new();
-    for (raw, label, config) in entries {
+    for (raw, label, config, ref_id) in entries {
         let start = out.len();
         if let Some(id) = raw.strip_prefix(REGISTRY_SCHEME) {
             out.push(registry_prompt(id, label, library, file)?);
         } else if !looks_like_path(&raw) {
-            out.push(inline_prompt(raw, label));
+            out.push(inline_prompt(raw, label, ref_id));
         } else {
             let relative = raw.strip_prefix("file://").unwrap_or(&raw);
             // `prompt.js:name`, `prompt.py:name` (a glob's every match gets the name).
@@ -496,7 +521,8 @@ fn resolve_prompts(
             let matched = expand_path(base, relative);
             if matched.is_empty() {
                 if super::path_glob::has_magic(relative) {
-                    out.push(inline_prompt(raw.clone(), label));
+                    // promptfoo keeps the entry's own fields for a glob that matched nothing.
+                    out.push(inline_prompt(raw.clone(), label, ref_id));
                     continue;
                 }
                 return Err(err_at(
@@ -584,7 +610,7 @@ fn function_prompt(
             name: name.to_owned(),
             language,
         })),
-        ..inline_prompt(source, Some(label))
+        ..inline_prompt(source, Some(label), None)
     })
 }
 
@@ -637,14 +663,14 @@ fn prompts_from_file(
             None if is_json => format!("{shown}: {raw}"),
             None => format!("{shown}: {}", raw.chars().take(80).collect::<String>()),
         };
-        return Ok(vec![inline_prompt(raw, Some(label))]);
+        return Ok(vec![inline_prompt(raw, Some(label), None)]);
     }
     if name.ends_with(".md") || name.ends_with(".j2") {
         let label = match label {
             Some(l) => l.to_owned(),
             None => format!("{shown}: {}...", text.chars().take(50).collect::<String>()),
         };
-        return Ok(vec![inline_prompt(text, Some(label))]);
+        return Ok(vec![inline_prompt(text, Some(label), None)]);
     }
     // A `.txt` (or other text) file holds prompts separated by lines of `---`.
     let mut out = Vec::new();
@@ -659,7 +685,7 @@ fn prompts_from_file(
             Some(l) => format!("{l}: {shown}: {raw}"),
             None => format!("{shown}: {raw}"),
         };
-        out.push(inline_prompt(raw, Some(label)));
+        out.push(inline_prompt(raw, Some(label), None));
     };
     for line in text.lines() {
         if line.trim() == "---" {
@@ -701,6 +727,7 @@ pub fn provider_spec(item: &Json) -> Result<ProviderSpec, String> {
             reported_id: reported_string_id(id),
             label: String::new(),
             config: Map::new(),
+            prompts: None,
         },
         Json::Object(o) => {
             let Some(id) = o.get("id").and_then(Json::as_str) else {
@@ -720,12 +747,27 @@ pub fn provider_spec(item: &Json) -> Result<ProviderSpec, String> {
                     .unwrap_or_default()
                     .to_owned(),
                 config,
+                prompts: match o.get("prompts") {
+                    None | Some(Json::Null) => None,
+                    Some(v) => Some(reference_list(v).ok_or(
+                        "`prompts` lists the prompts this provider runs (labels or ids), e.g. `prompts: [intro]`",
+                    )?),
+                },
             }
         }
         _ => return Err("a provider is an id string or `{id, label, config}`".into()),
     };
     crate::provider::check_id(&spec.id)?;
     Ok(spec)
+}
+
+/// A list of prompt or provider references (strings).
+pub(super) fn reference_list(value: &Json) -> Option<Vec<String>> {
+    value
+        .as_array()?
+        .iter()
+        .map(|v| v.as_str().map(str::to_owned))
+        .collect()
 }
 
 /// promptfoo reports `openai:chat:m` as `openai:m` and `anthropic:messages:m` as `anthropic:m`.

@@ -3,6 +3,7 @@
 //! `docs/research/promptfoo-compat.md` for the semantics followed).
 
 mod file_vars;
+mod filters;
 mod keys;
 mod load;
 mod path_glob;
@@ -11,6 +12,7 @@ mod refs;
 mod steps;
 mod test_cases;
 
+pub use filters::{Column, prompt_ref_matches, provider_ref_matches};
 pub use load::{
     ConfigEcho, ConfigFile, from_json, load, load_with, provider_spec, read_config, read_suite,
 };
@@ -38,6 +40,9 @@ pub struct PromptTemplate {
     pub label: String,
     /// SHA-256 of the label (promptfoo's `promptId`).
     pub id: String,
+    /// The `id` written on an inline prompt object (`{id: greet, raw: ...}`): with the
+    /// label, what `prompts:` filters match (promptfoo gives file prompts none).
+    pub ref_id: Option<String>,
     /// A promptops prompt file (`promptops://<id>`): rendered with its declared variables
     /// (defaults, types, required ones), its template or messages.
     pub registry: Option<Arc<RegistryPrompt>>,
@@ -91,6 +96,9 @@ pub struct ProviderSpec {
     pub reported_id: String,
     pub label: String,
     pub config: Map<String, Json>,
+    /// The prompts this provider runs (`prompts:` on a provider entry: labels, ids or
+    /// `group:*` patterns); `None` runs every prompt.
+    pub prompts: Option<Vec<String>>,
 }
 
 /// An assertion or a group of them (`assert-set`).
@@ -131,6 +139,16 @@ pub struct MergedTest {
     /// The merged test object without `vars` and `assert` (kept apart, above);
     /// with them it is promptfoo's `testCase`.
     pub object: Map<String, Json>,
+    /// `prompts:` — the prompts the test runs with (labels, ids or patterns); `None`: all.
+    pub prompts: Option<Vec<String>>,
+    /// `providers:` — the providers the test runs with (ids, labels or patterns); `None`: all.
+    pub providers: Option<Vec<String>>,
+    /// `provider:` — the provider that answers this test's rows instead of the suite's
+    /// (an id or `{id, label, config}`, as written).
+    pub provider: Option<Json>,
+    /// `assertScoringFunction:` — `file://scoring.js[:fn]` or `.py[:fn]`, which scores
+    /// the test from its named scores and assertion results.
+    pub scoring_function: Option<String>,
 }
 
 impl TestStep {
@@ -179,6 +197,15 @@ pub struct Suite {
     pub description: Option<String>,
     pub prompts: Vec<PromptTemplate>,
     pub providers: Vec<ProviderSpec>,
+    /// Every provider × prompt pair that runs, provider-major: a row's `promptIdx` is
+    /// its index here (a provider's `prompts:` filter leaves pairs out, as in promptfoo).
+    pub columns: Vec<Column>,
+    /// The providers tests name in `provider:` (each once), built beside the suite's.
+    pub test_providers: Vec<ProviderSpec>,
+    /// Where each `provider:` spec (as compact JSON) is in `test_providers`.
+    pub test_provider_keys: std::collections::HashMap<String, usize>,
+    /// `derivedMetrics`, computed from each prompt's named scores after the run.
+    pub derived_metrics: Vec<crate::derived::DerivedMetric>,
     /// Kept off the heap (see [`Steps`]): read one with `steps.get(i)`.
     pub steps: Steps,
     pub options: EvaluateOptions,

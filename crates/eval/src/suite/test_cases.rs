@@ -4,10 +4,11 @@
 
 use super::keys::Place;
 use super::load::{err_at, expand_path, read_data_file_audited};
-use super::{AssertItem, MergedTest, Steps, SuiteError, TestStep};
+use super::{AssertItem, MergedTest, PromptTemplate, ProviderSpec, Steps, SuiteError, TestStep};
 use crate::assertions::{self, Assertion};
 use crate::spill::Spill;
 use serde_json::{Map, Value as Json};
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -17,13 +18,32 @@ struct RawTest {
     location: String,
 }
 
+/// What tests are checked against: the suite's prompts and providers (`prompts:` and
+/// `providers:` must name some), and the config file, for messages.
+pub(super) struct Known<'a> {
+    pub prompts: &'a [PromptTemplate],
+    pub providers: &'a [ProviderSpec],
+    pub columns: &'a [super::Column],
+    pub file: &'a str,
+}
+
+/// A suite's steps, with what was gathered while making them.
+pub(super) struct Loaded {
+    pub steps: Steps,
+    pub var_names: Vec<String>,
+    /// The distinct `provider:` overrides of the tests, and where each spec is.
+    pub test_providers: Vec<ProviderSpec>,
+    pub test_provider_keys: HashMap<String, usize>,
+}
+
 pub(super) fn load_steps(
     mut config: Map<String, Json>,
     tests_apart: Option<&Spill>,
     base: &Path,
-    file: &str,
+    known: &Known<'_>,
     unsupported: &mut super::UnsupportedKeys,
-) -> Result<(Steps, Vec<String>), SuiteError> {
+) -> Result<Loaded, SuiteError> {
+    let file = known.file;
     let mut default_test = match config.get("defaultTest") {
         None | Some(Json::Null) => Map::new(),
         Some(Json::Object(o)) => o.clone(),
@@ -58,6 +78,7 @@ pub(super) fn load_steps(
         .and_then(Json::as_u64)
         .unwrap_or(1)
         .max(1) as usize;
+    check_references(&default_test, known, &format!("{file}: defaultTest"))?;
     let mut builder = StepBuilder {
         steps: Steps::new(),
         tests: 0,
@@ -72,6 +93,9 @@ pub(super) fn load_steps(
                 "1" | "true" | "yes" | "yup" | "yeppers"
             )
         }),
+        known,
+        test_providers: Vec::new(),
+        test_provider_keys: HashMap::new(),
     };
     // Tests are taken one at a time, from the config (whose items are dropped as they
     // are taken) or straight from their files, so no second copy of a large suite is built.
@@ -101,7 +125,91 @@ pub(super) fn load_steps(
             location: format!("{file}: tests"),
         })?;
     }
-    Ok((builder.steps, builder.var_names))
+    Ok(Loaded {
+        steps: builder.steps,
+        var_names: builder.var_names,
+        test_providers: builder.test_providers,
+        test_provider_keys: builder.test_provider_keys,
+    })
+}
+
+/// A test's own `prompts:` and `providers:` must each name something that exists
+/// (promptfoo refuses the config otherwise), and be lists.
+fn check_references(
+    test: &Map<String, Json>,
+    known: &Known<'_>,
+    location: &str,
+) -> Result<(), SuiteError> {
+    if let Some(refs) = reference_key(test, "prompts", location)? {
+        for r in &refs {
+            if !known
+                .prompts
+                .iter()
+                .any(|p| super::prompt_ref_matches(r, p))
+            {
+                let mut names: Vec<&str> = known
+                    .prompts
+                    .iter()
+                    .flat_map(|p| std::iter::once(p.label.as_str()).chain(p.ref_id.as_deref()))
+                    .collect();
+                names.sort_unstable();
+                names.dedup();
+                return Err(err_at(
+                    format!("{location}.prompts"),
+                    format!(
+                        "references prompt \"{r}\" which does not exist. Available prompts: [{}]",
+                        names.join(", ")
+                    ),
+                ));
+            }
+        }
+    }
+    if let Some(refs) = reference_key(test, "providers", location)? {
+        for r in &refs {
+            if !known
+                .providers
+                .iter()
+                .any(|p| super::provider_ref_matches(r, p))
+            {
+                let names: Vec<String> = known
+                    .providers
+                    .iter()
+                    .map(|p| {
+                        if p.label.is_empty() || p.label == p.reported_id {
+                            p.reported_id.clone()
+                        } else {
+                            format!("{} ({})", p.label, p.reported_id)
+                        }
+                    })
+                    .collect();
+                return Err(err_at(
+                    format!("{location}.providers"),
+                    format!(
+                        "references provider \"{r}\" which does not exist. Available providers: {}",
+                        names.join(", ")
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `prompts:` or `providers:` of a test: absent, or a list of strings.
+fn reference_key(
+    test: &Map<String, Json>,
+    key: &str,
+    location: &str,
+) -> Result<Option<Vec<String>>, SuiteError> {
+    match test.get(key) {
+        None | Some(Json::Null) => Ok(None),
+        Some(v) => super::load::reference_list(v).map(Some).ok_or_else(|| {
+            err_at(
+                format!("{location}.{key}"),
+                format!("`{key}` must be a list of names (labels or ids), e.g. `{key}: [intro]`"),
+            )
+        }),
+    }
 }
 
 /// Turns config tests into steps as they are read.
@@ -117,11 +225,15 @@ struct StepBuilder<'a> {
     /// Lists of strings and `file://` globs expand into combinations (unless
     /// `PROMPTFOO_DISABLE_VAR_EXPANSION` is set).
     expand_vars: bool,
+    known: &'a Known<'a>,
+    test_providers: Vec<ProviderSpec>,
+    test_provider_keys: HashMap<String, usize>,
 }
 
 impl StepBuilder<'_> {
     fn add(&mut self, test: RawTest) -> Result<(), SuiteError> {
         self.tests += 1;
+        check_references(&test.value, self.known, &test.location)?;
         let mut merged = merge_default(&self.default_test, test.value);
         let vars = match merged.shift_remove("vars") {
             Some(Json::Object(v)) => v,
@@ -134,6 +246,20 @@ impl StepBuilder<'_> {
             }
         };
         let shared = Arc::new(MergedTest::from_object(merged, &test.location)?);
+        if let Some(spec) = &shared.provider {
+            let key = spec.to_string();
+            if !self.test_provider_keys.contains_key(&key) {
+                let built = super::provider_spec(spec)
+                    .map_err(|m| err_at(format!("{}.provider", test.location), m))?;
+                self.test_provider_keys
+                    .insert(key, self.test_providers.len());
+                self.test_providers.push(built);
+            }
+        }
+        if let Some(f) = &shared.scoring_function {
+            check_scoring_function(f, self.base, &test.location)?;
+        }
+        check_comparisons(&shared, self.known, &test.location)?;
         let repeat = shared
             .options
             .get("repeat")
@@ -193,6 +319,19 @@ impl MergedTest {
             .get("description")
             .and_then(Json::as_str)
             .map(str::to_owned);
+        let prompts = reference_key(&object, "prompts", location)?;
+        let providers = reference_key(&object, "providers", location)?;
+        let provider = object.get("provider").filter(|p| !p.is_null()).cloned();
+        let scoring_function = match object.get("assertScoringFunction") {
+            None | Some(Json::Null) => None,
+            Some(Json::String(s)) if !s.is_empty() => Some(s.clone()),
+            Some(_) => {
+                return Err(err_at(
+                    format!("{location}.assertScoringFunction"),
+                    "`assertScoringFunction` names a function file: `file://scoring.js[:name]` or `file://scoring.py[:name]`",
+                ));
+            }
+        };
         object
             .entry("options")
             .or_insert_with(|| Json::Object(Map::new()));
@@ -205,8 +344,81 @@ impl MergedTest {
             threshold,
             options,
             object,
+            prompts,
+            providers,
+            provider,
+            scoring_function,
         })
     }
+}
+
+/// A test with `select-best` or `max-score` must give them something to compare: two
+/// outputs or more (promptfoo stops the whole run otherwise) and, for `max-score`, other
+/// assertions to score them by.
+fn check_comparisons(
+    test: &MergedTest,
+    known: &Known<'_>,
+    location: &str,
+) -> Result<(), SuiteError> {
+    let kinds: Vec<&str> = test
+        .asserts
+        .iter()
+        .filter_map(|a| match a {
+            AssertItem::One(a) if assertions::compare::is_comparison(&a.kind) => {
+                Some(a.kind.as_str())
+            }
+            _ => None,
+        })
+        .collect();
+    let Some(first) = kinds.first() else {
+        return Ok(());
+    };
+    let outputs = known
+        .columns
+        .iter()
+        .filter(|c| {
+            super::filters::prompt_allowed(&known.prompts[c.prompt], test.prompts.as_deref())
+                && super::filters::provider_allowed(
+                    &known.providers[c.provider],
+                    test.providers.as_deref(),
+                )
+        })
+        .count();
+    if outputs < 2 {
+        return Err(err_at(
+            location,
+            format!(
+                "{first} compares a test's outputs across prompts and providers, but this test runs with {outputs} prompt × provider pair{}; it needs two or more",
+                if outputs == 1 { "" } else { "s" }
+            ),
+        ));
+    }
+    let others = test.asserts.iter().any(|a| match a {
+        AssertItem::One(a) => !assertions::compare::is_comparison(&a.kind),
+        AssertItem::Set { .. } => true,
+    });
+    if kinds.contains(&"max-score") && !others {
+        return Err(err_at(
+            location,
+            "max-score requires at least one other assertion (besides max-score or select-best) to aggregate scores from",
+        ));
+    }
+    Ok(())
+}
+
+/// `assertScoringFunction` must name a JavaScript or Python file that exists (promptfoo
+/// loads it before the run and stops when it cannot).
+fn check_scoring_function(spec: &str, base: &Path, location: &str) -> Result<(), SuiteError> {
+    let at = format!("{location}.assertScoringFunction");
+    let (path, _) = crate::assertions::scoring::split_spec(spec).map_err(|m| err_at(&at, m))?;
+    let full = base.join(path);
+    if !full.is_file() {
+        return Err(err_at(
+            at,
+            format!("{spec}: no such file (relative to {})", base.display()),
+        ));
+    }
+    Ok(())
 }
 
 /// One item of a `tests:` list: a test, or a path to a file of tests.
@@ -701,6 +913,19 @@ fn parse_assertion(item: &Json, at: &str) -> Result<Assertion, SuiteError> {
             at,
             format!("assertion type `{type_name}` is not supported by promptops eval yet"),
         ));
+    }
+    match base {
+        "select-best" if !o.get("value").is_some_and(Json::is_string) => {
+            return Err(err_at(
+                at,
+                "select-best needs a `value`: the criterion the grader picks the best output by",
+            ));
+        }
+        "max-score" => {
+            assertions::compare::check_max_score_value(o.get("value"))
+                .map_err(|m| err_at(at, m))?;
+        }
+        _ => {}
     }
     let mut a = Assertion::new(type_name, o.get("value").cloned());
     a.raw = Arc::new(item.clone());

@@ -166,7 +166,7 @@ fn last_line(text: &str) -> Option<&str> {
 
 /// Calls the code with `args`: inline code's `main`, or a file's function (`default`
 /// unless the reference names one).
-async fn call_with(
+pub(crate) async fn call_with(
     code: &str,
     args: Vec<Json>,
     default: &str,
