@@ -56,7 +56,13 @@ pub(super) fn pos_of(m: &Marker) -> Pos {
 
 /// [`parse`] within `limits`.
 pub fn parse_within(source: &str, limits: &Limits, findings: &mut Findings) -> Option<Node> {
-    build(source, limits, findings, None)
+    build(
+        Parser::new_from_str(source),
+        source.len(),
+        limits,
+        findings,
+        None,
+    )
 }
 
 /// A list of the top-level mapping whose items are handed over one by one as they are
@@ -77,24 +83,49 @@ pub fn parse_diverting(
     findings: &mut Findings,
     divert: Divert<'_>,
 ) -> Option<Node> {
-    build(source, limits, findings, Some(divert))
+    build(
+        Parser::new_from_str(source),
+        source.len(),
+        limits,
+        findings,
+        Some(divert),
+    )
 }
 
-fn build(
-    source: &str,
+/// [`parse_diverting`] over characters as they are read (a file through a reader), so
+/// not even the text of a large document is held at once; `source_len` is its size in
+/// bytes, which the alias budget is measured against.
+pub fn parse_chars_diverting(
+    chars: impl Iterator<Item = char>,
+    source_len: usize,
+    limits: &Limits,
+    findings: &mut Findings,
+    divert: Divert<'_>,
+) -> Option<Node> {
+    build(
+        Parser::new_from_iter(chars),
+        source_len,
+        limits,
+        findings,
+        Some(divert),
+    )
+}
+
+fn build<'input, T: granit_parser::BorrowedInput<'input>>(
+    mut parser: Parser<'input, T>,
+    source_len: usize,
     limits: &Limits,
     findings: &mut Findings,
     divert: Option<Divert<'_>>,
 ) -> Option<Node> {
     let mut builder = Builder {
-        alias_budget: limits.alias_budget(source.len()),
+        alias_budget: limits.alias_budget(source_len),
         alias_ratio: limits.alias_ratio,
-        source_len: source.len(),
+        source_len,
         max_bytes: limits.max_bytes,
         divert,
         ..Builder::default()
     };
-    let mut parser = Parser::new_from_str(source);
     let mut documents = 0usize;
     while let Some(next) = parser.next_event() {
         let (event, span) = match next {

@@ -9,7 +9,7 @@
 mod build;
 mod scalar;
 
-pub use build::{Divert, Limits, NODE_BYTES, parse_diverting, parse_within};
+pub use build::{Divert, Limits, NODE_BYTES, parse_chars_diverting, parse_diverting, parse_within};
 
 use crate::diagnostic::{Findings, Pos};
 

@@ -73,7 +73,11 @@ pub fn read_suite(path: &Path) -> Result<ConfigFile, SuiteError> {
     if display.ends_with(".json") {
         return read_data_file(path).map(ConfigFile::from);
     }
-    let text = read_text(path).map_err(|e| err(path, format!("cannot read: {e}")))?;
+    // Read as the parser goes: a suite of 100,000 inline tests is never one string either.
+    let cannot_read = |e: std::io::Error| err(path, format!("cannot read: {e}"));
+    let file = std::fs::File::open(path).map_err(cannot_read)?;
+    let size = file.metadata().map_err(cannot_read)?.len() as usize;
+    let mut chars = FileChars::new(std::io::BufReader::new(file));
     let mut findings = Findings::new(&display);
     let mut tests = Spill::new();
     // Each test is looked at for unsupported keys (with their positions) as it is
@@ -99,9 +103,17 @@ pub fn read_suite(path: &Path) -> Result<ConfigFile, SuiteError> {
             key: "tests",
             take: &mut take,
         };
-        yaml::parse_diverting(&text, &yaml::Limits::default(), &mut findings, divert)
+        yaml::parse_chars_diverting(
+            &mut chars,
+            size,
+            &yaml::Limits::default(),
+            &mut findings,
+            divert,
+        )
     };
-    drop(text);
+    if let Some(e) = chars.error.take() {
+        return Err(cannot_read(e));
+    }
     if let Some(d) = findings.as_slice().iter().find(|d| d.is_error()) {
         return Err(SuiteError {
             location: format!("{}:{}:{}", d.path, d.line, d.column),
@@ -118,6 +130,97 @@ pub fn read_suite(path: &Path) -> Result<ConfigFile, SuiteError> {
         tests: (!tests.is_empty()).then_some(tests),
         audit: Some(audit.into_vec()),
     })
+}
+
+/// A file's characters as they are read, in chunks; bytes that are not UTF-8 become
+/// U+FFFD, as [`read_text`] gives them. A read error ends the characters and is kept in
+/// `error` for the caller.
+struct FileChars<R> {
+    reader: R,
+    /// Bytes read but not decoded yet (a sequence cut by the chunk's end).
+    pending: Vec<u8>,
+    decoded: Vec<char>,
+    at: usize,
+    done: bool,
+    error: Option<std::io::Error>,
+}
+
+impl<R: std::io::Read> FileChars<R> {
+    const CHUNK: usize = 64 * 1024;
+
+    fn new(reader: R) -> FileChars<R> {
+        FileChars {
+            reader,
+            pending: Vec::new(),
+            decoded: Vec::new(),
+            at: 0,
+            done: false,
+            error: None,
+        }
+    }
+
+    fn refill(&mut self) {
+        let start = self.pending.len();
+        self.pending.resize(start + Self::CHUNK, 0);
+        let read = match self.reader.read(&mut self.pending[start..]) {
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => 0,
+            Err(e) => {
+                self.error = Some(e);
+                self.done = true;
+                0
+            }
+        };
+        self.pending.truncate(start + read);
+        if read == 0 && self.error.is_none() {
+            self.done = true;
+        }
+        let end = if self.done {
+            self.pending.len()
+        } else {
+            complete_prefix(&self.pending)
+        };
+        self.decoded = String::from_utf8_lossy(&self.pending[..end])
+            .chars()
+            .collect();
+        self.pending.drain(..end);
+        self.at = 0;
+    }
+}
+
+impl<R: std::io::Read> Iterator for FileChars<R> {
+    type Item = char;
+    fn next(&mut self) -> Option<char> {
+        loop {
+            if let Some(c) = self.decoded.get(self.at) {
+                self.at += 1;
+                return Some(*c);
+            }
+            if self.done {
+                return None;
+            }
+            self.refill();
+        }
+    }
+}
+
+/// How many of `bytes` to decode now: all but a UTF-8 sequence the next read may finish.
+fn complete_prefix(bytes: &[u8]) -> usize {
+    let end = bytes.len();
+    for back in 1..=end.min(3) {
+        let b = bytes[end - back];
+        if b & 0xC0 == 0x80 {
+            continue; // a continuation byte: look further back for the sequence's start
+        }
+        let needs = match b {
+            0xF0.. => 4,
+            0xE0.. => 3,
+            0xC0.. => 2,
+            _ => 1,
+        };
+        return if back < needs { end - back } else { end };
+    }
+    end
 }
 
 /// A promptfoo suite from its config as read by [`read_suite`] (or any config tree).
@@ -937,6 +1040,37 @@ fn write_map<'a>(entries: impl Iterator<Item = (&'a String, &'a Json)>, out: &mu
 
 #[cfg(test)]
 mod tests {
+    /// Gives at most `step` bytes a read, so sequences are cut anywhere.
+    struct Trickle<'a> {
+        bytes: &'a [u8],
+        step: usize,
+    }
+
+    impl std::io::Read for Trickle<'_> {
+        fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+            let n = self.step.min(out.len()).min(self.bytes.len());
+            out[..n].copy_from_slice(&self.bytes[..n]);
+            self.bytes = &self.bytes[n..];
+            Ok(n)
+        }
+    }
+
+    proptest::proptest! {
+        /// Characters read in pieces are what decoding the whole file gives, invalid
+        /// UTF-8 included, wherever the reads cut it.
+        #[test]
+        fn file_chars_decode_like_the_whole_file(
+            bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200),
+            text in "\\PC{0,40}",
+            step in 1usize..9,
+        ) {
+            let mut all = text.into_bytes();
+            all.extend(&bytes);
+            let read: String = FileChars::new(Trickle { bytes: &all, step }).collect();
+            proptest::prop_assert_eq!(read, String::from_utf8_lossy(&all).into_owned());
+        }
+    }
+
     use super::*;
 
     #[test]
