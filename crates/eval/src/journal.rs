@@ -51,8 +51,25 @@ pub fn path_for(output: &Path) -> PathBuf {
 /// What identifies a run: the config file's bytes and the run's shape (cases, prompts ×
 /// providers, their ids). Resuming a different run would mix its rows into this one.
 pub fn fingerprint(config_file: &Path, shape: &str) -> std::io::Result<String> {
-    let bytes = std::fs::read(config_file)?;
-    let mut text = promptops_core::canonical::sha256_hex(&bytes);
+    // Hashed as it is read: a suite's file can be tens of MB.
+    use std::io::Read;
+    let mut file = File::open(config_file)?;
+    let mut digest = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
+    let mut chunk = vec![0; 64 * 1024];
+    loop {
+        match file.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => digest.update(&chunk[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    let mut text: String = digest
+        .finish()
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
     text.push('/');
     text.push_str(shape);
     Ok(promptops_core::canonical::sha256_hex(text))
