@@ -410,3 +410,67 @@ fn llm_rubric_values_and_rubric_prompts_come_from_files() {
         text(&o)
     );
 }
+
+#[test]
+fn vars_computed_by_function_files_reach_the_prompt_and_the_report_keeps_the_path() {
+    let dir = TempDir::new().unwrap();
+    let d = dir.path();
+    let Some((_mock, port)) = mock_llm::mock_or_skip(d) else {
+        return;
+    };
+    // promptfoo calls `(varName, prompt, vars, provider)` of a JavaScript file and
+    // `get_var(var_name, prompt, vars)` of a Python one, and takes `output`.
+    write(
+        d,
+        "vars/topic.js",
+        "module.exports = (name, prompt, vars, provider) => ({ output: `${name}=${vars.city.toUpperCase()} via ${provider.id} (${prompt.length})` });\n",
+    );
+    write(
+        d,
+        "vars/get.py",
+        "def get_var(var_name, prompt, other_vars):\n    return {'output': '  ' + var_name + ' from ' + other_vars['city'] + ' ' + str('{{' in prompt) + '\\n'}\n\n\
+         def broken(var_name, prompt, other_vars):\n    return {'error': 'no database'}\n",
+    );
+    write(
+        d,
+        "vars/empty.js",
+        "module.exports = () => ({ output: '' });\n",
+    );
+    write(
+        d,
+        "promptfooconfig.yaml",
+        &format!(
+            "prompts:\n  - 'ECHO:{{{{ topic }}}}|{{{{ note }}}}'\n\
+             providers:\n  - id: openai:chat:mock-model\n    config: {{apiBaseUrl: 'http://127.0.0.1:{port}/v1', apiKey: sk-test}}\n\
+             tests:\n  - vars: {{city: oslo, topic: file://vars/topic.js, note: file://vars/get.py}}\n\
+             \x20 - vars: {{city: rome, topic: x, note: 'file://vars/get.py:broken'}}\n\
+             \x20 - vars: {{city: rome, topic: file://vars/empty.js, note: y}}\n"
+        ),
+    );
+    let (o, report) = eval(d);
+    let rows = rows_by_prompt(&report);
+    assert_eq!(
+        rows[0]["response"]["output"],
+        "topic=OSLO via openai:chat:mock-model (27)|note from oslo True",
+        "{}",
+        text(&o)
+    );
+    assert_eq!(rows[0]["vars"]["topic"], "file://vars/topic.js");
+    let error = |i: usize| rows[i]["error"].as_str().unwrap_or_default().to_owned();
+    assert!(error(1).contains("no database"), "{}", error(1));
+    assert!(error(2).contains("{ output: string }"), "{}", error(2));
+
+    // A function file that does not exist is refused before any call, with the var named.
+    write(
+        d,
+        "promptfooconfig.yaml",
+        "prompts: ['{{ topic }}']\nproviders: [echo]\ntests:\n  - vars: {topic: file://vars/typo.py}\n",
+    );
+    let o = promptops(d, &["eval", "-c", "promptfooconfig.yaml"]);
+    assert_ne!(o.status.code(), Some(0));
+    let said = text(&o);
+    assert!(
+        said.contains("vars.topic") && said.contains("does not exist"),
+        "{said}"
+    );
+}

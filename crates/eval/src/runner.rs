@@ -3,6 +3,7 @@
 //! number of tests, and rows are kept in completion order (as promptfoo writes them).
 
 mod comparisons;
+mod function_vars;
 
 pub use comparisons::ComparisonOrder;
 
@@ -603,15 +604,18 @@ async fn prompt_for_row<'t>(
     base_dir: &std::path::Path,
 ) -> Result<(String, Cow<'t, Map<String, Json>>), String> {
     let mut config = Cow::Borrowed(&prompt.config);
+    // Vars computed by function files run first, for this prompt.
+    let with_functions = function_vars::computed(test, prompt, provider, base_dir).await?;
+    let rendering = with_functions.as_ref().unwrap_or(test);
     let rendered = match &prompt.function {
-        None => render_prompt(prompt, test, compiled.0, compiled.1)?,
+        None => render_prompt(prompt, rendering, compiled.0, compiled.1)?,
         Some(function) => {
             let (text, returned) =
-                call_prompt_function(function, prompt, test, provider, base_dir).await?;
+                call_prompt_function(function, prompt, rendering, provider, base_dir).await?;
             if let Some(returned) = returned {
                 config.to_mut().extend(returned);
             }
-            render_function_output(&text, test, compiled.0)?
+            render_function_output(&text, rendering, compiled.0)?
         }
     };
     if config.is_empty() {

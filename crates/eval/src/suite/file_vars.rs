@@ -5,8 +5,10 @@
 //! - `.yaml`/`.yml` files are parsed and passed as compact JSON text;
 //! - other text files (`.txt`, `.md`, `.json`, …) are passed as their text, trimmed
 //!   (bytes that are not UTF-8 become U+FFFD, as Node's reader makes them);
-//! - functions (`.js`, `.py`, …), PDFs and media are refused at load time with the
-//!   reason, never passed on as a path.
+//! - function files (`.js`/`.ts` and their module variants, `.py`) are only checked
+//!   here (the file must exist); they run for each prompt at render time
+//!   (`runner::function_vars`), since promptfoo passes them the prompt;
+//! - PDFs and media are refused at load time with the reason, never passed on as a path.
 //!
 //! The step's `vars` keep the `file://` string (the report shows it, as promptfoo's does);
 //! the loaded values go to rendering only.
@@ -73,6 +75,13 @@ impl FileVars {
                 loaded.insert(name.clone(), hit.clone());
                 continue;
             }
+            if function_file(value).is_some() {
+                check_function_file(base, path).map_err(|message| super::SuiteError {
+                    location: format!("{location}.vars.{name}"),
+                    message,
+                })?;
+                continue;
+            }
             let value = load_one(base, path).map_err(|message| super::SuiteError {
                 location: format!("{location}.vars.{name}"),
                 message,
@@ -84,24 +93,51 @@ impl FileVars {
     }
 }
 
-const FUNCTIONS: &[&str] = &["js", "cjs", "mjs", "ts", "mts", "cts", "py", "rb"];
+/// Extensions whose files compute a var (promptfoo's `isJavascriptFile`, and `.py`).
+const FUNCTIONS: &[&str] = &["js", "cjs", "mjs", "ts", "mts", "cts", "py"];
+
+/// Whether a var value names a function file (`file://x.js`, `file://x.py:get_var`), which
+/// runs when the prompt is rendered rather than when the suite is loaded.
+pub(crate) fn function_file(value: &Json) -> Option<&str> {
+    let path = value.as_str()?.strip_prefix("file://")?;
+    let file_part = path.rsplit_once(':').map_or(path, |(f, _)| f);
+    let extension = Path::new(file_part)
+        .extension()?
+        .to_string_lossy()
+        .to_lowercase();
+    FUNCTIONS.contains(&extension.as_str()).then_some(path)
+}
 const MEDIA: &[&str] = &[
     "pdf", "png", "jpg", "jpeg", "gif", "webp", "bmp", "tif", "tiff", "svg", "mp3", "wav", "ogg",
     "flac", "mp4", "webm", "mov",
 ];
 
+/// A function file must exist when the suite is loaded (`file://x.py:fn` names a function
+/// in `x.py`), so a typo is reported before any call is made.
+fn check_function_file(base: &Path, path: &str) -> Result<(), String> {
+    let file_part =
+        path.rsplit_once(':').map_or(
+            path,
+            |(f, name)| {
+                if name.contains(['/', '\\']) { path } else { f }
+            },
+        );
+    let full = base.join(file_part);
+    if full.is_file() {
+        Ok(())
+    } else {
+        Err(format!(
+            "`file://{path}`: {} does not exist; vars computed by a function file need the file beside the config",
+            full.display()
+        ))
+    }
+}
+
 fn load_one(base: &Path, path: &str) -> Result<Json, String> {
-    // `file://x.py:fn` names a function in the file.
-    let file_part = path.split_once(':').map_or(path, |(f, _)| f);
-    let extension = Path::new(file_part)
+    let extension = Path::new(path)
         .extension()
         .map(|e| e.to_string_lossy().to_lowercase())
         .unwrap_or_default();
-    if FUNCTIONS.contains(&extension.as_str()) {
-        return Err(format!(
-            "`file://{path}`: vars computed by a function file (.{extension}) are not supported yet; give the value, or a text, JSON or YAML file"
-        ));
-    }
     if MEDIA.contains(&extension.as_str()) {
         return Err(format!(
             "`file://{path}`: .{extension} vars (PDF text, images and media as data) are not supported yet"
@@ -169,11 +205,36 @@ mod tests {
     }
 
     #[test]
-    fn functions_media_and_missing_files_are_refused_with_the_var_named() {
+    fn function_files_are_left_for_rendering_and_must_exist() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("get.py"),
+            "def get_var(n, p, v):\n    return {'output': n}\n",
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("notes.rb"), "  ruby is read as text \n").unwrap();
+        let vars =
+            json!({ "a": "file://get.py:get_var", "b": "file://get.py", "c": "file://notes.rb" });
+        let loaded = FileVars::default()
+            .load(vars.as_object().unwrap(), dir.path(), "t")
+            .unwrap();
+        assert!(!loaded.contains_key("a") && !loaded.contains_key("b"));
+        assert_eq!(
+            loaded["c"], "ruby is read as text",
+            "promptfoo reads .rb vars as text"
+        );
+        assert_eq!(function_file(&vars["a"]), Some("get.py:get_var"));
+        assert_eq!(function_file(&json!("file://x.mjs")), Some("x.mjs"));
+        assert_eq!(function_file(&json!("file://x.txt")), None);
+        assert_eq!(function_file(&json!("x.py")), None);
+    }
+
+    #[test]
+    fn missing_function_files_media_and_missing_files_are_refused_with_the_var_named() {
         let dir = tempfile::tempdir().unwrap();
         for (value, says) in [
-            ("file://get.py:get_var", "function file"),
-            ("file://make.js", "function file"),
+            ("file://get.py:get_var", "does not exist"),
+            ("file://make.js", "does not exist"),
             ("file://scan.pdf", "not supported"),
             ("file://missing.txt", "cannot read"),
         ] {
