@@ -381,11 +381,12 @@ fn file_vars_render_as_their_files_and_globs_expand_into_tests() {
         assert!(output.ends_with(&format!("Article: {body}")), "{output}");
     }
 
-    // A function file is refused at load time, naming the var; never sent as a path.
+    // A PDF is refused at load time, naming the var; never sent as a path.
+    write(d, "scan.pdf", "%PDF-1.4");
     write(
         d,
         "fn.yaml",
-        "prompts: ['{{v}}']\nproviders: [echo]\ntests:\n  - vars:\n      v: file://make.py:get_var\n",
+        "prompts: ['{{v}}']\nproviders: [echo]\ntests:\n  - vars:\n      v: file://scan.pdf\n",
     );
     let o = promptops(d, &["eval", "-c", "fn.yaml"]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
@@ -470,16 +471,20 @@ fn keys_promptfoo_acts_on_that_are_not_supported_yet_are_said_once_with_their_pl
         "promptfooconfig.yaml",
         "prompts: ['Hi {{n}}']\nproviders:\n  - id: echo\n    prompts: ['Hi {{n}}']\n\
          derivedMetrics:\n  - name: ratio\n    value: 1 / 2\n\
-         defaultTest:\n  options:\n    storeOutputAs: last\n\
+         defaultTest:\n  options:\n    factuality: {subset: 1}\n\
          tests:\n  - vars: {n: 1}\n  - vars: {n: 2}\n    prompts: ['Hi {{n}}']\n  - vars: {n: 3}\n    prompts: ['Hi {{n}}']\n  - file://more.yaml\n",
     );
-    write(d, "more.yaml", "- vars: {n: 4}\n  providerOutput: canned\n");
+    write(
+        d,
+        "more.yaml",
+        "- vars: {n: 4}\n  options: {factuality: {subset: 0}}\n",
+    );
     let o = promptops(d, &["eval", "-c", "promptfooconfig.yaml"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let said = String::from_utf8_lossy(&o.stderr);
     for line in [
-        "promptfooconfig.yaml:10:5: `storeOutputAs` (a test's options) is not supported",
-        "more.yaml:2:3: `providerOutput` (a test) is not supported",
+        "promptfooconfig.yaml:10:5: `factuality` (a test's options) is not supported",
+        "(and 1 more places)",
     ] {
         assert!(said.contains(line), "{line}\n{said}");
     }

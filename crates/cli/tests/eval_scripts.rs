@@ -474,3 +474,77 @@ fn vars_computed_by_function_files_reach_the_prompt_and_the_report_keeps_the_pat
         "{said}"
     );
 }
+
+#[test]
+fn transform_vars_stored_outputs_given_outputs_and_provider_transforms_run_as_in_promptfoo() {
+    let dir = TempDir::new().unwrap();
+    let d = dir.path();
+    let Some((_mock, port)) = mock_llm::mock_or_skip(d) else {
+        return;
+    };
+    write(
+        d,
+        "transform.py",
+        "def get_transform(output, context):\n    return output.upper() + '!'\n\n\
+         def shout_vars(vars, context):\n    return {'topic': vars['topic'].upper()}\n",
+    );
+    // Outcomes, outputs and reported vars here are promptfoo 0.123.1's for this config.
+    write(
+        d,
+        "promptfooconfig.yaml",
+        &format!(
+            "prompts: ['ECHO:{{{{ topic }}}}|{{{{ previous }}}}']\n\
+             providers:\n  - id: openai:chat:mock-model\n    delay: 1\n    transform: output.trim() + '#'\n    config: {{apiBaseUrl: 'http://127.0.0.1:{port}/v1', apiKey: dummy}}\n\
+             defaultTest: {{vars: {{previous: none}}}}\n\
+             outputPath: [from-config.json, from-config.csv]\n\
+             tests:\n\
+             \x20 - vars: {{topic: owls}}\n    options: {{transformVars: '({{ ...vars, topic: vars.topic + \"-x\" }})', storeOutputAs: previous}}\n\
+             \x20 - vars: {{topic: cats}}\n\
+             \x20 - vars: {{topic: dogs}}\n    providerOutput: given answer\n\
+             \x20 - vars: {{topic: bats}}\n    options: {{transform: file://transform.py}}\n\
+             \x20 - vars: {{topic: rats}}\n    options: {{transformVars: 'file://transform.py:shout_vars'}}\n\
+             \x20 - vars: {{topic: bad}}\n    options: {{transformVars: '\"not an object\"'}}\n"
+        ),
+    );
+    // No `-o`: the config's `outputPath` is written.
+    let o = promptops(d, &["eval", "-c", "promptfooconfig.yaml"]);
+    let report: Value = serde_json::from_str(
+        &std::fs::read_to_string(d.join("from-config.json"))
+            .unwrap_or_else(|e| panic!("no report ({e}): {}", text(&o))),
+    )
+    .unwrap();
+    assert!(d.join("from-config.csv").is_file());
+    let rows = rows_by_prompt(&report);
+    let seen: Vec<(String, String)> = rows
+        .iter()
+        .take(5)
+        .map(|r| {
+            (
+                r["vars"]["topic"].as_str().unwrap_or_default().to_owned(),
+                r["response"]["output"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+            )
+        })
+        .collect();
+    let expected = [
+        ("owls-x", "owls-x|none#"),
+        ("cats", "cats|owls-x|none##"),
+        ("dogs", "given answer#"),
+        ("bats", "BATS|OWLS-X|NONE##!"),
+        ("RATS", "RATS|owls-x|none##"),
+    ];
+    let expected: Vec<(String, String)> = expected
+        .iter()
+        .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
+        .collect();
+    assert_eq!(seen, expected, "{}", text(&o));
+    // The stored output renders but the report keeps the test's own vars.
+    assert_eq!(rows[1]["vars"]["previous"], "none");
+    let error = rows[5]["error"].as_str().unwrap_or_default();
+    assert!(
+        error.contains("transformVars must return an object"),
+        "{error}"
+    );
+}

@@ -222,6 +222,7 @@ mod tests {
             failure_reason: 2,
             score: 0.0,
             step_data: None,
+            vars: None,
         }
     }
 

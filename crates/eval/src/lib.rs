@@ -21,6 +21,18 @@ pub(crate) fn number(x: f64) -> serde_json::Value {
     promptops_core::yaml::number_json(x)
 }
 
+/// JavaScript's truthiness of a JSON value (`if (x)` in promptfoo's code).
+pub(crate) fn js_truthy(value: &serde_json::Value) -> bool {
+    use serde_json::Value as Json;
+    match value {
+        Json::Null => false,
+        Json::Bool(b) => *b,
+        Json::Number(n) => n.as_f64().is_some_and(|x| x != 0.0 && !x.is_nan()),
+        Json::String(s) => !s.is_empty(),
+        Json::Array(_) | Json::Object(_) => true,
+    }
+}
+
 /// JavaScript's `String(number)` for the numbers reasons print (`5`, `0.75`, `1e-7`).
 pub(crate) fn js_number(x: f64) -> String {
     if x.is_finite() && x.fract() == 0.0 && x.abs() < 1e21 {

@@ -4,6 +4,7 @@
 
 mod comparisons;
 mod function_vars;
+mod step_vars;
 
 pub use comparisons::ComparisonOrder;
 
@@ -63,6 +64,10 @@ pub struct Row {
     /// promptfoo counts a row with no output as a failure whose `failureReason` stays 0.
     pub failure_reason: u8,
     pub score: f64,
+    /// The vars the row ran with when they are not its step's (`transformVars`, outputs
+    /// kept by `storeOutputAs`); reports show these.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vars: Option<Map<String, Json>>,
     /// The step itself, while the row is fresh from the run (not stored: a row read back
     /// from the run's store looks its step up by number).
     #[serde(skip)]
@@ -202,7 +207,9 @@ pub async fn run(
     let total = suite.steps.len() * per_step;
     let next = Arc::new(AtomicUsize::new(0));
     let done = Arc::new(AtomicUsize::new(0));
-    let concurrency = if options.delay_ms > 0 {
+    // A delay paces one call at a time, and `storeOutputAs` hands outputs to later
+    // tests: both run serially, as in promptfoo.
+    let concurrency = if options.delay_ms > 0 || suite.steps.store_outputs() {
         1
     } else {
         options.concurrency.max(1)
@@ -233,6 +240,7 @@ pub async fn run(
     let finished = Arc::new(finished);
     // Rows of tests with comparisons, by step, until the test's last row is in.
     let held: Arc<Mutex<HashMap<usize, Vec<Row>>>> = Arc::default();
+    let registers: Arc<step_vars::Registers> = Arc::default();
 
     let mut workers = Vec::with_capacity(concurrency);
     for _ in 0..concurrency {
@@ -248,6 +256,7 @@ pub async fn run(
             options.clone(),
             held.clone(),
         );
+        let registers = registers.clone();
         workers.push(tokio::spawn(async move {
             loop {
                 if cancel.load(Ordering::Relaxed) {
@@ -266,6 +275,7 @@ pub async fn run(
                     templates: &templates,
                     providers: &providers,
                     options: &options,
+                    registers: &registers,
                 };
                 let row = match suite.steps.get(step) {
                     Ok(test) if !suite.column_allowed(&test.test, suite.columns[column]) => {
@@ -276,10 +286,15 @@ pub async fn run(
                     Ok(test) => run_job(&ctx, test, column).await,
                     Err(e) => unreadable_step(&suite, step, column, e),
                 };
-                // As in promptfoo, the delay follows calls only, not cache hits.
+                // As in promptfoo, the delay follows calls only, not cache hits; a
+                // provider's own `delay` wins over the run's.
                 let cached = row.response.as_ref().is_some_and(|r| r.cached);
-                if options.delay_ms > 0 && !cached {
-                    tokio::time::sleep(Duration::from_millis(options.delay_ms)).await;
+                let delay_ms = providers[suite.columns[column].provider]
+                    .spec
+                    .delay_ms
+                    .unwrap_or(options.delay_ms);
+                if delay_ms > 0 && !cached {
+                    tokio::time::sleep(Duration::from_millis(delay_ms)).await;
                 }
                 let compared = match row
                     .step_data
@@ -409,6 +424,7 @@ fn unreadable_step(suite: &Suite, step: usize, column: usize, e: SpillError) -> 
         failure_reason: 2,
         score: 0.0,
         step_data: None,
+        vars: None,
     }
 }
 
@@ -418,6 +434,8 @@ struct JobContext<'a> {
     templates: &'a Templates,
     providers: &'a [Provider],
     options: &'a RunOptions,
+    /// Outputs kept by `storeOutputAs` for later tests.
+    registers: &'a step_vars::Registers,
 }
 
 /// Step `test` of the suite with the provider and prompt of column `column`.
@@ -451,8 +469,19 @@ async fn run_job(ctx: &JobContext<'_>, test: Arc<TestStep>, column: usize) -> Ro
         failure_reason: 2,
         score: 0.0,
         step_data: None,
+        vars: None,
     };
     row.step_data = Some(test.clone());
+    let test = match step_vars::prepared(test, ctx.registers, &suite.base_dir).await {
+        Ok((prepared, reported)) => {
+            row.vars = reported;
+            prepared
+        }
+        Err(e) => {
+            row.error = Some(e);
+            return row;
+        }
+    };
     let work = evaluate(
         ctx,
         &test,
@@ -501,7 +530,19 @@ async fn evaluate(
         };
     row.rendered_prompt = rendered.clone();
     let started = Instant::now();
-    let mut response = answering.call(&rendered, &test.vars, &call_options).await;
+    // A test's `providerOutput` is graded in place of an answer: no call is made.
+    let mut response = match test
+        .test
+        .object
+        .get("providerOutput")
+        .filter(|o| crate::js_truthy(o))
+    {
+        Some(given) => crate::provider::Response {
+            output: Some(given.clone()),
+            ..Default::default()
+        },
+        None => answering.call(&rendered, &test.vars, &call_options).await,
+    };
     // The provider's own figure leaves out its wait for a rate-limit slot.
     row.latency_ms = response
         .latency_ms
@@ -518,31 +559,45 @@ async fn evaluate(
         row.response = Some(response);
         return;
     };
-    // `postprocess` is the older name of `transform` (promptfoo reads either).
-    let transform = test
+    // The provider's `transform`, then the test's (`postprocess` is its older name).
+    let test_transform = test
         .test
         .options
         .get("transform")
         .filter(|t| !t.is_null())
-        .or_else(|| test.test.options.get("postprocess"));
-    let output = match transform {
-        Some(Json::String(code)) => {
-            let context = serde_json::json!({"vars": test.vars, "prompt": rendered});
-            match assertions::script::transform(code, &output, &context, base_dir).await {
-                Ok(transformed) => {
-                    // Reports show the transformed output, as promptfoo's do.
-                    response.output = Some(transformed.clone());
-                    transformed
-                }
-                Err(e) => {
-                    row.error = Some(format!("Transform failed: {e}"));
-                    row.response = Some(response);
-                    return;
-                }
+        .or_else(|| test.test.options.get("postprocess"))
+        .and_then(Json::as_str);
+    let transforms = provider
+        .spec
+        .transform
+        .as_deref()
+        .into_iter()
+        .chain(test_transform);
+    let mut output = output;
+    for code in transforms {
+        let context = serde_json::json!({"vars": test.vars, "prompt": rendered});
+        match assertions::script::run_transform(
+            code,
+            assertions::script::Input::Output,
+            &output,
+            &context,
+            base_dir,
+        )
+        .await
+        {
+            // Reports show the transformed output, as promptfoo's do.
+            Ok(transformed) => {
+                response.output = Some(transformed.clone());
+                output = transformed;
+            }
+            Err(e) => {
+                row.error = Some(format!("Transform failed: {e}"));
+                row.response = Some(response);
+                return;
             }
         }
-        _ => output,
-    };
+    }
+    step_vars::store_output(test, &output, ctx.registers);
     let output_text = match &output {
         Json::String(s) => s.clone(),
         other => other.to_string(),

@@ -17,6 +17,7 @@ fn spec(id: &str, config: Json) -> ProviderSpec {
         label: String::new(),
         config: config.as_object().cloned().unwrap_or_default(),
         prompts: None,
+        ..Default::default()
     }
 }
 

@@ -121,11 +121,10 @@ fn run_all(
     project_config: Option<&Path>,
     registry: Registry,
 ) -> Result<Outcome> {
-    let kinds = args
-        .output
+    // Checked before anything runs; a config's `outputPath` is checked when it is loaded.
+    args.output
         .iter()
-        .map(|path| report::Kind::from_path(path))
-        .collect::<Result<Vec<_>, _>>()?;
+        .try_for_each(|path| report::Kind::from_path(path).map(drop))?;
     // Read before any output file is created: `-o` may name the baseline file itself.
     let baseline = args.baseline.as_deref().map(Baseline::load).transpose()?;
     let project = Project::load(project_config, args.suite.as_deref())?;
@@ -157,8 +156,14 @@ fn run_all(
                 .iter()
                 .map(|o| with_infix(o, &g.prompt_id))
                 .collect(),
+            // A config's `outputPath` stands in for `-o`, as in promptfoo.
+            _ if args.output.is_empty() => p.suite.output_path.clone(),
             _ => args.output.clone(),
         };
+        let kinds = outputs
+            .iter()
+            .map(|path| report::Kind::from_path(path))
+            .collect::<Result<Vec<_>, _>>()?;
         let baseline = if several { None } else { baseline.as_ref() };
         let verdict = run_suite(
             p.suite,

@@ -98,11 +98,6 @@ fn is_reasoning(config: &Map<String, Json>, deployment: &str) -> bool {
         || (name.contains("grok") && name.contains("reasoning"))
 }
 
-/// JavaScript truthiness, for keys promptfoo copies only when truthy.
-fn truthy(v: &Json) -> bool {
-    !matches!(v, Json::Null | Json::Bool(false)) && v.as_str() != Some("")
-}
-
 /// promptfoo's Azure `getOpenAiBody`, less MCP, callbacks and file:// tools.
 fn body(
     shared: &Shared,
@@ -112,7 +107,7 @@ fn body(
 ) -> Result<Map<String, Json>, String> {
     let mut messages = chat_prompt::openai_messages(prompt)?;
     if let (Some(system), Json::Array(list)) = (
-        config.get("systemPrompt").filter(|s| truthy(s)),
+        config.get("systemPrompt").filter(|s| crate::js_truthy(s)),
         &mut messages,
     ) {
         let message = serde_json::json!({ "role": "system", "content": system });
@@ -182,7 +177,7 @@ fn body(
     ] {
         match config.get(key) {
             Some(Json::Array(a)) if key == "tools" && a.is_empty() => {}
-            Some(v) if truthy(v) => {
+            Some(v) if crate::js_truthy(v) => {
                 body.insert(key.into(), v.clone());
             }
             _ => {}

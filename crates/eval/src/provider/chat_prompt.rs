@@ -86,7 +86,7 @@ pub fn gemini_contents(
             .collect(),
         _ if items.is_some_and(|a| {
             a.iter()
-                .all(|i| truthy(&i["role"]) && truthy(&i["content"]))
+                .all(|i| crate::js_truthy(&i["role"]) && crate::js_truthy(&i["content"]))
         }) =>
         {
             items
@@ -134,17 +134,6 @@ pub fn gemini_contents(
     }
     let system = (!system_parts.is_empty()).then(|| json!({ "parts": system_parts }));
     Ok((Json::Array(turns), system))
-}
-
-/// JavaScript truthiness of a JSON value.
-fn truthy(v: &Json) -> bool {
-    match v {
-        Json::Null => false,
-        Json::Bool(b) => *b,
-        Json::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
-        Json::String(s) => !s.is_empty(),
-        _ => true,
-    }
 }
 
 /// Already Gemini `contents`: turns with a `parts` list of objects (a `text` in them is a

@@ -429,14 +429,19 @@ fn mistral_body(config: &Map<String, Json>, model: &str, messages: Json) -> Map<
             body.insert(key.into(), v.clone());
         }
     }
-    let truthy = |v: &Json| !matches!(v, Json::Null | Json::Bool(false)) && v.as_str() != Some("");
-    if let Some(v) = config.get("tool_choice").filter(|v| truthy(v)) {
+    if let Some(v) = config.get("tool_choice").filter(|v| crate::js_truthy(v)) {
         body.insert("tool_choice".into(), v.clone());
     }
     if let Some(v) = config.get("parallel_tool_calls") {
-        body.insert("parallel_tool_calls".into(), Json::Bool(truthy(v)));
+        body.insert(
+            "parallel_tool_calls".into(),
+            Json::Bool(crate::js_truthy(v)),
+        );
     }
-    if let Some(v) = config.get("response_format").filter(|v| truthy(v)) {
+    if let Some(v) = config
+        .get("response_format")
+        .filter(|v| crate::js_truthy(v))
+    {
         body.insert("response_format".into(), v.clone());
     }
     body

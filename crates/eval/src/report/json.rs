@@ -238,7 +238,7 @@ impl Serialize for RowView<'_> {
             .map(|g| g.tokens_used)
             .unwrap_or_default();
         m.serialize_entry("tokenUsage", &UsageView(usage, graders))?;
-        m.serialize_entry("vars", &step.vars)?;
+        m.serialize_entry("vars", r.vars.as_ref().unwrap_or(&step.vars))?;
         let http = r
             .response
             .as_ref()

@@ -169,6 +169,7 @@ fn row(
         failure_reason: 0,
         score: 0.0,
         step_data: None,
+        vars: None,
     };
     match outcome {
         Outcome::Pass => {

@@ -234,6 +234,7 @@ mod tests {
             },
             outcome,
             step_data: None,
+            vars: None,
         }
     }
 

@@ -105,7 +105,7 @@ fn split_function(path: &str) -> (&str, &str) {
 /// The var's value from a function's answer, with promptfoo's refusals: an `error` is
 /// the row's error; a missing or empty `output` is refused; Python's is trimmed.
 fn output_of(answer: &Json, path: &str, trim: bool) -> Result<String, String> {
-    if let Some(error) = answer.get("error").filter(|e| truthy(e)) {
+    if let Some(error) = answer.get("error").filter(|e| crate::js_truthy(e)) {
         let error = error
             .as_str()
             .map_or_else(|| error.to_string(), str::to_owned);
@@ -115,24 +115,13 @@ fn output_of(answer: &Json, path: &str, trim: bool) -> Result<String, String> {
         Some(Json::String(s)) if !s.is_empty() => {
             Ok(if trim { s.trim().to_owned() } else { s.clone() })
         }
-        Some(other) if truthy(other) && !trim => Ok(other.to_string()),
-        Some(other) if truthy(other) => {
+        Some(other) if crate::js_truthy(other) && !trim => Ok(other.to_string()),
+        Some(other) if crate::js_truthy(other) => {
             Err(format!("{path}: `output` must be a string, got {other}"))
         }
         _ => Err(format!(
             "Expected {path} to return {{ output: string }} but got {answer}; return an object whose `output` is the var's text"
         )),
-    }
-}
-
-/// JavaScript truthiness of a JSON value.
-fn truthy(value: &Json) -> bool {
-    match value {
-        Json::Null => false,
-        Json::Bool(b) => *b,
-        Json::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
-        Json::String(s) => !s.is_empty(),
-        Json::Array(_) | Json::Object(_) => true,
     }
 }
 

@@ -196,6 +196,7 @@ mod tests {
             label: label.to_owned(),
             config: Map::new(),
             prompts: prompts.map(|p| p.iter().map(|s| (*s).to_owned()).collect()),
+            ..Default::default()
         }
     }
 

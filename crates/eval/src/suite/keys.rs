@@ -56,7 +56,7 @@ const TOP: &[(&str, Support)] = &[
     ("tests", Yes),
     ("scenarios", Yes),
     ("defaultTest", Yes),
-    ("outputPath", No("results are written only where `-o` says")),
+    ("outputPath", Yes),
     ("sharing", Inert("promptops never uploads results")),
     ("nunjucksFilters", Yes),
     ("env", Yes),
@@ -82,10 +82,7 @@ const TEST: &[(&str, Support)] = &[
     ("provider", Yes),
     ("providers", Yes),
     ("prompts", Yes),
-    (
-        "providerOutput",
-        No("the providers are called instead of grading this output"),
-    ),
+    ("providerOutput", Yes),
     ("assert", Yes),
     ("assertScoringFunction", Yes),
     ("options", Yes),
@@ -98,11 +95,8 @@ const TEST_OPTIONS: &[(&str, Support)] = &[
     ("suffix", Yes),
     ("postprocess", Yes),
     ("transform", Yes),
-    ("transformVars", No("the vars are used as written")),
-    (
-        "storeOutputAs",
-        No("the output is not kept as a var for later tests"),
-    ),
+    ("transformVars", Yes),
+    ("storeOutputAs", Yes),
     ("rubricPrompt", Yes),
     ("provider", Yes),
     (
@@ -117,7 +111,9 @@ const TEST_OPTIONS: &[(&str, Support)] = &[
     ("disableDefaultAsserts", Yes),
     (
         "runSerially",
-        Inert("the order of calls changes no verdict here (no test reads another's output)"),
+        Inert(
+            "the order of calls changes no verdict here: a suite with `storeOutputAs` runs every call in order anyway",
+        ),
     ),
     ("repeat", Yes),
 ];
@@ -152,14 +148,8 @@ const PROVIDER: &[(&str, Support)] = &[
     ("label", Yes),
     ("config", Yes),
     ("prompts", Yes),
-    (
-        "transform",
-        No("the provider's answers are used untransformed"),
-    ),
-    (
-        "delay",
-        No("no pause between this provider's calls (`--delay` pauses after every call)"),
-    ),
+    ("transform", Yes),
+    ("delay", Yes),
     (
         "env",
         No("the provider reads the suite's `env` and the process environment"),
@@ -646,7 +636,7 @@ mod tests {
         assert!(
             json_reported
                 .iter()
-                .any(|u| u.location == "c.json: tests[0].providerOutput"),
+                .any(|u| u.location == "c.json: tests[0].options.factuality"),
             "{json_reported:?}"
         );
     }
@@ -657,7 +647,7 @@ mod tests {
             let mut f = Findings::new("c.yaml");
             (
                 yaml::parse(
-                    "providers:\n  - openai:gpt-4o:\n      transform: output\n",
+                    "providers:\n  - openai:gpt-4o:\n      env: {OPENAI_API_KEY: x}\n",
                     &mut f,
                 )
                 .unwrap(),
@@ -670,7 +660,7 @@ mod tests {
         assert_eq!(out.len(), 1);
         assert_eq!(
             (out[0].location.as_str(), out[0].key),
-            ("c.yaml:3:7", "transform")
+            ("c.yaml:3:7", "env")
         );
     }
 }

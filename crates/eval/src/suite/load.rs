@@ -321,6 +321,7 @@ fn from_config_audited(
         Some(Json::Object(m)) => m.clone(),
         _ => Map::new(),
     };
+    let output_path = output_path(config.get("outputPath"), &file)?;
     // The report echoes the config; keep it as redacted text now, before the tests are
     // taken out of it, so no second tree of a large suite is ever built.
     let mut text = String::with_capacity(4096);
@@ -369,7 +370,32 @@ fn from_config_audited(
         var_names: loaded.var_names,
         ignored_keys,
         unsupported: unsupported.into_vec(),
+        output_path,
     })
+}
+
+/// `outputPath`: the report files written when the command line names none (a path or a
+/// list, relative to the current folder as in promptfoo).
+fn output_path(value: Option<&Json>, file: &str) -> Result<Vec<PathBuf>, SuiteError> {
+    let refused = || SuiteError {
+        location: format!("{file}: outputPath"),
+        message: "`outputPath` is a report file or a list of them, e.g. `outputPath: results.json`"
+            .into(),
+    };
+    match value {
+        None | Some(Json::Null) => Ok(Vec::new()),
+        Some(Json::String(p)) if !p.is_empty() => Ok(vec![PathBuf::from(p)]),
+        Some(Json::Array(items)) => items
+            .iter()
+            .map(|i| {
+                i.as_str()
+                    .filter(|p| !p.is_empty())
+                    .map(PathBuf::from)
+                    .ok_or_else(refused)
+            })
+            .collect(),
+        Some(_) => Err(refused()),
+    }
 }
 
 pub(super) fn err(path: &Path, message: impl Into<String>) -> SuiteError {
@@ -831,7 +857,26 @@ pub fn provider_spec(item: &Json) -> Result<ProviderSpec, String> {
             label: String::new(),
             config: Map::new(),
             prompts: None,
+            transform: None,
+            delay_ms: None,
         },
+        // promptfoo's provider map: `- openai:gpt-4o: {config: ...}` (its own `id` wins).
+        Json::Object(o) if !o.contains_key("id") && o.len() == 1 => {
+            let (id, options) = o.iter().next().expect("one entry");
+            let mut options = match options {
+                Json::Object(options) => options.clone(),
+                Json::Null => Map::new(),
+                _ => {
+                    return Err(format!(
+                        "`{id}:` takes the provider's options, e.g. `{id}: {{config: {{...}}}}`"
+                    ));
+                }
+            };
+            options
+                .entry("id")
+                .or_insert_with(|| Json::String(id.clone()));
+            return provider_spec(&Json::Object(options));
+        }
         Json::Object(o) => {
             let Some(id) = o.get("id").and_then(Json::as_str) else {
                 return Err("a provider object needs an `id`, e.g. `{id: openai:gpt-4o-mini, config: {...}}`".into());
@@ -855,6 +900,15 @@ pub fn provider_spec(item: &Json) -> Result<ProviderSpec, String> {
                     Some(v) => Some(reference_list(v).ok_or(
                         "`prompts` lists the prompts this provider runs (labels or ids), e.g. `prompts: [intro]`",
                     )?),
+                },
+                transform: match o.get("transform") {
+                    None | Some(Json::Null) => None,
+                    Some(Json::String(code)) if !code.trim().is_empty() => Some(code.clone()),
+                    Some(_) => return Err("`transform` is JavaScript code (e.g. `output.trim()`) or `file://transform.js[:fn]` / `file://transform.py[:fn]`".into()),
+                },
+                delay_ms: match o.get("delay") {
+                    None | Some(Json::Null) => None,
+                    Some(d) => Some(d.as_u64().ok_or("`delay` is the pause after each call in milliseconds, e.g. `delay: 500`")?),
                 },
             }
         }
@@ -1162,5 +1216,36 @@ mod tests {
         assert_eq!(suite.prompts[2].config["temperature"], 0.2);
         assert_eq!(split_function_name("a:b/c.js"), ("a:b/c.js", ""));
         assert_eq!(split_function_name("p.TS:fn"), ("p.TS", "fn"));
+    }
+}
+
+#[cfg(test)]
+mod provider_entries {
+    use super::provider_spec;
+    use serde_json::json;
+
+    #[test]
+    fn provider_maps_keyed_by_id_and_their_transform_and_delay_are_read() {
+        let spec = provider_spec(&json!({"openai:chat:m": {"label": "m", "delay": 250, "transform": "output.trim()", "config": {"temperature": 0}}})).unwrap();
+        assert_eq!(
+            (spec.id.as_str(), spec.label.as_str()),
+            ("openai:chat:m", "m")
+        );
+        assert_eq!(spec.delay_ms, Some(250));
+        assert_eq!(spec.transform.as_deref(), Some("output.trim()"));
+        assert_eq!(spec.config["temperature"], 0);
+        let own_id = provider_spec(&json!({"alias": {"id": "echo"}})).unwrap();
+        assert_eq!(own_id.id, "echo");
+        for (bad, says) in [
+            (json!({"id": "echo", "delay": "soon"}), "milliseconds"),
+            (json!({"id": "echo", "transform": 3}), "JavaScript code"),
+            (
+                json!({"openai:chat:m": "x"}),
+                "takes the provider's options",
+            ),
+        ] {
+            let e = provider_spec(&bad).unwrap_err();
+            assert!(e.contains(says), "{bad}: {e}");
+        }
     }
 }

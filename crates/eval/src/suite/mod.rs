@@ -89,7 +89,7 @@ pub trait PromptLibrary {
 }
 
 /// One provider of the suite as configured.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct ProviderSpec {
     /// The id as written (`openai:chat:gpt-4o-mini`).
     pub id: String,
@@ -100,6 +100,12 @@ pub struct ProviderSpec {
     /// The prompts this provider runs (`prompts:` on a provider entry: labels, ids or
     /// `group:*` patterns); `None` runs every prompt.
     pub prompts: Option<Vec<String>>,
+    /// The provider's `transform`: maps each answer's output before the test's own
+    /// transform (inline JavaScript, or a `.js`/`.py` file's function).
+    pub transform: Option<String>,
+    /// The provider's `delay` (ms): a pause after each of its calls that was not a cache
+    /// hit, instead of the run's `--delay`.
+    pub delay_ms: Option<u64>,
 }
 
 /// An assertion or a group of them (`assert-set`).
@@ -225,6 +231,8 @@ pub struct Suite {
     /// Keys promptfoo acts on that promptops does not yet: each said once, with where it
     /// first appears and how often, so no verdict changes without a word.
     pub unsupported: Vec<Unsupported>,
+    /// `outputPath`: report files to write when `-o` names none.
+    pub output_path: Vec<PathBuf>,
 }
 
 /// What a suite's templates may use besides their vars (see `crate::nunjucks`).

@@ -15,6 +15,9 @@ pub struct Steps {
     spill: Spill,
     /// Whether some step's test has a description (reports add a column for them).
     described: bool,
+    /// Whether some step's test keeps its output as a var for later tests
+    /// (`options.storeOutputAs`), which makes the run serial, as in promptfoo.
+    stores_outputs: bool,
     /// The step read last: reports read the rows of one step one after another.
     last: Mutex<Option<(usize, Arc<TestStep>)>>,
 }
@@ -50,6 +53,7 @@ impl Steps {
         Steps {
             spill: Spill::with_threshold(threshold),
             described: false,
+            stores_outputs: false,
             last: Mutex::new(None),
         }
     }
@@ -67,9 +71,15 @@ impl Steps {
         self.described
     }
 
+    /// Whether some step's test keeps its output for later tests (`storeOutputAs`).
+    pub fn store_outputs(&self) -> bool {
+        self.stores_outputs
+    }
+
     /// Appends a step; its `test_idx` becomes its position.
     pub fn push(&mut self, step: &TestStep) -> Result<(), SpillError> {
         self.described |= step.test.description.is_some();
+        self.stores_outputs |= step.test.options.contains_key("storeOutputAs");
         let record = StepOut {
             vars: &step.vars,
             loaded: &step.loaded,

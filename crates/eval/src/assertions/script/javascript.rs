@@ -539,15 +539,34 @@ pub async fn transform(
     context: &Json,
     base_dir: &Path,
 ) -> Result<Json, JsError> {
-    let args = serde_json::json!([output, context]);
-    let answer = run(
-        code.trim_end(),
-        base_dir,
-        "[\"output\",\"context\"]",
-        function_body,
-        args,
-    )
-    .await?;
+    transform_input(code, Input::Output, output, context, base_dir).await
+}
+
+/// What a transform maps, which names its first parameter in inline code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Input {
+    /// `transform`/`postprocess` (the test's, an assertion's, a provider's).
+    Output,
+    /// `transformVars`.
+    Vars,
+}
+
+/// promptfoo's `transform(code, input, context, inputType)` in JavaScript: inline code
+/// with `output` (or `vars`) and `context` in scope, or a file's function called with
+/// them. Returns the result as JSON (`null` for `undefined`).
+pub async fn transform_input(
+    code: &str,
+    input: Input,
+    value: &Json,
+    context: &Json,
+    base_dir: &Path,
+) -> Result<Json, JsError> {
+    let params = match input {
+        Input::Output => "[\"output\",\"context\"]",
+        Input::Vars => "[\"vars\",\"context\"]",
+    };
+    let args = serde_json::json!([value, context]);
+    let answer = run(code.trim_end(), base_dir, params, function_body, args).await?;
     Ok(answer.get("value").cloned().unwrap_or(Json::Null))
 }
 

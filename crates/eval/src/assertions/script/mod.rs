@@ -11,7 +11,7 @@ mod node;
 pub(crate) mod python;
 
 pub use javascript::{
-    JsError, call_filter, check_function_file, run_javascript, transform, transform_response,
+    Input, JsError, call_filter, check_function_file, run_javascript, transform, transform_response,
 };
 pub(crate) use javascript::{call_file, is_javascript_file};
 pub use python::run_python;
@@ -21,6 +21,37 @@ use crate::js_number;
 use crate::provider::TokenUsage;
 use serde_json::{Map, Value as Json};
 use std::collections::BTreeMap;
+use std::path::Path;
+
+/// promptfoo's `transform` in the runtime its code is written for: a `file://x.py[:fn]`
+/// reference calls the Python function (`get_transform` unless named) with `(value,
+/// context)`; anything else is JavaScript (inline, or a file's function).
+pub async fn run_transform(
+    code: &str,
+    input: Input,
+    value: &Json,
+    context: &Json,
+    base_dir: &Path,
+) -> Result<Json, String> {
+    let is_python = code.strip_prefix("file://").is_some_and(|spec| {
+        spec.rsplit_once(':')
+            .filter(|(file, _)| file.ends_with(".py"))
+            .map_or(spec, |(file, _)| file)
+            .ends_with(".py")
+    });
+    if is_python {
+        return python::call_with(
+            code,
+            vec![value.clone(), context.clone()],
+            "get_transform",
+            base_dir,
+        )
+        .await;
+    }
+    javascript::transform_input(code, input, value, context, base_dir)
+        .await
+        .map_err(|e| e.to_string())
+}
 
 /// What a script assertion sees besides the output.
 #[derive(Debug, Clone, Default)]

@@ -13,7 +13,7 @@ pub(super) async fn read_answer(
 ) -> Result<Response, HttpError> {
     let json: Json = serde_json::from_str(text).unwrap_or(Json::Null);
     let Some(code) = transform_code(config)? else {
-        let output = if truthy(&json) {
+        let output = if crate::js_truthy(&json) {
             json
         } else {
             Json::String(text.to_owned())
@@ -36,17 +36,6 @@ pub(super) async fn read_answer(
         }
     };
     Ok(answer_of(value))
-}
-
-/// JavaScript truthiness of a JSON value.
-pub(super) fn truthy(v: &Json) -> bool {
-    match v {
-        Json::Null => false,
-        Json::Bool(b) => *b,
-        Json::Number(n) => n.as_f64().is_some_and(|x| x != 0.0),
-        Json::String(s) => !s.is_empty(),
-        Json::Array(_) | Json::Object(_) => true,
-    }
 }
 
 /// What a transform gave, as promptfoo reads it: an object with `output` or `error` is a
