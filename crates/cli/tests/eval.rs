@@ -1198,3 +1198,55 @@ fn filter_scoring_and_comparison_mistakes_are_config_errors() {
         "{err}"
     );
 }
+
+#[test]
+fn csv_and_jsonl_prompt_files_and_globbed_prompts_are_read_and_labelled_as_promptfoo_does() {
+    let dir = TempDir::new().unwrap();
+    let d = dir.path();
+    write(
+        d,
+        "p.csv",
+        "prompt,label\nFirst {{t}},First\nSecond {{t}},\n",
+    );
+    write(d, "lines.csv", "prompt\nA {{t}}\n");
+    write(
+        d,
+        "one.jsonl",
+        "[{\"role\": \"user\", \"content\": \"J {{t}}\"}]\n",
+    );
+    std::fs::create_dir_all(d.join("globbed")).unwrap();
+    write(d, "globbed/x.txt", "X {{t}}");
+    write(
+        d,
+        "promptfooconfig.yaml",
+        "prompts:\n  - file://p.csv\n  - {id: file://lines.csv, label: lines}\n  - {id: file://one.jsonl, label: chat}\n  - {id: 'file://globbed/*.txt', label: dropped}\n\
+         providers: [echo]\ntests:\n  - vars: {t: go}\n",
+    );
+    let o = promptops(d, &["eval", "-c", "promptfooconfig.yaml", "-o", "out.json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let out: Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("out.json")).unwrap()).unwrap();
+    let labels: Vec<&str> = out["results"]["prompts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["label"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        labels[..4],
+        ["First", "Prompt 2 - Second {{t}}", "lines", "chat"]
+    );
+    // A glob's matches are bare paths: the entry's label does not reach them.
+    assert!(
+        labels[4].ends_with("globbed/x.txt: X {{t}}"),
+        "{}",
+        labels[4]
+    );
+    let mut rows = out["results"]["results"].as_array().unwrap().clone();
+    rows.sort_by_key(|r| r["promptIdx"].as_u64());
+    let outputs: Vec<&str> = rows
+        .iter()
+        .map(|r| r["response"]["output"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(outputs[..3], ["First go", "Second go", "A go"]);
+}

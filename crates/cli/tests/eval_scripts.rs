@@ -548,3 +548,28 @@ fn transform_vars_stored_outputs_given_outputs_and_provider_transforms_run_as_in
         "{error}"
     );
 }
+
+#[test]
+fn python_functions_may_be_class_methods_or_coroutines() {
+    let dir = TempDir::new().unwrap();
+    let d = dir.path();
+    write(
+        d,
+        "p.py",
+        "class Prompt:\n    @staticmethod\n    def prompt(context):\n        return 'hi ' + context['vars']['topic']\n\n\
+         async def later(context):\n    return 'async ' + context['vars']['topic']\n",
+    );
+    write(
+        d,
+        "promptfooconfig.yaml",
+        "prompts: [file://p.py:Prompt.prompt, file://p.py:later]\nproviders: [echo]\ntests: [{vars: {topic: x}}]\n",
+    );
+    let (o, report) = eval(d);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let rows = rows_by_prompt(&report);
+    let outputs: Vec<&str> = rows
+        .iter()
+        .map(|r| r["response"]["output"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(outputs, ["hi x", "async x"], "{}", text(&o));
+}

@@ -662,6 +662,10 @@ fn resolve_prompts(
                     ),
                 ));
             }
+            // promptfoo reads each match of a glob as a bare path: the entry's label and
+            // config do not reach its prompts.
+            let globbed = super::path_glob::has_magic(relative);
+            let label = if globbed { None } else { label };
             for path in matched {
                 match function_language(&path) {
                     Some(language) => out.push(function_prompt(
@@ -673,6 +677,9 @@ fn resolve_prompts(
                     )?),
                     None => out.extend(prompts_from_file(&path, label.as_deref(), file)?),
                 }
+            }
+            if globbed {
+                continue;
             }
         }
         for prompt in &mut out[start..] {
@@ -758,7 +765,8 @@ pub(super) fn expand_path(base: &Path, relative: &str) -> Vec<PathBuf> {
 /// The prompts of a file, as promptfoo's processors read them (`src/prompts/processors`):
 /// a `.json` or `.yaml` file that parses is one prompt, its data as compact JSON; one
 /// that does not (a chat prompt with `{% for %}` tags, say) is one prompt, its text as
-/// written, rendered first and read as a chat prompt afterwards; a `.md` or `.j2` file is
+/// written, rendered first and read as a chat prompt afterwards; a `.jsonl` file holds a
+/// prompt per line and a `.csv` file one per row (`csv_prompts`); a `.md` or `.j2` file is
 /// one prompt, its text; any other file (`.txt`) holds prompts separated by `---` lines.
 fn prompts_from_file(
     path: &Path,
@@ -794,6 +802,15 @@ fn prompts_from_file(
         };
         return Ok(vec![inline_prompt(raw, Some(label), None)]);
     }
+    if name.ends_with(".jsonl") {
+        return Ok(jsonl_prompts(&text, &shown, label));
+    }
+    if name.ends_with(".csv") {
+        return Ok(super::csv_prompts::prompts(&text, label)
+            .into_iter()
+            .map(|(raw, label)| inline_prompt(raw, Some(label), None))
+            .collect());
+    }
     if name.ends_with(".md") || name.ends_with(".j2") {
         let label = match label {
             Some(l) => l.to_owned(),
@@ -825,6 +842,30 @@ fn prompts_from_file(
     }
     flush(&mut chunk);
     Ok(out)
+}
+
+/// A `.jsonl` prompt file (promptfoo's `processJsonlFile`): each non-empty line is a
+/// prompt, labelled `<label or path>: <line>` when there are several, else the label or
+/// the path.
+fn jsonl_prompts(text: &str, shown: &str, label: Option<&str>) -> Vec<PromptTemplate> {
+    let lines: Vec<&str> = text
+        .split('\n')
+        .map(|l| l.strip_suffix('\r').unwrap_or(l))
+        .filter(|l| !l.is_empty())
+        .collect();
+    let several = lines.len() > 1;
+    lines
+        .iter()
+        .map(|line| {
+            let label = match (several, label) {
+                (true, Some(l)) => format!("{l}: {line}"),
+                (true, None) => format!("{shown}: {line}"),
+                (false, Some(l)) => l.to_owned(),
+                (false, None) => shown.to_owned(),
+            };
+            inline_prompt((*line).to_owned(), Some(label), None)
+        })
+        .collect()
 }
 
 fn resolve_providers(value: &Json, file: &str) -> Result<Vec<ProviderSpec>, SuiteError> {

@@ -2,6 +2,7 @@
 //! runner executes (see `docs/evals.md` for what is supported and
 //! `docs/research/promptfoo-compat.md` for the semantics followed).
 
+mod csv_prompts;
 mod file_vars;
 mod filters;
 mod keys;

@@ -19,19 +19,25 @@ const TIME_LIMIT: Duration = Duration::from_secs(60);
 
 /// Loads the user's code and calls it; prints the marker and the JSON result.
 const RUNNER: &str = r#"
-import json, sys, importlib.util
+import asyncio, inspect, json, os, sys, importlib.util
 request = json.load(sys.stdin)
 if request["file"]:
-    spec = importlib.util.spec_from_file_location("promptops_check", request["file"])
+    name = os.path.basename(request["file"]).rsplit(".", 1)[0]
+    spec = importlib.util.spec_from_file_location(name, request["file"])
     module = importlib.util.module_from_spec(spec)
     sys.path.insert(0, request["dir"])
     spec.loader.exec_module(module)
-    fn = getattr(module, request["function"] or request["default"])
+    fn = module
+    # `Class.method` names a method of a class, as promptfoo's wrapper allows.
+    for part in (request["function"] or request["default"]).split("."):
+        fn = getattr(fn, part)
 else:
     scope = {}
     exec(compile(request["source"], "<assertion>", "exec"), scope)
     fn = scope["main"]
 result = fn(*request["args"])
+if inspect.isawaitable(result):
+    result = asyncio.run(result)
 sys.stdout.write("\n" + request["marker"] + json.dumps(result) + "\n")
 "#;
 
