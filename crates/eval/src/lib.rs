@@ -8,7 +8,8 @@ pub mod gates;
 pub mod graders;
 pub mod journal;
 pub(crate) mod nunjucks;
-pub mod pricing;
+/// The price table and integer money live in `core` (the server prices events too).
+pub use promptops_core::pricing;
 pub mod provider;
 pub mod report;
 pub mod runner;

@@ -20,6 +20,7 @@ mod connect;
 mod delivery;
 mod engine;
 mod error;
+pub mod events;
 mod governance;
 mod identity;
 mod interface;

@@ -1,0 +1,446 @@
+//! Execution events: what running applications report about each prompt call, and the
+//! per-minute rollups the metrics are read from.
+//!
+//! Events are kept apart from the registry so ingest never waits behind the registry's
+//! write lock or the audit chain: on SQLite they live in a file of their own beside the
+//! registry's (`<registry>.events`, its own WAL and writer); on PostgreSQL in tables of
+//! their own, written without the registry's advisory lock. One writer per process
+//! inserts batches ([`EventStore::insert`]): new events (idempotent by `(project, id)`)
+//! and their rollups in one transaction, so a retried batch is never counted twice.
+//!
+//! Rollup rows are keyed by the writer too (a random id per process), so replicas never
+//! read-modify-write each other's latency histograms; readers add the writers up.
+
+mod histogram;
+mod rollup;
+mod schema;
+
+pub use histogram::Histogram;
+pub use rollup::{MINUTE_MS, Point, Step, points};
+
+use crate::engine::{Backend, SqlStore, get, to_u64};
+use crate::error::{Result, StoreError};
+use sqlx::any::AnyPoolOptions;
+use sqlx::{AnyPool, Row};
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// One execution as stored (already validated, priced, captured and redacted).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct StoredEvent {
+    pub project: String,
+    pub id: String,
+    pub prompt_id: String,
+    /// The version it ran, when known (given, or resolved from its content hash).
+    pub version: Option<u64>,
+    pub content_hash: Option<String>,
+    pub environment: Option<String>,
+    pub model: Option<String>,
+    pub provider: Option<String>,
+    pub input_tokens: Option<u64>,
+    pub output_tokens: Option<u64>,
+    /// Nano-dollars.
+    pub cost_nanos: Option<i64>,
+    pub latency_ms: Option<u64>,
+    /// `ok` or `error`.
+    pub ok: bool,
+    pub error: Option<String>,
+    pub trace_id: Option<String>,
+    pub span_id: Option<String>,
+    pub request_id: Option<String>,
+    /// When the call happened (unix ms).
+    pub timestamp_ms: i64,
+    /// When the server took it (unix ms).
+    pub received_ms: i64,
+    pub input: Option<String>,
+    pub output: Option<String>,
+    /// The rest of the event as sent (agent steps, eval results, …), JSON.
+    pub extra: Option<String>,
+}
+
+/// The key of a rollup series.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct SeriesKey {
+    project: String,
+    prompt_id: String,
+    version: i64,
+    environment: String,
+    bucket_ms: i64,
+}
+
+/// The store of execution events.
+#[derive(Debug)]
+pub struct EventStore {
+    pool: AnyPool,
+    /// This process's rollup rows are keyed by it.
+    writer: String,
+    /// Histograms of this writer's recent rollup rows, so a batch adds to them without
+    /// reading them back; a miss (an old bucket) reads the row.
+    recent: Mutex<HashMap<SeriesKey, Histogram>>,
+}
+
+/// What one rollup row read back holds (summed over writers).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Rollup {
+    /// `None`: events whose version is unknown.
+    pub version: Option<u64>,
+    pub bucket_ms: i64,
+    pub calls: u64,
+    pub errors: u64,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub cost_nanos: i64,
+    pub latency: Histogram,
+}
+
+impl SqlStore {
+    /// The event store that goes with this registry (created and migrated if needed).
+    pub async fn events(&self) -> Result<EventStore> {
+        let pool = match &self.backend {
+            Backend::Postgres { .. } => self.pool.clone(),
+            Backend::Sqlite { path } => {
+                let mut name = path.as_os_str().to_owned();
+                name.push(".events");
+                let path = std::path::PathBuf::from(name);
+                crate::private_files::touch_private(&path).map_err(|e| StoreError::Migration {
+                    detail: format!("cannot create {}: {e}", path.display()),
+                })?;
+                AnyPoolOptions::new()
+                    .max_connections(4)
+                    .acquire_timeout(Duration::from_secs(30))
+                    .after_connect(|conn, _| {
+                        Box::pin(async move {
+                            sqlx::raw_sql(
+                                "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                                 PRAGMA busy_timeout = 30000;",
+                            )
+                            .execute(conn)
+                            .await?;
+                            Ok(())
+                        })
+                    })
+                    .connect(&format!("sqlite://{}?mode=rwc", path.display()))
+                    .await
+                    .map_err(|e| StoreError::Migration {
+                        detail: format!("cannot open {}: {e}", path.display()),
+                    })?
+            }
+        };
+        schema::migrate(&pool).await?;
+        let mut id = [0u8; 8];
+        getrandom::fill(&mut id).map_err(|e| StoreError::Migration {
+            detail: format!("no randomness for the event writer's id: {e}"),
+        })?;
+        Ok(EventStore {
+            pool,
+            writer: id.iter().map(|b| format!("{b:02x}")).collect(),
+            recent: Mutex::new(HashMap::new()),
+        })
+    }
+}
+
+/// Columns of `execution_events`, in insert order.
+const EVENT_COLUMNS: &str = "project, id, prompt_id, version, content_hash, environment, model, \
+    provider, input_tokens, output_tokens, cost_nanos, latency_ms, outcome, error, trace_id, \
+    span_id, request_id, ts_ms, received_ms, input, output, extra";
+const EVENT_BINDS: usize = 22;
+/// Rows per INSERT: SQLite takes at most 32,766 bound values.
+const CHUNK: usize = 500;
+/// Recent rollup histograms kept per writer before the oldest are dropped.
+const RECENT_LIMIT: usize = 20_000;
+
+impl EventStore {
+    /// Stores the events that are new (by `(project, id)`) and adds them to the rollups,
+    /// in one transaction. Returns how many were new.
+    pub async fn insert(&self, events: &[StoredEvent]) -> Result<usize> {
+        let mut tx = self.pool.begin().await?;
+        let mut fresh: Vec<&StoredEvent> = Vec::with_capacity(events.len());
+        for chunk in events.chunks(CHUNK) {
+            let placeholders: Vec<String> = (0..chunk.len())
+                .map(|r| {
+                    let cols: Vec<String> = (1..=EVENT_BINDS)
+                        .map(|c| format!("${}", r * EVENT_BINDS + c))
+                        .collect();
+                    format!("({})", cols.join(", "))
+                })
+                .collect();
+            let sql = format!(
+                "INSERT INTO execution_events ({EVENT_COLUMNS}) VALUES {} \
+                 ON CONFLICT (project, id) DO NOTHING RETURNING id",
+                placeholders.join(", ")
+            );
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for e in chunk {
+                query = query
+                    .bind(e.project.clone())
+                    .bind(e.id.clone())
+                    .bind(e.prompt_id.clone())
+                    .bind(e.version.map(|v| v as i64))
+                    .bind(e.content_hash.clone())
+                    .bind(e.environment.clone())
+                    .bind(e.model.clone())
+                    .bind(e.provider.clone())
+                    .bind(e.input_tokens.map(|v| v as i64))
+                    .bind(e.output_tokens.map(|v| v as i64))
+                    .bind(e.cost_nanos)
+                    .bind(e.latency_ms.map(|v| v as i64))
+                    .bind(if e.ok { "ok" } else { "error" })
+                    .bind(e.error.clone())
+                    .bind(e.trace_id.clone())
+                    .bind(e.span_id.clone())
+                    .bind(e.request_id.clone())
+                    .bind(e.timestamp_ms)
+                    .bind(e.received_ms)
+                    .bind(e.input.clone())
+                    .bind(e.output.clone())
+                    .bind(e.extra.clone());
+            }
+            let rows = query.fetch_all(&mut *tx).await?;
+            let inserted: std::collections::HashSet<String> = rows
+                .iter()
+                .map(|r| get::<String>(r, "id"))
+                .collect::<Result<_>>()?;
+            // Duplicates inside one chunk: the first one is the stored one.
+            let mut seen = std::collections::HashSet::new();
+            fresh.extend(
+                chunk
+                    .iter()
+                    .filter(|e| inserted.contains(&e.id) && seen.insert(e.id.as_str())),
+            );
+        }
+        self.add_to_rollups(&mut tx, &fresh).await?;
+        tx.commit().await?;
+        Ok(fresh.len())
+    }
+
+    async fn add_to_rollups(
+        &self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        events: &[&StoredEvent],
+    ) -> Result<()> {
+        let mut batch: HashMap<SeriesKey, Rollup> = HashMap::new();
+        for e in events {
+            let key = SeriesKey {
+                project: e.project.clone(),
+                prompt_id: e.prompt_id.clone(),
+                version: e.version.map_or(-1, |v| v as i64),
+                environment: e.environment.clone().unwrap_or_default(),
+                bucket_ms: e.timestamp_ms.div_euclid(MINUTE_MS) * MINUTE_MS,
+            };
+            let r = batch.entry(key).or_default();
+            r.calls += 1;
+            r.errors += u64::from(!e.ok);
+            r.input_tokens += e.input_tokens.unwrap_or(0);
+            r.output_tokens += e.output_tokens.unwrap_or(0);
+            r.cost_nanos += e.cost_nanos.unwrap_or(0);
+            if let Some(ms) = e.latency_ms {
+                r.latency.record(ms);
+            }
+        }
+        for (key, add) in batch {
+            let known = self
+                .recent
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .get(&key)
+                .cloned();
+            let mut latency = match known {
+                Some(h) => h,
+                None => self.stored_histogram(tx, &key).await?,
+            };
+            latency.merge(&add.latency);
+            sqlx::query(
+                "INSERT INTO event_rollups (project, prompt_id, version, environment, bucket_ms, \
+                 writer, calls, errors, input_tokens, output_tokens, cost_nanos, latency) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+                 ON CONFLICT (project, prompt_id, version, environment, bucket_ms, writer) DO UPDATE SET \
+                 calls = event_rollups.calls + excluded.calls, \
+                 errors = event_rollups.errors + excluded.errors, \
+                 input_tokens = event_rollups.input_tokens + excluded.input_tokens, \
+                 output_tokens = event_rollups.output_tokens + excluded.output_tokens, \
+                 cost_nanos = event_rollups.cost_nanos + excluded.cost_nanos, \
+                 latency = excluded.latency",
+            )
+            .bind(key.project.clone())
+            .bind(key.prompt_id.clone())
+            .bind(key.version)
+            .bind(key.environment.clone())
+            .bind(key.bucket_ms)
+            .bind(self.writer.clone())
+            .bind(add.calls as i64)
+            .bind(add.errors as i64)
+            .bind(add.input_tokens as i64)
+            .bind(add.output_tokens as i64)
+            .bind(add.cost_nanos)
+            .bind(latency.encode())
+            .execute(&mut **tx)
+            .await?;
+            let mut recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
+            if recent.len() >= RECENT_LIMIT {
+                // Keep the newest buckets: late events to older ones read their row back.
+                let mut buckets: Vec<i64> = recent.keys().map(|k| k.bucket_ms).collect();
+                buckets.sort_unstable();
+                let cut = buckets[buckets.len() / 2];
+                recent.retain(|k, _| k.bucket_ms > cut);
+            }
+            recent.insert(key, latency);
+        }
+        Ok(())
+    }
+
+    async fn stored_histogram(
+        &self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        key: &SeriesKey,
+    ) -> Result<Histogram> {
+        let row = sqlx::query(
+            "SELECT latency FROM event_rollups WHERE project = $1 AND prompt_id = $2 \
+             AND version = $3 AND environment = $4 AND bucket_ms = $5 AND writer = $6",
+        )
+        .bind(key.project.clone())
+        .bind(key.prompt_id.clone())
+        .bind(key.version)
+        .bind(key.environment.clone())
+        .bind(key.bucket_ms)
+        .bind(self.writer.clone())
+        .fetch_optional(&mut **tx)
+        .await?;
+        match row {
+            None => Ok(Histogram::default()),
+            Some(row) => {
+                let text: String = get(&row, "latency")?;
+                Histogram::decode(&text)
+                    .ok_or_else(|| StoreError::corrupt(format!("latency histogram `{text}`")))
+            }
+        }
+    }
+
+    /// The minute rollups of one prompt in `[from_ms, to_ms)`, in one environment
+    /// (`None`: all of them), summed over writers and environments.
+    pub async fn rollups(
+        &self,
+        project: &str,
+        prompt_id: &str,
+        environment: Option<&str>,
+        (from_ms, to_ms): (i64, i64),
+    ) -> Result<Vec<Rollup>> {
+        let rows = sqlx::query(
+            "SELECT version, bucket_ms, calls, errors, input_tokens, output_tokens, cost_nanos, \
+             latency FROM event_rollups WHERE project = $1 AND prompt_id = $2 \
+             AND ($3 = '' OR environment = $3) AND bucket_ms >= $4 AND bucket_ms < $5 \
+             ORDER BY version, bucket_ms",
+        )
+        .bind(project.to_owned())
+        .bind(prompt_id.to_owned())
+        .bind(environment.unwrap_or("").to_owned())
+        .bind(from_ms)
+        .bind(to_ms)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out: Vec<Rollup> = Vec::new();
+        for row in rows {
+            let version: i64 = get(&row, "version")?;
+            let bucket_ms: i64 = get(&row, "bucket_ms")?;
+            let text: String = get(&row, "latency")?;
+            let latency = Histogram::decode(&text)
+                .ok_or_else(|| StoreError::corrupt(format!("latency histogram `{text}`")))?;
+            let r = Rollup {
+                version: (version >= 0).then_some(version as u64),
+                bucket_ms,
+                calls: to_u64(get(&row, "calls")?, "calls")?,
+                errors: to_u64(get(&row, "errors")?, "errors")?,
+                input_tokens: to_u64(get(&row, "input_tokens")?, "input tokens")?,
+                output_tokens: to_u64(get(&row, "output_tokens")?, "output tokens")?,
+                cost_nanos: get(&row, "cost_nanos")?,
+                latency,
+            };
+            match out.last_mut() {
+                Some(last) if last.version == r.version && last.bucket_ms == r.bucket_ms => {
+                    last.add(&r);
+                }
+                _ => out.push(r),
+            }
+        }
+        Ok(out)
+    }
+
+    /// The newest events of a project after `after_ms` (received time), oldest first, at
+    /// most `limit`, optionally of one prompt and environment: what `log tail` follows.
+    pub async fn recent(
+        &self,
+        project: &str,
+        filter: (Option<&str>, Option<&str>),
+        after_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<StoredEvent>> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {EVENT_COLUMNS} FROM execution_events WHERE project = $1 \
+             AND ($2 = '' OR prompt_id = $2) AND ($3 = '' OR environment = $3) \
+             AND received_ms > $4 ORDER BY received_ms, id LIMIT $5"
+        )))
+        .bind(project.to_owned())
+        .bind(filter.0.unwrap_or("").to_owned())
+        .bind(filter.1.unwrap_or("").to_owned())
+        .bind(after_ms)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(event_of).collect()
+    }
+
+    /// Deletes a project's events (not its rollups) that happened before `before_ms`;
+    /// returns how many went.
+    pub async fn prune(&self, project: &str, before_ms: i64) -> Result<u64> {
+        let done = sqlx::query("DELETE FROM execution_events WHERE project = $1 AND ts_ms < $2")
+            .bind(project.to_owned())
+            .bind(before_ms)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+}
+
+impl Rollup {
+    pub fn add(&mut self, other: &Rollup) {
+        self.calls += other.calls;
+        self.errors += other.errors;
+        self.input_tokens += other.input_tokens;
+        self.output_tokens += other.output_tokens;
+        self.cost_nanos += other.cost_nanos;
+        self.latency.merge(&other.latency);
+    }
+}
+
+fn event_of(row: &sqlx::any::AnyRow) -> Result<StoredEvent> {
+    let opt_u64 = |col: &str| -> Result<Option<u64>> {
+        row.try_get::<Option<i64>, _>(col)?
+            .map(|v| to_u64(v, col))
+            .transpose()
+    };
+    let outcome: String = get(row, "outcome")?;
+    Ok(StoredEvent {
+        project: get(row, "project")?,
+        id: get(row, "id")?,
+        prompt_id: get(row, "prompt_id")?,
+        version: opt_u64("version")?,
+        content_hash: get(row, "content_hash")?,
+        environment: get(row, "environment")?,
+        model: get(row, "model")?,
+        provider: get(row, "provider")?,
+        input_tokens: opt_u64("input_tokens")?,
+        output_tokens: opt_u64("output_tokens")?,
+        cost_nanos: get(row, "cost_nanos")?,
+        latency_ms: opt_u64("latency_ms")?,
+        ok: outcome == "ok",
+        error: get(row, "error")?,
+        trace_id: get(row, "trace_id")?,
+        span_id: get(row, "span_id")?,
+        request_id: get(row, "request_id")?,
+        timestamp_ms: get(row, "ts_ms")?,
+        received_ms: get(row, "received_ms")?,
+        input: get(row, "input")?,
+        output: get(row, "output")?,
+        extra: get(row, "extra")?,
+    })
+}

@@ -1,0 +1,130 @@
+//! Minute rollups grouped into the steps a metrics query asks for (minute, hour, day),
+//! per version: calls, errors, latency percentiles, tokens and cost.
+
+use super::{Histogram, Rollup};
+
+pub const MINUTE_MS: i64 = 60_000;
+
+/// The width of one point of a series.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    Minute,
+    Hour,
+    Day,
+}
+
+impl Step {
+    pub fn millis(self) -> i64 {
+        match self {
+            Step::Minute => MINUTE_MS,
+            Step::Hour => 60 * MINUTE_MS,
+            Step::Day => 24 * 60 * MINUTE_MS,
+        }
+    }
+
+    /// `minute`/`1m`, `hour`/`1h`, `day`/`1d`.
+    pub fn parse(text: &str) -> Option<Step> {
+        match text {
+            "minute" | "1m" | "m" => Some(Step::Minute),
+            "hour" | "1h" | "h" => Some(Step::Hour),
+            "day" | "1d" | "d" => Some(Step::Day),
+            _ => None,
+        }
+    }
+}
+
+/// One point: a version's calls in one step.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Point {
+    pub version: Option<u64>,
+    /// The step's start (unix ms, UTC-aligned).
+    pub start_ms: i64,
+    pub calls: u64,
+    pub errors: u64,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub cost_nanos: i64,
+    pub latency: Histogram,
+}
+
+/// Groups minute rollups (sorted by version, then minute) into steps, per version, in
+/// version then time order.
+pub fn points(rollups: &[Rollup], step: Step) -> Vec<Point> {
+    let width = step.millis();
+    let mut out: Vec<Point> = Vec::new();
+    for r in rollups {
+        let start_ms = r.bucket_ms.div_euclid(width) * width;
+        match out.last_mut() {
+            Some(p) if p.version == r.version && p.start_ms == start_ms => {
+                p.calls += r.calls;
+                p.errors += r.errors;
+                p.input_tokens += r.input_tokens;
+                p.output_tokens += r.output_tokens;
+                p.cost_nanos += r.cost_nanos;
+                p.latency.merge(&r.latency);
+            }
+            _ => out.push(Point {
+                version: r.version,
+                start_ms,
+                calls: r.calls,
+                errors: r.errors,
+                input_tokens: r.input_tokens,
+                output_tokens: r.output_tokens,
+                cost_nanos: r.cost_nanos,
+                latency: r.latency.clone(),
+            }),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn minute(version: Option<u64>, minute: i64, calls: u64, latency: &[u64]) -> Rollup {
+        let mut h = Histogram::default();
+        for l in latency {
+            h.record(*l);
+        }
+        Rollup {
+            version,
+            bucket_ms: minute * MINUTE_MS,
+            calls,
+            errors: 1,
+            cost_nanos: 10,
+            latency: h,
+            ..Rollup::default()
+        }
+    }
+
+    #[test]
+    fn minutes_group_into_hours_per_version() {
+        let rollups = [
+            minute(Some(1), 0, 2, &[10, 20]),
+            minute(Some(1), 59, 1, &[30]),
+            minute(Some(1), 60, 1, &[40]),
+            minute(Some(2), 5, 3, &[1, 2, 3]),
+        ];
+        let hours = points(&rollups, Step::Hour);
+        assert_eq!(hours.len(), 3);
+        assert_eq!(
+            (hours[0].version, hours[0].start_ms, hours[0].calls),
+            (Some(1), 0, 3)
+        );
+        assert_eq!(
+            (
+                hours[0].errors,
+                hours[0].cost_nanos,
+                hours[0].latency.count()
+            ),
+            (2, 20, 3)
+        );
+        assert_eq!((hours[1].start_ms, hours[1].calls), (60 * MINUTE_MS, 1));
+        assert_eq!((hours[2].version, hours[2].calls), (Some(2), 3));
+        assert_eq!(points(&rollups, Step::Day).len(), 2);
+        assert_eq!(points(&rollups, Step::Minute).len(), 4);
+        assert_eq!(Step::parse("1h"), Some(Step::Hour));
+        assert_eq!(Step::parse("week"), None);
+    }
+}

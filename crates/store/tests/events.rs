@@ -1,0 +1,128 @@
+//! The event store on both backends: idempotent inserts, rollups that add up to what was
+//! sent (and never count a retried batch twice), reading back, pruning.
+
+mod support;
+
+use promptops_store::SqlStore;
+use promptops_store::events::{EventStore, MINUTE_MS, Step, StoredEvent, points};
+
+fn event(id: &str, version: Option<u64>, minute: i64, latency_ms: u64, ok: bool) -> StoredEvent {
+    StoredEvent {
+        project: "shop".into(),
+        id: id.into(),
+        prompt_id: "support.answer".into(),
+        version,
+        content_hash: None,
+        environment: Some("prod".into()),
+        model: Some("gpt-4o-mini".into()),
+        provider: Some("openai".into()),
+        input_tokens: Some(100),
+        output_tokens: Some(20),
+        cost_nanos: Some(27_000),
+        latency_ms: Some(latency_ms),
+        ok,
+        error: (!ok).then(|| "timeout".into()),
+        trace_id: None,
+        span_id: None,
+        request_id: None,
+        timestamp_ms: 1_700_000_000_000 + minute * MINUTE_MS,
+        received_ms: 1_700_000_000_000 + minute * MINUTE_MS + 5,
+        input: None,
+        output: Some("sha256:abc".into()),
+        extra: None,
+    }
+}
+
+async fn exercise(events: EventStore) {
+    let first: Vec<StoredEvent> = (0..10)
+        .map(|i| event(&format!("e{i}"), Some(1), i % 2, 100 + i as u64, i != 3))
+        .collect();
+    assert_eq!(events.insert(&first).await.unwrap(), 10);
+    // A retried batch, with one new event and a duplicate inside the batch itself.
+    let mut retry = first.clone();
+    retry.push(event("e10", Some(2), 0, 40, true));
+    retry.push(event("e10", Some(2), 0, 40, true));
+    assert_eq!(events.insert(&retry).await.unwrap(), 1);
+
+    let window = (
+        1_700_000_000_000 - MINUTE_MS,
+        1_700_000_000_000 + 10 * MINUTE_MS,
+    );
+    let minutes = events
+        .rollups("shop", "support.answer", Some("prod"), window)
+        .await
+        .unwrap();
+    let calls: u64 = minutes.iter().map(|r| r.calls).sum();
+    assert_eq!(calls, 11, "{minutes:?}");
+    let v1: Vec<_> = minutes.iter().filter(|r| r.version == Some(1)).collect();
+    assert_eq!(v1.len(), 2, "two minutes of version 1");
+    assert_eq!(v1.iter().map(|r| r.errors).sum::<u64>(), 1);
+    assert_eq!(v1.iter().map(|r| r.cost_nanos).sum::<i64>(), 270_000);
+    assert_eq!(v1.iter().map(|r| r.input_tokens).sum::<u64>(), 1_000);
+    let hour = points(&minutes, Step::Hour);
+    assert_eq!(hour.len(), 2, "one hour per version");
+    let p99 = hour[0].latency.quantile(0.99).unwrap();
+    assert!((109..=115).contains(&p99), "{p99}");
+    // Another environment sees nothing; all environments see everything.
+    let staging = events
+        .rollups("shop", "support.answer", Some("staging"), window)
+        .await
+        .unwrap();
+    assert!(staging.is_empty());
+    let all = events
+        .rollups("shop", "support.answer", None, window)
+        .await
+        .unwrap();
+    assert_eq!(all.iter().map(|r| r.calls).sum::<u64>(), 11);
+
+    let tail = events
+        .recent("shop", (Some("support.answer"), None), 0, 5)
+        .await
+        .unwrap();
+    assert_eq!(tail.len(), 5);
+    assert!(
+        tail.windows(2)
+            .all(|w| w[0].received_ms <= w[1].received_ms)
+    );
+    assert_eq!(
+        tail[0],
+        first.iter().find(|e| e.id == tail[0].id).unwrap().clone()
+    );
+
+    // Pruning drops events, not the rollups the metrics come from.
+    let pruned = events
+        .prune("shop", 1_700_000_000_000 + MINUTE_MS)
+        .await
+        .unwrap();
+    assert_eq!(pruned, 6, "the events of minute 0");
+    let after = events
+        .rollups("shop", "support.answer", None, window)
+        .await
+        .unwrap();
+    assert_eq!(after.iter().map(|r| r.calls).sum::<u64>(), 11);
+}
+
+#[tokio::test]
+async fn events_on_sqlite_live_in_their_own_file() {
+    let (store, dir) = support::sqlite().await;
+    exercise(store.events().await.unwrap()).await;
+    assert!(dir.path().join(".promptops/registry.db.events").is_file());
+    // Reopening finds the schema in place and the events kept.
+    let again = SqlStore::sqlite(&dir.path().join(".promptops/registry.db"))
+        .await
+        .unwrap()
+        .events()
+        .await
+        .unwrap();
+    let kept = again.recent("shop", (None, None), 0, 100).await.unwrap();
+    assert_eq!(kept.len(), 5);
+}
+
+#[tokio::test]
+async fn events_on_postgres() {
+    let Some(guard) = support::postgres("events").await else {
+        return;
+    };
+    exercise(guard.store.events().await.unwrap()).await;
+    guard.drop_schema().await;
+}
