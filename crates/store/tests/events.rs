@@ -6,12 +6,12 @@ mod support;
 use promptops_store::SqlStore;
 use promptops_store::events::{EventStore, MINUTE_MS, Step, StoredEvent, points};
 
-fn event(id: &str, version: Option<u64>, minute: i64, latency_ms: u64, ok: bool) -> StoredEvent {
+fn event(id: &str, version: Option<&str>, minute: i64, latency_ms: u64, ok: bool) -> StoredEvent {
     StoredEvent {
         project: "shop".into(),
         id: id.into(),
         prompt_id: "support.answer".into(),
-        version,
+        version: version.map(str::to_owned),
         content_hash: None,
         environment: Some("prod".into()),
         model: Some("gpt-4o-mini".into()),
@@ -35,13 +35,21 @@ fn event(id: &str, version: Option<u64>, minute: i64, latency_ms: u64, ok: bool)
 
 async fn exercise(events: EventStore) {
     let first: Vec<StoredEvent> = (0..10)
-        .map(|i| event(&format!("e{i}"), Some(1), i % 2, 100 + i as u64, i != 3))
+        .map(|i| {
+            event(
+                &format!("e{i}"),
+                Some("1.0.0"),
+                i % 2,
+                100 + i as u64,
+                i != 3,
+            )
+        })
         .collect();
     assert_eq!(events.insert(&first).await.unwrap(), 10);
     // A retried batch, with one new event and a duplicate inside the batch itself.
     let mut retry = first.clone();
-    retry.push(event("e10", Some(2), 0, 40, true));
-    retry.push(event("e10", Some(2), 0, 40, true));
+    retry.push(event("e10", Some("2.0.0"), 0, 40, true));
+    retry.push(event("e10", Some("2.0.0"), 0, 40, true));
     assert_eq!(events.insert(&retry).await.unwrap(), 1);
 
     let window = (
@@ -54,7 +62,10 @@ async fn exercise(events: EventStore) {
         .unwrap();
     let calls: u64 = minutes.iter().map(|r| r.calls).sum();
     assert_eq!(calls, 11, "{minutes:?}");
-    let v1: Vec<_> = minutes.iter().filter(|r| r.version == Some(1)).collect();
+    let v1: Vec<_> = minutes
+        .iter()
+        .filter(|r| r.version.as_deref() == Some("1.0.0"))
+        .collect();
     assert_eq!(v1.len(), 2, "two minutes of version 1");
     assert_eq!(v1.iter().map(|r| r.errors).sum::<u64>(), 1);
     assert_eq!(v1.iter().map(|r| r.cost_nanos).sum::<i64>(), 270_000);

@@ -32,8 +32,8 @@ pub struct StoredEvent {
     pub project: String,
     pub id: String,
     pub prompt_id: String,
-    /// The version it ran, when known (given, or resolved from its content hash).
-    pub version: Option<u64>,
+    /// The version it ran (semver), when known (given, or resolved from its content hash).
+    pub version: Option<String>,
     pub content_hash: Option<String>,
     pub environment: Option<String>,
     pub model: Option<String>,
@@ -64,7 +64,8 @@ pub struct StoredEvent {
 struct SeriesKey {
     project: String,
     prompt_id: String,
-    version: i64,
+    /// `""` for events whose version is unknown.
+    version: String,
     environment: String,
     bucket_ms: i64,
 }
@@ -84,7 +85,7 @@ pub struct EventStore {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Rollup {
     /// `None`: events whose version is unknown.
-    pub version: Option<u64>,
+    pub version: Option<String>,
     pub bucket_ms: i64,
     pub calls: u64,
     pub errors: u64,
@@ -176,7 +177,7 @@ impl EventStore {
                     .bind(e.project.clone())
                     .bind(e.id.clone())
                     .bind(e.prompt_id.clone())
-                    .bind(e.version.map(|v| v as i64))
+                    .bind(e.version.clone())
                     .bind(e.content_hash.clone())
                     .bind(e.environment.clone())
                     .bind(e.model.clone())
@@ -224,7 +225,7 @@ impl EventStore {
             let key = SeriesKey {
                 project: e.project.clone(),
                 prompt_id: e.prompt_id.clone(),
-                version: e.version.map_or(-1, |v| v as i64),
+                version: e.version.clone().unwrap_or_default(),
                 environment: e.environment.clone().unwrap_or_default(),
                 bucket_ms: e.timestamp_ms.div_euclid(MINUTE_MS) * MINUTE_MS,
             };
@@ -264,7 +265,7 @@ impl EventStore {
             )
             .bind(key.project.clone())
             .bind(key.prompt_id.clone())
-            .bind(key.version)
+            .bind(key.version.clone())
             .bind(key.environment.clone())
             .bind(key.bucket_ms)
             .bind(self.writer.clone())
@@ -300,7 +301,7 @@ impl EventStore {
         )
         .bind(key.project.clone())
         .bind(key.prompt_id.clone())
-        .bind(key.version)
+        .bind(key.version.clone())
         .bind(key.environment.clone())
         .bind(key.bucket_ms)
         .bind(self.writer.clone())
@@ -340,13 +341,13 @@ impl EventStore {
         .await?;
         let mut out: Vec<Rollup> = Vec::new();
         for row in rows {
-            let version: i64 = get(&row, "version")?;
+            let version: String = get(&row, "version")?;
             let bucket_ms: i64 = get(&row, "bucket_ms")?;
             let text: String = get(&row, "latency")?;
             let latency = Histogram::decode(&text)
                 .ok_or_else(|| StoreError::corrupt(format!("latency histogram `{text}`")))?;
             let r = Rollup {
-                version: (version >= 0).then_some(version as u64),
+                version: (!version.is_empty()).then_some(version),
                 bucket_ms,
                 calls: to_u64(get(&row, "calls")?, "calls")?,
                 errors: to_u64(get(&row, "errors")?, "errors")?,
@@ -423,7 +424,7 @@ fn event_of(row: &sqlx::any::AnyRow) -> Result<StoredEvent> {
         project: get(row, "project")?,
         id: get(row, "id")?,
         prompt_id: get(row, "prompt_id")?,
-        version: opt_u64("version")?,
+        version: get(row, "version")?,
         content_hash: get(row, "content_hash")?,
         environment: get(row, "environment")?,
         model: get(row, "model")?,

@@ -36,7 +36,7 @@ impl Step {
 /// One point: a version's calls in one step.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Point {
-    pub version: Option<u64>,
+    pub version: Option<String>,
     /// The step's start (unix ms, UTC-aligned).
     pub start_ms: i64,
     pub calls: u64,
@@ -64,7 +64,7 @@ pub fn points(rollups: &[Rollup], step: Step) -> Vec<Point> {
                 p.latency.merge(&r.latency);
             }
             _ => out.push(Point {
-                version: r.version,
+                version: r.version.clone(),
                 start_ms,
                 calls: r.calls,
                 errors: r.errors,
@@ -82,13 +82,13 @@ pub fn points(rollups: &[Rollup], step: Step) -> Vec<Point> {
 mod tests {
     use super::*;
 
-    fn minute(version: Option<u64>, minute: i64, calls: u64, latency: &[u64]) -> Rollup {
+    fn minute(version: Option<&str>, minute: i64, calls: u64, latency: &[u64]) -> Rollup {
         let mut h = Histogram::default();
         for l in latency {
             h.record(*l);
         }
         Rollup {
-            version,
+            version: version.map(str::to_owned),
             bucket_ms: minute * MINUTE_MS,
             calls,
             errors: 1,
@@ -101,16 +101,20 @@ mod tests {
     #[test]
     fn minutes_group_into_hours_per_version() {
         let rollups = [
-            minute(Some(1), 0, 2, &[10, 20]),
-            minute(Some(1), 59, 1, &[30]),
-            minute(Some(1), 60, 1, &[40]),
-            minute(Some(2), 5, 3, &[1, 2, 3]),
+            minute(Some("1.0.0"), 0, 2, &[10, 20]),
+            minute(Some("1.0.0"), 59, 1, &[30]),
+            minute(Some("1.0.0"), 60, 1, &[40]),
+            minute(Some("2.0.0"), 5, 3, &[1, 2, 3]),
         ];
         let hours = points(&rollups, Step::Hour);
         assert_eq!(hours.len(), 3);
         assert_eq!(
-            (hours[0].version, hours[0].start_ms, hours[0].calls),
-            (Some(1), 0, 3)
+            (
+                hours[0].version.as_deref(),
+                hours[0].start_ms,
+                hours[0].calls
+            ),
+            (Some("1.0.0"), 0, 3)
         );
         assert_eq!(
             (
@@ -121,7 +125,10 @@ mod tests {
             (2, 20, 3)
         );
         assert_eq!((hours[1].start_ms, hours[1].calls), (60 * MINUTE_MS, 1));
-        assert_eq!((hours[2].version, hours[2].calls), (Some(2), 3));
+        assert_eq!(
+            (hours[2].version.as_deref(), hours[2].calls),
+            (Some("2.0.0"), 3)
+        );
         assert_eq!(points(&rollups, Step::Day).len(), 2);
         assert_eq!(points(&rollups, Step::Minute).len(), 4);
         assert_eq!(Step::parse("1h"), Some(Step::Hour));

@@ -10,7 +10,7 @@ const STEPS: &[&str] = &["CREATE TABLE IF NOT EXISTS execution_events (
         project TEXT NOT NULL,
         id TEXT NOT NULL,
         prompt_id TEXT NOT NULL,
-        version BIGINT,
+        version TEXT,
         content_hash TEXT,
         environment TEXT,
         model TEXT,
@@ -38,7 +38,7 @@ const STEPS: &[&str] = &["CREATE TABLE IF NOT EXISTS execution_events (
     CREATE TABLE IF NOT EXISTS event_rollups (
         project TEXT NOT NULL,
         prompt_id TEXT NOT NULL,
-        version BIGINT NOT NULL,
+        version TEXT NOT NULL,
         environment TEXT NOT NULL,
         bucket_ms BIGINT NOT NULL,
         writer TEXT NOT NULL,
