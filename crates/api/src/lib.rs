@@ -5,12 +5,14 @@
 //! them out; the OpenAPI document is generated from their annotations.
 
 pub mod audit;
+pub mod events;
 pub mod governance;
 pub mod identity;
 pub mod problem;
 pub mod registry;
 
 pub use audit::*;
+pub use events::*;
 pub use governance::*;
 pub use identity::*;
 pub use problem::Problem;

@@ -62,9 +62,83 @@ pub fn epoch_seconds(t: &str) -> Option<i64> {
     Some(days * 86_400 + h * 3600 + mi * 60 + s)
 }
 
+/// Milliseconds since 1970 of any RFC 3339 time: `Z` or a `±HH:MM` offset, any number
+/// of fraction digits (read to the millisecond), `T` or a space between date and time.
+/// `None` for anything else.
+pub fn epoch_millis(t: &str) -> Option<i64> {
+    let t = t.trim();
+    if t.len() < 20 || !t.is_char_boundary(19) {
+        return None;
+    }
+    let (head, rest) = t.split_at(19);
+    let head = head.replacen(' ', "T", 1);
+    let secs = epoch_seconds(&format!("{head}Z"))?;
+    let (fraction, zone) = match rest.strip_prefix('.') {
+        Some(r) => {
+            let digits = r.bytes().take_while(u8::is_ascii_digit).count();
+            if digits == 0 {
+                return None;
+            }
+            (&r[..digits], &r[digits..])
+        }
+        None => ("", rest),
+    };
+    let millis: i64 = format!("{fraction:0<3}")[..3].parse().ok()?;
+    let offset = match zone {
+        "Z" | "z" => 0,
+        _ => {
+            let b = zone.as_bytes();
+            if b.len() != 6 || b[3] != b':' || !matches!(b[0], b'+' | b'-') {
+                return None;
+            }
+            let h: i64 = zone.get(1..3)?.parse().ok()?;
+            let m: i64 = zone.get(4..6)?.parse().ok()?;
+            if h > 23 || m > 59 {
+                return None;
+            }
+            let sign = if b[0] == b'-' { -1 } else { 1 };
+            sign * (h * 3600 + m * 60)
+        }
+    };
+    Some((secs - offset) * 1000 + millis)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rfc3339_with_offsets_and_fractions() {
+        assert_eq!(epoch_millis("1970-01-01T00:00:01Z"), Some(1000));
+        assert_eq!(epoch_millis("1970-01-01T00:00:01.5Z"), Some(1500));
+        assert_eq!(epoch_millis("1970-01-01T00:00:01.123456789Z"), Some(1123));
+        assert_eq!(epoch_millis("1970-01-01T02:00:00+02:00"), Some(0));
+        assert_eq!(epoch_millis("1969-12-31T23:00:00-01:00"), Some(0));
+        assert_eq!(
+            epoch_millis("2025-07-10 14:03:00Z"),
+            epoch_millis("2025-07-10T14:03:00Z")
+        );
+        for bad in [
+            "",
+            "2025-07-10",
+            "2025-07-10T14:03:00",
+            "2025-07-10T14:03:00.Z",
+            "2025-07-10T14:03:00+2:00",
+            "2025-13-10T14:03:00Z",
+            "2025-07-10T14:03:00é",
+        ] {
+            assert_eq!(epoch_millis(bad), None, "{bad}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn epoch_millis_never_panics_and_reads_what_rfc3339_at_writes(secs in -1_000_000_000_000i64..4_000_000_000_000, ms in 0u32..1000, junk in ".{0,40}") {
+            let _ = epoch_millis(&junk);
+            let text = rfc3339_at(secs / 1000, ms);
+            proptest::prop_assert_eq!(epoch_millis(&text), Some((secs / 1000) * 1000 + i64::from(ms)));
+        }
+    }
 
     #[test]
     fn now_is_rfc3339_utc_with_milliseconds() {

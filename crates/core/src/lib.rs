@@ -31,6 +31,7 @@ pub mod glob;
 pub mod policy;
 pub mod pricing;
 pub mod prompt;
+pub mod redact;
 pub mod render;
 pub mod role;
 pub mod secrets;

@@ -70,6 +70,26 @@ pub fn scan(text: &str) -> Vec<SecretMatch> {
     out
 }
 
+/// Every secret-shaped string in `text` as `(byte range, kind)`, in order, not
+/// overlapping (the first match at a place wins).
+pub fn spans(text: &str) -> Vec<(std::ops::Range<usize>, &'static str)> {
+    if !SET.is_match(text) {
+        return Vec::new();
+    }
+    let mut out: Vec<(std::ops::Range<usize>, &'static str)> = EACH
+        .iter()
+        .flat_map(|(kind, re)| re.find_iter(text).map(move |m| (m.range(), *kind)))
+        .collect();
+    out.sort_by_key(|(r, _)| (r.start, std::cmp::Reverse(r.end)));
+    let mut kept: Vec<(std::ops::Range<usize>, &'static str)> = Vec::with_capacity(out.len());
+    for (range, kind) in out {
+        if kept.last().is_none_or(|(last, _)| range.start >= last.end) {
+            kept.push((range, kind));
+        }
+    }
+    kept
+}
+
 fn redact(secret: &str) -> String {
     let shown: String = secret.chars().take(6).collect();
     format!("{shown}…")

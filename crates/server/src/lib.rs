@@ -18,6 +18,7 @@ pub mod problem;
 pub mod route;
 pub mod routes;
 mod state;
+pub mod telemetry;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -95,6 +96,7 @@ pub fn app_over<S: Store>(
             hash_pool: auth::limit::HashPool::default(),
         }),
         settings: Arc::new(settings),
+        telemetry: Arc::default(),
     };
     let log = access_log::AccessLog::start(state.settings.access_log_sample);
     let router = router(&state, log.clone());

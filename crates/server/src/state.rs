@@ -13,6 +13,8 @@ pub struct AppState<S> {
     pub auth: Arc<AuthState>,
     /// The server's settings (`[server]`).
     pub settings: Arc<Settings>,
+    /// Execution events in and metrics out (see [`crate::telemetry`]).
+    pub telemetry: Arc<crate::telemetry::Telemetry>,
 }
 
 /// Token signing, the login limiter and the pool password hashes run on.
@@ -31,6 +33,7 @@ impl<S> Clone for AppState<S> {
             delivery: self.delivery.clone(),
             auth: self.auth.clone(),
             settings: self.settings.clone(),
+            telemetry: self.telemetry.clone(),
         }
     }
 }

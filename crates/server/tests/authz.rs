@@ -50,6 +50,7 @@ fn fill(route: &str, key_prefix: &str) -> String {
             "user" => "v",
             "prefix" => key_prefix,
             "request" | "run" => "1",
+            "name" => "execution-event.json",
             other => panic!("{route}: give the path parameter `{other}` a value in fill()"),
         });
         rest = &rest[close + 1..];

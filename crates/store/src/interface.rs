@@ -278,7 +278,19 @@ pub trait AuditLog: Send + Sync + 'static {
     fn committed(&self) -> watch::Receiver<u64>;
 }
 
-/// Everything the server needs of storage.
-pub trait Store: RegistryWrites + DeliveryReads + Identity + Governance + AuditLog {}
+/// Where the execution events of this registry are kept (see [`crate::events`]).
+pub trait EventsHome: Send + Sync + 'static {
+    /// Opens (creating and migrating if needed) the event store.
+    fn open_events(&self) -> impl Future<Output = Result<crate::events::EventStore>> + Send;
+}
 
-impl<T: RegistryWrites + DeliveryReads + Identity + Governance + AuditLog> Store for T {}
+/// Everything the server needs of storage.
+pub trait Store:
+    RegistryWrites + DeliveryReads + Identity + Governance + AuditLog + EventsHome
+{
+}
+
+impl<T: RegistryWrites + DeliveryReads + Identity + Governance + AuditLog + EventsHome> Store
+    for T
+{
+}

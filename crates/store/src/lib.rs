@@ -36,5 +36,7 @@ pub use changes::{Change, ChangeKind};
 pub use connect::PoolSizes;
 pub use engine::{Backend, MAX_NAME_CHARS, SqlStore};
 pub use error::{Result, StoreError};
-pub use interface::{AuditLog, DeliveryReads, Governance, Identity, RegistryWrites, Store};
+pub use interface::{
+    AuditLog, DeliveryReads, EventsHome, Governance, Identity, RegistryWrites, Store,
+};
 pub use model::*;

@@ -50,6 +50,8 @@ pub enum Permission {
     ManageServer,
     /// `viewer` of every project (`*`): read and verify the audit log.
     ReadAudit,
+    /// `editor` in the route's project: report prompt executions.
+    Ingest,
 }
 
 /// Where a permission's role must be held.
@@ -72,7 +74,9 @@ impl Permission {
             Permission::Authenticated => Need::Credentials,
             Permission::UserSession => Need::Session,
             Permission::Read => Need::InProject(Role::Viewer),
-            Permission::Publish | Permission::RequestPromotion => Need::InProject(Role::Editor),
+            Permission::Publish | Permission::RequestPromotion | Permission::Ingest => {
+                Need::InProject(Role::Editor)
+            }
             Permission::Decide | Permission::Rollback => Need::InProject(Role::Approver),
             Permission::ManageProject => Need::InProject(Role::Admin),
             Permission::ManageServer => Need::Everywhere(Role::Admin),

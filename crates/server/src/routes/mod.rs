@@ -6,6 +6,7 @@
 pub mod audit;
 pub mod delivery;
 pub mod evals;
+pub mod events;
 pub mod health;
 pub mod keys;
 pub mod labels;
@@ -90,6 +91,9 @@ declare_routes! {
     ReadAudit => audit::list<S>,
     ReadAudit => audit::verify<S>,
     ReadAudit => audit::head<S>,
+    Ingest [large_body] => events::ingest<S>,
+    Read => events::metrics<S>,
+    Public => events::schema,
 }
 
 /// Every route: the documented ones, and the OpenAPI document itself.

@@ -141,6 +141,12 @@ impl SqlStore {
     }
 }
 
+impl crate::interface::EventsHome for SqlStore {
+    async fn open_events(&self) -> Result<EventStore> {
+        self.events().await
+    }
+}
+
 /// Columns of `execution_events`, in insert order.
 const EVENT_COLUMNS: &str = "project, id, prompt_id, version, content_hash, environment, model, \
     provider, input_tokens, output_tokens, cost_nanos, latency_ms, outcome, error, trace_id, \

@@ -63,6 +63,19 @@ impl Decoder<'_> {
                         self.enum_error(&e.value, "`compliance.decision_role`", DECISION_ROLES);
                     }
                 }
+                "content_capture" => {
+                    if !e
+                        .value
+                        .as_str()
+                        .is_some_and(|c| super::CONTENT_CAPTURES.contains(&c))
+                    {
+                        self.enum_error(
+                            &e.value,
+                            "`compliance.content_capture`",
+                            super::CONTENT_CAPTURES,
+                        );
+                    }
+                }
                 "customer_facing" => {
                     if !matches!(e.value.value, Value::Bool(_)) {
                         self.wrong_type(&e.value, "compliance.customer_facing", "true or false");

@@ -47,7 +47,10 @@ pub const COMPLIANCE_FIELDS: &[&str] = &[
     "explainability_notes",
     "human_oversight",
     "regulatory_tags",
+    "content_capture",
 ];
+/// How a prompt's inputs and outputs are kept when applications report its calls.
+pub const CONTENT_CAPTURES: &[&str] = &["none", "hashed", "full"];
 const DECISION_ROLES: &[&str] = &["informational", "assistive", "automated_decision"];
 
 /// Decodes a prompt file's root node. `None` when the root is not a mapping (reported).

@@ -1,0 +1,138 @@
+//! The way from an ingest request to the event store: requests hand their events to a
+//! bounded queue and are answered at once; one writer task per process drains the queue
+//! in batches into [`EventStore::insert`]. The queue's bound is in events: a request
+//! that does not fit is refused (429, `Retry-After`) rather than held, so back-pressure
+//! reaches the senders and the server's memory stays bounded.
+
+use promptops_store::events::{EventStore, StoredEvent};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+use tokio::sync::{Semaphore, mpsc};
+
+/// Events written in one transaction at most.
+const BATCH: usize = 5_000;
+/// Attempts to store a batch before its events are counted as dropped.
+const ATTEMPTS: u32 = 4;
+
+/// Counters the `/metrics` page and the tests read.
+#[derive(Debug, Default)]
+pub struct Stats {
+    /// Events taken into the queue.
+    pub accepted: AtomicU64,
+    /// Events stored (new ones).
+    pub stored: AtomicU64,
+    /// Events the store already had (retried sends).
+    pub duplicates: AtomicU64,
+    /// Events lost after the store refused their batch [`ATTEMPTS`] times.
+    pub dropped: AtomicU64,
+    /// Events refused because the queue was full.
+    pub refused: AtomicU64,
+}
+
+/// The queue and its writer.
+#[derive(Debug)]
+pub struct Pipeline {
+    events: Arc<EventStore>,
+    queue: mpsc::UnboundedSender<Vec<StoredEvent>>,
+    /// One permit per event the queue may still take.
+    room: Arc<Semaphore>,
+    capacity: usize,
+    pub stats: Arc<Stats>,
+}
+
+/// The queue has no room for a request's events now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Full;
+
+impl Pipeline {
+    /// Starts the writer over `events`; the queue holds at most `capacity` events.
+    pub fn start(events: EventStore, capacity: usize) -> Pipeline {
+        let events = Arc::new(events);
+        let (queue, rx) = mpsc::unbounded_channel();
+        let room = Arc::new(Semaphore::new(capacity));
+        let stats = Arc::new(Stats::default());
+        tokio::spawn(write(events.clone(), rx, room.clone(), stats.clone()));
+        Pipeline {
+            events,
+            queue,
+            room,
+            capacity,
+            stats,
+        }
+    }
+
+    /// Queues a request's events, or refuses them all when they do not fit.
+    pub fn offer(&self, batch: Vec<StoredEvent>) -> Result<(), Full> {
+        let n = batch.len();
+        if n == 0 {
+            return Ok(());
+        }
+        let Ok(permits) = u32::try_from(n)
+            .map_err(drop)
+            .and_then(|n| self.room.try_acquire_many(n).map_err(drop))
+        else {
+            self.stats.refused.fetch_add(n as u64, Ordering::Relaxed);
+            return Err(Full);
+        };
+        // The writer gives the room back once the events are stored.
+        permits.forget();
+        if self.queue.send(batch).is_err() {
+            // The writer is gone (the runtime is shutting down).
+            self.room.add_permits(n);
+            return Err(Full);
+        }
+        self.stats.accepted.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Events queued and not yet written: the ingest lag.
+    pub fn queued(&self) -> usize {
+        self.capacity - self.room.available_permits()
+    }
+
+    pub fn store(&self) -> &EventStore {
+        &self.events
+    }
+}
+
+async fn write(
+    events: Arc<EventStore>,
+    mut rx: mpsc::UnboundedReceiver<Vec<StoredEvent>>,
+    room: Arc<Semaphore>,
+    stats: Arc<Stats>,
+) {
+    while let Some(mut batch) = rx.recv().await {
+        while batch.len() < BATCH {
+            match rx.try_recv() {
+                Ok(more) => batch.extend(more),
+                Err(_) => break,
+            }
+        }
+        let n = batch.len();
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match events.insert(&batch).await {
+                Ok(fresh) => {
+                    stats.stored.fetch_add(fresh as u64, Ordering::Relaxed);
+                    stats
+                        .duplicates
+                        .fetch_add((n - fresh) as u64, Ordering::Relaxed);
+                    break;
+                }
+                Err(e) if attempt < ATTEMPTS => {
+                    let wait = Duration::from_millis(100 * 4u64.pow(attempt - 1));
+                    tracing::warn!(error = %e, events = n, attempt, "storing events failed; retrying in {wait:?}");
+                    tokio::time::sleep(wait).await;
+                }
+                Err(e) => {
+                    stats.dropped.fetch_add(n as u64, Ordering::Relaxed);
+                    tracing::error!(error = %e, events = n, "storing events failed {ATTEMPTS} times; they are dropped");
+                    break;
+                }
+            }
+        }
+        room.add_permits(n);
+    }
+}
