@@ -47,6 +47,8 @@ pub async fn ingest<S: Store>(
     let received_ms = now_ms();
     let mut rejected = Vec::new();
     let mut stored = Vec::with_capacity(items.len());
+    let mut known: std::collections::HashMap<_, normalize::Facts> =
+        std::collections::HashMap::new();
     for item in items {
         let refuse = |error: String| RejectedEvent {
             index: item.index,
@@ -60,18 +62,27 @@ pub async fn ingest<S: Store>(
                 continue;
             }
         };
-        let facts = telemetry
-            .facts(
-                &*state.store,
-                &p.project,
-                &read.event.prompt_id,
-                (
-                    read.event.version.as_deref(),
-                    read.event.content_hash.as_deref(),
-                ),
-            )
-            .await;
-        match normalize::stored(&p.project, read, &facts, telemetry.prices(), received_ms) {
+        // Events of one request mostly name the same few versions: ask once each.
+        let key = (
+            read.event.prompt_id.clone(),
+            read.event.version.clone(),
+            read.event.content_hash.clone(),
+        );
+        let facts = match known.get(&key) {
+            Some(f) => f,
+            None => {
+                let f = telemetry
+                    .facts(
+                        &*state.store,
+                        &p.project,
+                        &key.0,
+                        (key.1.as_deref(), key.2.as_deref()),
+                    )
+                    .await;
+                known.entry(key).or_insert(f)
+            }
+        };
+        match normalize::stored(&p.project, read, facts, telemetry.prices(), received_ms) {
             Ok(event) => stored.push(event),
             Err(e) => rejected.push(refuse(e)),
         }

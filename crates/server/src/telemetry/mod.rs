@@ -42,7 +42,7 @@ pub struct Telemetry {
 }
 
 /// A prompt's versions as ingest needs them.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 struct PromptFacts {
     /// `(version, content hash, capture)`, oldest first.
     versions: Vec<(String, String, Capture)>,
@@ -90,51 +90,56 @@ impl Telemetry {
         (version, hash): (Option<&str>, Option<&str>),
     ) -> Facts {
         let key = (project.to_owned(), prompt_id.to_owned());
-        let cached = self
-            .facts
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&key)
-            .cloned();
         let known = |f: &PromptFacts| {
             hash.is_none_or(|h| f.versions.iter().any(|(_, vh, _)| same_hash(vh, h)))
         };
-        let facts = match cached {
-            Some(f) if known(&f) || f.read_at.elapsed() < FACTS_TTL => f,
-            _ => {
-                let versions = store
-                    .versions(project, prompt_id)
-                    .await
-                    .unwrap_or_default()
-                    .into_iter()
-                    .map(|v| {
-                        let capture = Capture::of_content(&v.content);
-                        (v.version, v.content_hash, capture)
-                    })
-                    .collect();
-                let fresh = PromptFacts {
-                    versions,
-                    read_at: Instant::now(),
-                };
-                self.facts
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .insert(key, fresh.clone());
-                fresh
+        {
+            let cache = self.facts.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(f) = cache.get(&key)
+                && (known(f) || f.read_at.elapsed() < FACTS_TTL)
+            {
+                return f.answer(version, hash);
             }
+        }
+        let versions = store
+            .versions(project, prompt_id)
+            .await
+            .unwrap_or_default()
+            .into_iter()
+            .map(|v| {
+                let capture = Capture::of_content(&v.content);
+                (v.version, v.content_hash, capture)
+            })
+            .collect();
+        let fresh = PromptFacts {
+            versions,
+            read_at: Instant::now(),
         };
-        let by_hash = hash.and_then(|h| facts.versions.iter().find(|(_, vh, _)| same_hash(vh, h)));
+        let answer = fresh.answer(version, hash);
+        self.facts
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key, fresh);
+        answer
+    }
+}
+
+impl PromptFacts {
+    /// The version `hash` names, and the capture of the version named (by `version` or
+    /// `hash`), else of the latest.
+    fn answer(&self, version: Option<&str>, hash: Option<&str>) -> Facts {
+        let by_hash = hash.and_then(|h| self.versions.iter().find(|(_, vh, _)| same_hash(vh, h)));
         let by_version = version.and_then(|v| {
             let wanted = promptops_core::prompt::parse_version_text(v)
                 .ok()?
                 .to_string();
-            facts.versions.iter().find(|(vv, _, _)| *vv == wanted)
+            self.versions.iter().find(|(vv, _, _)| *vv == wanted)
         });
-        let named = by_version.or(by_hash);
         Facts {
             version: by_hash.map(|(v, _, _)| v.clone()),
-            capture: named
-                .or(facts.versions.last())
+            capture: by_version
+                .or(by_hash)
+                .or(self.versions.last())
                 .map_or(Capture::Hashed, |(_, _, c)| *c),
         }
     }
