@@ -373,3 +373,94 @@ async fn bundles_are_checked_signed_and_served_offline() {
         .unwrap();
     assert_eq!(p.version(), "1.0.0");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn executions_are_reported_in_batches_and_read_back_as_metrics() {
+    let s = setup();
+    let editor = s
+        .admin
+        .ok(&["key", "create", "--name", "reporter", "--role", "editor"])
+        .trim()
+        .to_owned();
+    let client = Client::builder(&s.server.url)
+        .api_key(&s.key)
+        .report_key(&editor)
+        .report_queue(50)
+        .report_batch(20, Duration::from_millis(50))
+        .build()
+        .unwrap();
+    let prompt = client
+        .prompt("support.answer")
+        .env("prod")
+        .get()
+        .await
+        .unwrap();
+    // 80 reports at once into a queue of 50: some are dropped, none blocks.
+    let mut queued = 0;
+    for i in 0..80u64 {
+        let mut e = prompt.execution();
+        e.model = Some("gpt-4o-mini".into());
+        e.input_tokens = Some(100);
+        e.output_tokens = Some(10);
+        e.latency_ms = Some(100 + i);
+        queued += u64::from(client.report(e));
+    }
+    let stats = client.flush(Duration::from_secs(20)).await;
+    assert_eq!(stats.queued, 0, "{stats:?}");
+    assert_eq!(stats.sent, queued, "{stats:?}");
+    assert_eq!(stats.sent + stats.dropped, 80, "{stats:?}");
+    assert!(
+        stats.dropped > 0,
+        "the queue is smaller than the burst: {stats:?}"
+    );
+    assert_eq!(stats.failed, 0);
+
+    // The registry counts them against prod's version, priced from the table.
+    let url = format!(
+        "{}/v1/projects/demo/prompts/support.answer/metrics?env=prod&step=day",
+        s.server.url
+    );
+    let mut calls = 0;
+    let mut body = Value::Null;
+    for _ in 0..100 {
+        body = reqwest::Client::new()
+            .get(&url)
+            .bearer_auth(&editor)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        calls = body["series"][0]["totals"]["calls"].as_u64().unwrap_or(0);
+        if calls == queued {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(calls, queued, "{body}");
+    assert_eq!(body["series"][0]["version"], "1.0.0");
+    let cost = body["series"][0]["totals"]["cost_per_call_usd"]
+        .as_f64()
+        .unwrap();
+    assert!((cost - 0.000021).abs() < 1e-12, "{cost}");
+
+    // A key that may not report: the batch is counted as failed, not retried forever.
+    let viewer_only = Client::builder(&s.server.url)
+        .api_key(&s.key)
+        .build()
+        .unwrap();
+    let prompt = viewer_only
+        .prompt("support.answer")
+        .env("prod")
+        .get()
+        .await
+        .unwrap();
+    assert!(viewer_only.report(prompt.execution()));
+    let stats = viewer_only.flush(Duration::from_secs(20)).await;
+    assert_eq!(
+        (stats.sent, stats.failed, stats.queued),
+        (0, 1, 0),
+        "{stats:?}"
+    );
+}

@@ -24,11 +24,13 @@
 //! A registry that is slow or down never makes a caller wait past its budget.
 
 mod prompt;
+mod report;
 mod snapshot;
 mod watch;
 
 pub use prompt::Prompt;
 pub use promptops_core::render::{Rendered, RenderedMessage};
+pub use report::ReportStats;
 
 use crate::bundle::{self, BundleError};
 use promptops_api::Resolved;
@@ -88,9 +90,33 @@ pub struct ClientBuilder {
     snapshot_dir: Option<PathBuf>,
     bundle: Option<PathBuf>,
     trusted_key: Option<String>,
+    report_key: Option<String>,
+    report: report::ReportSettings,
 }
 
 impl ClientBuilder {
+    /// The key execution reports are sent with, when not the read key: reporting needs
+    /// an `editor` key (apps usually read with a viewer's).
+    pub fn report_key(mut self, key: impl Into<String>) -> Self {
+        self.report_key = Some(key.into());
+        self
+    }
+
+    /// Execution reports held while waiting to be sent (default 10,000); past it,
+    /// [`Client::report`] drops and counts.
+    pub fn report_queue(mut self, capacity: usize) -> Self {
+        self.report.capacity = capacity.max(1);
+        self
+    }
+
+    /// Reports sent in one request (default 500) and the longest a report waits before
+    /// its batch is sent (default 1 s).
+    pub fn report_batch(mut self, batch: usize, every: Duration) -> Self {
+        self.report.batch = batch.clamp(1, 10_000);
+        self.report.every = every;
+        self
+    }
+
     /// The API key the application reads with (a viewer's key is enough).
     pub fn api_key(mut self, key: impl Into<String>) -> Self {
         self.api_key = Some(key.into());
@@ -174,11 +200,13 @@ impl ClientBuilder {
                     refresh_every: self.refresh_every,
                     watch: self.watch,
                     project: RwLock::new(self.project),
+                    report_key: self.report_key,
                 }),
                 cache: RwLock::default(),
                 fallback: RwLock::new(fallback),
                 snapshot: self.snapshot_dir.map(snapshot::Snapshot::new),
                 followed: std::sync::Mutex::default(),
+                reporter: Arc::new(report::Reporter::new(self.report)),
             }),
         })
     }
@@ -208,6 +236,8 @@ struct Shared {
     snapshot: Option<snapshot::Snapshot>,
     /// Environments whose background tasks run.
     followed: std::sync::Mutex<Vec<String>>,
+    /// Execution reports waiting to be sent.
+    reporter: Arc<report::Reporter>,
 }
 
 struct Remote {
@@ -218,6 +248,7 @@ struct Remote {
     refresh_every: Duration,
     watch: bool,
     project: RwLock<Option<String>>,
+    report_key: Option<String>,
 }
 
 fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
@@ -261,6 +292,8 @@ impl Client {
             snapshot_dir: None,
             bundle: None,
             trusted_key: None,
+            report_key: None,
+            report: report::ReportSettings::default(),
         }
     }
 
@@ -283,6 +316,7 @@ impl Client {
                 fallback: RwLock::default(),
                 snapshot: None,
                 followed: std::sync::Mutex::default(),
+                reporter: Arc::default(),
             }),
         })
     }
