@@ -26,12 +26,12 @@ pub struct ProjectPath {
 /// Reports prompt executions: a JSON array or NDJSON (one event per line) of
 /// `ExecutionEvent`s, PromptLog records or agent traces, at most 10,000 per request.
 /// Idempotent by event `id`. Events that cannot be read are listed in `rejected` and the
-/// others are still taken. A full queue answers 429 with `Retry-After`: send the same
+/// others are still taken; when none can be read, the answer is a 400 listing them. A full queue answers 429 with `Retry-After`: send the same
 /// body again then.
 #[utoipa::path(post, path = "/v1/projects/{project}/events", tag = "telemetry", params(ProjectPath),
     request_body(content = Vec<promptops_api::ExecutionEvent>, description = "a JSON array, or NDJSON (`application/x-ndjson`) with one event per line"),
     responses((status = 202, body = IngestReceipt),
-              (status = 400, description = "the body is not a JSON array or NDJSON of events", body = crate::problem::Problem, content_type = "application/problem+json"),
+              (status = 400, description = "the body is not a JSON array or NDJSON of events, or none of its events can be read", body = crate::problem::Problem, content_type = "application/problem+json"),
               (status = 404, body = crate::problem::Problem, content_type = "application/problem+json"),
               (status = 413, body = crate::problem::Problem, content_type = "application/problem+json"),
               (status = 429, description = "the ingest queue is full; retry after `Retry-After` seconds", body = crate::problem::Problem, content_type = "application/problem+json")))]
@@ -88,6 +88,27 @@ pub async fn ingest<S: Store>(
         }
     }
     let accepted = stored.len() as u64;
+    if accepted == 0
+        && let Some(first) = rejected.first()
+    {
+        // Nothing in the body is an event: the request as a whole is wrong.
+        let mut e = ApiError::bad_request(format!(
+            "no event in the body could be read ({} refused); the first, #{}{}: {}",
+            rejected.len(),
+            first.index,
+            first
+                .at
+                .as_deref()
+                .map(|a| format!(" at {a}"))
+                .unwrap_or_default(),
+            first.error
+        ));
+        e.0.errors = rejected
+            .iter()
+            .filter_map(|r| serde_json::to_value(r).ok())
+            .collect();
+        return Err(e);
+    }
     let pipeline = telemetry.pipeline(&*state.store).await?;
     if pipeline.offer(stored).is_err() {
         let mut response = ApiError::new(
