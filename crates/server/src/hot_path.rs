@@ -102,6 +102,7 @@ impl<S: Store> Inner<S> {
             .iter()
             .any(|h| served.answer.matches(h));
         let response = respond(&served, not_modified);
+        self.state.metrics.hot_read(not_modified);
         self.log
             .delivery_read(request.method(), request.uri(), response.status(), started);
         Some(response)

@@ -10,6 +10,7 @@ mod access_log;
 pub mod auth;
 pub mod bootstrap;
 pub mod delivery;
+pub mod exposition;
 mod extract;
 pub mod hot_path;
 pub mod measure;
@@ -97,6 +98,7 @@ pub fn app_over<S: Store>(
         }),
         settings: Arc::new(settings),
         telemetry: Arc::default(),
+        metrics: Arc::default(),
     };
     let log = access_log::AccessLog::start(state.settings.access_log_sample);
     let router = router(&state, log.clone());
@@ -120,6 +122,11 @@ fn router<S: Store>(state: &AppState<S>, log: access_log::AccessLog) -> Router {
         if route.large_body {
             handler = handler.layer(DefaultBodyLimit::max(state.settings.eval_body_limit_bytes));
         }
+        // Counted under the route as declared (refusals by the permission check too).
+        handler = handler.layer(axum::middleware::from_fn_with_state(
+            (state.metrics.clone(), Arc::<str>::from(route.path.as_str())),
+            observe,
+        ));
         router = router.route(&route.path, handler);
     }
     router
@@ -131,6 +138,32 @@ fn router<S: Store>(state: &AppState<S>, log: access_log::AccessLog) -> Router {
             access_log::record,
         ))
         .with_state(state.clone())
+}
+
+/// Counts and times a routed request for `/metrics`.
+async fn observe(
+    axum::extract::State((metrics, route)): axum::extract::State<(
+        Arc<exposition::ServerMetrics>,
+        Arc<str>,
+    )>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let method = request.method().clone();
+    let started = std::time::Instant::now();
+    let response = next.run(request).await;
+    let source = response
+        .headers()
+        .get("promptops-source")
+        .and_then(|v| v.to_str().ok());
+    metrics.routed(
+        &route,
+        method.as_str(),
+        response.status().as_u16(),
+        started.elapsed().as_secs_f64(),
+        source,
+    );
+    response
 }
 
 async fn not_found(uri: axum::http::Uri) -> ApiError {

@@ -15,6 +15,8 @@ pub struct AppState<S> {
     pub settings: Arc<Settings>,
     /// Execution events in and metrics out (see [`crate::telemetry`]).
     pub telemetry: Arc<crate::telemetry::Telemetry>,
+    /// What `/metrics` shows (see [`crate::exposition`]).
+    pub metrics: Arc<crate::exposition::ServerMetrics>,
 }
 
 /// Token signing, the login limiter and the pool password hashes run on.
@@ -34,6 +36,7 @@ impl<S> Clone for AppState<S> {
             auth: self.auth.clone(),
             settings: self.settings.clone(),
             telemetry: self.telemetry.clone(),
+            metrics: self.metrics.clone(),
         }
     }
 }

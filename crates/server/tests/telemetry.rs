@@ -271,3 +271,76 @@ async fn the_event_shapes_are_published_as_json_schemas() {
         .await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn metrics_page_counts_routes_and_ingest_without_naming_anything() {
+    let api = Api::new().await;
+    let published = api
+        .post(
+            &format!("/v1/projects/acme/prompts/{PROMPT}/versions"),
+            json!({"source": source("1.0.0", "hashed")}),
+        )
+        .await;
+    assert_eq!(published.status, StatusCode::CREATED);
+    let r = api
+        .post(
+            "/v1/projects/acme/events",
+            json!([{"id": "m1", "prompt_id": PROMPT, "version": "1.0.0"}]),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED);
+    metrics_with_window(&api).await;
+    // The writer counts a batch just after committing it: read the page until it has.
+    let mut page = api
+        .send_raw(Request::get("/metrics").body(Body::empty()).unwrap())
+        .await;
+    for _ in 0..200 {
+        if page
+            .text
+            .contains("promptops_ingest_events_total{outcome=\"stored\"} 1")
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        page = api
+            .send_raw(Request::get("/metrics").body(Body::empty()).unwrap())
+            .await;
+    }
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.content_type
+            .starts_with("application/openmetrics-text"),
+        "{}",
+        page.content_type
+    );
+    for line in [
+        "promptops_http_requests_total{route=\"/v1/projects/{project}/prompts/{id}/versions\",method=\"POST\",status=\"201\"} 1",
+        "promptops_http_requests_total{route=\"/v1/projects/{project}/events\",method=\"POST\",status=\"202\"} 1",
+        "promptops_up{service=\"database\"} 1",
+        "promptops_ingest_events_total{outcome=\"accepted\"} 1",
+        "promptops_ingest_events_total{outcome=\"stored\"} 1",
+        "promptops_database_pool_connections{state=\"idle\"}",
+    ] {
+        assert!(page.text.contains(line), "{line}\n{}", page.text);
+    }
+    // Route templates only: no project, prompt or user name.
+    assert!(
+        !page.text.contains("acme") && !page.text.contains(PROMPT) && !page.text.contains("admin")
+    );
+}
+
+/// Waits until the one event of the metrics test is stored.
+async fn metrics_with_window(api: &Api) {
+    for _ in 0..200 {
+        let r = api
+            .get(&format!(
+                "/v1/projects/acme/prompts/{PROMPT}/metrics?step=day"
+            ))
+            .await;
+        if r.body["series"].as_array().is_some_and(|s| !s.is_empty()) {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("the event was not stored");
+}

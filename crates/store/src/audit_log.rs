@@ -10,6 +10,10 @@ use promptops_api::*;
 use tokio::sync::watch;
 
 impl AuditLog for SqlStore {
+    fn pool_connections(&self) -> (u32, u32) {
+        (self.pool.size(), self.pool.num_idle() as u32)
+    }
+
     fn backend(&self) -> &'static str {
         self.backend_name()
     }

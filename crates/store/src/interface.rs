@@ -253,6 +253,8 @@ pub trait AuditLog: Send + Sync + 'static {
     fn backend(&self) -> &'static str;
     /// Checks the database answers.
     fn ping(&self) -> impl Future<Output = Result<()>> + Send;
+    /// Connections the pool holds now, and how many of them are idle.
+    fn pool_connections(&self) -> (u32, u32);
     /// Audit events after sequence number `after`, at most `limit`.
     fn audit_events(
         &self,

@@ -46,6 +46,7 @@ use promptops_store::Store;
 
 declare_routes! {
     Public => health::healthz<S>,
+    Public => health::metrics<S>,
     Public => session::login<S>,
     Public => session::refresh<S>,
     Authenticated => session::whoami,
