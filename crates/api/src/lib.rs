@@ -10,6 +10,7 @@ pub mod governance;
 pub mod identity;
 pub mod problem;
 pub mod registry;
+pub mod webhooks;
 
 pub use audit::*;
 pub use events::*;
@@ -19,3 +20,7 @@ pub use problem::Problem;
 pub use promptops_core::policy::GateOutcome;
 pub use promptops_core::role::Role;
 pub use registry::*;
+pub use webhooks::{
+    CreateWebhook, CreatedWebhook, DeliveryAttempt, DeliveryStatus, Webhook, WebhookDelivery,
+    WebhookEvent,
+};

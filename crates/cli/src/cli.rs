@@ -216,6 +216,12 @@ pub enum Command {
         #[command(subcommand)]
         action: KeyAction,
     },
+    /// Outbound webhooks of the registry project (admins): signed HTTP POSTs on
+    /// version, label and approval events, retried, with a delivery log.
+    Webhook {
+        #[command(subcommand)]
+        action: WebhookAction,
+    },
     /// Environment policies: check them offline, push them, show them.
     Policy {
         #[command(subcommand)]
@@ -320,6 +326,39 @@ pub enum UserAction {
         name: String,
         #[arg(long)]
         project: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WebhookAction {
+    /// Subscribe URL to events (default: every type); the signing secret is printed
+    /// once.
+    Add {
+        url: String,
+        /// An event type (repeatable): version.published, label.moved,
+        /// label.rolled_back, label.overridden, approval.requested, approval.granted,
+        /// approval.rejected, alert.fired, or `*`.
+        #[arg(long = "event", value_name = "TYPE")]
+        events: Vec<String>,
+        #[arg(long)]
+        description: Option<String>,
+    },
+    /// The project's subscriptions (never their secrets).
+    List,
+    /// Delete a subscription; nothing more is sent to it.
+    Remove { id: String },
+    /// Send a test event now and wait for its outcome.
+    Test {
+        id: String,
+        /// How long to wait for the outcome, in seconds (0: do not wait).
+        #[arg(long, default_value_t = 15)]
+        wait: u64,
+    },
+    /// A subscription's deliveries, newest first, with each attempt.
+    Deliveries {
+        id: String,
+        #[arg(long, default_value_t = 20)]
+        limit: u64,
     },
 }
 

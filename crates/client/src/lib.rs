@@ -465,6 +465,54 @@ impl RegistryClient {
     }
 }
 
+impl RegistryClient {
+    // ----- webhooks -----------------------------------------------------------------------
+
+    fn webhooks_path(project: &str) -> String {
+        format!("/v1/projects/{}/webhooks", seg(project))
+    }
+
+    /// Subscribes `new.url`; the answer holds the signing secret, this once.
+    pub async fn create_webhook(
+        &self,
+        project: &str,
+        new: &CreateWebhook,
+    ) -> Result<CreatedWebhook> {
+        self.call(Method::POST, &Self::webhooks_path(project), Some(new))
+            .await
+    }
+
+    pub async fn webhooks(&self, project: &str) -> Result<Vec<Webhook>> {
+        self.get(&Self::webhooks_path(project)).await
+    }
+
+    pub async fn delete_webhook(&self, project: &str, id: &str) -> Result<Webhook> {
+        let path = format!("{}/{}", Self::webhooks_path(project), seg(id));
+        self.call(Method::DELETE, &path, None::<&()>).await
+    }
+
+    /// Sends a test event; the answer is the pending delivery.
+    pub async fn test_webhook(&self, project: &str, id: &str) -> Result<WebhookDelivery> {
+        let path = format!("{}/{}/test", Self::webhooks_path(project), seg(id));
+        self.post_empty(&path).await
+    }
+
+    /// The newest `limit` deliveries of a subscription, newest first.
+    pub async fn webhook_deliveries(
+        &self,
+        project: &str,
+        id: &str,
+        limit: u64,
+    ) -> Result<Vec<WebhookDelivery>> {
+        let path = format!(
+            "{}/{}/deliveries?limit={limit}",
+            Self::webhooks_path(project),
+            seg(id)
+        );
+        self.get(&path).await
+    }
+}
+
 /// An error with its causes (reqwest's own message alone says little).
 pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
     let mut out = e.to_string();

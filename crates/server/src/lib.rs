@@ -20,6 +20,7 @@ pub mod route;
 pub mod routes;
 mod state;
 pub mod telemetry;
+pub mod webhooks;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -71,7 +72,7 @@ pub fn app_with<S: Store>(store: Arc<S>, config: AuthConfig, settings: Settings)
 /// The server over `store` (and `redis` for delivery, when given): the resolve hot
 /// path ([`hot_path`]) in front of the router, where each declared route has its
 /// permission checked before its handler, with the body limits, the fallbacks and the
-/// access log. Starts delivery's background tasks.
+/// access log. Starts delivery's background tasks and the webhooks' dispatcher.
 pub fn app_over<S: Store>(
     store: Arc<S>,
     config: AuthConfig,
@@ -87,8 +88,11 @@ pub fn app_over<S: Store>(
         &delivery,
         std::time::Duration::from_millis(settings.feed_poll_ms.max(10)),
     );
+    let hooks = Arc::new(webhooks::Hooks::new(store.clone(), &config, &settings));
+    webhooks::start(&hooks);
     let state = AppState {
         store,
+        hooks,
         delivery,
         auth: Arc::new(AuthState {
             signer: auth::token::Signer::new(&config.jwt_secret)

@@ -17,6 +17,8 @@ pub struct AppState<S> {
     pub telemetry: Arc<crate::telemetry::Telemetry>,
     /// What `/metrics` shows (see [`crate::exposition`]).
     pub metrics: Arc<crate::exposition::ServerMetrics>,
+    /// Outbound webhooks: sealing secrets, waking the dispatcher.
+    pub hooks: Arc<crate::webhooks::Hooks<S>>,
 }
 
 /// Token signing, the login limiter and the pool password hashes run on.
@@ -37,6 +39,7 @@ impl<S> Clone for AppState<S> {
             settings: self.settings.clone(),
             telemetry: self.telemetry.clone(),
             metrics: self.metrics.clone(),
+            hooks: self.hooks.clone(),
         }
     }
 }

@@ -51,6 +51,7 @@ fn fill(route: &str, key_prefix: &str) -> String {
             "prefix" => key_prefix,
             "request" | "run" => "1",
             "name" => "execution-event.json",
+            "webhook" => "wh_0000000000000000",
             other => panic!("{route}: give the path parameter `{other}` a value in fill()"),
         });
         rest = &rest[close + 1..];

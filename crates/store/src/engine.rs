@@ -78,6 +78,11 @@ impl WriteTx {
         Ok(())
     }
 
+    /// The audit sequence number this transaction appended, if any.
+    pub(crate) fn appended(&self) -> Option<u64> {
+        self.appended
+    }
+
     /// Ends the transaction without changing anything.
     pub(crate) async fn rollback(self) -> Result<()> {
         self.tx.rollback().await?;

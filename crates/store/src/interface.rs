@@ -11,6 +11,7 @@
 use crate::changes::Change;
 use crate::error::Result;
 use crate::model::*;
+use crate::webhooks::{AttemptOutcome, AttemptRecord, DueDelivery, NewWebhook};
 use promptops_api::*;
 use promptops_core::policy::Policy;
 use serde_json::Value as Json;
@@ -286,13 +287,85 @@ pub trait EventsHome: Send + Sync + 'static {
     fn open_events(&self) -> impl Future<Output = Result<crate::events::EventStore>> + Send;
 }
 
+/// Outbound webhooks: subscriptions, and the deliveries the change feed owes them
+/// (see [`crate::webhooks`]).
+pub trait Webhooks: Send + Sync + 'static {
+    /// Stores a subscription (audited: `webhook.created`); it receives changes
+    /// committed after its creation.
+    fn create_webhook(
+        &self,
+        new: &NewWebhook,
+        actor: &Actor,
+    ) -> impl Future<Output = Result<Webhook>> + Send;
+    /// A project's subscriptions, oldest first (never their secrets).
+    fn webhooks(&self, project: &str) -> impl Future<Output = Result<Vec<Webhook>>> + Send;
+    fn webhook(&self, project: &str, id: &str) -> impl Future<Output = Result<Webhook>> + Send;
+    /// Deletes a subscription with its deliveries (audited: `webhook.deleted`).
+    fn delete_webhook(
+        &self,
+        project: &str,
+        id: &str,
+        actor: &Actor,
+    ) -> impl Future<Output = Result<Webhook>> + Send;
+    /// Reads the change feed past the dispatcher's cursor (at most `limit` events) and
+    /// stores a pending delivery, due at `now_ms`, for each subscription each event
+    /// matches; moves the cursor. How many deliveries it stored.
+    fn enqueue_from_feed(
+        &self,
+        limit: u64,
+        now_ms: i64,
+    ) -> impl Future<Output = Result<u64>> + Send;
+    /// Stores a test delivery of `event`, due at `now_ms`.
+    fn enqueue_test_delivery(
+        &self,
+        project: &str,
+        webhook_id: &str,
+        event: &WebhookEvent,
+        now_ms: i64,
+    ) -> impl Future<Output = Result<WebhookDelivery>> + Send;
+    /// Claims pending deliveries due by `now_ms` for `lease_ms` (another dispatcher
+    /// skips them until then), at most `limit`.
+    fn claim_due_deliveries(
+        &self,
+        now_ms: i64,
+        lease_ms: i64,
+        limit: u64,
+    ) -> impl Future<Output = Result<Vec<DueDelivery>>> + Send;
+    /// Records an attempt and where the delivery goes next, releasing its claim.
+    fn record_attempt(
+        &self,
+        delivery: &str,
+        record: &AttemptRecord,
+        outcome: AttemptOutcome,
+    ) -> impl Future<Output = Result<()>> + Send;
+    /// A subscription's deliveries, newest first, with their attempts.
+    fn deliveries(
+        &self,
+        project: &str,
+        webhook_id: &str,
+        limit: u64,
+    ) -> impl Future<Output = Result<Vec<WebhookDelivery>>> + Send;
+    /// When the earliest pending delivery is due (unix milliseconds).
+    fn next_delivery_due(&self) -> impl Future<Output = Result<Option<i64>>> + Send;
+    /// Every subscription's id and sealed secret (to seal them again after the
+    /// server's signing secret was rotated).
+    fn sealed_webhook_secrets(&self) -> impl Future<Output = Result<Vec<(String, String)>>> + Send;
+    /// Replaces a sealed secret by the same secret sealed anew, if it is still `old`.
+    fn reseal_webhook_secret(
+        &self,
+        id: &str,
+        old: &str,
+        new: &str,
+    ) -> impl Future<Output = Result<()>> + Send;
+}
+
 /// Everything the server needs of storage.
 pub trait Store:
-    RegistryWrites + DeliveryReads + Identity + Governance + AuditLog + EventsHome
+    RegistryWrites + DeliveryReads + Identity + Governance + AuditLog + EventsHome + Webhooks
 {
 }
 
-impl<T: RegistryWrites + DeliveryReads + Identity + Governance + AuditLog + EventsHome> Store
-    for T
+impl<T: RegistryWrites + DeliveryReads + Identity + Governance + AuditLog + EventsHome + Webhooks>
+    Store for T
 {
 }

@@ -11,7 +11,7 @@
 //! `connect.rs` (opening either backend), `registry.rs` and `labels.rs` (writes),
 //! `delivery.rs` (reads), `identity.rs` (users, keys, sessions), `governance/`
 //! (policies, requests, judging, promotion), `audit_log.rs` and `changes.rs` (the log
-//! and the feed), `rows.rs` (row mappers), `audit.rs` and `lineage.rs` (pure rules).
+//! and the feed), `webhooks.rs` (subscriptions and deliveries, fed by the feed), `rows.rs` (row mappers), `audit.rs` and `lineage.rs` (pure rules).
 
 pub mod audit;
 mod audit_log;
@@ -31,12 +31,13 @@ pub mod model;
 pub mod private_files;
 mod registry;
 mod rows;
+pub mod webhooks;
 
 pub use changes::{Change, ChangeKind};
 pub use connect::PoolSizes;
 pub use engine::{Backend, MAX_NAME_CHARS, SqlStore};
 pub use error::{Result, StoreError};
 pub use interface::{
-    AuditLog, DeliveryReads, EventsHome, Governance, Identity, RegistryWrites, Store,
+    AuditLog, DeliveryReads, EventsHome, Governance, Identity, RegistryWrites, Store, Webhooks,
 };
 pub use model::*;

@@ -29,7 +29,16 @@ const HARDENING: Migration = Migration {
     sql: include_str!("../migrations/0005_hardening.sql"),
 };
 
-pub(crate) const SQLITE: [Migration; 5] = [
+/// Numbered 7 (6 was set aside for execution events, which ended up in a store of
+/// their own): the runner applies whatever a database lacks, in this order, so the
+/// numbers need not be contiguous.
+const WEBHOOKS: Migration = Migration {
+    version: 7,
+    name: "webhooks",
+    sql: include_str!("../migrations/0007_webhooks.sql"),
+};
+
+pub(crate) const SQLITE: [Migration; 6] = [
     SHARED,
     Migration {
         version: 2,
@@ -43,9 +52,10 @@ pub(crate) const SQLITE: [Migration; 5] = [
         sql: include_str!("../migrations/0004_governance_append_only.sqlite.sql"),
     },
     HARDENING,
+    WEBHOOKS,
 ];
 
-pub(crate) const POSTGRES: [Migration; 5] = [
+pub(crate) const POSTGRES: [Migration; 6] = [
     SHARED,
     Migration {
         version: 2,
@@ -59,6 +69,7 @@ pub(crate) const POSTGRES: [Migration; 5] = [
         sql: include_str!("../migrations/0004_governance_append_only.postgres.sql"),
     },
     HARDENING,
+    WEBHOOKS,
 ];
 
 fn checksum(sql: &str) -> String {

@@ -15,6 +15,7 @@ mod registry;
 mod render;
 mod serve;
 mod validate;
+mod webhooks;
 
 use crate::Outcome;
 use crate::cli::{Cli, Command, ConfigAction};
@@ -171,6 +172,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Whoami => identity::whoami(&session(None)?.1),
         Command::User { action } => identity::user(&session(None)?.1, &action),
         Command::Key { action } => identity::key(&session(None)?.1, &action),
+        Command::Webhook { action } => webhooks::webhook(&session(None)?.1, &action),
         Command::Policy {
             action: crate::cli::PolicyAction::Check { files },
         } => governance::policy_check(&Project::load(config, None)?, &files, format),

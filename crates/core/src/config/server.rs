@@ -61,6 +61,19 @@ pub struct ServerConfig {
     /// behind is disconnected and resumes with `Last-Event-ID`
     /// (`PROMPTOPS_WATCH_BUFFER`).
     pub watch_buffer: usize,
+    /// Outbound webhooks: the wait before each retry of a delivery that failed, in
+    /// milliseconds; a delivery is tried once, then once after each wait, then marked
+    /// failed. Each wait is jittered by up to ±20% (`PROMPTOPS_WEBHOOK_RETRY_MS`,
+    /// comma-separated).
+    pub webhook_retry_ms: Vec<u64>,
+    /// How long a receiver may take to answer, in milliseconds
+    /// (`PROMPTOPS_WEBHOOK_TIMEOUT_MS`).
+    pub webhook_timeout_ms: u64,
+    /// Let webhooks reach loopback, private, link-local and other non-public addresses
+    /// (`PROMPTOPS_WEBHOOK_ALLOW_PRIVATE`). Off by default: a project admin could
+    /// otherwise make the server probe its own network (SSRF). Turn on for receivers
+    /// inside your network, and for local testing.
+    pub webhook_allow_private: bool,
 }
 
 impl Default for ServerConfig {
@@ -83,6 +96,9 @@ impl Default for ServerConfig {
             access_log_sample: 100,
             watch_heartbeat_secs: 15,
             watch_buffer: 1024,
+            webhook_retry_ms: vec![1_000, 5_000, 30_000, 120_000, 600_000],
+            webhook_timeout_ms: 10_000,
+            webhook_allow_private: false,
         }
     }
 }
@@ -160,6 +176,25 @@ impl ServerConfig {
             &mut self.watch_heartbeat_secs,
         )?;
         number(&var, "PROMPTOPS_WATCH_BUFFER", &mut self.watch_buffer)?;
+        number(
+            &var,
+            "PROMPTOPS_WEBHOOK_TIMEOUT_MS",
+            &mut self.webhook_timeout_ms,
+        )?;
+        if let Some(v) = var("PROMPTOPS_WEBHOOK_RETRY_MS") {
+            self.webhook_retry_ms = v
+                .split(',')
+                .map(|w| w.trim().parse::<u64>())
+                .collect::<Result<_, _>>()
+                .map_err(|_| {
+                    format!(
+                        "PROMPTOPS_WEBHOOK_RETRY_MS is `{v}`; use whole milliseconds separated by commas (1000,5000,30000)"
+                    )
+                })?;
+        }
+        if let Some(v) = var("PROMPTOPS_WEBHOOK_ALLOW_PRIVATE") {
+            self.webhook_allow_private = parse_bool("PROMPTOPS_WEBHOOK_ALLOW_PRIVATE", &v)?;
+        }
         if let Some(v) = var("PROMPTOPS_TRUST_FORWARDED_FOR") {
             self.trust_forwarded_for = parse_bool("PROMPTOPS_TRUST_FORWARDED_FOR", &v)?;
         }

@@ -16,6 +16,7 @@ pub mod prompts;
 pub mod requests;
 pub mod session;
 pub mod users;
+pub mod webhooks;
 
 /// Path parameters shared by the prompt routes.
 #[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
@@ -89,6 +90,11 @@ declare_routes! {
     Decide => requests::approve<S>,
     Decide => requests::reject<S>,
     RequestPromotion => requests::withdraw<S>,
+    ManageProject => webhooks::list<S>,
+    ManageProject => webhooks::create<S>,
+    ManageProject => webhooks::remove<S>,
+    ManageProject => webhooks::deliveries<S>,
+    ManageProject => webhooks::test<S>,
     ReadAudit => audit::list<S>,
     ReadAudit => audit::verify<S>,
     ReadAudit => audit::head<S>,
