@@ -347,6 +347,9 @@ pub trait Webhooks: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Vec<WebhookDelivery>>> + Send;
     /// When the earliest pending delivery is due (unix milliseconds).
     fn next_delivery_due(&self) -> impl Future<Output = Result<Option<i64>>> + Send;
+    /// Forgets finished (delivered or failed) deliveries created before `before_ms`
+    /// (unix milliseconds), with their attempts; how many.
+    fn prune_deliveries(&self, before_ms: i64) -> impl Future<Output = Result<u64>> + Send;
     /// Every subscription's id and sealed secret (to seal them again after the
     /// server's signing secret was rotated).
     fn sealed_webhook_secrets(&self) -> impl Future<Output = Result<Vec<(String, String)>>> + Send;

@@ -259,8 +259,17 @@ impl Webhooks for SqlStore {
     }
 
     async fn enqueue_from_feed(&self, limit: u64, now_ms: i64) -> Result<u64> {
-        // Cheap check first, without the write lock: is there anything past the cursor?
-        let cursor = self.webhook_cursor(&self.pool).await?;
+        // Cheap checks first, without the write lock: no subscription (then registry
+        // writes never wait behind the dispatcher), or nothing past the cursor. History
+        // older than every subscription is nobody's: the read starts after it.
+        let first = sqlx::query("SELECT MIN(after_seq) AS first FROM webhooks")
+            .fetch_one(&self.pool)
+            .await?;
+        let Some(first) = get::<Option<i64>>(&first, "first")? else {
+            return Ok(0);
+        };
+        let first = to_u64(first, "webhook after_seq")?;
+        let cursor = self.webhook_cursor(&self.pool).await?.max(first);
         let head = sqlx::query("SELECT COALESCE(MAX(seq), 0) AS head FROM audit_events")
             .fetch_one(&self.pool)
             .await?;
@@ -269,7 +278,7 @@ impl Webhooks for SqlStore {
         }
         let mut tx = self.write_tx().await?;
         // Read again under the lock: another replica may have moved it meanwhile.
-        let cursor = self.webhook_cursor(&mut *tx).await?;
+        let cursor = self.webhook_cursor(&mut *tx).await?.max(first);
         let rows = sqlx::query(
             "SELECT seq, at, actor, action, target, details, prev_hash, hash FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT $2",
         )
@@ -459,6 +468,27 @@ impl Webhooks for SqlStore {
         .fetch_one(&self.pool)
         .await?;
         get(&row, "due")
+    }
+
+    async fn prune_deliveries(&self, before_ms: i64) -> Result<u64> {
+        let cutoff = ms_rfc3339(before_ms);
+        let mut tx = self.write_tx().await?;
+        sqlx::query(
+            "DELETE FROM webhook_attempts WHERE delivery_id IN \
+             (SELECT id FROM webhook_deliveries WHERE status <> 'pending' AND created_at < $1)",
+        )
+        .bind(&cutoff)
+        .execute(&mut *tx)
+        .await?;
+        let gone = sqlx::query(
+            "DELETE FROM webhook_deliveries WHERE status <> 'pending' AND created_at < $1",
+        )
+        .bind(&cutoff)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        tx.commit().await?;
+        Ok(gone)
     }
 
     async fn sealed_webhook_secrets(&self) -> Result<Vec<(String, String)>> {

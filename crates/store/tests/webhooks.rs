@@ -126,6 +126,25 @@ async fn replicas_store_each_delivery_once_and_claim_it_once<S: Store>(s: Arc<S>
     assert_eq!(log[0].status, promptops_api::DeliveryStatus::Delivered);
     assert_eq!(log[0].attempts.len(), 2);
     assert_eq!(s.next_delivery_due().await.unwrap(), None);
+    // The log keeps finished deliveries until they are older than the retention.
+    assert_eq!(s.prune_deliveries(0).await.unwrap(), 0);
+    let far_future = 4_000_000_000_000;
+    s.create_webhook(&hook("wh_kept", &[]), &admin)
+        .await
+        .unwrap();
+    s.publish("acme", &version("a.b", "2.0.0", "Two {{ name }}"), &admin)
+        .await
+        .unwrap();
+    s.enqueue_from_feed(500, 4_000).await.unwrap();
+    assert_eq!(s.deliveries("acme", "wh_kept", 10).await.unwrap().len(), 1);
+    assert_eq!(s.deliveries("acme", "wh_all", 10).await.unwrap().len(), 2);
+    assert_eq!(
+        s.prune_deliveries(far_future).await.unwrap(),
+        1,
+        "the pending ones stay"
+    );
+    assert_eq!(s.deliveries("acme", "wh_all", 10).await.unwrap().len(), 1);
+    assert_eq!(s.deliveries("acme", "wh_kept", 10).await.unwrap().len(), 1);
 
     // Deleting a subscription takes its deliveries; it is audited.
     s.delete_webhook("acme", "wh_all", &admin).await.unwrap();

@@ -32,6 +32,10 @@ use tokio::sync::Notify;
 const FEED_BATCH: u64 = 500;
 /// Deliveries claimed per step.
 const CLAIM_BATCH: u64 = 64;
+/// How long the delivery log keeps a finished delivery (as Stripe's does).
+pub const LOG_RETENTION: Duration = Duration::from_secs(30 * 24 * 3600);
+/// How often old log entries are pruned.
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 
 /// The webhooks of one server: the store, the secrets' sealer, the HTTP client and
 /// the retry schedule.
@@ -185,10 +189,19 @@ async fn dispatch<S: Store>(weak: Weak<Hooks<S>>) {
     if let Some(hooks) = weak.upgrade() {
         reseal(&hooks).await;
     }
+    let mut pruned_at: Option<Instant> = None;
     loop {
         let Some(hooks) = weak.upgrade() else {
             return;
         };
+        if pruned_at.is_none_or(|at| at.elapsed() >= PRUNE_EVERY) {
+            pruned_at = Some(Instant::now());
+            let before = now_ms()
+                .saturating_sub(i64::try_from(LOG_RETENTION.as_millis()).unwrap_or(i64::MAX));
+            if let Err(e) = hooks.store.prune_deliveries(before).await {
+                tracing::warn!("webhooks: cannot prune the delivery log: {e}");
+            }
+        }
         let next_due = hooks.step().await;
         let mut wait = hooks.poll;
         if let Some(due) = next_due {
