@@ -87,7 +87,7 @@ async fn exercise(events: EventStore) {
     assert_eq!(all.iter().map(|r| r.calls).sum::<u64>(), 11);
 
     let tail = events
-        .recent("shop", (Some("support.answer"), None), 0, 5)
+        .recent("shop", (Some("support.answer"), None), None, 5)
         .await
         .unwrap();
     assert_eq!(tail.len(), 5);
@@ -125,7 +125,7 @@ async fn events_on_sqlite_live_in_their_own_file() {
         .events()
         .await
         .unwrap();
-    let kept = again.recent("shop", (None, None), 0, 100).await.unwrap();
+    let kept = again.recent("shop", (None, None), None, 100).await.unwrap();
     assert_eq!(kept.len(), 5);
 }
 

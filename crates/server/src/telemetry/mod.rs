@@ -16,10 +16,12 @@ pub mod body;
 pub mod metrics;
 pub mod normalize;
 pub mod pipeline;
+pub mod prices;
 pub mod shapes;
 
 use normalize::{Capture, Facts};
 use pipeline::Pipeline;
+use prices::Prices;
 use promptops_core::pricing::PriceTable;
 use promptops_store::{EventsHome, Store, StoreError};
 use std::collections::HashMap;
@@ -37,7 +39,7 @@ const FACTS_TTL: Duration = Duration::from_secs(5);
 #[derive(Debug)]
 pub struct Telemetry {
     pipeline: OnceCell<Pipeline>,
-    prices: PriceTable,
+    prices: Prices,
     facts: Mutex<HashMap<(String, String), PromptFacts>>,
 }
 
@@ -53,7 +55,7 @@ impl Default for Telemetry {
     fn default() -> Self {
         Telemetry {
             pipeline: OnceCell::new(),
-            prices: PriceTable::shipped(),
+            prices: Prices::new(PriceTable::shipped()),
             facts: Mutex::new(HashMap::new()),
         }
     }
@@ -75,7 +77,7 @@ impl Telemetry {
         self.pipeline.get()
     }
 
-    pub fn prices(&self) -> &PriceTable {
+    pub fn prices(&self) -> &Prices {
         &self.prices
     }
 

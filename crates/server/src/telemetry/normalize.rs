@@ -9,10 +9,11 @@
 //! What an event carries beyond its fields (agent steps, eval results) is kept only
 //! under `full`, redacted, since it holds content too.
 
+use super::prices::Prices;
 use super::shapes::Read;
 use promptops_api::EventOutcome;
 use promptops_core::canonical::sha256_hex;
-use promptops_core::pricing::{NanoUsd, PriceTable, Usage};
+use promptops_core::pricing::{NanoUsd, Usage};
 use promptops_store::events::StoredEvent;
 use serde_json::Value as Json;
 
@@ -57,7 +58,7 @@ pub fn stored(
     project: &str,
     read: Read,
     facts: &Facts,
-    prices: &PriceTable,
+    prices: &Prices,
     received_ms: i64,
 ) -> Result<StoredEvent, String> {
     let id_basis = id_basis(&read);
@@ -169,7 +170,7 @@ fn check_name(field: &str, value: &str) -> Result<(), String> {
 
 /// The cost from the price table, when the model is known and tokens were counted.
 fn price(
-    prices: &PriceTable,
+    prices: &Prices,
     model: &Option<String>,
     provider: &Option<String>,
     input: Option<u64>,
@@ -235,7 +236,7 @@ mod tests {
 
     #[test]
     fn prices_times_ids_and_capture() {
-        let prices = PriceTable::shipped();
+        let prices = Prices::new(promptops_core::pricing::PriceTable::shipped());
         let facts = Facts {
             version: Some("1.2.0".into()),
             capture: Capture::Hashed,
@@ -324,7 +325,7 @@ mod tests {
 
     #[test]
     fn refusals_say_what_to_fix() {
-        let prices = PriceTable::default();
+        let prices = Prices::new(promptops_core::pricing::PriceTable::default());
         for (event, says) in [
             (json!({"prompt_id": " "}), "`prompt_id` is empty"),
             (json!({"prompt_id": "p", "version": "one"}), "not a version"),
