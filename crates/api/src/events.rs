@@ -130,3 +130,39 @@ pub struct Percentiles {
     pub p95: Option<u64>,
     pub p99: Option<u64>,
 }
+
+/// A stored execution, as `GET /v1/projects/{project}/events` lists it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct RecordedEvent {
+    pub id: String,
+    pub prompt_id: String,
+    pub version: Option<String>,
+    pub content_hash: Option<String>,
+    pub environment: Option<String>,
+    pub model: Option<String>,
+    pub provider: Option<String>,
+    pub input_tokens: Option<u64>,
+    pub output_tokens: Option<u64>,
+    pub cost_usd: Option<f64>,
+    pub latency_ms: Option<u64>,
+    pub outcome: EventOutcome,
+    pub error: Option<String>,
+    pub trace_id: Option<String>,
+    pub span_id: Option<String>,
+    pub request_id: Option<String>,
+    /// When the call happened (RFC 3339).
+    pub timestamp: String,
+    /// When the server took it (RFC 3339).
+    pub received_at: String,
+    /// As captured: absent, `sha256:<hex>`, or redacted text.
+    pub input: Option<String>,
+    pub output: Option<String>,
+}
+
+/// A page of events, oldest first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct EventsPage {
+    pub events: Vec<RecordedEvent>,
+    /// Pass as `after` for the events that follow (also when this page is empty).
+    pub next: String,
+}

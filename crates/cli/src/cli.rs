@@ -216,6 +216,28 @@ pub enum Command {
         #[command(subcommand)]
         action: KeyAction,
     },
+    /// A prompt's calls per version, as applications reported them: calls, errors,
+    /// latency p50/p95/p99, tokens and cost (totals, and a row per step with --step).
+    Metrics {
+        id: String,
+        /// One environment (default: all of them).
+        #[arg(long)]
+        env: Option<String>,
+        /// Start, RFC 3339 (default: a day before --to).
+        #[arg(long)]
+        from: Option<String>,
+        /// End, RFC 3339 (default: now).
+        #[arg(long)]
+        to: Option<String>,
+        /// Also a row per `minute`, `hour` or `day`.
+        #[arg(long)]
+        step: Option<String>,
+    },
+    /// Execution events as applications report them.
+    Log {
+        #[command(subcommand)]
+        action: LogAction,
+    },
     /// Outbound webhooks of the registry project (admins): signed HTTP POSTs on
     /// version, label and approval events, retried, with a delivery log.
     Webhook {
@@ -326,6 +348,25 @@ pub enum UserAction {
         name: String,
         #[arg(long)]
         project: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LogAction {
+    /// Follow the project's events as they arrive (the last few first); Ctrl-C stops.
+    Tail {
+        /// Only this prompt's events.
+        #[arg(long)]
+        prompt: Option<String>,
+        /// Only this environment's.
+        #[arg(long)]
+        env: Option<String>,
+        /// Events shown before following (default 10).
+        #[arg(short = 'n', long, default_value_t = 10)]
+        lines: usize,
+        /// Print what is there and stop instead of following.
+        #[arg(long)]
+        no_follow: bool,
     },
 }
 

@@ -206,6 +206,33 @@ impl RegistryClient {
         .await
     }
 
+    /// A prompt's metrics per version (`query` holds `env`, `from`, `to`, `step`, each
+    /// optional).
+    pub async fn metrics(
+        &self,
+        project: &str,
+        id: &str,
+        query: &[(&str, &str)],
+    ) -> Result<PromptMetrics> {
+        let path = format!(
+            "{}/metrics{}",
+            Self::prompt_path(project, id),
+            query_string(query)
+        );
+        self.get(&path).await
+    }
+
+    /// A page of a project's execution events (`query` holds `prompt_id`, `env`,
+    /// `after`, `limit`, each optional).
+    pub async fn events(&self, project: &str, query: &[(&str, &str)]) -> Result<EventsPage> {
+        let path = format!(
+            "/v1/projects/{}/events{}",
+            seg(project),
+            query_string(query)
+        );
+        self.get(&path).await
+    }
+
     pub async fn labels(&self, project: &str, id: &str) -> Result<Vec<Label>> {
         self.get(&format!("{}/labels", Self::prompt_path(project, id)))
             .await
@@ -523,4 +550,16 @@ pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
         source = s.source();
     }
     out
+}
+
+/// `?a=1&b=2` with each value percent-encoded (empty without pairs).
+fn query_string(pairs: &[(&str, &str)]) -> String {
+    if pairs.is_empty() {
+        return String::new();
+    }
+    let joined: Vec<String> = pairs
+        .iter()
+        .map(|(k, v)| format!("{k}={}", seg(v)))
+        .collect();
+    format!("?{}", joined.join("&"))
 }

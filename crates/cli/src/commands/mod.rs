@@ -14,6 +14,7 @@ mod plan;
 mod registry;
 mod render;
 mod serve;
+mod telemetry;
 mod validate;
 mod webhooks;
 
@@ -173,6 +174,36 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::User { action } => identity::user(&session(None)?.1, &action),
         Command::Key { action } => identity::key(&session(None)?.1, &action),
         Command::Webhook { action } => webhooks::webhook(&session(None)?.1, &action),
+        Command::Metrics {
+            id,
+            env,
+            from,
+            to,
+            step,
+        } => telemetry::metrics(
+            &session(None)?.1,
+            &id,
+            telemetry::Window {
+                env: env.as_deref(),
+                from: from.as_deref(),
+                to: to.as_deref(),
+                step: step.as_deref(),
+            },
+        ),
+        Command::Log {
+            action:
+                crate::cli::LogAction::Tail {
+                    prompt,
+                    env,
+                    lines,
+                    no_follow,
+                },
+        } => telemetry::tail(
+            &session(None)?.1,
+            (prompt.as_deref(), env.as_deref()),
+            lines,
+            !no_follow,
+        ),
         Command::Policy {
             action: crate::cli::PolicyAction::Check { files },
         } => governance::policy_check(&Project::load(config, None)?, &files, format),

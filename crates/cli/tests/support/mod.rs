@@ -121,6 +121,15 @@ impl As {
         c
     }
 
+    /// Starts a command that keeps running (a follow), its stdout piped.
+    pub fn spawn(&self, args: &[&str]) -> std::process::Child {
+        self.command(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start promptops")
+    }
+
     pub fn run(&self, args: &[&str]) -> Output {
         self.command(args).output().expect("run promptops")
     }

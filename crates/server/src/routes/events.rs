@@ -10,7 +10,9 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use promptops_api::{IngestReceipt, PromptMetrics, RejectedEvent};
+use promptops_api::{
+    EventOutcome, EventsPage, IngestReceipt, PromptMetrics, RecordedEvent, RejectedEvent,
+};
 use promptops_core::clock::{epoch_millis, rfc3339_at};
 use promptops_store::Store;
 use promptops_store::events::Step;
@@ -203,6 +205,112 @@ pub async fn metrics<S: Store>(
         .into(),
         series: crate::telemetry::metrics::series(&rollups, step),
     }))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct EventsQuery {
+    /// Only this prompt's events.
+    pub prompt_id: Option<String>,
+    /// Only this environment's.
+    pub env: Option<String>,
+    /// The `next` of the previous page; `latest` starts after the newest event (to
+    /// follow from now on); absent: from the oldest kept.
+    pub after: Option<String>,
+    /// At most this many (1 to 1000, default 100).
+    #[param(minimum = 1, maximum = 1000)]
+    pub limit: Option<u32>,
+}
+
+/// A project's execution events as received, oldest first, a page at a time: what
+/// `promptops log tail` follows.
+#[utoipa::path(get, path = "/v1/projects/{project}/events", tag = "telemetry", operation_id = "list_events", params(ProjectPath, EventsQuery),
+    responses((status = 200, body = EventsPage),
+              (status = 400, description = "a bad cursor or limit", body = crate::problem::Problem, content_type = "application/problem+json"),
+              (status = 404, body = crate::problem::Problem, content_type = "application/problem+json")))]
+pub async fn list<S: Store>(
+    State(state): State<AppState<S>>,
+    ApiPath(p): ApiPath<ProjectPath>,
+    ApiQuery(q): ApiQuery<EventsQuery>,
+) -> ApiResult<Json<EventsPage>> {
+    state.store.project(&p.project).await?;
+    let limit = match q.limit {
+        None => 100,
+        Some(n @ 1..=1000) => n,
+        Some(n) => {
+            return Err(ApiError::bad_request(format!(
+                "limit {n}: ask for 1 to 1000 events"
+            )));
+        }
+    };
+    let events = state.telemetry.pipeline(&*state.store).await?.store();
+    let after: Option<(i64, String)> = match q.after.as_deref() {
+        None | Some("") => None,
+        Some("latest") => Some(
+            events
+                .newest(&p.project)
+                .await?
+                .unwrap_or((now_ms(), String::new())),
+        ),
+        Some(cursor) => Some(parse_cursor(cursor).ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "after `{cursor}`: pass the `next` of a previous page, or `latest`"
+            ))
+        })?),
+    };
+    let page = events
+        .recent(
+            &p.project,
+            (q.prompt_id.as_deref(), q.env.as_deref()),
+            after.as_ref().map(|(ms, id)| (*ms, id.as_str())),
+            limit,
+        )
+        .await?;
+    let next = match (page.last(), &after) {
+        (Some(e), _) => format!("{}:{}", e.received_ms, e.id),
+        (None, Some((ms, id))) => format!("{ms}:{id}"),
+        (None, None) => String::new(),
+    };
+    Ok(Json(EventsPage {
+        events: page.into_iter().map(recorded).collect(),
+        next,
+    }))
+}
+
+/// `<received ms>:<id>` (the id may hold colons).
+fn parse_cursor(cursor: &str) -> Option<(i64, String)> {
+    let (ms, id) = cursor.split_once(':')?;
+    Some((ms.parse().ok()?, id.to_owned()))
+}
+
+fn recorded(e: promptops_store::events::StoredEvent) -> RecordedEvent {
+    let at = |ms: i64| rfc3339_at(ms.div_euclid(1000), ms.rem_euclid(1000) as u32);
+    RecordedEvent {
+        id: e.id,
+        prompt_id: e.prompt_id,
+        version: e.version,
+        content_hash: e.content_hash,
+        environment: e.environment,
+        model: e.model,
+        provider: e.provider,
+        input_tokens: e.input_tokens,
+        output_tokens: e.output_tokens,
+        cost_usd: e.cost_nanos.map(|n| n as f64 / 1e9),
+        latency_ms: e.latency_ms,
+        outcome: if e.ok {
+            EventOutcome::Ok
+        } else {
+            EventOutcome::Error
+        },
+        error: e.error,
+        trace_id: e.trace_id,
+        span_id: e.span_id,
+        request_id: e.request_id,
+        timestamp: at(e.timestamp_ms),
+        received_at: at(e.received_ms),
+        input: e.input,
+        output: e.output,
+    }
 }
 
 fn now_ms() -> i64 {

@@ -99,6 +99,7 @@ declare_routes! {
     ReadAudit => audit::verify<S>,
     ReadAudit => audit::head<S>,
     Ingest [large_body] => events::ingest<S>,
+    Read => events::list<S>,
     Read => events::metrics<S>,
     Public => events::schema,
 }

@@ -10,10 +10,13 @@ use std::sync::Mutex;
 /// names).
 const REMEMBERED: usize = 4_096;
 
+/// Answers by `(provider, model)`.
+type Known = HashMap<(Option<String>, String), Option<ModelPrice>>;
+
 #[derive(Debug)]
 pub struct Prices {
     table: PriceTable,
-    known: Mutex<HashMap<(Option<String>, String), Option<ModelPrice>>>,
+    known: Mutex<Known>,
 }
 
 impl Prices {
@@ -39,9 +42,7 @@ impl Prices {
         found
     }
 
-    fn lock(
-        &self,
-    ) -> std::sync::MutexGuard<'_, HashMap<(Option<String>, String), Option<ModelPrice>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Known> {
         self.known.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
