@@ -137,8 +137,8 @@ pub struct CreateKey {
     #[schema(pattern = "^[A-Za-z0-9._@-]{1,64}$")]
     pub name: String,
     pub project: String,
-    /// `viewer` (apps reading prompts), `editor` (CI), `approver` or `admin`; at most
-    /// your own role in the project.
+    /// `viewer` (apps reading prompts), `ingest` (apps reporting executions, nothing
+    /// else), `editor` (CI), `approver` or `admin`; at most your own role in the project.
     pub role: String,
     /// Days until the key stops working (default: never).
     #[schema(minimum = 1, maximum = 3650)]

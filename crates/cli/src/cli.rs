@@ -409,6 +409,8 @@ pub enum KeyAction {
     Create {
         #[arg(long)]
         name: String,
+        /// `viewer` (apps reading prompts), `ingest` (apps reporting executions, nothing
+        /// else), `editor` (CI), `approver` or `admin`.
         #[arg(long)]
         role: String,
         #[arg(long)]

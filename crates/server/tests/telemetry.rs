@@ -344,3 +344,46 @@ async fn metrics_with_window(api: &Api) {
     }
     panic!("the event was not stored");
 }
+
+#[tokio::test]
+async fn ingest_keys_report_and_do_nothing_else() {
+    let api = Api::new().await;
+    let published = api
+        .post(
+            &format!("/v1/projects/acme/prompts/{PROMPT}/versions"),
+            json!({"source": source("1.0.0", "hashed")}),
+        )
+        .await;
+    assert_eq!(published.status, StatusCode::CREATED);
+    let admin = api.admin.clone();
+    let (ingest, _) = api.create_key(&admin, "telemetry", "acme", "ingest").await;
+    let (viewer, _) = api.create_key(&admin, "reader", "acme", "viewer").await;
+    let events = json!([{"id": "k1", "prompt_id": PROMPT, "version": "1.0.0"}]);
+    let r = api
+        .post_as(&ingest, "/v1/projects/acme/events", events.clone())
+        .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.text);
+    // It reads nothing: not the prompt, not the metrics, not the events.
+    for uri in [
+        format!("/v1/projects/acme/prompts/{PROMPT}/versions"),
+        format!("/v1/projects/acme/prompts/{PROMPT}/metrics"),
+        "/v1/projects/acme/events".to_owned(),
+        format!("/v1/projects/acme/environments/prod/prompts/{PROMPT}"),
+    ] {
+        let r = api.get_as(&ingest, &uri).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{uri}: {}", r.text);
+    }
+    // A viewer's key reads but may not report.
+    let r = api
+        .post_as(&viewer, "/v1/projects/acme/events", events)
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text);
+    assert!(
+        r.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("the editor role (or an `ingest` key)"),
+        "{}",
+        r.text
+    );
+}

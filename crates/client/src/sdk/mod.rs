@@ -96,7 +96,8 @@ pub struct ClientBuilder {
 
 impl ClientBuilder {
     /// The key execution reports are sent with, when not the read key: reporting needs
-    /// an `editor` key (apps usually read with a viewer's).
+    /// an `ingest` key (made for it: it can do nothing else) or an editor's; apps read
+    /// with a viewer's.
     pub fn report_key(mut self, key: impl Into<String>) -> Self {
         self.report_key = Some(key.into());
         self

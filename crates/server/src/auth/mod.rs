@@ -50,7 +50,7 @@ pub enum Permission {
     ManageServer,
     /// `viewer` of every project (`*`): read and verify the audit log.
     ReadAudit,
-    /// `editor` in the route's project: report prompt executions.
+    /// `editor` in the route's project, or an `ingest` key: report prompt executions.
     Ingest,
 }
 
@@ -74,9 +74,9 @@ impl Permission {
             Permission::Authenticated => Need::Credentials,
             Permission::UserSession => Need::Session,
             Permission::Read => Need::InProject(Role::Viewer),
-            Permission::Publish | Permission::RequestPromotion | Permission::Ingest => {
-                Need::InProject(Role::Editor)
-            }
+            Permission::Publish | Permission::RequestPromotion => Need::InProject(Role::Editor),
+            // Editors and above, and `ingest` keys (see `Role::includes`).
+            Permission::Ingest => Need::InProject(Role::Ingest),
             Permission::Decide | Permission::Rollback => Need::InProject(Role::Approver),
             Permission::ManageProject => Need::InProject(Role::Admin),
             Permission::ManageServer => Need::Everywhere(Role::Admin),
@@ -134,7 +134,12 @@ impl Principal {
         let own = self.user.role_in(project);
         match &self.key {
             None => own,
-            Some(key) if key.project == project => own.map(|r| r.min(key.role)),
+            // A key is its own role while its owner still holds that role's rights; an
+            // `ingest` key needs an owner who may report (an editor or above).
+            Some(key) if key.project == project => own.and_then(|r| match key.role {
+                Role::Ingest => r.includes(Role::Ingest).then_some(Role::Ingest),
+                role => Some(r.min(role)),
+            }),
             Some(_) => None,
         }
     }
@@ -209,14 +214,18 @@ pub fn authorize(principal: &Principal, need: Need, project: Option<&str>) -> Re
             "every project (`*`)".to_owned(),
         ),
     };
+    let needed = match wanted {
+        Role::Ingest => "the editor role (or an `ingest` key)".to_owned(),
+        role => format!("the {role} role"),
+    };
     match held {
         Some(role) if role.includes(wanted) => Ok(()),
         Some(role) => Err(forbidden(format!(
-            "this needs the {wanted} role in {scope}; {} is {role} there",
+            "this needs {needed} in {scope}; {} is {role} there",
             principal.describe()
         ))),
         None => Err(forbidden(format!(
-            "this needs the {wanted} role in {scope}; {} has no role there (an admin can grant one: `promptops user grant`)",
+            "this needs {needed} in {scope}; {} has no role there (an admin can grant one: `promptops user grant`)",
             principal.describe()
         ))),
     }
