@@ -166,3 +166,14 @@ pub struct EventsPage {
     /// Pass as `after` for the events that follow (also when this page is empty).
     pub next: String,
 }
+
+/// How long a project's execution events are kept (`GET`/`PUT
+/// /v1/projects/{project}/events/retention`). Metrics outlive them: the minute rollups
+/// are kept 400 days.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EventRetention {
+    /// 1 to 3650; 30 unless set.
+    #[schema(minimum = 1, maximum = 3650)]
+    pub days: u32,
+}

@@ -387,3 +387,39 @@ async fn ingest_keys_report_and_do_nothing_else() {
         r.text
     );
 }
+
+#[tokio::test]
+async fn retention_is_set_per_project_by_its_admins() {
+    let api = Api::new().await;
+    let r = api.post("/v1/projects", json!({"name": "acme"})).await;
+    assert!(r.status.is_success(), "{}", r.text);
+    let uri = "/v1/projects/acme/events/retention";
+    let r = api.get(uri).await;
+    assert_eq!(
+        (r.status, r.body["days"].as_u64()),
+        (StatusCode::OK, Some(30)),
+        "{}",
+        r.text
+    );
+    let r = api
+        .send(
+            Request::put(uri)
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(r#"{"days": 7}"#))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(api.get(uri).await.body["days"], 7);
+    for bad in [r#"{"days": 0}"#, r#"{"days": 4000}"#, r#"{"weeks": 1}"#] {
+        let r = api
+            .send(
+                Request::put(uri)
+                    .header(header::CONTENT_TYPE, "application/json")
+                    .body(Body::from(bad))
+                    .unwrap(),
+            )
+            .await;
+        assert!(r.status.is_client_error(), "{bad}: {}", r.text);
+    }
+}

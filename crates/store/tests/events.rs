@@ -111,6 +111,33 @@ async fn exercise(events: EventStore) {
         .await
         .unwrap();
     assert_eq!(after.iter().map(|r| r.calls).sum::<u64>(), 11);
+
+    // Retention: 30 days unless the project says; applied to every project at once.
+    assert_eq!(events.retention("shop").await.unwrap(), 30);
+    events.set_retention("shop", 2).await.unwrap();
+    assert_eq!(events.retention("shop").await.unwrap(), 2);
+    assert!(events.set_retention("shop", 0).await.is_err());
+    let a_day_after = 1_700_000_000_000 + 86_400_000;
+    assert_eq!(
+        events.apply_retention(a_day_after).await.unwrap(),
+        0,
+        "within two days"
+    );
+    let three_days_after = 1_700_000_000_000 + 3 * 86_400_000;
+    assert_eq!(
+        events.apply_retention(three_days_after).await.unwrap(),
+        5,
+        "the rest went"
+    );
+    let kept = events
+        .rollups("shop", "support.answer", None, window)
+        .await
+        .unwrap();
+    assert_eq!(
+        kept.iter().map(|r| r.calls).sum::<u64>(),
+        11,
+        "rollups outlive events"
+    );
 }
 
 #[tokio::test]
@@ -126,7 +153,12 @@ async fn events_on_sqlite_live_in_their_own_file() {
         .await
         .unwrap();
     let kept = again.recent("shop", (None, None), None, 100).await.unwrap();
-    assert_eq!(kept.len(), 5);
+    assert!(kept.is_empty(), "retention was applied before the reopen");
+    assert_eq!(
+        again.retention("shop").await.unwrap(),
+        2,
+        "the setting is kept"
+    );
 }
 
 #[tokio::test]

@@ -11,7 +11,8 @@ use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use promptops_api::{
-    EventOutcome, EventsPage, IngestReceipt, PromptMetrics, RecordedEvent, RejectedEvent,
+    EventOutcome, EventRetention, EventsPage, IngestReceipt, PromptMetrics, RecordedEvent,
+    RejectedEvent,
 };
 use promptops_core::clock::{epoch_millis, rfc3339_at};
 use promptops_store::Store;
@@ -311,6 +312,37 @@ fn recorded(e: promptops_store::events::StoredEvent) -> RecordedEvent {
         input: e.input,
         output: e.output,
     }
+}
+
+/// How long the project's events are kept.
+#[utoipa::path(get, path = "/v1/projects/{project}/events/retention", tag = "telemetry", operation_id = "get_event_retention", params(ProjectPath),
+    responses((status = 200, body = EventRetention), (status = 404, body = crate::problem::Problem, content_type = "application/problem+json")))]
+pub async fn retention<S: Store>(
+    State(state): State<AppState<S>>,
+    ApiPath(p): ApiPath<ProjectPath>,
+) -> ApiResult<Json<EventRetention>> {
+    state.store.project(&p.project).await?;
+    let events = state.telemetry.pipeline(&*state.store).await?.store();
+    Ok(Json(EventRetention {
+        days: events.retention(&p.project).await?,
+    }))
+}
+
+/// Sets how long the project's events are kept (older ones are deleted within the hour;
+/// the metrics' rollups are kept 400 days regardless).
+#[utoipa::path(put, path = "/v1/projects/{project}/events/retention", tag = "telemetry", operation_id = "set_event_retention", params(ProjectPath), request_body = EventRetention,
+    responses((status = 200, body = EventRetention),
+              (status = 404, body = crate::problem::Problem, content_type = "application/problem+json"),
+              (status = 422, description = "days outside 1 to 3650", body = crate::problem::Problem, content_type = "application/problem+json")))]
+pub async fn set_retention<S: Store>(
+    State(state): State<AppState<S>>,
+    ApiPath(p): ApiPath<ProjectPath>,
+    crate::extract::ApiJson(body): crate::extract::ApiJson<EventRetention>,
+) -> ApiResult<Json<EventRetention>> {
+    state.store.project(&p.project).await?;
+    let events = state.telemetry.pipeline(&*state.store).await?.store();
+    events.set_retention(&p.project, body.days).await?;
+    Ok(Json(body))
 }
 
 fn now_ms() -> i64 {

@@ -100,6 +100,8 @@ declare_routes! {
     ReadAudit => audit::head<S>,
     Ingest [large_body] => events::ingest<S>,
     Read => events::list<S>,
+    Read => events::retention<S>,
+    ManageProject => events::set_retention<S>,
     Read => events::metrics<S>,
     Public => events::schema,
 }

@@ -53,6 +53,7 @@ impl Pipeline {
         let room = Arc::new(Semaphore::new(capacity));
         let stats = Arc::new(Stats::default());
         tokio::spawn(write(events.clone(), rx, room.clone(), stats.clone()));
+        tokio::spawn(keep_retention(events.clone()));
         Pipeline {
             events,
             queue,
@@ -93,6 +94,26 @@ impl Pipeline {
 
     pub fn store(&self) -> &EventStore {
         &self.events
+    }
+}
+
+/// How often old events are deleted.
+const RETENTION_EVERY: Duration = Duration::from_secs(3600);
+
+/// Deletes events past their project's retention now and every hour after.
+async fn keep_retention(events: Arc<EventStore>) {
+    loop {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64);
+        match events.apply_retention(now).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(events = n, "deleted events past their retention"),
+            Err(e) => {
+                tracing::warn!(error = %e, "applying event retention failed; trying again in an hour")
+            }
+        }
+        tokio::time::sleep(RETENTION_EVERY).await;
     }
 }
 

@@ -429,6 +429,63 @@ impl EventStore {
     }
 }
 
+/// How long a project's events are kept when it sets nothing.
+pub const DEFAULT_RETENTION_DAYS: u32 = 30;
+/// How long the minute rollups (what metrics read) are kept, whatever the events' retention.
+pub const ROLLUP_RETENTION_DAYS: u32 = 400;
+const DAY_MS: i64 = 86_400_000;
+
+impl EventStore {
+    /// How many days a project's events are kept.
+    pub async fn retention(&self, project: &str) -> Result<u32> {
+        let days: Option<i64> =
+            sqlx::query_scalar("SELECT days FROM event_retention WHERE project = $1")
+                .bind(project.to_owned())
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(days.map_or(DEFAULT_RETENTION_DAYS, |d| d.clamp(1, 36_500) as u32))
+    }
+
+    /// Keeps a project's events `days` days (1 to 3650).
+    pub async fn set_retention(&self, project: &str, days: u32) -> Result<()> {
+        if !(1..=3650).contains(&days) {
+            return Err(StoreError::invalid(format!(
+                "retention {days} days: keep events 1 to 3650 days"
+            )));
+        }
+        sqlx::query(
+            "INSERT INTO event_retention (project, days) VALUES ($1, $2) \
+             ON CONFLICT (project) DO UPDATE SET days = excluded.days",
+        )
+        .bind(project.to_owned())
+        .bind(i64::from(days))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Deletes, in every project, the events older than its retention and the rollups
+    /// older than [`ROLLUP_RETENTION_DAYS`]; returns how many events went.
+    pub async fn apply_retention(&self, now_ms: i64) -> Result<u64> {
+        let projects: Vec<String> =
+            sqlx::query_scalar("SELECT DISTINCT project FROM execution_events")
+                .fetch_all(&self.pool)
+                .await?;
+        let mut deleted = 0;
+        for project in projects {
+            let days = self.retention(&project).await?;
+            deleted += self
+                .prune(&project, now_ms - i64::from(days) * DAY_MS)
+                .await?;
+        }
+        sqlx::query("DELETE FROM event_rollups WHERE bucket_ms < $1")
+            .bind(now_ms - i64::from(ROLLUP_RETENTION_DAYS) * DAY_MS)
+            .execute(&self.pool)
+            .await?;
+        Ok(deleted)
+    }
+}
+
 impl Rollup {
     pub fn add(&mut self, other: &Rollup) {
         self.calls += other.calls;

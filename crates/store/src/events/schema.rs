@@ -6,7 +6,8 @@ use crate::error::Result;
 use sqlx::AnyPool;
 
 /// The steps, in order; a released step never changes.
-const STEPS: &[&str] = &["CREATE TABLE IF NOT EXISTS execution_events (
+const STEPS: &[&str] = &[
+    "CREATE TABLE IF NOT EXISTS execution_events (
         project TEXT NOT NULL,
         id TEXT NOT NULL,
         prompt_id TEXT NOT NULL,
@@ -49,7 +50,12 @@ const STEPS: &[&str] = &["CREATE TABLE IF NOT EXISTS execution_events (
         cost_nanos BIGINT NOT NULL,
         latency TEXT NOT NULL,
         PRIMARY KEY (project, prompt_id, version, environment, bucket_ms, writer)
-    );"];
+    );",
+    "CREATE TABLE IF NOT EXISTS event_retention (
+        project TEXT PRIMARY KEY,
+        days BIGINT NOT NULL
+    );",
+];
 
 pub(super) async fn migrate(pool: &AnyPool) -> Result<()> {
     sqlx::raw_sql("CREATE TABLE IF NOT EXISTS event_schema (step BIGINT PRIMARY KEY)")
