@@ -233,6 +233,24 @@ pub enum Command {
         #[arg(long)]
         step: Option<String>,
     },
+    /// Write a self-contained HTML report of the project's prompt calls (charts per
+    /// prompt and version: calls, error rate, p95 latency, cost) for those who prefer a file.
+    Dashboard {
+        /// Where to write it.
+        #[arg(
+            short = 'o',
+            long,
+            value_name = "FILE",
+            default_value = "dashboard.html"
+        )]
+        output: PathBuf,
+        /// One environment (default: all of them).
+        #[arg(long)]
+        env: Option<String>,
+        /// Days back from now (default 7; a point per hour up to 2 days, else per day).
+        #[arg(long, default_value_t = 7)]
+        days: u32,
+    },
     /// Execution events as applications report them.
     Log {
         #[command(subcommand)]

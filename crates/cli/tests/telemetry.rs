@@ -130,6 +130,25 @@ fn metrics_table_and_a_tail_that_follows() {
         "{seen}"
     );
 
+    // The HTML report: self-contained, a section per prompt with calls.
+    let html = repo.join("dashboard.html");
+    admin.ok(&[
+        "dashboard",
+        "-o",
+        html.to_str().unwrap(),
+        "--env",
+        "prod",
+        "--days",
+        "2",
+    ]);
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(
+        page.contains("id=\"p-support-answer\"") && page.contains("<polyline")
+            || page.contains("<circle"),
+        "{page}"
+    );
+    assert!(!page.contains("<script"));
+
     // Refusals say what to do.
     let refused = admin.refused(&["metrics", "support.answer", "--step", "week"]);
     assert!(

@@ -206,6 +206,12 @@ impl RegistryClient {
         .await
     }
 
+    /// The project's prompts.
+    pub async fn prompts(&self, project: &str) -> Result<Vec<PromptSummary>> {
+        self.get(&format!("/v1/projects/{}/prompts", seg(project)))
+            .await
+    }
+
     /// A prompt's metrics per version (`query` holds `env`, `from`, `to`, `step`, each
     /// optional).
     pub async fn metrics(

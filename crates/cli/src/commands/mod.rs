@@ -3,6 +3,7 @@
 
 mod bundle;
 mod config;
+mod dashboard;
 mod diff;
 mod eval;
 mod governance;
@@ -189,6 +190,14 @@ pub fn run(cli: Cli) -> Result<Outcome> {
                 to: to.as_deref(),
                 step: step.as_deref(),
             },
+        ),
+        Command::Dashboard { output, env, days } => dashboard::dashboard(
+            &session(None)?.1,
+            dashboard::Scope {
+                env: env.as_deref(),
+                days,
+            },
+            &output,
         ),
         Command::Log {
             action:
