@@ -148,7 +148,7 @@ pub fn render(
             |p| p.latency_ms.p95.map(|v| v as f64),
             " ms",
         );
-        chart(&mut out, "Cost", &m.series, |p| Some(p.cost_usd), " $");
+        chart(&mut out, "Cost ($)", &m.series, |p| Some(p.cost_usd), "");
         out.push_str("</div></section>");
     }
     out.push_str("</main></body></html>\n");
@@ -259,7 +259,7 @@ fn ms(v: Option<u64>) -> String {
     v.map_or("–".to_owned(), |v| v.to_string())
 }
 
-/// A compact axis number: 1234 → 1.2k, 0.00042 → 0.00042.
+/// A compact axis number: 1234 → 1.2k, 0.0102 → 0.010.
 fn short(v: f64) -> String {
     if v >= 1_000_000.0 {
         format!("{:.1}M", v / 1_000_000.0)
@@ -268,7 +268,9 @@ fn short(v: f64) -> String {
     } else if v >= 1.0 {
         format!("{v:.0}")
     } else {
-        format!("{v:.2e}")
+        // Two significant digits: 0.0102 → 0.010.
+        let digits = (-v.log10().floor()) as usize + 1;
+        format!("{v:.digits$}")
     }
 }
 
@@ -365,5 +367,16 @@ mod tests {
         );
         let empty = render("shop", None, "now", &[]);
         assert!(empty.contains("No calls reported"));
+    }
+}
+
+#[cfg(test)]
+mod axis {
+    #[test]
+    fn axis_numbers_are_short() {
+        assert_eq!(super::short(1234.0), "1.2k");
+        assert_eq!(super::short(40.0), "40");
+        assert_eq!(super::short(0.0102), "0.010");
+        assert_eq!(super::short(0.00042), "0.00042");
     }
 }
