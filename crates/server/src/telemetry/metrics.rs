@@ -3,7 +3,7 @@
 
 use promptops_api::{MetricsPoint, Percentiles, VersionSeries};
 use promptops_core::clock::rfc3339_at;
-use promptops_store::events::{Histogram, Point, Rollup, Step, points};
+use promptops_store::events::{Rollup, Step, points};
 
 /// The series of each version (unknown version last), in version order.
 pub fn series(rollups: &[Rollup], step: Step) -> Vec<VersionSeries> {
@@ -20,7 +20,7 @@ pub fn series(rollups: &[Rollup], step: Step) -> Vec<VersionSeries> {
         }
     }
     for s in &mut out {
-        let of_version: Vec<&Point> = points.iter().filter(|p| p.version == s.version).collect();
+        let of_version: Vec<&Rollup> = points.iter().filter(|p| p.version == s.version).collect();
         s.totals = totals(&of_version);
     }
     out.sort_by(|a, b| match (&a.version, &b.version) {
@@ -36,32 +36,18 @@ fn semver_key(v: &str) -> Option<semver::Version> {
     semver::Version::parse(v).ok()
 }
 
-fn totals(points: &[&Point]) -> MetricsPoint {
-    let mut sum = Point {
-        version: None,
-        start_ms: 0,
-        calls: 0,
-        errors: 0,
-        input_tokens: 0,
-        output_tokens: 0,
-        cost_nanos: 0,
-        latency: Histogram::default(),
-    };
+fn totals(points: &[&Rollup]) -> MetricsPoint {
+    let mut sum = Rollup::default();
     for p in points {
-        sum.calls += p.calls;
-        sum.errors += p.errors;
-        sum.input_tokens += p.input_tokens;
-        sum.output_tokens += p.output_tokens;
-        sum.cost_nanos += p.cost_nanos;
-        sum.latency.merge(&p.latency);
+        sum.add(p);
     }
     point(&sum, false)
 }
 
-fn point(p: &Point, dated: bool) -> MetricsPoint {
+fn point(p: &Rollup, dated: bool) -> MetricsPoint {
     let cost_usd = p.cost_nanos as f64 / 1e9;
     MetricsPoint {
-        at: dated.then(|| rfc3339_at(p.start_ms.div_euclid(1000), 0)),
+        at: dated.then(|| rfc3339_at(p.bucket_ms.div_euclid(1000), 0)),
         calls: p.calls,
         errors: p.errors,
         error_rate: if p.calls == 0 {

@@ -16,7 +16,7 @@ mod rollup;
 mod schema;
 
 pub use histogram::Histogram;
-pub use rollup::{MINUTE_MS, Point, Step, points};
+pub use rollup::{MINUTE_MS, Step, points};
 
 use crate::engine::{Backend, SqlStore, get, to_u64};
 use crate::error::{Result, StoreError};

@@ -1,7 +1,7 @@
 //! Minute rollups grouped into the steps a metrics query asks for (minute, hour, day),
 //! per version: calls, errors, latency percentiles, tokens and cost.
 
-use super::{Histogram, Rollup};
+use super::Rollup;
 
 pub const MINUTE_MS: i64 = 60_000;
 
@@ -33,45 +33,18 @@ impl Step {
     }
 }
 
-/// One point: a version's calls in one step.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Point {
-    pub version: Option<String>,
-    /// The step's start (unix ms, UTC-aligned).
-    pub start_ms: i64,
-    pub calls: u64,
-    pub errors: u64,
-    pub input_tokens: u64,
-    pub output_tokens: u64,
-    pub cost_nanos: i64,
-    pub latency: Histogram,
-}
-
 /// Groups minute rollups (sorted by version, then minute) into steps, per version, in
-/// version then time order.
-pub fn points(rollups: &[Rollup], step: Step) -> Vec<Point> {
+/// version then time order: each point is a rollup whose `bucket_ms` is its step's start.
+pub fn points(rollups: &[Rollup], step: Step) -> Vec<Rollup> {
     let width = step.millis();
-    let mut out: Vec<Point> = Vec::new();
+    let mut out: Vec<Rollup> = Vec::new();
     for r in rollups {
         let start_ms = r.bucket_ms.div_euclid(width) * width;
         match out.last_mut() {
-            Some(p) if p.version == r.version && p.start_ms == start_ms => {
-                p.calls += r.calls;
-                p.errors += r.errors;
-                p.input_tokens += r.input_tokens;
-                p.output_tokens += r.output_tokens;
-                p.cost_nanos += r.cost_nanos;
-                p.latency.merge(&r.latency);
-            }
-            _ => out.push(Point {
-                version: r.version.clone(),
-                start_ms,
-                calls: r.calls,
-                errors: r.errors,
-                input_tokens: r.input_tokens,
-                output_tokens: r.output_tokens,
-                cost_nanos: r.cost_nanos,
-                latency: r.latency.clone(),
+            Some(p) if p.version == r.version && p.bucket_ms == start_ms => p.add(r),
+            _ => out.push(Rollup {
+                bucket_ms: start_ms,
+                ..r.clone()
             }),
         }
     }
@@ -81,6 +54,7 @@ pub fn points(rollups: &[Rollup], step: Step) -> Vec<Point> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::events::Histogram;
 
     fn minute(version: Option<&str>, minute: i64, calls: u64, latency: &[u64]) -> Rollup {
         let mut h = Histogram::default();
@@ -111,7 +85,7 @@ mod tests {
         assert_eq!(
             (
                 hours[0].version.as_deref(),
-                hours[0].start_ms,
+                hours[0].bucket_ms,
                 hours[0].calls
             ),
             (Some("1.0.0"), 0, 3)
@@ -124,7 +98,7 @@ mod tests {
             ),
             (2, 20, 3)
         );
-        assert_eq!((hours[1].start_ms, hours[1].calls), (60 * MINUTE_MS, 1));
+        assert_eq!((hours[1].bucket_ms, hours[1].calls), (60 * MINUTE_MS, 1));
         assert_eq!(
             (hours[2].version.as_deref(), hours[2].calls),
             (Some("2.0.0"), 3)
