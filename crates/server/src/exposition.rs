@@ -70,6 +70,9 @@ pub struct ServerMetrics {
     ingest: Family<OutcomeLabels, Counter>,
     /// Ingest totals already added to `ingest` (the pipeline keeps its own counters).
     ingest_seen: Mutex<[u64; 5]>,
+    webhook_attempts: Family<OutcomeLabels, Counter>,
+    /// Webhook attempt totals already added to `webhook_attempts`.
+    webhooks_seen: Mutex<[u64; 3]>,
     /// Requests counted, for tests and the first line of the page.
     counted: AtomicU64,
 }
@@ -128,6 +131,12 @@ impl Default for ServerMetrics {
             "Execution events by outcome: accepted, stored, duplicate, dropped (the store kept failing), refused (queue full)",
             ingest.clone(),
         );
+        let webhook_attempts = Family::<OutcomeLabels, Counter>::default();
+        registry.register(
+            "webhook_attempts",
+            "Webhook delivery attempts by outcome: delivered (a 2xx), retried (another attempt is due), failed (the last attempt)",
+            webhook_attempts.clone(),
+        );
         let label = |route: &str, status: u16| RequestLabels {
             route: route.to_owned(),
             method: "GET".to_owned(),
@@ -152,6 +161,8 @@ impl Default for ServerMetrics {
             ingest_queued,
             ingest,
             ingest_seen: Mutex::new([0; 5]),
+            webhook_attempts,
+            webhooks_seen: Mutex::new([0; 3]),
             counted: AtomicU64::new(0),
         }
     }
@@ -168,6 +179,8 @@ pub struct Snapshot {
     pub feed_applied: u64,
     /// `None` until the first event arrives.
     pub ingest: Option<IngestTotals>,
+    /// Webhook attempts: delivered, retried, failed.
+    pub webhook_attempts: [u64; 3],
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -253,6 +266,17 @@ impl ServerMetrics {
                 seen[i] = seen[i].max(totals[i]);
             }
         }
+        {
+            let names = ["delivered", "retried", "failed"];
+            let mut seen = self.webhooks_seen.lock().unwrap_or_else(|p| p.into_inner());
+            for (i, name) in names.iter().enumerate() {
+                let total = now.webhook_attempts[i];
+                self.webhook_attempts
+                    .get_or_create(&OutcomeLabels { outcome: name })
+                    .inc_by(total.saturating_sub(seen[i]));
+                seen[i] = seen[i].max(total);
+            }
+        }
         let mut out = String::new();
         // Writing to a String cannot fail.
         let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
@@ -289,6 +313,7 @@ mod tests {
                 stored: 7,
                 ..IngestTotals::default()
             }),
+            webhook_attempts: [5, 2, 0],
         });
         for line in [
             "promptops_http_requests_total{route=\"/v1/projects/{project}/environments/{env}/prompts/{id}\",method=\"GET\",status=\"200\"} 2",
@@ -300,6 +325,7 @@ mod tests {
             "promptops_change_feed_applied_sequence 42",
             "promptops_ingest_queued_events 3",
             "promptops_ingest_events_total{outcome=\"stored\"} 7",
+            "promptops_webhook_attempts_total{outcome=\"retried\"} 2",
             "promptops_http_request_duration_seconds_count{route=\"/v1/projects/{project}/events\",method=\"POST\"} 1",
             "# EOF",
         ] {

@@ -300,6 +300,21 @@ async fn lifecycle_events_arrive_signed_and_filtered(api: Api, db: Db) {
     );
     let log = deliveries(&api, &id).await;
     assert_eq!(log.len(), 4);
+    // The attempts are counted on /metrics.
+    let metrics = api
+        .send_raw(
+            axum::http::Request::get("/metrics")
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert!(
+        metrics
+            .text
+            .contains("promptops_webhook_attempts_total{outcome=\"delivered\"} 4"),
+        "{}",
+        metrics.text
+    );
     for r in &got {
         assert_signed(r, &secret);
         let b = body(r);

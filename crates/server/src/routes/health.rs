@@ -50,6 +50,15 @@ pub async fn metrics<S: Store>(State(state): State<AppState<S>>) -> axum::respon
         pool_idle,
         feed_applied: state.delivery.applied(),
         ingest,
+        webhook_attempts: {
+            use std::sync::atomic::Ordering::Relaxed;
+            let a = &state.hooks.attempts;
+            [
+                a.delivered.load(Relaxed),
+                a.retried.load(Relaxed),
+                a.failed.load(Relaxed),
+            ]
+        },
     });
     (
         [(

@@ -48,6 +48,18 @@ pub struct Hooks<S> {
     poll: Duration,
     pub allow_private: bool,
     wake: Arc<Notify>,
+    /// Attempts by how they ended, for `/metrics`.
+    pub attempts: AttemptCounts,
+}
+
+/// Delivery attempts made by this process, by outcome.
+#[derive(Debug, Default)]
+pub struct AttemptCounts {
+    pub delivered: std::sync::atomic::AtomicU64,
+    /// Not delivered, with an attempt left.
+    pub retried: std::sync::atomic::AtomicU64,
+    /// Not delivered, and the last attempt.
+    pub failed: std::sync::atomic::AtomicU64,
 }
 
 impl<S> std::fmt::Debug for Hooks<S> {
@@ -103,6 +115,7 @@ impl<S: Store> Hooks<S> {
             poll: Duration::from_millis(settings.feed_poll_ms.max(10)),
             allow_private: settings.webhook_allow_private,
             wake: Arc::new(Notify::new()),
+            attempts: AttemptCounts::default(),
         }
     }
 
@@ -273,6 +286,12 @@ async fn attempt<S: Store>(hooks: Arc<Hooks<S>>, delivery: DueDelivery) {
             None => AttemptOutcome::Failed,
         }
     };
+    let counter = match outcome {
+        AttemptOutcome::Delivered => &hooks.attempts.delivered,
+        AttemptOutcome::RetryAt(_) => &hooks.attempts.retried,
+        AttemptOutcome::Failed => &hooks.attempts.failed,
+    };
+    counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let record = AttemptRecord {
         attempt: number,
         at: rfc3339_at(at_ms.div_euclid(1000), at_ms.rem_euclid(1000) as u32),
