@@ -143,9 +143,12 @@ fn metrics_table_and_a_tail_that_follows() {
     ]);
     let page = std::fs::read_to_string(&html).unwrap();
     assert!(
-        page.contains("id=\"p-support-answer\"") && page.contains("<polyline")
-            || page.contains("<circle"),
-        "{page}"
+        page.contains("id=\"p-support-answer\"") && page.contains("<circle"),
+        "a section with a point per hour that had calls: {page}"
+    );
+    assert!(
+        page.contains("<td>1.0.0</td>"),
+        "the version's summary row: {page}"
     );
     assert!(!page.contains("<script"));
 

@@ -9,6 +9,13 @@ pub fn now_rfc3339() -> String {
     rfc3339_at(now.as_secs() as i64, now.subsec_millis())
 }
 
+/// Milliseconds since 1970 now (0 on a clock set before 1970).
+pub fn now_millis() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
 /// `secs` after 1970-01-01T00:00:00Z as RFC 3339 UTC with milliseconds.
 pub fn rfc3339_at(secs: i64, millis: u32) -> String {
     let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));

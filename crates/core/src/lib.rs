@@ -28,6 +28,7 @@ pub mod diagnostic;
 pub mod diff;
 pub mod discover;
 pub mod glob;
+pub mod html;
 pub mod policy;
 pub mod pricing;
 pub mod prompt;

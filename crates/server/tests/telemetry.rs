@@ -19,6 +19,18 @@ fn source(version: &str, capture: &str) -> String {
     )
 }
 
+/// Publishes support.greet 1.0.0 with this `content_capture`.
+async fn publish(api: &Api, capture: &str) -> Reply {
+    let published = api
+        .post(
+            &format!("/v1/projects/acme/prompts/{PROMPT}/versions"),
+            json!({"source": source("1.0.0", capture)}),
+        )
+        .await;
+    assert_eq!(published.status, StatusCode::CREATED, "{}", published.text);
+    published
+}
+
 async fn post_body(api: &Api, uri: &str, content_type: &str, body: String) -> Reply {
     api.send(
         Request::post(uri)
@@ -54,13 +66,7 @@ async fn metrics_with(api: &Api, calls: u64) -> Value {
 }
 
 async fn exercise(api: &Api) {
-    let published = api
-        .post(
-            &format!("/v1/projects/acme/prompts/{PROMPT}/versions"),
-            json!({"source": source("1.0.0", "full")}),
-        )
-        .await;
-    assert_eq!(published.status, StatusCode::CREATED, "{}", published.text);
+    let published = publish(api, "full").await;
     let hash = published.body["version"]["content_hash"]
         .as_str()
         .unwrap()
@@ -275,13 +281,7 @@ async fn the_event_shapes_are_published_as_json_schemas() {
 #[tokio::test]
 async fn metrics_page_counts_routes_and_ingest_without_naming_anything() {
     let api = Api::new().await;
-    let published = api
-        .post(
-            &format!("/v1/projects/acme/prompts/{PROMPT}/versions"),
-            json!({"source": source("1.0.0", "hashed")}),
-        )
-        .await;
-    assert_eq!(published.status, StatusCode::CREATED);
+    publish(&api, "hashed").await;
     let r = api
         .post(
             "/v1/projects/acme/events",
@@ -348,13 +348,7 @@ async fn metrics_with_window(api: &Api) {
 #[tokio::test]
 async fn ingest_keys_report_and_do_nothing_else() {
     let api = Api::new().await;
-    let published = api
-        .post(
-            &format!("/v1/projects/acme/prompts/{PROMPT}/versions"),
-            json!({"source": source("1.0.0", "hashed")}),
-        )
-        .await;
-    assert_eq!(published.status, StatusCode::CREATED);
+    publish(&api, "hashed").await;
     let admin = api.admin.clone();
     let (ingest, _) = api.create_key(&admin, "telemetry", "acme", "ingest").await;
     let (viewer, _) = api.create_key(&admin, "reader", "acme", "viewer").await;

@@ -8,6 +8,7 @@ use crate::Outcome;
 use anstream::eprintln;
 use anyhow::{Context, Result};
 use promptops_api::{MetricsPoint, PromptMetrics, VersionSeries};
+use promptops_core::html::escape as esc;
 use std::fmt::Write as _;
 use std::path::Path;
 
@@ -287,22 +288,6 @@ fn anchor(id: &str) -> String {
         })
         .collect();
     format!("p-{safe}")
-}
-
-/// Text made safe for HTML content and attribute values.
-fn esc(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 #[cfg(test)]

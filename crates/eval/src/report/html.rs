@@ -9,6 +9,7 @@ use super::Context;
 use super::baseline::Change;
 use super::describe;
 use crate::runner::Outcome;
+use promptops_core::html::escape as esc;
 use std::io::{self, Write};
 
 /// Characters of an output or reason shown per row (the JSON report has them whole).
@@ -193,25 +194,6 @@ fn changes(out: &mut dyn Write, title: &str, changes: &[Change]) -> io::Result<(
         )?;
     }
     writeln!(out, "</ul>")
-}
-
-/// Text for HTML content or a quoted attribute: `& < > " '` as entities; control
-/// characters other than tab and line breaks (which HTML does not allow) replaced.
-fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + s.len() / 8);
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            '\t' | '\n' | '\r' => out.push(c),
-            c if c.is_control() => out.push('\u{FFFD}'),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 #[cfg(test)]

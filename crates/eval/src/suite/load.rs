@@ -902,8 +902,12 @@ pub fn provider_spec(item: &Json) -> Result<ProviderSpec, String> {
             delay_ms: None,
         },
         // promptfoo's provider map: `- openai:gpt-4o: {config: ...}` (its own `id` wins).
-        Json::Object(o) if !o.contains_key("id") && o.len() == 1 => {
-            let (id, options) = o.iter().next().expect("one entry");
+        Json::Object(o)
+            if let Some((id, options)) = o
+                .iter()
+                .next()
+                .filter(|_| !o.contains_key("id") && o.len() == 1) =>
+        {
             let mut options = match options {
                 Json::Object(options) => options.clone(),
                 Json::Null => Map::new(),

@@ -14,7 +14,7 @@ use promptops_api::{
     EventOutcome, EventRetention, EventsPage, IngestReceipt, PromptMetrics, RecordedEvent,
     RejectedEvent,
 };
-use promptops_core::clock::{epoch_millis, rfc3339_at};
+use promptops_core::clock::{epoch_millis, now_millis as now_ms, rfc3339_at};
 use promptops_store::Store;
 use promptops_store::events::Step;
 use serde::Deserialize;
@@ -343,12 +343,6 @@ pub async fn set_retention<S: Store>(
     let events = state.telemetry.pipeline(&*state.store).await?.store();
     events.set_retention(&p.project, body.days).await?;
     Ok(Json(body))
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

@@ -103,10 +103,10 @@ const RETENTION_EVERY: Duration = Duration::from_secs(3600);
 /// Deletes events past their project's retention now and every hour after.
 async fn keep_retention(events: Arc<EventStore>) {
     loop {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as i64);
-        match events.apply_retention(now).await {
+        match events
+            .apply_retention(promptops_core::clock::now_millis())
+            .await
+        {
             Ok(0) => {}
             Ok(n) => tracing::info!(events = n, "deleted events past their retention"),
             Err(e) => {

@@ -72,13 +72,7 @@ impl<S> std::fmt::Debug for Hooks<S> {
     }
 }
 
-/// Milliseconds since 1970.
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
-}
+pub use promptops_core::clock::now_millis as now_ms;
 
 /// A new subscription secret: `whsec_` and 32 random bytes in hex.
 pub fn new_secret() -> Result<String, crate::auth::secrets::SecretError> {
