@@ -580,6 +580,11 @@ pub struct ServeArgs {
     /// Redis for the shared delivery cache and cross-replica invalidation.
     #[arg(long, value_name = "URL")]
     pub redis_url: Option<String>,
+    /// Export traces and metrics over OTLP/HTTP to this collector base URL
+    /// (`http://127.0.0.1:4318`): the server's requests, and every execution event as
+    /// a GenAI span in the application's trace.
+    #[arg(long, value_name = "URL")]
+    pub otlp_endpoint: Option<String>,
     /// The most content one version may hold, in bytes (YAML aliases expanded).
     #[arg(long, value_name = "BYTES")]
     pub max_version_bytes: Option<usize>,

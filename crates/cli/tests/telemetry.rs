@@ -159,3 +159,123 @@ fn metrics_table_and_a_tail_that_follows() {
         "{refused}"
     );
 }
+
+/// Requests a collector received: path and body.
+type Received = std::sync::Arc<std::sync::Mutex<Vec<(String, Vec<u8>)>>>;
+
+/// A bare HTTP/1.1 receiver on a free port that answers 200 to every POST and keeps
+/// what it got; its base URL.
+fn collector(got: Received) -> String {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming().map_while(Result::ok) {
+            let got = got.clone();
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(stream);
+                loop {
+                    let mut request_line = String::new();
+                    if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    let path = request_line
+                        .split_whitespace()
+                        .nth(1)
+                        .unwrap_or("")
+                        .to_owned();
+                    let mut length = 0;
+                    loop {
+                        let mut line = String::new();
+                        reader.read_line(&mut line).unwrap();
+                        if line.trim().is_empty() {
+                            break;
+                        }
+                        if let Some((k, v)) = line.split_once(':')
+                            && k.eq_ignore_ascii_case("content-length")
+                        {
+                            length = v.trim().parse().unwrap();
+                        }
+                    }
+                    let mut body = vec![0; length];
+                    reader.read_exact(&mut body).unwrap();
+                    got.lock().unwrap().push((path, body));
+                    reader
+                        .get_mut()
+                        .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
+                        .unwrap();
+                }
+            });
+        }
+    });
+    url
+}
+
+#[test]
+fn serve_exports_executions_over_otlp() {
+    let tmp = TempDir::new().unwrap();
+    let repo = project(&tmp);
+    let got = Received::default();
+    let endpoint = collector(got.clone());
+    let server = serve(&repo, &["--otlp-endpoint", &endpoint]);
+    let admin = As::login(&repo, &server.url, "admin", support::ADMIN_PASSWORD);
+    admin.ok(&["push"]);
+    let key = admin
+        .ok(&["key", "create", "--name", "app", "--role", "editor"])
+        .trim()
+        .to_owned();
+    report(&server.url, &key, event("otlp-1", 250, None));
+    // Spans leave in batches (every 5 s by default).
+    let started = Instant::now();
+    let traces = loop {
+        let traces: Vec<Vec<u8>> = got
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(path, _)| path == "/v1/traces")
+            .map(|(_, body)| body.clone())
+            .collect();
+        let has = |needle: &str| {
+            traces
+                .iter()
+                .any(|b| b.windows(needle.len()).any(|w| w == needle.as_bytes()))
+        };
+        if has("gen_ai.prompt.name") && has("otlp-1") {
+            break traces;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "no execution span reached the collector: {} trace requests\n{}",
+            traces.len(),
+            server.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(!traces.is_empty());
+    assert!(
+        server
+            .log_text()
+            .contains("exporting traces and metrics over OTLP/HTTP"),
+        "{}",
+        server.log_text()
+    );
+
+    // A URL that cannot be a collector's stops `serve` with the reason.
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_promptops"))
+        .args([
+            "serve",
+            "--addr",
+            "127.0.0.1:0",
+            "--otlp-endpoint",
+            "collector:4318",
+        ])
+        .current_dir(&repo)
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("otlp_endpoint `collector:4318`") && err.contains("http://127.0.0.1:4318"),
+        "{err}"
+    );
+}

@@ -165,7 +165,7 @@ impl Default for ServerMetrics {
 }
 
 /// What is read from elsewhere when the page is made.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Snapshot {
     pub database_up: bool,
     /// `None` without Redis.
@@ -177,6 +177,48 @@ pub struct Snapshot {
     pub ingest: Option<IngestTotals>,
     /// Webhook attempts: delivered, retried, failed.
     pub webhook_attempts: [u64; 3],
+    /// Resolves by source so far (read from this page's own counters; for OTLP).
+    pub delivery_reads: Vec<(&'static str, u64)>,
+}
+
+/// Where a [`Snapshot`]'s values live.
+pub struct Gauges<S> {
+    pub store: std::sync::Arc<S>,
+    pub delivery: std::sync::Arc<crate::delivery::Delivery<S>>,
+    pub telemetry: std::sync::Arc<crate::telemetry::Telemetry>,
+    pub hooks: std::sync::Arc<crate::webhooks::Hooks<S>>,
+    pub metrics: std::sync::Arc<ServerMetrics>,
+}
+
+impl<S: promptops_store::Store> Gauges<S> {
+    /// The values now (atomics and flags: no I/O).
+    pub fn read(&self) -> Snapshot {
+        use std::sync::atomic::Ordering::Relaxed;
+        let (pool_size, pool_idle) = self.store.pool_connections();
+        let ingest = self.telemetry.started().map(|p| IngestTotals {
+            queued: p.queued() as u64,
+            accepted: p.stats.accepted.load(Relaxed),
+            stored: p.stats.stored.load(Relaxed),
+            duplicates: p.stats.duplicates.load(Relaxed),
+            dropped: p.stats.dropped.load(Relaxed),
+            refused: p.stats.refused.load(Relaxed),
+        });
+        let a = &self.hooks.attempts;
+        Snapshot {
+            database_up: self.delivery.db_up(),
+            redis_up: self.delivery.redis().map(|_| self.delivery.redis_up()),
+            pool_size,
+            pool_idle,
+            feed_applied: self.delivery.applied(),
+            ingest,
+            webhook_attempts: [
+                a.delivered.load(Relaxed),
+                a.retried.load(Relaxed),
+                a.failed.load(Relaxed),
+            ],
+            delivery_reads: self.metrics.delivery_reads(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -226,6 +268,17 @@ impl ServerMetrics {
         if let Some(source) = source.and_then(known_source) {
             self.delivery.get_or_create(&SourceLabels { source }).inc();
         }
+    }
+
+    /// Resolves counted so far, by source.
+    pub fn delivery_reads(&self) -> Vec<(&'static str, u64)> {
+        ["memory", "redis", "database", "stale"]
+            .into_iter()
+            .filter_map(|source| {
+                let n = self.delivery.get(&SourceLabels { source })?.get();
+                Some((source, n))
+            })
+            .collect()
     }
 
     /// The page, with the values read from elsewhere brought up to date.
@@ -308,6 +361,7 @@ mod tests {
                 ..IngestTotals::default()
             }),
             webhook_attempts: [5, 2, 0],
+            delivery_reads: Vec::new(),
         });
         for line in [
             "promptops_http_requests_total{route=\"/v1/projects/{project}/environments/{env}/prompts/{id}\",method=\"GET\",status=\"200\"} 2",
@@ -336,6 +390,11 @@ mod tests {
         assert!(
             page.contains("promptops_ingest_events_total{outcome=\"stored\"} 9"),
             "{page}"
+        );
+        assert_eq!(
+            m.delivery_reads(),
+            [("memory", 2), ("database", 1)],
+            "what OTLP reads"
         );
     }
 }

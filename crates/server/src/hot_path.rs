@@ -55,6 +55,11 @@ impl<S: Store> App<S> {
             inner: Arc::new(Inner { state, router, log }),
         }
     }
+
+    /// OTLP export, when on (to flush it when the server stops).
+    pub fn otlp(&self) -> Option<Arc<crate::otlp::Otlp>> {
+        self.inner.state.otlp.clone()
+    }
 }
 
 impl<S: Store> Service<Request> for App<S> {

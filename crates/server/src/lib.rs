@@ -15,6 +15,7 @@ mod extract;
 pub mod hot_path;
 pub mod measure;
 pub mod openapi;
+pub mod otlp;
 pub mod problem;
 pub mod route;
 pub mod routes;
@@ -90,7 +91,7 @@ pub fn app_over<S: Store>(
     );
     let hooks = Arc::new(webhooks::Hooks::new(store.clone(), &config, &settings));
     webhooks::start(&hooks);
-    let state = AppState {
+    let mut state = AppState {
         store,
         hooks,
         delivery,
@@ -103,10 +104,37 @@ pub fn app_over<S: Store>(
         settings: Arc::new(settings),
         telemetry: Arc::default(),
         metrics: Arc::default(),
+        otlp: None,
     };
+    if let Some(endpoint) = state.settings.otlp_endpoint.as_deref() {
+        state.otlp = start_otlp(endpoint, state.gauges(), &state.telemetry);
+    }
     let log = access_log::AccessLog::start(state.settings.access_log_sample);
     let router = router(&state, log.clone());
     App::new(state, router, log)
+}
+
+/// OTLP export to `endpoint`, ingested executions included; `None` (logged) when the
+/// exporters cannot be built.
+fn start_otlp<S: Store>(
+    endpoint: &str,
+    gauges: exposition::Gauges<S>,
+    telemetry: &telemetry::Telemetry,
+) -> Option<Arc<otlp::Otlp>> {
+    match otlp::Otlp::start(endpoint, Arc::new(move || gauges.read())) {
+        Ok(otlp) => {
+            telemetry.export_to(otlp.executions());
+            tracing::info!(
+                endpoint = %promptops_core::config::redact_url(endpoint),
+                "exporting traces and metrics over OTLP/HTTP"
+            );
+            Some(Arc::new(otlp))
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "OTLP export is off");
+            None
+        }
+    }
 }
 
 /// Every declared route with its permission checked before its handler.
@@ -128,7 +156,11 @@ fn router<S: Store>(state: &AppState<S>, log: access_log::AccessLog) -> Router {
         }
         // Counted under the route as declared (refusals by the permission check too).
         handler = handler.layer(axum::middleware::from_fn_with_state(
-            (state.metrics.clone(), Arc::<str>::from(route.path.as_str())),
+            Observed {
+                metrics: state.metrics.clone(),
+                otlp: state.otlp.clone(),
+                route: Arc::from(route.path.as_str()),
+            },
             observe,
         ));
         router = router.route(&route.path, handler);
@@ -144,29 +176,57 @@ fn router<S: Store>(state: &AppState<S>, log: access_log::AccessLog) -> Router {
         .with_state(state.clone())
 }
 
-/// Counts and times a routed request for `/metrics`.
+/// Where a routed request is counted: `/metrics`, and OTLP when it is on.
+#[derive(Clone)]
+struct Observed {
+    metrics: Arc<exposition::ServerMetrics>,
+    otlp: Option<Arc<otlp::Otlp>>,
+    /// The route as declared.
+    route: Arc<str>,
+}
+
+/// Counts and times a routed request for `/metrics`, and traces it over OTLP.
 async fn observe(
-    axum::extract::State((metrics, route)): axum::extract::State<(
-        Arc<exposition::ServerMetrics>,
-        Arc<str>,
-    )>,
+    axum::extract::State(observed): axum::extract::State<Observed>,
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
     let method = request.method().clone();
     let started = std::time::Instant::now();
+    let traced = observed.otlp.as_ref().map(|o| {
+        (
+            o.requests().parent(request.headers()),
+            request.uri().path().to_owned(),
+            std::time::SystemTime::now(),
+        )
+    });
     let response = next.run(request).await;
     let source = response
         .headers()
         .get("promptops-source")
         .and_then(|v| v.to_str().ok());
-    metrics.routed(
-        &route,
+    let status = response.status().as_u16();
+    observed.metrics.routed(
+        &observed.route,
         method.as_str(),
-        response.status().as_u16(),
+        status,
         started.elapsed().as_secs_f64(),
         source,
     );
+    if let (Some(otlp), Some((parent, path, at))) = (&observed.otlp, traced) {
+        otlp.requests().record(
+            &parent,
+            &otlp::requests::Answered {
+                method: method.as_str(),
+                route: &observed.route,
+                path: &path,
+                status,
+                started: at,
+                ended: at + started.elapsed(),
+                source,
+            },
+        );
+    }
     response
 }
 
@@ -223,6 +283,7 @@ pub async fn serve<S: Store>(
 ) -> Result<(), ServeError> {
     let redis = redis_layer(&store, &settings).await?;
     let app = app_over(Arc::new(store), config, settings, redis);
+    let otlp = app.otlp();
     axum::serve(
         listener,
         axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<
@@ -231,5 +292,9 @@ pub async fn serve<S: Store>(
     )
     .with_graceful_shutdown(shutdown)
     .await?;
+    if let Some(otlp) = otlp {
+        // The SDK's flush waits for its export threads.
+        let _ = tokio::task::spawn_blocking(move || otlp.flush()).await;
+    }
     Ok(())
 }

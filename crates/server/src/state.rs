@@ -19,6 +19,8 @@ pub struct AppState<S> {
     pub metrics: Arc<crate::exposition::ServerMetrics>,
     /// Outbound webhooks: sealing secrets, waking the dispatcher.
     pub hooks: Arc<crate::webhooks::Hooks<S>>,
+    /// OTLP export, when `otlp_endpoint` is set (see [`crate::otlp`]).
+    pub otlp: Option<Arc<crate::otlp::Otlp>>,
 }
 
 /// Token signing, the login limiter and the pool password hashes run on.
@@ -27,6 +29,19 @@ pub struct AuthState {
     pub signer: Signer,
     pub login_limiter: LoginLimiter,
     pub hash_pool: HashPool,
+}
+
+impl<S> AppState<S> {
+    /// Where the server's gauges read their values.
+    pub fn gauges(&self) -> crate::exposition::Gauges<S> {
+        crate::exposition::Gauges {
+            store: self.store.clone(),
+            delivery: self.delivery.clone(),
+            telemetry: self.telemetry.clone(),
+            hooks: self.hooks.clone(),
+            metrics: self.metrics.clone(),
+        }
+    }
 }
 
 // Not derived: a derive would demand `S: Clone`, and the store is behind an Arc.
@@ -40,6 +55,7 @@ impl<S> Clone for AppState<S> {
             telemetry: self.telemetry.clone(),
             metrics: self.metrics.clone(),
             hooks: self.hooks.clone(),
+            otlp: self.otlp.clone(),
         }
     }
 }

@@ -511,7 +511,9 @@ async fn a_pending_delivery_survives_a_restart(api: Api, db: Db) {
     })
     .await;
     // The server stops before the retry is due (its wait is long enough to see that).
-    let Api { app, admin, dir } = api;
+    let Api {
+        app, admin, dir, ..
+    } = api;
     drop(app);
     tokio::time::sleep(Duration::from_millis(600)).await;
     assert_eq!(receiver.got().len(), 1, "a stopped server kept delivering");
@@ -549,7 +551,12 @@ async fn a_pending_delivery_survives_a_restart(api: Api, db: Db) {
             ..settings()
         },
     ));
-    let api = Api { app, admin, dir };
+    let api = Api {
+        app,
+        admin,
+        dir,
+        otlp: None,
+    };
     let log = log_until(&api, &id, "both delivered", |l| {
         l.len() == 2 && l.iter().all(|d| d["status"] == "delivered")
     })
@@ -759,6 +766,7 @@ async fn webhooks_outlive_a_rotation_of_the_signing_secret() {
         app,
         admin: String::new(),
         dir,
+        otlp: None,
     };
     api.admin = api.login_ok("admin", common::ADMIN_PASSWORD).await["access_token"]
         .as_str()

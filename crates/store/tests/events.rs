@@ -45,12 +45,12 @@ async fn exercise(events: EventStore) {
             )
         })
         .collect();
-    assert_eq!(events.insert(&first).await.unwrap(), 10);
+    assert_eq!(events.insert(&first).await.unwrap().len(), 10);
     // A retried batch, with one new event and a duplicate inside the batch itself.
     let mut retry = first.clone();
     retry.push(event("e10", Some("2.0.0"), 0, 40, true));
     retry.push(event("e10", Some("2.0.0"), 0, 40, true));
-    assert_eq!(events.insert(&retry).await.unwrap(), 1);
+    assert_eq!(events.insert(&retry).await.unwrap(), vec![10]);
 
     let window = (
         1_700_000_000_000 - MINUTE_MS,

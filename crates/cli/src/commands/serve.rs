@@ -29,6 +29,12 @@ pub fn settings(base: &ServerConfig, flags: &ServeArgs) -> Result<ServerConfig> 
     if flags.redis_url.is_some() {
         s.redis_url.clone_from(&flags.redis_url);
     }
+    if flags.otlp_endpoint.is_some() {
+        s.otlp_endpoint.clone_from(&flags.otlp_endpoint);
+    }
+    if let Some(v) = &s.otlp_endpoint {
+        promptops_server::otlp::check_endpoint(v)?;
+    }
     if let Some(v) = flags.max_version_bytes {
         s.max_version_bytes = v;
     }

@@ -74,6 +74,12 @@ pub struct ServerConfig {
     /// otherwise make the server probe its own network (SSRF). Turn on for receivers
     /// inside your network, and for local testing.
     pub webhook_allow_private: bool,
+    /// Send traces and metrics to this OpenTelemetry collector's OTLP/HTTP base URL
+    /// (`http://127.0.0.1:4318`): the server's own requests and every execution event
+    /// as a GenAI span (`PROMPTOPS_OTLP_ENDPOINT`, else `OTEL_EXPORTER_OTLP_ENDPOINT`;
+    /// `--otlp-endpoint`). None: nothing is exported.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub otlp_endpoint: Option<String>,
 }
 
 impl Default for ServerConfig {
@@ -99,6 +105,7 @@ impl Default for ServerConfig {
             webhook_retry_ms: vec![1_000, 5_000, 30_000, 120_000, 600_000],
             webhook_timeout_ms: 10_000,
             webhook_allow_private: false,
+            otlp_endpoint: None,
         }
     }
 }
@@ -135,6 +142,11 @@ impl ServerConfig {
         }
         if let Some(v) = var("PROMPTOPS_REDIS_URL") {
             self.redis_url = Some(v);
+        }
+        if let Some(v) =
+            var("PROMPTOPS_OTLP_ENDPOINT").or_else(|| var("OTEL_EXPORTER_OTLP_ENDPOINT"))
+        {
+            self.otlp_endpoint = Some(v);
         }
         if let Some(v) = var("PROMPTOPS_JWT_SECRET_FILE") {
             self.jwt_secret_file = Some(PathBuf::from(v));
@@ -212,6 +224,7 @@ impl ServerConfig {
         ServerConfig {
             database_url: self.database_url.as_deref().map(redact_url),
             redis_url: self.redis_url.as_deref().map(redact_url),
+            otlp_endpoint: self.otlp_endpoint.as_deref().map(redact_url),
             ..self.clone()
         }
     }

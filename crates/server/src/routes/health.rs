@@ -31,35 +31,7 @@ pub async fn healthz<S: Store>(State(state): State<AppState<S>>) -> ApiResult<Js
     responses((status = 200, description = "OpenMetrics text", content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8", body = String)))]
 pub async fn metrics<S: Store>(State(state): State<AppState<S>>) -> axum::response::Response {
     use axum::response::IntoResponse;
-    let (pool_size, pool_idle) = state.store.pool_connections();
-    let ingest = state.telemetry.started().map(|p| {
-        use std::sync::atomic::Ordering::Relaxed;
-        crate::exposition::IngestTotals {
-            queued: p.queued() as u64,
-            accepted: p.stats.accepted.load(Relaxed),
-            stored: p.stats.stored.load(Relaxed),
-            duplicates: p.stats.duplicates.load(Relaxed),
-            dropped: p.stats.dropped.load(Relaxed),
-            refused: p.stats.refused.load(Relaxed),
-        }
-    });
-    let page = state.metrics.render(crate::exposition::Snapshot {
-        database_up: state.delivery.db_up(),
-        redis_up: state.delivery.redis().map(|_| state.delivery.redis_up()),
-        pool_size,
-        pool_idle,
-        feed_applied: state.delivery.applied(),
-        ingest,
-        webhook_attempts: {
-            use std::sync::atomic::Ordering::Relaxed;
-            let a = &state.hooks.attempts;
-            [
-                a.delivered.load(Relaxed),
-                a.retried.load(Relaxed),
-                a.failed.load(Relaxed),
-            ]
-        },
-    });
+    let page = state.metrics.render(state.gauges().read());
     (
         [(
             axum::http::header::CONTENT_TYPE,

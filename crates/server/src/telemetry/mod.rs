@@ -25,7 +25,7 @@ use prices::Prices;
 use promptops_core::pricing::PriceTable;
 use promptops_store::{EventsHome, Store, StoreError};
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 use tokio::sync::OnceCell;
 
@@ -41,6 +41,8 @@ pub struct Telemetry {
     pipeline: OnceCell<Pipeline>,
     prices: Prices,
     facts: Mutex<HashMap<(String, String), PromptFacts>>,
+    /// Where stored events are re-emitted as spans, when OTLP export is on.
+    export: OnceLock<Arc<crate::otlp::executions::Executions>>,
 }
 
 /// A prompt's versions as ingest needs them.
@@ -57,6 +59,7 @@ impl Default for Telemetry {
             pipeline: OnceCell::new(),
             prices: Prices::new(PriceTable::shipped()),
             facts: Mutex::new(HashMap::new()),
+            export: OnceLock::new(),
         }
     }
 }
@@ -67,9 +70,19 @@ impl Telemetry {
         self.pipeline
             .get_or_try_init(|| async {
                 let events = store.open_events().await?;
-                Ok(Pipeline::start(events, QUEUE_CAPACITY))
+                Ok(Pipeline::start(
+                    events,
+                    QUEUE_CAPACITY,
+                    self.export.get().cloned(),
+                ))
             })
             .await
+    }
+
+    /// Re-emits the events stored from now on through `executions` (set once, before
+    /// the first event arrives).
+    pub fn export_to(&self, executions: Arc<crate::otlp::executions::Executions>) {
+        let _ = self.export.set(executions);
     }
 
     /// The pipeline if it was opened (for `/metrics`).

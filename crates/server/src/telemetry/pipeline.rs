@@ -2,8 +2,10 @@
 //! bounded queue and are answered at once; one writer task per process drains the queue
 //! in batches into [`EventStore::insert`]. The queue's bound is in events: a request
 //! that does not fit is refused (429, `Retry-After`) rather than held, so back-pressure
-//! reaches the senders and the server's memory stays bounded.
+//! reaches the senders and the server's memory stays bounded. With OTLP export on, the
+//! writer hands the events it stored (the new ones, not retried sends) to the exporter.
 
+use crate::otlp::executions::Executions;
 use promptops_store::events::{EventStore, StoredEvent};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -47,12 +49,19 @@ pub struct Full;
 
 impl Pipeline {
     /// Starts the writer over `events`; the queue holds at most `capacity` events.
-    pub fn start(events: EventStore, capacity: usize) -> Pipeline {
+    /// Stored events are re-emitted through `export` when given.
+    pub fn start(events: EventStore, capacity: usize, export: Option<Arc<Executions>>) -> Pipeline {
         let events = Arc::new(events);
         let (queue, rx) = mpsc::unbounded_channel();
         let room = Arc::new(Semaphore::new(capacity));
         let stats = Arc::new(Stats::default());
-        tokio::spawn(write(events.clone(), rx, room.clone(), stats.clone()));
+        tokio::spawn(write(
+            events.clone(),
+            rx,
+            room.clone(),
+            stats.clone(),
+            export,
+        ));
         tokio::spawn(keep_retention(events.clone()));
         Pipeline {
             events,
@@ -122,6 +131,7 @@ async fn write(
     mut rx: mpsc::UnboundedReceiver<Vec<StoredEvent>>,
     room: Arc<Semaphore>,
     stats: Arc<Stats>,
+    export: Option<Arc<Executions>>,
 ) {
     while let Some(mut batch) = rx.recv().await {
         while batch.len() < BATCH {
@@ -136,10 +146,15 @@ async fn write(
             attempt += 1;
             match events.insert(&batch).await {
                 Ok(fresh) => {
-                    stats.stored.fetch_add(fresh as u64, Ordering::Relaxed);
+                    stats
+                        .stored
+                        .fetch_add(fresh.len() as u64, Ordering::Relaxed);
                     stats
                         .duplicates
-                        .fetch_add((n - fresh) as u64, Ordering::Relaxed);
+                        .fetch_add((n - fresh.len()) as u64, Ordering::Relaxed);
+                    if let Some(export) = &export {
+                        export.record(fresh.iter().map(|&i| &batch[i]));
+                    }
                     break;
                 }
                 Err(e) if attempt < ATTEMPTS => {

@@ -30,6 +30,8 @@ pub struct Api {
     /// no credential.
     pub admin: String,
     pub dir: tempfile::TempDir,
+    /// OTLP export, when the settings turn it on (to flush it).
+    pub otlp: Option<Arc<promptops_server::otlp::Otlp>>,
 }
 
 pub struct Reply {
@@ -62,15 +64,13 @@ impl Api {
             .await
             .unwrap()
             .expect("an empty store gets its first admin");
-        let app = tower::util::BoxCloneSyncService::new(promptops_server::app_with(
-            Arc::new(store),
-            AuthConfig::new(JWT_SECRET),
-            options,
-        ));
+        let app = promptops_server::app_with(Arc::new(store), AuthConfig::new(JWT_SECRET), options);
+        let otlp = app.otlp();
         let mut api = Api {
-            app,
+            app: tower::util::BoxCloneSyncService::new(app),
             admin: String::new(),
             dir,
+            otlp,
         };
         api.admin = api.login_ok("admin", ADMIN_PASSWORD).await["access_token"]
             .as_str()

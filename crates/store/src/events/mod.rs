@@ -162,11 +162,11 @@ const RECENT_LIMIT: usize = 20_000;
 
 impl EventStore {
     /// Stores the events that are new (by `(project, id)`) and adds them to the rollups,
-    /// in one transaction. Returns how many were new.
-    pub async fn insert(&self, events: &[StoredEvent]) -> Result<usize> {
+    /// in one transaction. Returns the positions in `events` of those that were new.
+    pub async fn insert(&self, events: &[StoredEvent]) -> Result<Vec<usize>> {
         let mut tx = self.pool.begin().await?;
-        let mut fresh: Vec<&StoredEvent> = Vec::with_capacity(events.len());
-        for chunk in events.chunks(CHUNK) {
+        let mut fresh: Vec<usize> = Vec::with_capacity(events.len());
+        for (c, chunk) in events.chunks(CHUNK).enumerate() {
             let placeholders: Vec<String> = (0..chunk.len())
                 .map(|r| {
                     let cols: Vec<String> = (1..=EVENT_BINDS)
@@ -216,12 +216,15 @@ impl EventStore {
             fresh.extend(
                 chunk
                     .iter()
-                    .filter(|e| inserted.contains(&e.id) && seen.insert(e.id.as_str())),
+                    .enumerate()
+                    .filter(|(_, e)| inserted.contains(&e.id) && seen.insert(e.id.as_str()))
+                    .map(|(i, _)| c * CHUNK + i),
             );
         }
-        self.add_to_rollups(&mut tx, &fresh).await?;
+        let stored: Vec<&StoredEvent> = fresh.iter().map(|&i| &events[i]).collect();
+        self.add_to_rollups(&mut tx, &stored).await?;
         tx.commit().await?;
-        Ok(fresh.len())
+        Ok(fresh)
     }
 
     async fn add_to_rollups(
