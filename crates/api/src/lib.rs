@@ -4,6 +4,7 @@
 //! the server's dependencies. The server's handlers speak these types; the store hands
 //! them out; the OpenAPI document is generated from their annotations.
 
+pub mod alerts;
 pub mod audit;
 pub mod events;
 pub mod governance;
@@ -12,6 +13,7 @@ pub mod problem;
 pub mod registry;
 pub mod webhooks;
 
+pub use alerts::*;
 pub use audit::*;
 pub use events::*;
 pub use governance::*;

@@ -34,6 +34,7 @@ pub const EVENT_TYPES: &[&str] = &[
     "approval.granted",
     "approval.rejected",
     "alert.fired",
+    "alert.resolved",
 ];
 
 /// The type of a test delivery (`promptops webhook test`): sent whatever the

@@ -256,6 +256,26 @@ pub enum Command {
         #[command(subcommand)]
         action: LogAction,
     },
+    /// Alerts of the registry project: cost over a prompt's budgets, a newly promoted
+    /// version failing or slower than the one it replaced, output drift (a table of the
+    /// firing ones by default).
+    #[command(args_conflicts_with_subcommands = true)]
+    Alerts {
+        #[command(subcommand)]
+        action: Option<AlertsAction>,
+        /// Only this prompt's alerts.
+        #[arg(long)]
+        prompt: Option<String>,
+        /// Only this environment's.
+        #[arg(long)]
+        env: Option<String>,
+        /// `firing` (the default), `resolved` or `all`.
+        #[arg(long, default_value = "firing", value_parser = ["firing", "resolved", "all"])]
+        state: String,
+        /// JSON instead of a table (as `--format json`).
+        #[arg(long)]
+        json: bool,
+    },
     /// Outbound webhooks of the registry project (admins): signed HTTP POSTs on
     /// version, label and approval events, retried, with a delivery log.
     Webhook {
@@ -389,6 +409,19 @@ pub enum LogAction {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum AlertsAction {
+    /// Evaluate the alert rules now (approvers; the server does it every minute) and
+    /// print what is firing.
+    Evaluate,
+    /// Print the project's alert settings, or change them (admins):
+    /// `--set min_sample=300 --set alpha=0.05`.
+    Settings {
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 pub enum WebhookAction {
     /// Subscribe URL to events (default: every type); the signing secret is printed
     /// once.
@@ -396,7 +429,7 @@ pub enum WebhookAction {
         url: String,
         /// An event type (repeatable): version.published, label.moved,
         /// label.rolled_back, label.overridden, approval.requested, approval.granted,
-        /// approval.rejected, alert.fired, or `*`.
+        /// approval.rejected, alert.fired, alert.resolved, or `*`.
         #[arg(long = "event", value_name = "TYPE")]
         events: Vec<String>,
         #[arg(long)]

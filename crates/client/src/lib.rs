@@ -546,6 +546,44 @@ impl RegistryClient {
     }
 }
 
+impl RegistryClient {
+    // ----- alerts -------------------------------------------------------------------------
+
+    fn alerts_path(project: &str) -> String {
+        format!("/v1/projects/{}/alerts", seg(project))
+    }
+
+    /// The project's alerts, newest first; `query`: `state`, `prompt`, `env`, `limit`.
+    pub async fn alerts(&self, project: &str, query: &[(&str, &str)]) -> Result<Vec<Alert>> {
+        self.get(&format!(
+            "{}{}",
+            Self::alerts_path(project),
+            query_string(query)
+        ))
+        .await
+    }
+
+    /// Evaluates the project's alert rules now.
+    pub async fn evaluate_alerts(&self, project: &str) -> Result<AlertEvaluation> {
+        self.post_empty(&format!("{}/evaluate", Self::alerts_path(project)))
+            .await
+    }
+
+    pub async fn alert_settings(&self, project: &str) -> Result<AlertSettings> {
+        self.get(&format!("{}/settings", Self::alerts_path(project)))
+            .await
+    }
+
+    pub async fn set_alert_settings(
+        &self,
+        project: &str,
+        settings: &AlertSettings,
+    ) -> Result<AlertSettings> {
+        let path = format!("{}/settings", Self::alerts_path(project));
+        self.call(Method::PUT, &path, Some(settings)).await
+    }
+}
+
 /// An error with its causes (reqwest's own message alone says little).
 pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
     let mut out = e.to_string();

@@ -36,6 +36,7 @@ pub mod redact;
 pub mod render;
 pub mod role;
 pub mod secrets;
+pub mod stats;
 pub mod template;
 pub mod validate;
 pub mod yaml;

@@ -415,6 +415,14 @@ fn e019_invalid_values() {
         &[("E019", 13, 26)],
     );
     check(
+        &format!("{VALID}metrics:\n  max_cost_per_day_usd: -5\n"),
+        &[("E019", 13, 25)],
+    );
+    check(
+        &format!("{VALID}metrics:\n  max_cost_per_day_usd: 25\n"),
+        &[],
+    );
+    check(
         &VALID.replace(
             "model: openai:gpt-4o-mini",
             "model:\n  name: gpt-4o\n  params:\n    temperature: 3",

@@ -7,6 +7,7 @@
 //! the API's types ([`promptops_api`]) and the store's traits, never a backend's.
 
 mod access_log;
+pub mod alerts;
 pub mod auth;
 pub mod bootstrap;
 pub mod delivery;
@@ -73,7 +74,8 @@ pub fn app_with<S: Store>(store: Arc<S>, config: AuthConfig, settings: Settings)
 /// The server over `store` (and `redis` for delivery, when given): the resolve hot
 /// path ([`hot_path`]) in front of the router, where each declared route has its
 /// permission checked before its handler, with the body limits, the fallbacks and the
-/// access log. Starts delivery's background tasks and the webhooks' dispatcher.
+/// access log. Starts delivery's background tasks, the webhooks' dispatcher and the
+/// alert evaluator.
 pub fn app_over<S: Store>(
     store: Arc<S>,
     config: AuthConfig,
@@ -108,6 +110,12 @@ pub fn app_over<S: Store>(
     };
     if let Some(endpoint) = state.settings.otlp_endpoint.as_deref() {
         state.otlp = start_otlp(endpoint, state.gauges(), &state.telemetry);
+    }
+    if state.settings.alert_interval_secs > 0 {
+        alerts::start(
+            &state,
+            std::time::Duration::from_secs(state.settings.alert_interval_secs),
+        );
     }
     let log = access_log::AccessLog::start(state.settings.access_log_sample);
     let router = router(&state, log.clone());

@@ -25,6 +25,7 @@ use utoipa::{Modify, OpenApi};
         (name = "keys", description = "API keys for CI and running apps"),
         (name = "policies", description = "Each environment's gate policy"),
         (name = "requests", description = "Promotion requests, approvals and rejections"),
+        (name = "alerts", description = "Cost budgets, regressions of newly promoted versions and output drift, from reported executions"),
     )
 )]
 pub struct ApiDoc;

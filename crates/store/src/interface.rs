@@ -8,6 +8,7 @@
 //!
 //! [`StoreError::Conflict`]: crate::StoreError::Conflict
 
+use crate::alerts::{AlertFilter, NewAlert};
 use crate::changes::Change;
 use crate::error::Result;
 use crate::model::*;
@@ -362,13 +363,58 @@ pub trait Webhooks: Send + Sync + 'static {
     ) -> impl Future<Output = Result<()>> + Send;
 }
 
+/// Alerts and each project's alert settings (see [`crate::alerts`]).
+pub trait Alerting: Send + Sync + 'static {
+    /// A project's alert settings (the defaults when it set none).
+    fn alert_settings(&self, project: &str) -> impl Future<Output = Result<AlertSettings>> + Send;
+    /// Replaces a project's alert settings (audited: `alerts.settings_changed`); values
+    /// out of range are refused; the settings in force again change nothing.
+    fn set_alert_settings(
+        &self,
+        project: &str,
+        settings: &AlertSettings,
+        actor: &Actor,
+    ) -> impl Future<Output = Result<AlertSettings>> + Send;
+    /// A project's alerts, newest first.
+    fn alerts(
+        &self,
+        project: &str,
+        filter: &AlertFilter,
+    ) -> impl Future<Output = Result<Vec<Alert>>> + Send;
+    /// Fires an alert (audited: `alert.fired`), unless one with the same prompt,
+    /// environment, version and kind is firing already: then `None`.
+    fn fire_alert(
+        &self,
+        project: &str,
+        new: &NewAlert,
+        actor: &Actor,
+    ) -> impl Future<Output = Result<Option<Alert>>> + Send;
+    /// Resolves a firing alert (audited: `alert.resolved`); `None` when it was not
+    /// firing (any more).
+    fn resolve_alert(
+        &self,
+        project: &str,
+        id: u64,
+        resolution: &str,
+        actor: &Actor,
+    ) -> impl Future<Output = Result<Option<Alert>>> + Send;
+}
+
 /// Everything the server needs of storage.
 pub trait Store:
-    RegistryWrites + DeliveryReads + Identity + Governance + AuditLog + EventsHome + Webhooks
+    RegistryWrites + DeliveryReads + Identity + Governance + AuditLog + EventsHome + Webhooks + Alerting
 {
 }
 
-impl<T: RegistryWrites + DeliveryReads + Identity + Governance + AuditLog + EventsHome + Webhooks>
-    Store for T
+impl<
+    T: RegistryWrites
+        + DeliveryReads
+        + Identity
+        + Governance
+        + AuditLog
+        + EventsHome
+        + Webhooks
+        + Alerting,
+> Store for T
 {
 }

@@ -11,8 +11,11 @@
 //! `connect.rs` (opening either backend), `registry.rs` and `labels.rs` (writes),
 //! `delivery.rs` (reads), `identity.rs` (users, keys, sessions), `governance/`
 //! (policies, requests, judging, promotion), `audit_log.rs` and `changes.rs` (the log
-//! and the feed), `webhooks.rs` (subscriptions and deliveries, fed by the feed), `rows.rs` (row mappers), `audit.rs` and `lineage.rs` (pure rules).
+//! and the feed), `webhooks.rs` (subscriptions and deliveries, fed by the feed),
+//! `alerts.rs` (alerts and alert settings, audited), `rows.rs` (row mappers), `audit.rs`
+//! and `lineage.rs` (pure rules).
 
+pub mod alerts;
 pub mod audit;
 mod audit_log;
 pub mod changes;
@@ -38,6 +41,7 @@ pub use connect::PoolSizes;
 pub use engine::{Backend, MAX_NAME_CHARS, SqlStore};
 pub use error::{Result, StoreError};
 pub use interface::{
-    AuditLog, DeliveryReads, EventsHome, Governance, Identity, RegistryWrites, Store, Webhooks,
+    Alerting, AuditLog, DeliveryReads, EventsHome, Governance, Identity, RegistryWrites, Store,
+    Webhooks,
 };
 pub use model::*;

@@ -38,7 +38,13 @@ const WEBHOOKS: Migration = Migration {
     sql: include_str!("../migrations/0007_webhooks.sql"),
 };
 
-pub(crate) const SQLITE: [Migration; 6] = [
+const ALERTS: Migration = Migration {
+    version: 8,
+    name: "alerts",
+    sql: include_str!("../migrations/0008_alerts.sql"),
+};
+
+pub(crate) const SQLITE: [Migration; 7] = [
     SHARED,
     Migration {
         version: 2,
@@ -53,9 +59,10 @@ pub(crate) const SQLITE: [Migration; 6] = [
     },
     HARDENING,
     WEBHOOKS,
+    ALERTS,
 ];
 
-pub(crate) const POSTGRES: [Migration; 6] = [
+pub(crate) const POSTGRES: [Migration; 7] = [
     SHARED,
     Migration {
         version: 2,
@@ -70,6 +77,7 @@ pub(crate) const POSTGRES: [Migration; 6] = [
     },
     HARDENING,
     WEBHOOKS,
+    ALERTS,
 ];
 
 fn checksum(sql: &str) -> String {

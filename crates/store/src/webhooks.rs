@@ -96,9 +96,11 @@ pub fn event_of(event: &AuditEvent) -> Option<WebhookEvent> {
         "promotion.requested" => "approval.requested",
         "promotion.approved" => "approval.granted",
         "promotion.rejected" => "approval.rejected",
+        "alert.fired" => "alert.fired",
+        "alert.resolved" => "alert.resolved",
         _ => return None,
     };
-    // prompt:{project}/…, label:{project}/…, request:{project}/…
+    // prompt:{project}/…, label:{project}/…, request:{project}/…, alert:{project}/…
     let project = event.target.split_once(':')?.1.split('/').next()?;
     let mut data = match &event.details {
         Json::Object(map) => map.clone(),

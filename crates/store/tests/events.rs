@@ -74,6 +74,11 @@ async fn exercise(events: EventStore) {
     assert_eq!(hour.len(), 2, "one hour per version");
     let p99 = hour[0].latency.quantile(0.99).unwrap();
     assert!((109..=115).contains(&p99), "{p99}");
+    // Output lengths are kept per rollup too (what drift alerts compare), and the
+    // retried batch did not count them twice.
+    assert_eq!(v1.iter().map(|r| r.output_lengths.count()).sum::<u64>(), 10);
+    let median = hour[0].output_lengths.quantile(0.5).unwrap();
+    assert!((20..=21).contains(&median), "{median}");
     // Another environment sees nothing; all environments see everything.
     let staging = events
         .rollups("shop", "support.answer", Some("staging"), window)

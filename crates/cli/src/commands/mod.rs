@@ -1,6 +1,7 @@
 //! One module per command. Each parses nothing and decides nothing the library could:
 //! it gathers inputs, calls `promptops-core`, prints.
 
+mod alerts;
 mod bundle;
 mod config;
 mod dashboard;
@@ -175,6 +176,29 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::User { action } => identity::user(&session(None)?.1, &action),
         Command::Key { action } => identity::key(&session(None)?.1, &action),
         Command::Webhook { action } => webhooks::webhook(&session(None)?.1, &action),
+        Command::Alerts {
+            action,
+            prompt,
+            env,
+            state,
+            json,
+        } => {
+            let (_, mut s) = session(None)?;
+            if json {
+                s.format = crate::cli::Format::Json;
+            }
+            match action {
+                Some(action) => alerts::action(&s, &action),
+                None => alerts::list(
+                    &s,
+                    alerts::Filter {
+                        prompt: prompt.as_deref(),
+                        env: env.as_deref(),
+                        state: &state,
+                    },
+                ),
+            }
+        }
         Command::Metrics {
             id,
             env,

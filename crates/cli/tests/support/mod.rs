@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod outage;
+pub mod receiver;
 
 use serde_json::Value;
 use std::io::{BufRead, BufReader};

@@ -80,6 +80,10 @@ pub struct ServerConfig {
     /// `--otlp-endpoint`). None: nothing is exported.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub otlp_endpoint: Option<String>,
+    /// Seconds between evaluations of every project's alert rules; 0 turns the
+    /// background evaluation off (`POST …/alerts/evaluate` still works)
+    /// (`PROMPTOPS_ALERT_INTERVAL_SECS`).
+    pub alert_interval_secs: u64,
 }
 
 impl Default for ServerConfig {
@@ -106,6 +110,7 @@ impl Default for ServerConfig {
             webhook_timeout_ms: 10_000,
             webhook_allow_private: false,
             otlp_endpoint: None,
+            alert_interval_secs: 60,
         }
     }
 }
@@ -192,6 +197,11 @@ impl ServerConfig {
             &var,
             "PROMPTOPS_WEBHOOK_TIMEOUT_MS",
             &mut self.webhook_timeout_ms,
+        )?;
+        number(
+            &var,
+            "PROMPTOPS_ALERT_INTERVAL_SECS",
+            &mut self.alert_interval_secs,
         )?;
         if let Some(v) = var("PROMPTOPS_WEBHOOK_RETRY_MS") {
             self.webhook_retry_ms = v

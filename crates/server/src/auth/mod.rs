@@ -52,6 +52,8 @@ pub enum Permission {
     ReadAudit,
     /// `editor` in the route's project, or an `ingest` key: report prompt executions.
     Ingest,
+    /// `approver`: evaluate the project's alert rules now (they run every minute anyway).
+    EvaluateAlerts,
 }
 
 /// Where a permission's role must be held.
@@ -77,7 +79,9 @@ impl Permission {
             Permission::Publish | Permission::RequestPromotion => Need::InProject(Role::Editor),
             // Editors and above, and `ingest` keys (see `Role::includes`).
             Permission::Ingest => Need::InProject(Role::Ingest),
-            Permission::Decide | Permission::Rollback => Need::InProject(Role::Approver),
+            Permission::Decide | Permission::Rollback | Permission::EvaluateAlerts => {
+                Need::InProject(Role::Approver)
+            }
             Permission::ManageProject => Need::InProject(Role::Admin),
             Permission::ManageServer => Need::Everywhere(Role::Admin),
             Permission::ReadAudit => Need::Everywhere(Role::Viewer),

@@ -3,6 +3,7 @@
 //! handler's `#[utoipa::path]`). The router, the permission checks and the OpenAPI
 //! document are all built from [`declared`].
 
+pub mod alerts;
 pub mod audit;
 pub mod delivery;
 pub mod evals;
@@ -103,6 +104,10 @@ declare_routes! {
     Read => events::retention<S>,
     ManageProject => events::set_retention<S>,
     Read => events::metrics<S>,
+    Read => alerts::list<S>,
+    Read => alerts::settings<S>,
+    ManageProject => alerts::set_settings<S>,
+    EvaluateAlerts => alerts::evaluate<S>,
     Public => events::schema,
 }
 

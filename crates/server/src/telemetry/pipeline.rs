@@ -7,10 +7,10 @@
 
 use crate::otlp::executions::Executions;
 use promptops_store::events::{EventStore, StoredEvent};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::{Semaphore, mpsc, watch};
 
 /// Events written in one transaction at most.
 const BATCH: usize = 5_000;
@@ -32,11 +32,20 @@ pub struct Stats {
     pub refused: AtomicU64,
 }
 
+/// A request's events, numbered in the order they were queued.
+type Queued = (u64, Vec<StoredEvent>);
+
 /// The queue and its writer.
 #[derive(Debug)]
 pub struct Pipeline {
     events: Arc<EventStore>,
-    queue: mpsc::UnboundedSender<Vec<StoredEvent>>,
+    queue: mpsc::UnboundedSender<Queued>,
+    /// The number of the last request queued. Numbering and sending happen under this
+    /// lock, so the queue holds requests in number order.
+    queued_upto: Mutex<u64>,
+    /// The number of the last request the writer is done with (stored, or dropped):
+    /// every request up to it is.
+    written_upto: watch::Receiver<u64>,
     /// One permit per event the queue may still take.
     room: Arc<Semaphore>,
     capacity: usize,
@@ -55,10 +64,11 @@ impl Pipeline {
         let (queue, rx) = mpsc::unbounded_channel();
         let room = Arc::new(Semaphore::new(capacity));
         let stats = Arc::new(Stats::default());
+        let (written, written_upto) = watch::channel(0);
         tokio::spawn(write(
             events.clone(),
             rx,
-            room.clone(),
+            (room.clone(), written),
             stats.clone(),
             export,
         ));
@@ -66,6 +76,8 @@ impl Pipeline {
         Pipeline {
             events,
             queue,
+            queued_upto: Mutex::new(0),
+            written_upto,
             room,
             capacity,
             stats,
@@ -87,13 +99,29 @@ impl Pipeline {
         };
         // The writer gives the room back once the events are stored.
         permits.forget();
-        if self.queue.send(batch).is_err() {
-            // The writer is gone (the runtime is shutting down).
-            self.room.add_permits(n);
-            return Err(Full);
+        {
+            let mut upto = self.queued_upto.lock().unwrap_or_else(|p| p.into_inner());
+            if self.queue.send((*upto + 1, batch)).is_err() {
+                // The writer is gone (the runtime is shutting down).
+                self.room.add_permits(n);
+                return Err(Full);
+            }
+            *upto += 1;
         }
         self.stats.accepted.fetch_add(n as u64, Ordering::Relaxed);
         Ok(())
+    }
+
+    /// Waits (at most `limit`) until every event queued before the call is stored (or
+    /// dropped); whether they all were. Ingest never waits on this: it is for readers
+    /// that must see what was reported before them (`POST …/alerts/evaluate`).
+    pub async fn flush(&self, limit: Duration) -> bool {
+        let target = *self.queued_upto.lock().unwrap_or_else(|p| p.into_inner());
+        let mut written = self.written_upto.clone();
+        matches!(
+            tokio::time::timeout(limit, written.wait_for(|w| *w >= target)).await,
+            Ok(Ok(_))
+        )
     }
 
     /// Events queued and not yet written: the ingest lag.
@@ -128,15 +156,18 @@ async fn keep_retention(events: Arc<EventStore>) {
 
 async fn write(
     events: Arc<EventStore>,
-    mut rx: mpsc::UnboundedReceiver<Vec<StoredEvent>>,
-    room: Arc<Semaphore>,
+    mut rx: mpsc::UnboundedReceiver<Queued>,
+    (room, written): (Arc<Semaphore>, watch::Sender<u64>),
     stats: Arc<Stats>,
     export: Option<Arc<Executions>>,
 ) {
-    while let Some(mut batch) = rx.recv().await {
+    while let Some((mut last, mut batch)) = rx.recv().await {
         while batch.len() < BATCH {
             match rx.try_recv() {
-                Ok(more) => batch.extend(more),
+                Ok((number, more)) => {
+                    last = number;
+                    batch.extend(more);
+                }
                 Err(_) => break,
             }
         }
@@ -170,5 +201,6 @@ async fn write(
             }
         }
         room.add_permits(n);
+        written.send_replace(last);
     }
 }

@@ -4,6 +4,8 @@
 // Each test binary uses a different part of the harness.
 #![allow(dead_code)]
 
+pub mod hooks;
+
 use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode, header};
 use promptops_server::{AuthConfig, Settings};
@@ -225,6 +227,16 @@ impl Api {
             "create user {name}: {}",
             r.text
         );
+    }
+
+    /// A new user with `role` in `project`, logged in: their session token.
+    pub async fn user_with_role(&self, name: &str, project: &str, role: &str) -> String {
+        let password = format!("{name}-password-for-tests");
+        self.create_user(name, &password, &[(project, role)]).await;
+        self.login_ok(name, &password).await["access_token"]
+            .as_str()
+            .unwrap()
+            .to_owned()
     }
 
     pub async fn create_project(&self, name: &str) {

@@ -1,8 +1,10 @@
-//! Latency distributions kept as counts per logarithmic bucket, so minute rollups can be
-//! merged into hours and days and still give percentiles: bucket `i` holds latencies in
-//! `[GROWTH^(i-1), GROWTH^i)` ms (bucket 0 holds 0 ms), so a percentile read back is the
-//! bucket's upper bound, at most 5% above the true value. 400 buckets reach past three days
-//! (longer calls all land in the last one).
+//! Distributions of whole numbers (latencies in ms, output lengths in tokens) kept as
+//! counts per logarithmic bucket, so minute rollups can be merged into hours and days and
+//! still give percentiles: bucket `i` holds values in `[GROWTH^(i-1), GROWTH^i)` (bucket
+//! 0 holds 0), so a percentile read back is the bucket's upper bound, at most 5% above
+//! the true value. 400 buckets reach past three days of milliseconds (larger values all
+//! land in the last one). The buckets, in order, are also what the alerts' rank and
+//! distribution tests read ([`Histogram::bins`]).
 
 use std::collections::BTreeMap;
 
@@ -30,6 +32,12 @@ impl Histogram {
 
     pub fn count(&self) -> u64 {
         self.counts.values().sum()
+    }
+
+    /// `(bucket, count)` in bucket order: the binned sample `promptops_core::stats`
+    /// tests (values in one bucket are ties).
+    pub fn bins(&self) -> Vec<(u32, u64)> {
+        self.counts.iter().map(|(b, n)| (*b, *n)).collect()
     }
 
     /// The latency below which `q` (0..=1) of the recorded ones fall, as the upper bound

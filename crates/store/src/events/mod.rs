@@ -78,7 +78,7 @@ pub struct EventStore {
     writer: String,
     /// Histograms of this writer's recent rollup rows, so a batch adds to them without
     /// reading them back; a miss (an old bucket) reads the row.
-    recent: Mutex<HashMap<SeriesKey, Histogram>>,
+    recent: Mutex<HashMap<SeriesKey, Distributions>>,
 }
 
 /// What one rollup row read back holds (summed over writers).
@@ -93,6 +93,15 @@ pub struct Rollup {
     pub output_tokens: u64,
     pub cost_nanos: i64,
     pub latency: Histogram,
+    /// Output tokens per call (events that reported them).
+    pub output_lengths: Histogram,
+}
+
+/// The histograms of one rollup row.
+#[derive(Debug, Clone, Default)]
+struct Distributions {
+    latency: Histogram,
+    output_lengths: Histogram,
 }
 
 impl SqlStore {
@@ -250,6 +259,9 @@ impl EventStore {
             if let Some(ms) = e.latency_ms {
                 r.latency.record(ms);
             }
+            if let Some(tokens) = e.output_tokens {
+                r.output_lengths.record(tokens);
+            }
         }
         for (key, add) in batch {
             let known = self
@@ -258,22 +270,24 @@ impl EventStore {
                 .unwrap_or_else(|p| p.into_inner())
                 .get(&key)
                 .cloned();
-            let mut latency = match known {
+            let mut held = match known {
                 Some(h) => h,
-                None => self.stored_histogram(tx, &key).await?,
+                None => self.stored_histograms(tx, &key).await?,
             };
-            latency.merge(&add.latency);
+            held.latency.merge(&add.latency);
+            held.output_lengths.merge(&add.output_lengths);
             sqlx::query(
                 "INSERT INTO event_rollups (project, prompt_id, version, environment, bucket_ms, \
-                 writer, calls, errors, input_tokens, output_tokens, cost_nanos, latency) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+                 writer, calls, errors, input_tokens, output_tokens, cost_nanos, latency, \
+                 output_lengths) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
                  ON CONFLICT (project, prompt_id, version, environment, bucket_ms, writer) DO UPDATE SET \
                  calls = event_rollups.calls + excluded.calls, \
                  errors = event_rollups.errors + excluded.errors, \
                  input_tokens = event_rollups.input_tokens + excluded.input_tokens, \
                  output_tokens = event_rollups.output_tokens + excluded.output_tokens, \
                  cost_nanos = event_rollups.cost_nanos + excluded.cost_nanos, \
-                 latency = excluded.latency",
+                 latency = excluded.latency, output_lengths = excluded.output_lengths",
             )
             .bind(key.project.clone())
             .bind(key.prompt_id.clone())
@@ -286,7 +300,8 @@ impl EventStore {
             .bind(add.input_tokens as i64)
             .bind(add.output_tokens as i64)
             .bind(add.cost_nanos)
-            .bind(latency.encode())
+            .bind(held.latency.encode())
+            .bind(held.output_lengths.encode())
             .execute(&mut **tx)
             .await?;
             let mut recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
@@ -297,19 +312,20 @@ impl EventStore {
                 let cut = buckets[buckets.len() / 2];
                 recent.retain(|k, _| k.bucket_ms > cut);
             }
-            recent.insert(key, latency);
+            recent.insert(key, held);
         }
         Ok(())
     }
 
-    async fn stored_histogram(
+    async fn stored_histograms(
         &self,
         tx: &mut sqlx::Transaction<'static, sqlx::Any>,
         key: &SeriesKey,
-    ) -> Result<Histogram> {
+    ) -> Result<Distributions> {
         let row = sqlx::query(
-            "SELECT latency FROM event_rollups WHERE project = $1 AND prompt_id = $2 \
-             AND version = $3 AND environment = $4 AND bucket_ms = $5 AND writer = $6",
+            "SELECT latency, output_lengths FROM event_rollups WHERE project = $1 \
+             AND prompt_id = $2 AND version = $3 AND environment = $4 AND bucket_ms = $5 \
+             AND writer = $6",
         )
         .bind(key.project.clone())
         .bind(key.prompt_id.clone())
@@ -320,12 +336,11 @@ impl EventStore {
         .fetch_optional(&mut **tx)
         .await?;
         match row {
-            None => Ok(Histogram::default()),
-            Some(row) => {
-                let text: String = get(&row, "latency")?;
-                Histogram::decode(&text)
-                    .ok_or_else(|| StoreError::corrupt(format!("latency histogram `{text}`")))
-            }
+            None => Ok(Distributions::default()),
+            Some(row) => Ok(Distributions {
+                latency: histogram_column(&row, "latency")?,
+                output_lengths: histogram_column(&row, "output_lengths")?,
+            }),
         }
     }
 
@@ -340,7 +355,7 @@ impl EventStore {
     ) -> Result<Vec<Rollup>> {
         let rows = sqlx::query(
             "SELECT version, bucket_ms, calls, errors, input_tokens, output_tokens, cost_nanos, \
-             latency FROM event_rollups WHERE project = $1 AND prompt_id = $2 \
+             latency, output_lengths FROM event_rollups WHERE project = $1 AND prompt_id = $2 \
              AND ($3 = '' OR environment = $3) AND bucket_ms >= $4 AND bucket_ms < $5 \
              ORDER BY version, bucket_ms",
         )
@@ -355,9 +370,6 @@ impl EventStore {
         for row in rows {
             let version: String = get(&row, "version")?;
             let bucket_ms: i64 = get(&row, "bucket_ms")?;
-            let text: String = get(&row, "latency")?;
-            let latency = Histogram::decode(&text)
-                .ok_or_else(|| StoreError::corrupt(format!("latency histogram `{text}`")))?;
             let r = Rollup {
                 version: (!version.is_empty()).then_some(version),
                 bucket_ms,
@@ -366,7 +378,8 @@ impl EventStore {
                 input_tokens: to_u64(get(&row, "input_tokens")?, "input tokens")?,
                 output_tokens: to_u64(get(&row, "output_tokens")?, "output tokens")?,
                 cost_nanos: get(&row, "cost_nanos")?,
-                latency,
+                latency: histogram_column(&row, "latency")?,
+                output_lengths: histogram_column(&row, "output_lengths")?,
             };
             match out.last_mut() {
                 Some(last) if last.version == r.version && last.bucket_ms == r.bucket_ms => {
@@ -497,7 +510,14 @@ impl Rollup {
         self.output_tokens += other.output_tokens;
         self.cost_nanos += other.cost_nanos;
         self.latency.merge(&other.latency);
+        self.output_lengths.merge(&other.output_lengths);
     }
+}
+
+fn histogram_column(row: &sqlx::any::AnyRow, column: &str) -> Result<Histogram> {
+    let text: String = get(row, column)?;
+    Histogram::decode(&text)
+        .ok_or_else(|| StoreError::corrupt(format!("{column} histogram `{text}`")))
 }
 
 fn event_of(row: &sqlx::any::AnyRow) -> Result<StoredEvent> {

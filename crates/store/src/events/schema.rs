@@ -55,6 +55,9 @@ const STEPS: &[&str] = &[
         project TEXT PRIMARY KEY,
         days BIGINT NOT NULL
     );",
+    // Output lengths (output tokens) per rollup, log-bucketed like latency: what output
+    // drift alerts compare. Rows written before this step hold none (`''`).
+    "ALTER TABLE event_rollups ADD COLUMN output_lengths TEXT NOT NULL DEFAULT '';",
 ];
 
 pub(super) async fn migrate(pool: &AnyPool) -> Result<()> {

@@ -18,7 +18,9 @@ impl Decoder<'_> {
                 "baseline_accuracy" if !(0.0..=1.0).contains(&x) => {
                     Some("a fraction between 0 and 1 (0.92, not 92)")
                 }
-                "max_cost_per_call_usd" if !(x >= 0.0 && x.is_finite()) => {
+                "max_cost_per_call_usd" | "max_cost_per_day_usd"
+                    if !(x >= 0.0 && x.is_finite()) =>
+                {
                     Some("a non-negative amount of US dollars")
                 }
                 "max_latency_ms" if !(x > 0.0 && x.is_finite()) => {
