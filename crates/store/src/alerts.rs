@@ -162,7 +162,7 @@ impl SqlStore {
             .bind(i64::try_from(id).unwrap_or(i64::MAX))
             .fetch_optional(&mut *conn)
             .await?
-            .ok_or_else(|| StoreError::not_found("alert", &id.to_string()))?;
+            .ok_or_else(|| StoreError::not_found("alert", id.to_string()))?;
         alert_from_row(&row)
     }
 }

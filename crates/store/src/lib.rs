@@ -1,7 +1,8 @@
 //! The registry's storage: [`SqlStore`], one implementation on SQLite (the embedded
 //! default, one file) or PostgreSQL (at scale), whose interface is split by concern —
-//! [`RegistryWrites`], [`DeliveryReads`], [`Identity`], [`Governance`], [`AuditLog`] —
-//! and together is [`Store`]. It hands out the API's own types ([`promptops_api`]).
+//! [`RegistryWrites`], [`DeliveryReads`], [`Identity`], [`Governance`], [`AuditLog`],
+//! [`EventsHome`], [`Webhooks`], [`Alerting`] — and together is [`Store`]. It hands out
+//! the API's own types ([`promptops_api`]).
 //!
 //! Every write takes an [`Actor`] and appends a hash-chained audit event in the same
 //! transaction as the change it records; the audit log read by sequence number is the

@@ -57,12 +57,12 @@ fn table(alerts: &[Alert]) {
     for a in alerts {
         let (state, since, what) = match a.state {
             AlertState::Firing => (
-                format!("{RED}firing{RED:#}   "),
+                format!("{RED}{:<9}{RED:#} ", "firing"),
                 a.fired_at.as_str(),
                 a.summary.clone(),
             ),
             AlertState::Resolved => (
-                format!("{GREEN}resolved{GREEN:#} "),
+                format!("{GREEN}{:<9}{GREEN:#} ", "resolved"),
                 a.resolved_at.as_deref().unwrap_or(&a.fired_at),
                 format!(
                     "{} — resolved: {}",

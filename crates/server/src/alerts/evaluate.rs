@@ -51,7 +51,18 @@ pub async fn evaluate<S: Store>(
         ..AlertFilter::default()
     };
     let firing_before = store.alerts(project, &firing(FIRING_LIMIT)).await?;
-    let events = state.telemetry.pipeline(store).await?.store();
+    let mut labels = Vec::new();
+    for prompt in store.prompts(project).await? {
+        for label in store.labels(project, &prompt.id).await? {
+            labels.push((prompt.id.clone(), label));
+        }
+    }
+    // A project that serves nothing has nothing to judge: the event store is not opened
+    // (a server that never receives events never creates it).
+    let events = match labels.is_empty() {
+        true => None,
+        false => Some(state.telemetry.pipeline(store).await?.store()),
+    };
     let actor = Actor::new(ACTOR);
     let mut out = AlertEvaluation {
         evaluated: 0,
@@ -61,50 +72,49 @@ pub async fn evaluate<S: Store>(
     };
     // (prompt, environment) → the version served.
     let mut served: HashMap<(String, String), String> = HashMap::new();
-    for prompt in store.prompts(project).await? {
-        for label in store.labels(project, &prompt.id).await? {
-            out.evaluated += 1;
-            served.insert(
-                (prompt.id.clone(), label.environment.clone()),
-                label.version.clone(),
-            );
-            let judged = judge(
-                store,
-                events,
-                (project, &prompt.id, &label),
-                &settings,
-                now_ms,
-            )
-            .await?;
-            for j in judged {
-                let current = firing_before.iter().find(|a| {
-                    a.prompt_id == prompt.id
-                        && a.environment == label.environment
-                        && a.version == label.version
-                        && a.kind == j.kind
-                });
-                match (j.verdict, current) {
-                    (Verdict::Holds(f), None) => {
-                        let new = NewAlert {
-                            prompt_id: prompt.id.clone(),
-                            environment: label.environment.clone(),
-                            version: label.version.clone(),
-                            baseline_version: j.baseline,
-                            kind: j.kind,
-                            measured: f.measured,
-                            test: f.test.map(str::to_owned),
-                            p_value: f.p_value,
-                            summary: f.summary,
-                        };
-                        if let Some(a) = store.fire_alert(project, &new, &actor).await? {
-                            out.fired.push(a);
-                        }
+    for (prompt_id, label) in &labels {
+        let Some(events) = events else { break };
+        out.evaluated += 1;
+        served.insert(
+            (prompt_id.clone(), label.environment.clone()),
+            label.version.clone(),
+        );
+        let judged = judge(
+            store,
+            events,
+            (project, prompt_id, label),
+            &settings,
+            now_ms,
+        )
+        .await?;
+        for j in judged {
+            let current = firing_before.iter().find(|a| {
+                a.prompt_id == *prompt_id
+                    && a.environment == label.environment
+                    && a.version == label.version
+                    && a.kind == j.kind
+            });
+            match (j.verdict, current) {
+                (Verdict::Holds(f), None) => {
+                    let new = NewAlert {
+                        prompt_id: prompt_id.clone(),
+                        environment: label.environment.clone(),
+                        version: label.version.clone(),
+                        baseline_version: j.baseline,
+                        kind: j.kind,
+                        measured: f.measured,
+                        test: f.test.map(str::to_owned),
+                        p_value: f.p_value,
+                        summary: f.summary,
+                    };
+                    if let Some(a) = store.fire_alert(project, &new, &actor).await? {
+                        out.fired.push(a);
                     }
-                    (Verdict::Clear(why), Some(a)) => {
-                        resolve(store, project, a, &why, &actor, &mut out.resolved).await?;
-                    }
-                    _ => {}
                 }
+                (Verdict::Clear(why), Some(a)) => {
+                    resolve(store, project, a, &why, &actor, &mut out.resolved).await?;
+                }
+                _ => {}
             }
         }
     }

@@ -9,8 +9,9 @@
 //!   stores events and their rollups ([`promptops_store::events`]);
 //! - [`metrics`] turns rollups into the metrics answer.
 //!
-//! The event store is opened on the first request that needs it, so a server that never
-//! receives events never creates its tables.
+//! The event store is opened on the first request that needs it (or the first alert
+//! evaluation of a project whose labels point at a version), so a server that never
+//! receives events and serves nothing never creates its tables.
 
 pub mod body;
 pub mod metrics;
