@@ -703,3 +703,41 @@ async fn bad_queries_settings_and_roles_are_refused() {
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert_eq!(r.body["evaluated"], 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_background_task_evaluates_without_being_asked() {
+    let api = Api::with_options(promptops_server::Settings {
+        alert_interval_secs: 1,
+        ..settings()
+    })
+    .await;
+    api.create_project("acme").await;
+    publish(
+        &api,
+        PROMPT,
+        "1.0.0",
+        "metrics:\n  max_cost_per_call_usd: 0.001\n",
+    )
+    .await;
+    promote(&api, PROMPT, "1.0.0").await;
+    report(
+        &api,
+        "a",
+        Calls {
+            n: 20,
+            cost_usd: Some(0.002),
+            ..Calls::default()
+        },
+    )
+    .await;
+    // No evaluate call: the task runs every second; wait (up to 20 s) for its result.
+    for _ in 0..200 {
+        let r = api.get(&format!("{ALERTS}?state=firing")).await;
+        if r.body.as_array().is_some_and(|a| !a.is_empty()) {
+            assert_eq!(kinds(&r.body), pairs(&[("cost_per_call", "1.0.0")]));
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("the background evaluation fired nothing in 20 s");
+}

@@ -14,7 +14,7 @@
 
 use super::ACTOR;
 use super::rules::{self, Subject, Verdict};
-use crate::state::AppState;
+use crate::telemetry::Telemetry;
 use promptops_api::{Alert, AlertEvaluation, AlertKind, AlertSettings, AlertState, Label};
 use promptops_core::clock::epoch_millis;
 use promptops_store::alerts::{AlertFilter, NewAlert};
@@ -39,11 +39,11 @@ struct Judged {
 /// fires what holds and is not firing yet, and resolves what fires and no longer holds
 /// (or whose version the environment no longer serves).
 pub async fn evaluate<S: Store>(
-    state: &AppState<S>,
+    store: &S,
+    telemetry: &Telemetry,
     project: &str,
     now_ms: i64,
 ) -> Result<AlertEvaluation, StoreError> {
-    let store = &*state.store;
     let settings = store.alert_settings(project).await?;
     let firing = |limit| AlertFilter {
         state: Some(AlertState::Firing),
@@ -61,7 +61,7 @@ pub async fn evaluate<S: Store>(
     // (a server that never receives events never creates it).
     let events = match labels.is_empty() {
         true => None,
-        false => Some(state.telemetry.pipeline(store).await?.store()),
+        false => Some(telemetry.pipeline(store).await?.store()),
     };
     let actor = Actor::new(ACTOR);
     let mut out = AlertEvaluation {

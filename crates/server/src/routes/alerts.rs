@@ -125,7 +125,7 @@ pub async fn evaluate<S: Store>(
     }
     let now = promptops_core::clock::now_millis();
     Ok(Json(
-        crate::alerts::evaluate(&state, &p.project, now).await?,
+        crate::alerts::evaluate(&*state.store, &state.telemetry, &p.project, now).await?,
     ))
 }
 
