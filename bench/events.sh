@@ -3,20 +3,24 @@
 # registry is written, against the issue's floor of 10,000 events/s sustained on this
 # machine, and registry publish latency idle vs under that load (events must never wait
 # behind the registry's write lock). See bench/events_load.py for how each figure is made.
-# Usage: bench/events.sh [--pg] [-d SECONDS] [--senders N] [--batch B]
+# With --otlp the same load runs again with OTLP export on, to a local collector
+# stand-in (bench/otlp_sink.py) that counts the execution spans it receives.
+# Usage: bench/events.sh [--pg] [--otlp] [-d SECONDS] [--senders N] [--batch B]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=10
 SENDERS=4
 BATCH=1000
 PG=0
+OTLP=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --pg) PG=1; shift ;;
+    --otlp) OTLP=1; shift ;;
     -d) DURATION="$2"; shift 2 ;;
     --senders) SENDERS="$2"; shift 2 ;;
     --batch) BATCH="$2"; shift 2 ;;
-    *) echo "usage: bench/events.sh [--pg] [-d SECONDS] [--senders N] [--batch B]" >&2; exit 2 ;;
+    *) echo "usage: bench/events.sh [--pg] [--otlp] [-d SECONDS] [--senders N] [--batch B]" >&2; exit 2 ;;
   esac
 done
 if [ -n "${PROMPTOPS_BIN:-}" ]; then
@@ -53,6 +57,15 @@ run_backend() {
 }
 
 run_backend sqlite
+if [ "$OTLP" = 1 ]; then
+  SINK_PORT=$(free_port)
+  python3 bench/otlp_sink.py "$SINK_PORT" &
+  SINK=$!
+  sleep 0.3
+  OTEL_BSP_SCHEDULE_DELAY=1000 run_backend "sqlite, exporting over OTLP" --otlp-endpoint "http://127.0.0.1:$SINK_PORT"
+  # The server flushed what it had queued when it stopped; the sink prints its counts.
+  kill -TERM "$SINK"; wait "$SINK" 2>/dev/null || true
+fi
 if [ "$PG" = 1 ]; then
   SCHEMA="bench_events_$$"
   PGURL="${PROMPTOPS_TEST_PG_URL:-postgres://postgres@127.0.0.1:5432/test}"
