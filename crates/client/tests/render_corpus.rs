@@ -1,0 +1,72 @@
+//! One rendering truth: every case of `sdk/fixtures/render.json` (a prompt file, the
+//! variables passed, the text or messages expected, or a piece of the error) rendered
+//! through the SDK's own path — the prompt as the registry would serve it, checked by
+//! `Prompt::from_resolved`, then `Prompt::render`. The Python SDK's tests run the same
+//! file.
+
+use promptops_api::Resolved;
+use promptops_client::sdk::{Prompt, Rendered};
+use promptops_core::canonical;
+use promptops_core::validate::{Rules, check_source};
+use serde_json::{Value, json};
+
+const CORPUS: &str = include_str!("../../../sdk/fixtures/render.json");
+
+/// What the registry would serve for `source` (it must be a valid prompt).
+fn served(name: &str, source: &str) -> Prompt {
+    let report = check_source("case.yaml", None, source.as_bytes(), &Rules::default());
+    let prompt = report.valid_prompt().unwrap_or_else(|| {
+        panic!(
+            "{name}: the case's prompt is not valid: {:?}",
+            report.diagnostics
+        )
+    });
+    let content: Value = serde_json::from_str(&canonical::canonical_json(prompt)).unwrap();
+    Prompt::from_resolved(Resolved {
+        id: prompt.id.clone(),
+        environment: "prod".into(),
+        version: prompt.version.to_string(),
+        content_hash: canonical::content_hash(prompt).to_string(),
+        model: content["model"].clone(),
+        variables: content["variables"].clone(),
+        content,
+    })
+    .unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+#[test]
+fn every_case_of_the_shared_corpus_renders_as_expected() {
+    let corpus: Value = serde_json::from_str(CORPUS).unwrap();
+    let cases = corpus["cases"].as_array().unwrap();
+    assert!(cases.len() >= 30, "the corpus lost cases");
+    let mut failures = Vec::new();
+    for case in cases {
+        let name = case["name"].as_str().unwrap();
+        let prompt = served(name, case["prompt"].as_str().unwrap());
+        let got = prompt.render(&case["vars"]);
+        let expect = &case["expect"];
+        let verdict = match (&got, expect.get("error")) {
+            (Err(e), Some(want)) => {
+                let want = want.as_str().unwrap();
+                (e.to_string().contains(want))
+                    .then_some(())
+                    .ok_or(format!("the error `{e}` does not contain `{want}`"))
+            }
+            (Ok(r), Some(want)) => Err(format!("rendered {r:?}, expected an error with {want}")),
+            (Err(e), None) => Err(format!("failed: {e}")),
+            (Ok(Rendered::Text(t)), None) => (Some(&json!(t)) == expect.get("text"))
+                .then_some(())
+                .ok_or(format!("rendered text {t:?}, expected {expect}")),
+            (Ok(Rendered::Messages(ms)), None) => {
+                let ms = serde_json::to_value(ms).unwrap();
+                (Some(&ms) == expect.get("messages"))
+                    .then_some(())
+                    .ok_or(format!("rendered messages {ms}, expected {expect}"))
+            }
+        };
+        if let Err(why) = verdict {
+            failures.push(format!("{name}: {why}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
