@@ -172,10 +172,13 @@ pub enum Command {
     /// the environment before it serves, or the latest for the first environment). When
     /// a gate is unmet, every gate is listed and, if approvals are needed, a request opens.
     Promote {
+        /// The prompt id, or `ID@VERSION` for a version.
+        #[arg(value_name = "ID[@VERSION]")]
         id: String,
         /// The environment to promote to.
         #[arg(long = "to", value_name = "ENV")]
         to: String,
+        /// The version (or give it as `ID@VERSION`).
         #[arg(long)]
         version: Option<String>,
         /// Why (kept with the move).

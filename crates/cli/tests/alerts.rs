@@ -100,14 +100,8 @@ fn a_regression_fires_lists_and_reaches_a_webhook() {
         "Never invent prices",
         "Never invent prices or fees",
     );
-    admin.ok(&[
-        "promote",
-        "support.answer",
-        "--to",
-        "prod",
-        "--version",
-        "1.1.0",
-    ]);
+    // The version given as ID@VERSION.
+    admin.ok(&["promote", "support.answer@1.1.0", "--to", "prod"]);
     report(&server.url, &key, "1.1.0", 10, (270, 61));
 
     let evaluated = admin.ok(&["alerts", "evaluate"]);

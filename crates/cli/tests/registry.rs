@@ -182,6 +182,20 @@ fn refusals_are_clear_and_change_nothing(a: &As) {
         "{}",
         text(&o)
     );
+    let o = a.run(&[
+        "promote",
+        "support.answer@1.0.0",
+        "--to",
+        "dev",
+        "--version",
+        "2.0.0",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("names version 1.0.0 but --version says 2.0.0"),
+        "{}",
+        text(&o)
+    );
     let o = a.run(&["promote", "support.answer", "--to", "qa"]);
     assert!(!o.status.success());
     assert!(

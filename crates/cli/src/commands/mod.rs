@@ -148,17 +148,20 @@ pub fn run(cli: Cli) -> Result<Outcome> {
             reason,
             dry_run,
             override_reason,
-        } => registry::promote(
-            &session(None)?.1,
-            &registry::PromoteArgs {
-                id: &id,
-                to: &to,
-                version: version.as_deref(),
-                reason: reason.as_deref(),
-                dry_run,
-                override_reason: override_reason.as_deref(),
-            },
-        ),
+        } => {
+            let (id, version) = registry::id_at_version(&id, version.as_deref())?;
+            registry::promote(
+                &session(None)?.1,
+                &registry::PromoteArgs {
+                    id,
+                    to: &to,
+                    version,
+                    reason: reason.as_deref(),
+                    dry_run,
+                    override_reason: override_reason.as_deref(),
+                },
+            )
+        }
         Command::Login {
             user,
             password_stdin,

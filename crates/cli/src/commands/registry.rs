@@ -23,6 +23,8 @@ pub struct Session {
     pub(crate) project: String,
     pub(crate) format: Format,
     pub(crate) url: String,
+    /// The project is `default` because nothing named one (no promptops.toml here).
+    project_unnamed: bool,
     runtime: tokio::runtime::Runtime,
 }
 
@@ -61,6 +63,7 @@ impl Session {
         Ok(Session {
             client,
             project: project.config.registry_project().to_owned(),
+            project_unnamed: !project.config.names_registry_project(),
             format,
             url,
             runtime,
@@ -94,6 +97,12 @@ impl Session {
                     ),
                     Format::Text => {
                         eprintln!("{RED}error{RED:#}: {detail}");
+                        if self.project_unnamed && status == 404 && detail.starts_with("project `")
+                        {
+                            eprintln!(
+                                "  no promptops.toml names a project here: run this in your project's folder, or set PROMPTOPS_REGISTRY_PROJECT"
+                            );
+                        }
                         if let Some(errors) = problem.get("errors").and_then(Json::as_array) {
                             for d in errors {
                                 eprintln!(
@@ -408,6 +417,26 @@ pub struct PromoteArgs<'a> {
     pub reason: Option<&'a str>,
     pub dry_run: bool,
     pub override_reason: Option<&'a str>,
+}
+
+/// `ID@VERSION` split into the id and the version; a bare id keeps `--version`. Both at
+/// once must agree.
+pub(crate) fn id_at_version<'a>(
+    spec: &'a str,
+    flag: Option<&'a str>,
+) -> Result<(&'a str, Option<&'a str>)> {
+    let Some((id, at)) = spec.rsplit_once('@') else {
+        return Ok((spec, flag));
+    };
+    if id.is_empty() || at.is_empty() {
+        bail!("`{spec}`: write the prompt as ID or ID@VERSION (support.answer@1.2.0)");
+    }
+    match flag {
+        Some(v) if v != at => {
+            bail!("`{spec}` names version {at} but --version says {v}; give one of them")
+        }
+        _ => Ok((id, Some(at))),
+    }
 }
 
 /// The version `promote` means when none is given: what the environment before `to`

@@ -186,6 +186,12 @@ impl Config {
         Ok(())
     }
 
+    /// Whether the registry project is named anywhere (`[registry] project`,
+    /// `[project] name`, `PROMPTOPS_REGISTRY_PROJECT`), rather than `default` by default.
+    pub fn names_registry_project(&self) -> bool {
+        self.registry.project.is_some() || self.project.name.is_some()
+    }
+
     /// The registry project this repository publishes to.
     pub fn registry_project(&self) -> &str {
         self.registry
