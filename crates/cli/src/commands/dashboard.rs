@@ -1,13 +1,14 @@
 //! `promptops dashboard -o report.html`: one self-contained HTML file (no script, no
 //! network: inline CSS and SVG) with every prompt of the project over a window — a
-//! summary table, then per prompt and version the calls, the error rate, p95 latency and
-//! cost per step — for the people who prefer a file to a terminal.
+//! summary table, the alerts firing or fired in the window, then per prompt and version
+//! the calls, the error rate, p95 latency and cost per step — for the people who prefer a
+//! file to a terminal.
 
 use super::registry::Session;
 use crate::Outcome;
 use anstream::eprintln;
 use anyhow::{Context, Result};
-use promptops_api::{MetricsPoint, PromptMetrics, VersionSeries};
+use promptops_api::{Alert, AlertState, MetricsPoint, PromptMetrics, VersionSeries};
 use promptops_core::html::escape as esc;
 use std::fmt::Write as _;
 use std::path::Path;
@@ -46,7 +47,19 @@ pub fn dashboard(session: &Session, scope: Scope<'_>, output: &Path) -> Result<O
             Err(e) => return session.refused(e),
         }
     }
-    let html = render(project, scope.env, &now, &data);
+    let mut query = vec![("state", "all"), ("limit", "200")];
+    if let Some(env) = scope.env {
+        query.push(("env", env));
+    }
+    let alerts = match session.block(c.alerts(project, &query)) {
+        // Firing ones, and the others fired in the window.
+        Ok(all) => all
+            .into_iter()
+            .filter(|a| a.state == AlertState::Firing || a.fired_at.as_str() >= from.as_str())
+            .collect::<Vec<_>>(),
+        Err(e) => return session.refused(e),
+    };
+    let html = render(project, scope.env, &now, &data, &alerts);
     std::fs::write(output, html).with_context(|| format!("cannot write {}", output.display()))?;
     let calls: u64 = data
         .iter()
@@ -68,6 +81,7 @@ pub fn render(
     env: Option<&str>,
     generated: &str,
     metrics: &[PromptMetrics],
+    alerts: &[Alert],
 ) -> String {
     let mut out = String::with_capacity(16 * 1024);
     let env_text = env.map_or("every environment".to_owned(), |e| {
@@ -118,6 +132,7 @@ pub fn render(
         out.push_str("/events</code>.</td></tr>");
     }
     out.push_str("</tbody></table></section>");
+    alerts_section(&mut out, alerts);
     for m in metrics.iter().filter(|m| !m.series.is_empty()) {
         let _ = write!(
             out,
@@ -156,12 +171,48 @@ pub fn render(
     out
 }
 
+/// The alerts table: firing first, then the newest.
+fn alerts_section(out: &mut String, alerts: &[Alert]) {
+    out.push_str("<section><h2>Alerts</h2>");
+    if alerts.is_empty() {
+        out.push_str("<p>No alert fired in this window.</p></section>");
+        return;
+    }
+    let mut sorted: Vec<&Alert> = alerts.iter().collect();
+    sorted.sort_by(|a, b| {
+        (b.state == AlertState::Firing)
+            .cmp(&(a.state == AlertState::Firing))
+            .then_with(|| b.fired_at.cmp(&a.fired_at))
+    });
+    out.push_str("<table><thead><tr><th scope=\"col\">State</th><th scope=\"col\">Kind</th><th scope=\"col\">Prompt</th><th scope=\"col\">Env</th><th scope=\"col\">Version</th><th scope=\"col\">Fired</th><th scope=\"col\">What</th></tr></thead><tbody>");
+    for a in sorted {
+        let _ = write!(
+            out,
+            "<tr><td class=\"{class}\">{state}</td><td>{kind}</td><td><a href=\"#{anchor}\">{id}</a></td><td>{env}</td><td>{v}</td><td>{at}</td><td class=\"what\">{what}</td></tr>",
+            class = if a.state == AlertState::Firing {
+                "bad"
+            } else {
+                ""
+            },
+            state = a.state.as_str(),
+            kind = a.kind.as_str(),
+            anchor = anchor(&a.prompt_id),
+            id = esc(&a.prompt_id),
+            env = esc(&a.environment),
+            v = esc(&a.version),
+            at = esc(a.fired_at.get(..16).unwrap_or(&a.fired_at)),
+            what = esc(a.resolution.as_deref().map_or(a.summary.as_str(), |r| r)),
+        );
+    }
+    out.push_str("</tbody></table></section>");
+}
+
 const CSS: &str = "body{font:15px/1.45 system-ui,sans-serif;margin:0;color:#1b1f24;background:#fafafa}\
 header{background:#1b1f24;color:#fff;padding:16px 24px}header h1{margin:0;font-size:22px}header p{margin:4px 0 0;color:#c9d1d9}\
 main{padding:16px 24px;max-width:1200px}section{background:#fff;border:1px solid #d8dee4;border-radius:6px;padding:12px 16px;margin:0 0 16px}\
 h2{font-size:17px;margin:0 0 8px}table{border-collapse:collapse;width:100%;overflow-x:auto;display:block}\
 th,td{padding:4px 10px;border-bottom:1px solid #eaeef2;text-align:left;white-space:nowrap}td.n{text-align:right;font-variant-numeric:tabular-nums}\
-td.bad{color:#b42318;font-weight:600}a{color:#0b5cad}.legend span{margin-right:14px}.legend i{display:inline-block;width:10px;height:10px;margin-right:5px;border-radius:2px}\
+td.bad{color:#b42318;font-weight:600}td.what{white-space:normal;min-width:320px}a{color:#0b5cad}.legend span{margin-right:14px}.legend i{display:inline-block;width:10px;height:10px;margin-right:5px;border-radius:2px}\
 .charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(260px,1fr));gap:12px}figure{margin:0}figcaption{font-weight:600;font-size:13px;margin-bottom:2px}\
 svg{width:100%;height:auto;background:#fff}svg text{font-size:10px;fill:#57606a}";
 
@@ -334,7 +385,22 @@ mod tests {
             step: "day".into(),
             series: vec![series("1.0.0"), series("<b>2.0.0</b>")],
         };
-        let page = render("shop & co", Some("prod"), "2026-12-03T00:00:00.000Z", &[m]);
+        let alert: Alert = serde_json::from_value(serde_json::json!({
+            "id": 1, "project": "shop & co", "prompt_id": "support.answer", "environment": "prod",
+            "version": "2.0.0", "baseline_version": "1.0.0", "kind": "error_rate_regression",
+            "state": "firing", "fired_at": "2026-12-02T10:00:00.000Z", "measured": {},
+            "summary": "fails more: 10% <against> 1%"
+        }))
+        .unwrap();
+        let page = render(
+            "shop & co",
+            Some("prod"),
+            "2026-12-03T00:00:00.000Z",
+            &[m],
+            &[alert],
+        );
+        assert!(page.contains("<td class=\"bad\">firing</td><td>error_rate_regression</td>"));
+        assert!(page.contains("fails more: 10% &lt;against&gt; 1%"));
         assert!(page.starts_with("<!doctype html>") && page.ends_with("</html>\n"));
         assert!(page.contains("<h1>shop &amp; co</h1>"));
         assert!(page.contains("&lt;b&gt;2.0.0&lt;/b&gt;") && !page.contains("<b>2.0.0"));
@@ -350,8 +416,9 @@ mod tests {
             !page.contains("<script") && !page.contains("http"),
             "self-contained"
         );
-        let empty = render("shop", None, "now", &[]);
+        let empty = render("shop", None, "now", &[], &[]);
         assert!(empty.contains("No calls reported"));
+        assert!(empty.contains("No alert fired in this window."));
     }
 }
 
