@@ -9,6 +9,7 @@ pub mod audit;
 pub mod events;
 pub mod governance;
 pub mod identity;
+pub mod langfuse;
 pub mod problem;
 pub mod registry;
 pub mod webhooks;

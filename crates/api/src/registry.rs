@@ -30,6 +30,10 @@ pub struct PromptSummary {
 pub struct Version {
     pub id: String,
     pub version: String,
+    /// The version's place in its prompt's publication order: 1 for the first, never
+    /// reused (what the Langfuse-compatible API calls its `version`).
+    #[serde(default)]
+    pub revision: u64,
     pub content_hash: String,
     /// The canonical content (the normalised prompt).
     #[schema(value_type = Object)]

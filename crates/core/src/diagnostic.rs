@@ -222,3 +222,14 @@ pub fn did_you_mean<'a>(
         .max_by(|a, b| a.1.total_cmp(&b.1))
         .map(|(c, _)| c)
 }
+
+/// A value someone sent, as quoted back in a message: whole if short, else its first 64
+/// characters and its length (an attacker's megabyte-long name must not come back in
+/// full).
+pub fn shown(value: &str) -> String {
+    const KEEP: usize = 64;
+    match value.char_indices().nth(KEEP) {
+        Some((at, _)) => format!("{}… ({} bytes)", &value[..at], value.len()),
+        None => value.to_owned(),
+    }
+}

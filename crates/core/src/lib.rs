@@ -29,6 +29,7 @@ pub mod diff;
 pub mod discover;
 pub mod glob;
 pub mod html;
+pub mod langfuse;
 pub mod policy;
 pub mod pricing;
 pub mod prompt;

@@ -130,12 +130,5 @@ impl IntoResponse for ApiError {
 
 pub type ApiResult<T> = Result<T, ApiError>;
 
-/// A client-supplied value as quoted back in an error: whole if short, else its start
-/// and its length (an attacker's megabyte-long name must not come back in full).
-pub fn shown(value: &str) -> String {
-    const KEEP: usize = 64;
-    match value.char_indices().nth(KEEP) {
-        Some((at, _)) => format!("{}… ({} bytes)", &value[..at], value.len()),
-        None => value.to_owned(),
-    }
-}
+/// A client-supplied value as quoted back in an error (core's, for every layer).
+pub use promptops_core::diagnostic::shown;

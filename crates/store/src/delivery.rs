@@ -103,6 +103,32 @@ impl DeliveryReads for SqlStore {
         Ok(found)
     }
 
+    async fn version_at(&self, project: &str, id: &str, revision: Option<u64>) -> Result<Version> {
+        let mut conn = self.pool.acquire().await?;
+        let id = Self::require_prompt(&mut conn, project, id).await?;
+        // Ordinals are gapless from 1 (taken as the latest + 1 under the write lock).
+        let sql = format!(
+            "SELECT {VERSION_COLUMNS} FROM versions v JOIN prompts p ON p.project = v.project AND p.prompt_key = v.prompt_key \
+             WHERE v.project = $1 AND v.prompt_key = $2 AND ($3 = 0 OR v.ordinal = $3) ORDER BY v.ordinal DESC LIMIT 1"
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(project)
+            .bind(comparable(&id))
+            .bind(revision.map_or(0, |r| i64::try_from(r).unwrap_or(i64::MAX)))
+            .fetch_optional(&mut *conn)
+            .await?;
+        match row {
+            Some(row) => version_from_row(&row),
+            None => Err(StoreError::not_found(
+                "version",
+                match revision {
+                    Some(r) => format!("{id} revision {r}"),
+                    None => format!("{id} (no version published)"),
+                },
+            )),
+        }
+    }
+
     async fn labels(&self, project: &str, id: &str) -> Result<Vec<Label>> {
         let mut conn = self.pool.acquire().await?;
         Self::require_prompt(&mut conn, project, id).await?;

@@ -205,14 +205,8 @@ fn check_chars(what: &str, name: &str, extra: fn(char) -> bool, listed: &str) ->
     }
 }
 
-/// A name as quoted in an error: whole if short, else its start (an attacker's
-/// megabyte-long name must not come back in full).
-pub(crate) fn shown(name: &str) -> String {
-    match name.char_indices().nth(MAX_NAME_CHARS) {
-        Some((at, _)) => format!("{}… ({} bytes)", &name[..at], name.len()),
-        None => name.to_owned(),
-    }
-}
+/// A name as quoted in an error (core's one helper).
+pub(crate) use promptops_core::diagnostic::shown;
 
 // ----- ids and the audit chain -----------------------------------------------------------
 

@@ -74,6 +74,14 @@ pub trait DeliveryReads: Send + Sync + 'static {
         id: &str,
         version: &str,
     ) -> impl Future<Output = Result<Version>> + Send;
+    /// The version at `revision` in the prompt's publication order (1 = the first), or
+    /// the newest when `revision` is `None`.
+    fn version_at(
+        &self,
+        project: &str,
+        id: &str,
+        revision: Option<u64>,
+    ) -> impl Future<Output = Result<Version>> + Send;
     /// Where each environment's label points, in promotion order.
     fn labels(&self, project: &str, id: &str) -> impl Future<Output = Result<Vec<Label>>> + Send;
     /// Every move of the prompt's labels (of one environment, when given), oldest first.

@@ -7,13 +7,14 @@ use crate::error::{Result, StoreError};
 use promptops_api::*;
 use sqlx::any::AnyRow;
 
-pub(crate) const VERSION_COLUMNS: &str = "p.id, v.version, v.content_hash, v.content, v.source, v.parent, v.author, v.changelog, v.created_at";
+pub(crate) const VERSION_COLUMNS: &str = "p.id, v.version, v.ordinal, v.content_hash, v.content, v.source, v.parent, v.author, v.changelog, v.created_at";
 
 pub(crate) fn version_from_row(row: &AnyRow) -> Result<Version> {
     let changelog: Option<String> = get(row, "changelog")?;
     Ok(Version {
         id: get(row, "id")?,
         version: get(row, "version")?,
+        revision: to_u64(get(row, "ordinal")?, "version ordinal")?,
         content_hash: get(row, "content_hash")?,
         content: parse_json(&get::<String>(row, "content")?, "version content")?,
         source: get(row, "source")?,

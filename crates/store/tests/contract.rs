@@ -97,6 +97,33 @@ async fn publishing_is_idempotent_and_versions_are_immutable<S: Store>(s: Arc<S>
         s.version(P, "support.greet", "1.1.0").await.unwrap(),
         second.version
     );
+    // Revisions count publications from 1; the newest is the latest.
+    assert_eq!(
+        same_prompt.iter().map(|v| v.revision).collect::<Vec<_>>(),
+        [1, 2]
+    );
+    assert_eq!(
+        s.version_at(P, "support.greet", Some(1))
+            .await
+            .unwrap()
+            .version,
+        "1.0.0"
+    );
+    assert_eq!(
+        s.version_at(P, "support.greet", None).await.unwrap(),
+        second.version
+    );
+    assert!(matches!(
+        s.version_at(P, "support.greet", Some(3)).await,
+        Err(StoreError::NotFound {
+            what: "version",
+            ..
+        })
+    ));
+    assert!(matches!(
+        s.version_at(P, "support.nothing", None).await,
+        Err(StoreError::NotFound { what: "prompt", .. })
+    ));
     let prompts = s.prompts(P).await.unwrap();
     assert_eq!(prompts.len(), 1);
     assert_eq!(prompts[0].latest_version.as_deref(), Some("1.1.0"));

@@ -5,7 +5,9 @@
 
 mod server;
 
-pub use server::{DEFAULT_MAX_VERSION_BYTES, LogFormat, LogLevel, ServerConfig, redact_url};
+pub use server::{
+    DEFAULT_MAX_VERSION_BYTES, LangfuseSettings, LogFormat, LogLevel, ServerConfig, redact_url,
+};
 
 use crate::prompt::RiskTier;
 use crate::prompt::decode_fields::COMPLIANCE_FIELDS;

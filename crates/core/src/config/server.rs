@@ -3,6 +3,7 @@
 //! `promptops config show` prints it with passwords in URLs redacted.
 
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 /// A version's content may be this large unless the server is told otherwise.
@@ -84,6 +85,67 @@ pub struct ServerConfig {
     /// background evaluation off (`POST …/alerts/evaluate` still works)
     /// (`PROMPTOPS_ALERT_INTERVAL_SECS`).
     pub alert_interval_secs: u64,
+    /// The Langfuse-compatible prompt API (`[server.langfuse]`).
+    pub langfuse: LangfuseSettings,
+}
+
+/// `[server.langfuse]`: how environments appear as Langfuse labels.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LangfuseSettings {
+    /// Environment → label, for environments whose label is not their own name
+    /// (`PROMPTOPS_LANGFUSE_LABELS=prod=production,staging=preview`). Default
+    /// `{prod = "production"}`, the label Langfuse SDKs ask for by default; giving the
+    /// table replaces the default, so keep `prod = "production"` in it.
+    pub labels: BTreeMap<String, String>,
+}
+
+impl Default for LangfuseSettings {
+    fn default() -> Self {
+        LangfuseSettings {
+            labels: BTreeMap::from([("prod".to_owned(), "production".to_owned())]),
+        }
+    }
+}
+
+impl LangfuseSettings {
+    /// The label environment `env` appears as.
+    pub fn label_of<'a>(&'a self, env: &'a str) -> &'a str {
+        self.labels.get(env).map_or(env, String::as_str)
+    }
+
+    /// The environment `label` names: the one mapped to it, else the environment of that
+    /// name unless it is mapped to another label (`None`: `prod` once `prod` appears as
+    /// `production`). Whether the project has that environment is the caller's check.
+    pub fn environment_of<'a>(&'a self, label: &'a str) -> Option<&'a str> {
+        if let Some((env, _)) = self.labels.iter().find(|(_, l)| l.as_str() == label) {
+            return Some(env);
+        }
+        (!self.labels.contains_key(label)).then_some(label)
+    }
+
+    /// Refuses a mapping that makes a label ambiguous or takes the reserved `latest`.
+    pub fn check(&self) -> Result<(), String> {
+        let mut seen: BTreeMap<&str, &str> = BTreeMap::new();
+        for (env, label) in &self.labels {
+            if env.trim().is_empty() || label.trim().is_empty() {
+                return Err(format!(
+                    "[server.langfuse] labels: `{env}` = `{label}`: environment and label must not be empty"
+                ));
+            }
+            if label == "latest" {
+                return Err(format!(
+                    "[server.langfuse] labels: `{env}` = \"latest\": `latest` always names a prompt's newest version; choose another label"
+                ));
+            }
+            if let Some(other) = seen.insert(label, env) {
+                return Err(format!(
+                    "[server.langfuse] labels: `{other}` and `{env}` both map to `{label}`; a label names one environment"
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 impl Default for ServerConfig {
@@ -111,6 +173,7 @@ impl Default for ServerConfig {
             webhook_allow_private: false,
             otlp_endpoint: None,
             alert_interval_secs: 60,
+            langfuse: LangfuseSettings::default(),
         }
     }
 }
@@ -214,6 +277,21 @@ impl ServerConfig {
                     )
                 })?;
         }
+        if let Some(v) = var("PROMPTOPS_LANGFUSE_LABELS") {
+            self.langfuse.labels = v
+                .split(',')
+                .filter(|pair| !pair.trim().is_empty())
+                .map(|pair| match pair.split_once('=') {
+                    Some((env, label)) if !env.trim().is_empty() && !label.trim().is_empty() => {
+                        Ok((env.trim().to_owned(), label.trim().to_owned()))
+                    }
+                    _ => Err(format!(
+                        "PROMPTOPS_LANGFUSE_LABELS has `{pair}`; use ENV=LABEL pairs separated by commas (prod=production,staging=preview)"
+                    )),
+                })
+                .collect::<Result<_, _>>()?;
+            self.langfuse.check()?;
+        }
         if let Some(v) = var("PROMPTOPS_WEBHOOK_ALLOW_PRIVATE") {
             self.webhook_allow_private = parse_bool("PROMPTOPS_WEBHOOK_ALLOW_PRIVATE", &v)?;
         }
@@ -305,6 +383,33 @@ mod tests {
         );
         assert_eq!(redact_url("postgres://db/reg"), "postgres://db/reg");
         assert_eq!(redact_url("sqlite://./a@b.db"), "sqlite://./a@b.db");
+    }
+
+    #[test]
+    fn langfuse_labels_map_environments_both_ways() {
+        let s = LangfuseSettings::default();
+        assert_eq!(s.label_of("prod"), "production");
+        assert_eq!(s.label_of("staging"), "staging");
+        assert_eq!(s.environment_of("production"), Some("prod"));
+        assert_eq!(s.environment_of("dev"), Some("dev"));
+        assert_eq!(s.environment_of("prod"), None);
+        let mut c = ServerConfig::default();
+        let env = |k: &str| {
+            (k == "PROMPTOPS_LANGFUSE_LABELS").then(|| "prod=live, dev=development".to_owned())
+        };
+        c.apply_env(&env).unwrap();
+        assert_eq!(c.langfuse.environment_of("live"), Some("prod"));
+        assert_eq!(c.langfuse.environment_of("production"), Some("production"));
+        assert_eq!(c.langfuse.label_of("dev"), "development");
+        let bad = |k: &str| (k == "PROMPTOPS_LANGFUSE_LABELS").then(|| "prod=a,dev=a".to_owned());
+        let e = ServerConfig::default().apply_env(&bad).unwrap_err();
+        assert!(e.contains("both map to `a`"), "{e}");
+        let bad = |k: &str| (k == "PROMPTOPS_LANGFUSE_LABELS").then(|| "prod".to_owned());
+        assert!(ServerConfig::default().apply_env(&bad).is_err());
+        let latest = LangfuseSettings {
+            labels: BTreeMap::from([("prod".to_owned(), "latest".to_owned())]),
+        };
+        assert!(latest.check().unwrap_err().contains("newest version"));
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //! the parser, alias expansion here: see [`Limits`]).
 
 mod build;
+pub mod emit;
 mod scalar;
 
 pub use build::{Divert, Limits, NODE_BYTES, parse_chars_diverting, parse_diverting, parse_within};

@@ -51,7 +51,7 @@ pub async fn list<S: Store>(
         Some(s) => Some(AlertState::parse(s).ok_or_else(|| {
             ApiError::bad_request(format!(
                 "state `{}`: use `firing`, `resolved` or `all`",
-                shown(s)
+                crate::problem::shown(s)
             ))
         })?),
     };
@@ -127,12 +127,4 @@ pub async fn evaluate<S: Store>(
     Ok(Json(
         crate::alerts::evaluate(&*state.store, &state.telemetry, &p.project, now).await?,
     ))
-}
-
-/// A value as quoted in an error: its start when long.
-fn shown(s: &str) -> String {
-    match s.char_indices().nth(32) {
-        Some((at, _)) => format!("{}…", &s[..at]),
-        None => s.to_owned(),
-    }
 }
