@@ -152,6 +152,7 @@ fn router<S: Store>(state: &AppState<S>, log: access_log::AccessLog) -> Router {
         let guard = auth::RouteGuard {
             state: state.clone(),
             permission: route.permission,
+            langfuse: route.langfuse,
         };
         let mut handler = route
             .handler
@@ -159,6 +160,12 @@ fn router<S: Store>(state: &AppState<S>, log: access_log::AccessLog) -> Router {
                 guard,
                 auth::enforce::<S>,
             ));
+        if route.langfuse {
+            // Outside the permission check, so its refusals take Langfuse's shape too.
+            handler = handler.layer(axum::middleware::map_response(
+                routes::langfuse::errors_as_langfuse,
+            ));
+        }
         if route.large_body {
             handler = handler.layer(DefaultBodyLimit::max(state.settings.eval_body_limit_bytes));
         }
@@ -238,21 +245,38 @@ async fn observe(
     response
 }
 
-async fn not_found(uri: axum::http::Uri) -> ApiError {
-    ApiError::not_found(format!(
+async fn not_found(uri: axum::http::Uri) -> axum::response::Response {
+    let e = ApiError::not_found(format!(
         "no route {}; the API is described at /openapi.json",
         uri.path()
-    ))
+    ));
+    in_shape_of(&uri, e).await
 }
 
-async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {
-    ApiError::new(
+async fn method_not_allowed(
+    method: axum::http::Method,
+    uri: axum::http::Uri,
+) -> axum::response::Response {
+    let e = ApiError::new(
         axum::http::StatusCode::METHOD_NOT_ALLOWED,
         format!(
             "{method} is not allowed on {}; see /openapi.json",
             uri.path()
         ),
-    )
+    );
+    in_shape_of(&uri, e).await
+}
+
+/// A refusal of the router itself, in the shape the path's API answers errors in: the
+/// Langfuse SDKs calling what is not served (deletion, datasets) read Langfuse's.
+async fn in_shape_of(uri: &axum::http::Uri, e: ApiError) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let response = e.into_response();
+    if uri.path().starts_with(routes::langfuse::PREFIX) {
+        routes::langfuse::errors_as_langfuse(response).await
+    } else {
+        response
+    }
 }
 
 /// Redis could not be set up from the settings.

@@ -11,9 +11,9 @@ use utoipa::{Modify, OpenApi};
 #[openapi(
     info(
         title = "promptops registry",
-        description = "Versions, environment labels, gated promotion with approvals, rollback, eval runs, policies, users, API keys and the audit log of prompts. Every route but /healthz, /openapi.json and /v1/auth/login|refresh needs `Authorization: Bearer <session token or API key>`. Errors are application/problem+json.",
+        description = "Versions, environment labels, gated promotion with approvals, rollback, eval runs, policies, users, API keys and the audit log of prompts. Every route but /healthz, /openapi.json and /v1/auth/login|refresh needs `Authorization: Bearer <session token or API key>`. Errors are application/problem+json. The Langfuse-compatible prompt API under /api/public takes Basic credentials (public key = an API key's prefix, secret key = the whole key), acts in the key's project and answers errors as Langfuse does ({message, error}).",
     ),
-    components(schemas(promptops_api::Problem)),
+    components(schemas(promptops_api::Problem, promptops_api::langfuse::LangfuseError)),
     tags(
         (name = "prompts", description = "Immutable versions published from prompt files"),
         (name = "labels", description = "Environment labels: promotion, rollback, history"),
@@ -26,6 +26,7 @@ use utoipa::{Modify, OpenApi};
         (name = "policies", description = "Each environment's gate policy"),
         (name = "requests", description = "Promotion requests, approvals and rejections"),
         (name = "alerts", description = "Cost budgets, regressions of newly promoted versions and output drift, from reported executions"),
+        (name = "langfuse", description = "The Langfuse-compatible prompt API: apps on the Langfuse SDKs fetch governed prompts by changing their base URL and keys (docs/langfuse.md)"),
     )
 )]
 pub struct ApiDoc;
@@ -50,6 +51,17 @@ impl Modify for BearerAuth {
                     .build(),
             ),
         );
+        components.add_security_scheme(
+            "basic",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Basic)
+                    .description(Some(
+                        "The Langfuse-compatible API: the public key is an API key's prefix (`po_…`), the secret key the whole key",
+                    ))
+                    .build(),
+            ),
+        );
         openapi.security = Some(vec![SecurityRequirement::new(
             "bearer",
             Vec::<String>::new(),
@@ -65,28 +77,36 @@ struct ProblemResponses;
 
 impl Modify for ProblemResponses {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        for item in openapi.paths.paths.values_mut() {
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            // The Langfuse-compatible routes answer errors in Langfuse's shape.
+            let (content_type, schema) = if path.starts_with("/api/public/") {
+                ("application/json", "LangfuseError")
+            } else {
+                ("application/problem+json", "Problem")
+            };
             let ops = [
                 &mut item.get,
                 &mut item.post,
                 &mut item.put,
                 &mut item.delete,
+                &mut item.patch,
             ];
             for op in ops.into_iter().flatten() {
-                add_problems(op);
+                add_problems(op, content_type, schema);
             }
         }
     }
 }
 
-fn add_problems(op: &mut Operation) {
+fn add_problems(op: &mut Operation, content_type: &str, schema: &str) {
     let mut statuses = vec![
         ("400", "The query string or path is not readable"),
         ("404", "Not found"),
         ("422", "A value the API does not accept"),
         ("503", "The database does not answer; nothing was changed"),
     ];
-    // `security(())` marks the public operations; every other needs credentials.
+    // `security(())` marks the public operations; every other needs credentials (the
+    // bearer scheme, or the one it names).
     let public = op.security.as_ref().is_some_and(|reqs| {
         reqs.iter()
             .any(|r| serde_json::to_value(r).is_ok_and(|v| v == serde_json::json!({})))
@@ -114,8 +134,8 @@ fn add_problems(op: &mut Operation) {
                     ResponseBuilder::new()
                         .description(description)
                         .content(
-                            "application/problem+json",
-                            Content::new(Some(Ref::from_schema_name("Problem"))),
+                            content_type,
+                            Content::new(Some(Ref::from_schema_name(schema))),
                         )
                         .build(),
                 )

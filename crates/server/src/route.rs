@@ -21,6 +21,10 @@ pub struct Route<S> {
     pub doc: Option<OpenApi>,
     /// Takes the larger body limit (eval runs carry whole reports).
     pub large_body: bool,
+    /// A route of the Langfuse-compatible API: Basic credentials (an API key's prefix
+    /// and the key), the key's project instead of one in the path, Langfuse-shaped
+    /// errors.
+    pub langfuse: bool,
     pub handler: MethodRouter<AppState<S>>,
 }
 
@@ -46,6 +50,7 @@ impl<S: Send + Sync + 'static> Route<S> {
             path,
             doc: Some(doc),
             large_body: false,
+            langfuse: false,
             handler: handler(filter),
         }
     }
@@ -63,6 +68,7 @@ impl<S: Send + Sync + 'static> Route<S> {
             path: path.to_owned(),
             doc: None,
             large_body: false,
+            langfuse: false,
             handler,
         }
     }
@@ -70,6 +76,13 @@ impl<S: Send + Sync + 'static> Route<S> {
     /// Lets the route take the larger body limit.
     pub fn large_body(mut self) -> Route<S> {
         self.large_body = true;
+        self
+    }
+
+    /// Makes the route one of the Langfuse-compatible API's (the `langfuse` field says what
+    /// that changes).
+    pub fn langfuse(mut self) -> Route<S> {
+        self.langfuse = true;
         self
     }
 }
@@ -91,7 +104,8 @@ fn operation_of(item: &PathItem) -> Option<(Method, MethodFilter)> {
 
 /// Declares the routes: `Permission => module::handler`, with `<S>` after handlers
 /// generic over the store and `[large_body]` after the permission of a route that
-/// takes the larger body limit. Expands to `fn documented<S: Store>() -> Vec<Route<S>>`.
+/// takes the larger body limit, `[langfuse]` after that of a Langfuse-compatible route
+/// (its permission is then checked in the API key's project). Expands to `fn documented<S: Store>() -> Vec<Route<S>>`.
 macro_rules! declare_routes {
     ($( $perm:ident $([$flag:ident])? => $($handler:ident)::+ $(<$g:ident>)? ),* $(,)?) => {
         /// Every documented route, in the order the OpenAPI document lists them.

@@ -7,6 +7,7 @@
 mod common;
 
 use axum::http::{Method, StatusCode, header};
+use base64::Engine as _;
 use common::{Api, JWT_SECRET, Reply};
 use promptops_server::auth::token::{Grant, Signer, TokenKind, now_seconds};
 use promptops_server::routes;
@@ -44,7 +45,7 @@ fn fill(route: &str, key_prefix: &str) -> String {
         uri.push_str(&rest[..open]);
         uri.push_str(match &rest[open + 1..close] {
             "project" => "alpha",
-            "id" => "support.reply",
+            "id" | "prompt_name" => "support.reply",
             "version" => "1.0.0",
             "env" => "prod",
             "user" => "v",
@@ -227,6 +228,15 @@ async fn setup() -> (Api, Vec<Credential>, String) {
             "an editor key in alpha (its owner is an admin of alpha)",
             bearer(&editor_key),
         ),
+        cred(
+            "lf-key",
+            "the same key as Basic public:secret (its prefix and itself), as Langfuse SDKs send it",
+            Some(format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD
+                    .encode(format!("{editor_prefix}:{editor_key}"))
+            )),
+        ),
     ];
     for (user, name) in [
         ("v", "viewer in alpha (session)"),
@@ -249,6 +259,13 @@ async fn permission_matrix() {
     let (api, creds, revoked_prefix) = setup().await;
     let events = api.events().await;
     let table = routes::table();
+    // The Langfuse-compatible routes check the role in the key's project.
+    let in_key_project: std::collections::BTreeSet<String> =
+        routes::declared::<promptops_store::SqlStore>()
+            .into_iter()
+            .filter(|r| r.langfuse)
+            .map(|r| r.path)
+            .collect();
     let mut malformed_answers = Vec::new();
     let mut matrix = String::from("Legend:\n");
     for c in &creds {
@@ -282,7 +299,12 @@ async fn permission_matrix() {
                 .or_default()
                 .push(cred.code);
         }
-        matrix.push_str(&format!("\n{method} {route}  [{permission:?}]\n"));
+        let scope = if in_key_project.contains(route) {
+            " in the key's project"
+        } else {
+            ""
+        };
+        matrix.push_str(&format!("\n{method} {route}  [{permission:?}{scope}]\n"));
         for (status, codes) in by_status {
             matrix.push_str(&format!("  {status}: {}\n", codes.join(" ")));
         }

@@ -52,6 +52,7 @@ pub fn settings(base: &ServerConfig, flags: &ServeArgs) -> Result<ServerConfig> 
         Some(_) => s.log_format = LogFormat::Text,
         None => {}
     }
+    s.langfuse.check().map_err(anyhow::Error::msg)?;
     if s.database_schema.is_some() && s.database_url.is_none() {
         bail!("database_schema is for PostgreSQL: give database_url (postgres://…) too");
     }

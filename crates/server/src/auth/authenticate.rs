@@ -11,7 +11,11 @@ use std::sync::atomic::Ordering;
 /// Runs before every routed handler (its route's layer, holding the route's
 /// permission): authenticates and authorizes the caller. Nothing here logs a secret: only names and prefixes.
 pub async fn enforce<S: Store>(
-    State(RouteGuard { state, permission }): State<RouteGuard<S>>,
+    State(RouteGuard {
+        state,
+        permission,
+        langfuse,
+    }): State<RouteGuard<S>>,
     matched: Option<MatchedPath>,
     params: Result<RawPathParams, RawPathParamsRejection>,
     mut request: Request,
@@ -33,14 +37,33 @@ pub async fn enforce<S: Store>(
     if need == Need::Nothing {
         return next.run(request).await;
     }
-    let principal = match authenticate(&state, request.headers().get(header::AUTHORIZATION)).await {
-        Ok(p) => p,
-        Err(e) => return with_challenge(e.into_response()),
+    let credentials = request.headers().get(header::AUTHORIZATION);
+    let authenticated = if langfuse {
+        authenticate_langfuse(&state, credentials).await
+    } else {
+        authenticate(&state, credentials).await
     };
-    let project = params
-        .iter()
-        .find(|(name, _)| *name == "project")
-        .map(|(_, value)| value.to_owned());
+    let principal = match authenticated {
+        Ok(p) => p,
+        Err(e) => return with_challenge(e.into_response(), langfuse),
+    };
+    let project = if langfuse {
+        // Langfuse's SDKs name no project: an API key acts in its own.
+        match &principal.key {
+            Some(key) => Some(key.project.clone()),
+            None => {
+                return forbidden(
+                    "the Langfuse-compatible API acts in an API key's project: use a key (public key = its prefix `po_…`, secret key = the whole key), not a session",
+                )
+                .into_response();
+            }
+        }
+    } else {
+        params
+            .iter()
+            .find(|(name, _)| *name == "project")
+            .map(|(_, value)| value.to_owned())
+    };
     if let Err(e) = authorize(&principal, need, project.as_deref()) {
         tracing::info!(caller = %principal.describe(), path, "refused: {}", e.0.detail);
         return e.into_response();
@@ -49,14 +72,69 @@ pub async fn enforce<S: Store>(
     next.run(request).await
 }
 
-fn with_challenge(mut response: Response) -> Response {
+fn with_challenge(mut response: Response, langfuse: bool) -> Response {
     if response.status() == StatusCode::UNAUTHORIZED {
         response.headers_mut().insert(
             header::WWW_AUTHENTICATE,
-            HeaderValue::from_static("Bearer realm=\"promptops\""),
+            HeaderValue::from_static(if langfuse {
+                "Basic realm=\"promptops\""
+            } else {
+                "Bearer realm=\"promptops\""
+            }),
         );
     }
     response
+}
+
+/// Who the `Authorization` header of a Langfuse-compatible request says the caller is:
+/// `Basic base64(public:secret)` as the Langfuse SDKs send it, where the secret key is
+/// a whole API key and the public key its prefix (the part kept in clear), or an API
+/// key as a bearer credential. The two keys must agree, so a mistyped pair is refused
+/// rather than read as another key.
+pub async fn authenticate_langfuse<S: Store>(
+    state: &AppState<S>,
+    header: Option<&HeaderValue>,
+) -> Result<Arc<Principal>, ApiError> {
+    use base64::Engine as _;
+    const HOW: &str = "the Langfuse SDKs send Basic credentials: the public key is an API key's prefix (`po_…`, as `promptops key list` shows it) and the secret key is the whole API key";
+    let Some(header) = header else {
+        return Err(unauthorized(format!("credentials needed: {HOW}")));
+    };
+    let text = header
+        .to_str()
+        .map_err(|_| unauthorized("the Authorization header is not readable text"))?;
+    let Some(encoded) = text
+        .strip_prefix("Basic ")
+        .or_else(|| text.strip_prefix("basic "))
+    else {
+        // A bearer API key works too (curl); a session is refused by the caller.
+        return authenticate(state, Some(header)).await;
+    };
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .ok_or_else(|| {
+            unauthorized(format!(
+                "the Basic credentials are not base64 of `public:secret`; {HOW}"
+            ))
+        })?;
+    let Some((public, secret)) = decoded.split_once(':') else {
+        return Err(unauthorized(format!(
+            "the Basic credentials hold no `:` between the public and the secret key; {HOW}"
+        )));
+    };
+    let Some(prefix) = secrets::key_prefix(secret) else {
+        return Err(unauthorized(format!(
+            "the secret key is not a promptops API key; {HOW}"
+        )));
+    };
+    if public != prefix {
+        return Err(unauthorized(format!(
+            "the public key does not belong to the secret key: set the public key to `{prefix}`, the API key's prefix"
+        )));
+    }
+    authenticate_key(state, secret).await
 }
 
 /// Who the `Authorization` header says the caller is.

@@ -12,7 +12,9 @@ pub mod token;
 
 use crate::problem::ApiError;
 use crate::state::AppState;
-pub use authenticate::{active_user, authenticate, check_cached_key, enforce, live_session};
+pub use authenticate::{
+    active_user, authenticate, authenticate_langfuse, check_cached_key, enforce, live_session,
+};
 use axum::extract::rejection::RawPathParamsRejection;
 use axum::extract::{FromRequestParts, MatchedPath, RawPathParams, Request, State};
 use axum::http::request::Parts;
@@ -89,10 +91,12 @@ impl Permission {
     }
 }
 
-/// What the middleware of one route knows: the app and the route's permission.
+/// What the middleware of one route knows: the app, the route's permission, and
+/// whether it is a Langfuse-compatible route (Basic credentials, the key's project).
 pub struct RouteGuard<S> {
     pub state: AppState<S>,
     pub permission: Permission,
+    pub langfuse: bool,
 }
 
 // Not derived: a derive would demand `S: Clone`, and the store is behind an Arc.
@@ -101,6 +105,7 @@ impl<S> Clone for RouteGuard<S> {
         RouteGuard {
             state: self.state.clone(),
             permission: self.permission,
+            langfuse: self.langfuse,
         }
     }
 }

@@ -100,7 +100,7 @@ pub async fn promote<S: Store>(
 
 /// The 409 of a promotion a gate blocks: every unmet gate in words, and all of them
 /// machine-readable.
-fn blocked(promotion: &Promotion) -> ApiError {
+pub(crate) fn blocked(promotion: &Promotion) -> ApiError {
     let unmet: Vec<String> = promotion
         .unmet()
         .map(|g| format!("{}: {}", g.gate, g.message))

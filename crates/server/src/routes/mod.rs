@@ -11,6 +11,7 @@ pub mod events;
 pub mod health;
 pub mod keys;
 pub mod labels;
+pub mod langfuse;
 pub mod policies;
 pub mod projects;
 pub mod prompts;
@@ -109,6 +110,11 @@ declare_routes! {
     ManageProject => alerts::set_settings<S>,
     EvaluateAlerts => alerts::evaluate<S>,
     Public => events::schema,
+    Read [langfuse] => langfuse::list<S>,
+    Publish [langfuse] => langfuse::create<S>,
+    Read [langfuse] => langfuse::get<S>,
+    RequestPromotion [langfuse] => langfuse::update_labels<S>,
+    Read [langfuse] => langfuse::projects,
 }
 
 /// Every route: the documented ones, and the OpenAPI document itself.

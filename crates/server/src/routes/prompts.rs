@@ -1,5 +1,5 @@
 use super::{PromptPath, VersionPath};
-use crate::auth::Caller;
+use crate::auth::{Caller, Principal};
 use crate::extract::{ApiJson, ApiPath, ApiQuery, parse_version};
 use crate::problem::{ApiError, ApiResult};
 use crate::state::AppState;
@@ -83,27 +83,36 @@ pub async fn publish<S: Store>(
         )));
     }
     let path = body.path.clone().unwrap_or_else(|| default_path(&p.id));
-    let max = state.settings.max_version_bytes;
-    let prompt = validated(&p.id, &path, &body.source, max)?;
-    let new = NewVersion {
-        prompt_id: prompt.id.clone(),
-        version: prompt.version.clone(),
-        content_hash: content_hash(&prompt).to_string(),
-        content: stored_content(&prompt, &path, max)?,
-        source: body.source,
-        parent: prompt.parent.clone(),
-        changelog: prompt.changelog.clone(),
-    };
-    let published = state
-        .store
-        .publish(&p.project, &new, &caller.actor())
-        .await?;
+    let prompt = validated(&p.id, &path, &body.source, state.settings.max_version_bytes)?;
+    let published = store_version(&state, &p.project, &prompt, body.source, &path, &caller).await?;
     let status = if published.created {
         StatusCode::CREATED
     } else {
         StatusCode::OK
     };
     Ok((status, Json(published)))
+}
+
+/// Stores a validated prompt file as a version: its canonical content and hash, the
+/// file as given (`source`). The same content again returns the existing version.
+pub(crate) async fn store_version<S: Store>(
+    state: &AppState<S>,
+    project: &str,
+    prompt: &Prompt,
+    source: String,
+    path: &str,
+    caller: &Principal,
+) -> ApiResult<Published> {
+    let new = NewVersion {
+        prompt_id: prompt.id.clone(),
+        version: prompt.version.clone(),
+        content_hash: content_hash(prompt).to_string(),
+        content: stored_content(prompt, path, state.settings.max_version_bytes)?,
+        source,
+        parent: prompt.parent.clone(),
+        changelog: prompt.changelog.clone(),
+    };
+    Ok(state.store.publish(project, &new, &caller.actor()).await?)
 }
 
 /// Every version of a prompt, oldest first.
@@ -204,7 +213,7 @@ pub async fn diff<S: Store>(
 
 /// A stored version's prompt, re-read from its source (it passed the size cap in force
 /// when it was stored, which may have been higher than today's).
-fn stored_prompt(v: &Version) -> ApiResult<Prompt> {
+pub(crate) fn stored_prompt(v: &Version) -> ApiResult<Prompt> {
     let rules = Rules {
         max_version_bytes: usize::MAX,
         ..Rules::default()
