@@ -22,6 +22,8 @@
 #   FUZZ_WORKERS         schemathesis workers (default 2)
 #   FUZZ_SEED            fixed seed for a reproducible run (default: random)
 #   FUZZ_KEEP=1          keep the temp dir (server log, reports) even on success
+#   FUZZ_CREDENTIAL=key  fuzz with an API key (admin of demo) instead of the admin's session:
+#                        the Langfuse-compatible routes (/api/public/…) take keys only
 #   SCHEMATHESIS_SPEC    pip requirement (default schemathesis==4.32.5; the config below is 4.x syntax)
 #   FUZZ_VENV            venv location (default ~/.cache/promptops-fuzz/venv)
 #
@@ -107,6 +109,11 @@ curl -fsS -o /dev/null -X POST -H 'Content-Type: application/json' -H "Authoriza
   -d '{"passed":3,"failed":1,"errors":0,"summary":{"pass_rate":0.75},"report":{"results":{"results":[{"success":true},{"success":true},{"success":true},{"success":false,"failureReason":1}]}}}' \
   "$base/v1/projects/demo/prompts/support.answer/versions/1.0.0/evals"
 
+credential="$token"
+if [ "${FUZZ_CREDENTIAL:-session}" = key ]; then
+  credential=$(cd "$work/demo" && "$bin" key create --name fuzz --role admin 2>/dev/null | tail -1)
+fi
+
 # A dictionary of real prompt sources for POST .../versions: the seeded file as is
 # (-> 200 unchanged) and bumped to 1.0.1 (-> 201 created). libFuzzer syntax, one per line.
 python3 - "$work/demo/prompts/support/answer.yaml" "$work/sources.dict" <<'PY'
@@ -131,6 +138,8 @@ sources = { from-file = "sources.dict" }
 [parameters]
 "path.project" = { dictionary = "projects", probability = 0.5 }
 "path.id" = { dictionary = "ids", probability = 0.5 }
+"path.name" = { dictionary = "ids", probability = 0.5 }
+"path.prompt_name" = { dictionary = "ids", probability = 0.5 }
 "path.env" = { dictionary = "envs", probability = 0.5 }
 "path.version" = { dictionary = "versions", probability = 0.5 }
 "path.run" = { dictionary = "runs", probability = 0.5 }
@@ -164,7 +173,7 @@ args=(
   --max-examples "$max_examples"
   --workers "$workers"
   --continue-on-failure
-  --header "Authorization: Bearer $token"
+  --header "Authorization: Bearer $credential"
   --request-timeout 10
   --suppress-health-check too_slow,filter_too_much
   --report junit,ndjson

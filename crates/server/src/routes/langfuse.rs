@@ -74,8 +74,8 @@ pub struct ListQuery {
     pub label: Option<String>,
     /// Only prompts whose newest version has this tag.
     pub tag: Option<String>,
-    /// From 1.
-    #[param(minimum = 1)]
+    /// From 1 to 1,000,000.
+    #[param(minimum = 1, maximum = 1_000_000)]
     pub page: Option<u64>,
     /// Prompts per page: 1 to 100, default 50.
     #[param(minimum = 1, maximum = 100)]
@@ -85,6 +85,10 @@ pub struct ListQuery {
     /// Only prompts whose newest version was published before this time (RFC 3339).
     pub to_updated_at: Option<String>,
 }
+
+/// The last page a list may ask for: far past any project's prompts, and a bound the
+/// schema can state.
+const MAX_PAGE: u64 = 1_000_000;
 
 /// The project the caller's key acts in (the permission check made sure there is one).
 fn key_project(caller: &Principal) -> ApiResult<&str> {
@@ -367,9 +371,9 @@ pub async fn list<S: Store>(
     let settings = &state.settings.langfuse;
     let page = q.page.unwrap_or(1);
     let limit = q.limit.unwrap_or(50);
-    if page == 0 || !(1..=100).contains(&limit) {
+    if !(1..=MAX_PAGE).contains(&page) || !(1..=100).contains(&limit) {
         return Err(ApiError::bad_request(
-            "page counts from 1, and limit is 1 to 100 (default 50)",
+            "page counts from 1 (to 1,000,000), and limit is 1 to 100 (default 50)",
         ));
     }
     let time = |field: &str, t: &Option<String>| -> ApiResult<Option<i64>> {
