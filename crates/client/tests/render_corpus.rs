@@ -1,37 +1,19 @@
 //! One rendering truth: every case of `sdk/fixtures/render.json` (a prompt file, the
 //! variables passed, the text or messages expected, or a piece of the error) rendered
-//! through the SDK's own path — the prompt as the registry would serve it, checked by
-//! `Prompt::from_resolved`, then `Prompt::render`. The Python SDK's tests run the same
+//! through the SDK's own path — the prompt as the registry would serve it
+//! (`Prompt::from_source`, checked by `Prompt::from_resolved`), then `Prompt::render`. The Python SDK's tests run the same
 //! file.
 
-use promptops_api::Resolved;
 use promptops_client::sdk::{Prompt, Rendered};
-use promptops_core::canonical;
-use promptops_core::validate::{Rules, check_source};
 use serde_json::{Value, json};
 
 const CORPUS: &str = include_str!("../../../sdk/fixtures/render.json");
 
-/// What the registry would serve for `source` (it must be a valid prompt).
+/// What the registry would serve for `source` (it must be a valid prompt):
+/// `Prompt::from_source` reads it as the registry does and checks it through
+/// `Prompt::from_resolved`, the path every served prompt takes.
 fn served(name: &str, source: &str) -> Prompt {
-    let report = check_source("case.yaml", None, source.as_bytes(), &Rules::default());
-    let prompt = report.valid_prompt().unwrap_or_else(|| {
-        panic!(
-            "{name}: the case's prompt is not valid: {:?}",
-            report.diagnostics
-        )
-    });
-    let content: Value = serde_json::from_str(&canonical::canonical_json(prompt)).unwrap();
-    Prompt::from_resolved(Resolved {
-        id: prompt.id.clone(),
-        environment: "prod".into(),
-        version: prompt.version.to_string(),
-        content_hash: canonical::content_hash(prompt).to_string(),
-        model: content["model"].clone(),
-        variables: content["variables"].clone(),
-        content,
-    })
-    .unwrap_or_else(|e| panic!("{name}: {e}"))
+    Prompt::from_source("case.yaml", source.as_bytes()).unwrap_or_else(|e| panic!("{name}: {e}"))
 }
 
 #[test]

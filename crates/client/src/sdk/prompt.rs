@@ -56,6 +56,41 @@ impl Prompt {
         })
     }
 
+    /// A prompt file's source (`name` is what errors call it, e.g. its path), read and
+    /// checked exactly as `promptops validate` and the registry read it, then held as
+    /// the registry would serve it (environment `local`): rendering it is rendering
+    /// what the registry would serve for that file. For rendering local prompt files,
+    /// and for the shared rendering corpus (`sdk/fixtures/render.json`) every SDK runs.
+    pub fn from_source(name: &str, source: &[u8]) -> Result<Prompt, SdkError> {
+        let report = check_source(name, None, source, &Rules::default());
+        let Some(prompt) = report.valid_prompt() else {
+            let errors: Vec<String> = report
+                .diagnostics
+                .iter()
+                .filter(|d| d.is_error())
+                .map(ToString::to_string)
+                .collect();
+            let detail = if errors.is_empty() {
+                format!("{name}: not a prompt file")
+            } else {
+                errors.join("\n")
+            };
+            return Err(SdkError::invalid(name, detail));
+        };
+        let canonical = promptops_core::canonical::canonical_json(prompt);
+        let content: Json = serde_json::from_str(&canonical)
+            .map_err(|e| SdkError::invalid(name, format!("its canonical form: {e}")))?;
+        Prompt::from_resolved(Resolved {
+            id: prompt.id.clone(),
+            environment: "local".into(),
+            version: prompt.version.to_string(),
+            content_hash: promptops_core::canonical::content_hash(prompt).to_string(),
+            model: content.get("model").cloned().unwrap_or(Json::Null),
+            variables: content.get("variables").cloned().unwrap_or(Json::Null),
+            content,
+        })
+    }
+
     pub fn id(&self) -> &str {
         &self.inner.resolved.id
     }
