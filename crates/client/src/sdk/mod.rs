@@ -59,7 +59,7 @@ pub enum SdkError {
         budget: Duration,
         reason: String,
     },
-    #[error("{id}: the served content is not a valid prompt: {detail}")]
+    #[error("{id}: not a valid prompt: {detail}")]
     InvalidPrompt { id: String, detail: String },
     #[error("cannot render: {0}")]
     Render(String),
