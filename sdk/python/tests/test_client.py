@@ -164,6 +164,42 @@ def test_the_last_good_copy_when_the_registry_is_gone(registry, tmp_path):
         silent.close()
 
 
+def test_a_blocking_get_lets_other_threads_run_while_it_waits(shared_registry):
+    # The GIL is released while the registry is waited for: the main thread keeps
+    # running while another waits out the budget of a registry that never answers.
+    import threading
+
+    silent = silent_listener()
+    try:
+        url = "http://%s:%d" % silent.getsockname()
+        slow = Client(url, api_key=shared_registry.key, project="demo", timeout=0.5)
+        outcome = []
+
+        def worker():
+            try:
+                slow.get("support.answer")
+            except Unavailable as e:
+                outcome.append(e)
+
+        thread = threading.Thread(target=worker)
+        start = last = time.monotonic()
+        thread.start()
+        widest = 0.0
+        while thread.is_alive():
+            x = 0
+            for i in range(1000):  # pure Python work: needs the GIL
+                x += i
+            now = time.monotonic()
+            widest = max(widest, now - last)
+            last = now
+        thread.join()
+        assert outcome, "the get raised Unavailable"
+        assert time.monotonic() - start >= 0.4
+        assert widest < 0.2, f"the main thread was held for {widest:.2f}s"
+    finally:
+        silent.close()
+
+
 def make_bundle(registry, path) -> None:
     out = registry.cli(["bundle", "--env", "prod", "-o", str(path)])
     assert "prompt(s)" in out, out
