@@ -1,10 +1,10 @@
 //! One rendering truth: every case of `sdk/fixtures/render.json` (a prompt file, the
 //! variables passed, the text or messages expected, or a piece of the error) rendered
 //! through the SDK's own path — the prompt as the registry would serve it
-//! (`Prompt::from_source`, checked by `Prompt::from_resolved`), then `Prompt::render`. The Python SDK's tests run the same
-//! file.
+//! (`Prompt::from_source`, checked by `Prompt::from_resolved`), then `Prompt::render`.
+//! The Python SDK's tests run the same file through the same functions.
 
-use promptops_client::sdk::{Prompt, Rendered};
+use promptops_client::sdk::{Prompt, Rendered, SdkError};
 use serde_json::{Value, json};
 
 const CORPUS: &str = include_str!("../../../sdk/fixtures/render.json");
@@ -52,3 +52,22 @@ fn every_case_of_the_shared_corpus_renders_as_expected() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+#[test]
+fn an_invalid_prompt_file_is_refused_with_every_error_and_its_position() {
+    match Prompt::from_source("prompts/x.yaml", b"id: x\nversion: one\n") {
+        Err(SdkError::InvalidPrompt { id, detail }) => {
+            assert_eq!(id, "prompts/x.yaml");
+            assert!(detail.contains("prompts/x.yaml:2:"), "{detail}");
+        }
+        other => panic!("an invalid file: {other:?}"),
+    }
+    let p = Prompt::from_source("case.yaml", CORPUS_FIRST.as_bytes());
+    assert_eq!(
+        p.map(|p| p.environment().to_owned()).ok().as_deref(),
+        Some("local")
+    );
+}
+
+/// The corpus's first prompt (a valid text prompt).
+const CORPUS_FIRST: &str = "id: corpus.case\nversion: 1.0.0\nowner: sdk\ndescription: A rendering case.\nmodel: openai:gpt-4o-mini\ntemplate: \"Hello {{ name }}!\"\nvariables:\n  name: string\n";
