@@ -22,6 +22,7 @@
 //! ```
 
 pub mod canonical;
+pub mod chart;
 pub mod clock;
 pub mod config;
 pub mod diagnostic;

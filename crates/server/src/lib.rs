@@ -22,6 +22,7 @@ pub mod route;
 pub mod routes;
 mod state;
 pub mod telemetry;
+pub mod ui;
 pub mod webhooks;
 
 use axum::Router;
@@ -102,11 +103,13 @@ pub fn app_over<S: Store>(
                 .with_previous(config.previous_jwt_secret.as_deref()),
             login_limiter: auth::limit::LoginLimiter::default(),
             hash_pool: auth::limit::HashPool::default(),
+            csrf_secret: state::Secret(config.jwt_secret.clone()),
         }),
         settings: Arc::new(settings),
         telemetry: Arc::default(),
         metrics: Arc::default(),
         otlp: None,
+        ui: Arc::default(),
     };
     if let Some(endpoint) = state.settings.otlp_endpoint.as_deref() {
         state.otlp = start_otlp(endpoint, state.gauges(), &state.telemetry);
@@ -117,6 +120,7 @@ pub fn app_over<S: Store>(
             std::time::Duration::from_secs(state.settings.alert_interval_secs),
         );
     }
+    ui::start(&state);
     let log = access_log::AccessLog::start(state.settings.access_log_sample);
     let router = router(&state, log.clone());
     App::new(state, router, log)
@@ -179,6 +183,17 @@ fn router<S: Store>(state: &AppState<S>, log: access_log::AccessLog) -> Router {
             observe,
         ));
         router = router.route(&route.path, handler);
+    }
+    for (path, handler) in ui::routes(state) {
+        let handler = handler.layer(axum::middleware::from_fn_with_state(
+            Observed {
+                metrics: state.metrics.clone(),
+                otlp: state.otlp.clone(),
+                route: Arc::from(path),
+            },
+            observe,
+        ));
+        router = router.route(path, handler);
     }
     router
         .fallback(not_found)

@@ -21,6 +21,8 @@ pub struct AppState<S> {
     pub hooks: Arc<crate::webhooks::Hooks<S>>,
     /// OTLP export, when `otlp_endpoint` is set (see [`crate::otlp`]).
     pub otlp: Option<Arc<crate::otlp::Otlp>>,
+    /// What the web UI keeps between visits (see [`crate::ui`]).
+    pub ui: Arc<crate::ui::UiState>,
 }
 
 /// Token signing, the login limiter and the pool password hashes run on.
@@ -29,6 +31,17 @@ pub struct AuthState {
     pub signer: Signer,
     pub login_limiter: LoginLimiter,
     pub hash_pool: HashPool,
+    /// What the web UI's CSRF tokens are keyed with (the token-signing secret).
+    pub csrf_secret: Secret,
+}
+
+/// Key material that must never be printed (`Debug` says so instead).
+pub struct Secret(pub Vec<u8>);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
 }
 
 impl<S> AppState<S> {
@@ -56,6 +69,7 @@ impl<S> Clone for AppState<S> {
             metrics: self.metrics.clone(),
             hooks: self.hooks.clone(),
             otlp: self.otlp.clone(),
+            ui: self.ui.clone(),
         }
     }
 }

@@ -65,8 +65,20 @@ impl StoredEvent {
 /// Checks `events` (in the order of their stored `seq`) from the first, and against
 /// `kept_head` when one is given.
 pub fn verify(events: &[StoredEvent], kept_head: Option<&AuditHead>) -> Verification {
-    let mut prev_hash = GENESIS.to_owned();
-    let mut expected: u64 = 1;
+    verify_from(None, events, kept_head)
+}
+
+/// Checks `events`, the events after `start` (an event already verified; `None`: the
+/// chain's beginning), chained to `start`'s hash. `events` in the answer counts only
+/// these.
+pub fn verify_from(
+    start: Option<&AuditHead>,
+    events: &[StoredEvent],
+    kept_head: Option<&AuditHead>,
+) -> Verification {
+    let mut prev_hash = start.map_or_else(|| GENESIS.to_owned(), |h| h.hash.clone());
+    let mut expected: u64 = start.map_or(1, |h| h.seq + 1);
+    let first = expected;
     let broken = |seq: u64, problem: String, events: u64| Verification {
         ok: false,
         events,
@@ -137,18 +149,24 @@ pub fn verify(events: &[StoredEvent], kept_head: Option<&AuditHead>) -> Verifica
         prev_hash = e.hash.clone();
         expected += 1;
     }
-    let count = expected - 1;
-    let head = events.last().map(|e| AuditHead {
-        seq: count,
-        hash: e.hash.clone(),
-    });
+    let last = expected - 1;
+    let count = expected - first;
+    let head = events
+        .last()
+        .map(|e| AuditHead {
+            seq: last,
+            hash: e.hash.clone(),
+        })
+        .or_else(|| start.cloned());
     if let Some(kept) = kept_head {
-        match events.get((kept.seq as usize).wrapping_sub(1)) {
-            None if kept.seq > count => {
+        // Before `start`, the kept head was checked when `start` was.
+        let at = kept.seq.checked_sub(first).map(|i| i as usize);
+        match at.and_then(|i| events.get(i)) {
+            None if kept.seq > last => {
                 return broken(
-                    count + 1,
+                    last + 1,
                     format!(
-                        "the kept head is event {} but the log ends at {count}: events were deleted from the end",
+                        "the kept head is event {} but the log ends at {last}: events were deleted from the end",
                         kept.seq
                     ),
                     count,

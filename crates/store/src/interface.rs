@@ -408,9 +408,45 @@ pub trait Alerting: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Option<Alert>>> + Send;
 }
 
+/// Reads made for people browsing the registry (see [`crate::browse`]).
+pub trait Browse: Send + Sync + 'static {
+    /// Every prompt of the project with its newest version and its labels.
+    fn catalog(
+        &self,
+        project: &str,
+    ) -> impl Future<Output = Result<Vec<crate::browse::CatalogEntry>>> + Send;
+    /// Audit events newest first, filtered.
+    fn audit_page(
+        &self,
+        query: &crate::browse::AuditQuery,
+    ) -> impl Future<Output = Result<Vec<AuditEvent>>> + Send;
+    /// The project's newest eval runs (of one prompt, when given), newest first.
+    fn recent_eval_runs(
+        &self,
+        project: &str,
+        prompt_id: Option<&str>,
+        limit: u64,
+    ) -> impl Future<Output = Result<Vec<EvalRun>>> + Send;
+    /// Checks the events after `start` (an event verified before; `None`: the whole
+    /// chain), and that `start` itself is still as it was.
+    fn audit_verify_after(
+        &self,
+        start: Option<&AuditHead>,
+        kept_head: Option<&AuditHead>,
+    ) -> impl Future<Output = Result<Verification>> + Send;
+}
+
 /// Everything the server needs of storage.
 pub trait Store:
-    RegistryWrites + DeliveryReads + Identity + Governance + AuditLog + EventsHome + Webhooks + Alerting
+    RegistryWrites
+    + DeliveryReads
+    + Identity
+    + Governance
+    + AuditLog
+    + EventsHome
+    + Webhooks
+    + Alerting
+    + Browse
 {
 }
 
@@ -422,7 +458,8 @@ impl<
         + AuditLog
         + EventsHome
         + Webhooks
-        + Alerting,
+        + Alerting
+        + Browse,
 > Store for T
 {
 }

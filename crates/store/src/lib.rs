@@ -19,6 +19,7 @@
 pub mod alerts;
 pub mod audit;
 mod audit_log;
+pub mod browse;
 pub mod changes;
 mod connect;
 mod delivery;
@@ -42,7 +43,7 @@ pub use connect::PoolSizes;
 pub use engine::{Backend, MAX_NAME_CHARS, SqlStore};
 pub use error::{Result, StoreError};
 pub use interface::{
-    Alerting, AuditLog, DeliveryReads, EventsHome, Governance, Identity, RegistryWrites, Store,
-    Webhooks,
+    Alerting, AuditLog, Browse, DeliveryReads, EventsHome, Governance, Identity, RegistryWrites,
+    Store, Webhooks,
 };
 pub use model::*;

@@ -44,7 +44,13 @@ const ALERTS: Migration = Migration {
     sql: include_str!("../migrations/0008_alerts.sql"),
 };
 
-pub(crate) const SQLITE: [Migration; 7] = [
+const BROWSE: Migration = Migration {
+    version: 9,
+    name: "browse",
+    sql: include_str!("../migrations/0009_browse.sql"),
+};
+
+pub(crate) const SQLITE: [Migration; 8] = [
     SHARED,
     Migration {
         version: 2,
@@ -60,9 +66,10 @@ pub(crate) const SQLITE: [Migration; 7] = [
     HARDENING,
     WEBHOOKS,
     ALERTS,
+    BROWSE,
 ];
 
-pub(crate) const POSTGRES: [Migration; 7] = [
+pub(crate) const POSTGRES: [Migration; 8] = [
     SHARED,
     Migration {
         version: 2,
@@ -78,6 +85,7 @@ pub(crate) const POSTGRES: [Migration; 7] = [
     HARDENING,
     WEBHOOKS,
     ALERTS,
+    BROWSE,
 ];
 
 fn checksum(sql: &str) -> String {

@@ -9,6 +9,7 @@ use crate::Outcome;
 use anstream::eprintln;
 use anyhow::{Context, Result};
 use promptops_api::{Alert, AlertState, MetricsPoint, PromptMetrics, VersionSeries};
+use promptops_core::chart::{Line, colour, line_chart};
 use promptops_core::html::escape as esc;
 use std::fmt::Write as _;
 use std::path::Path;
@@ -144,7 +145,7 @@ pub fn render(
             let _ = write!(
                 out,
                 "<span><i style=\"background:{}\"></i>{}</span>",
-                COLOURS[i % COLOURS.len()],
+                colour(i),
                 esc(version_name(s))
             );
         }
@@ -216,16 +217,6 @@ td.bad{color:#b42318;font-weight:600}td.what{white-space:normal;min-width:320px}
 .charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(260px,1fr));gap:12px}figure{margin:0}figcaption{font-weight:600;font-size:13px;margin-bottom:2px}\
 svg{width:100%;height:auto;background:#fff}svg text{font-size:10px;fill:#57606a}";
 
-/// Colours that stay apart for the colour-blind (Okabe–Ito).
-const COLOURS: [&str; 7] = [
-    "#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#000000",
-];
-
-const W: f64 = 320.0;
-const H: f64 = 140.0;
-const PAD_L: f64 = 44.0;
-const PAD_B: f64 = 18.0;
-
 /// One small line chart: a line per version over the steps, with the y-axis' top value.
 fn chart(
     out: &mut String,
@@ -234,73 +225,18 @@ fn chart(
     value: impl Fn(&MetricsPoint) -> Option<f64>,
     unit: &str,
 ) {
-    let mut times: Vec<&str> = series
+    let lines: Vec<Line> = series
         .iter()
-        .flat_map(|s| s.points.iter().filter_map(|p| p.at.as_deref()))
-        .collect();
-    times.sort_unstable();
-    times.dedup();
-    let top = series
-        .iter()
-        .flat_map(|s| s.points.iter().filter_map(&value))
-        .fold(0.0_f64, f64::max);
-    let top = if top > 0.0 { top } else { 1.0 };
-    let x = |i: usize| {
-        if times.len() <= 1 {
-            PAD_L + (W - PAD_L) / 2.0
-        } else {
-            PAD_L + (W - PAD_L - 6.0) * i as f64 / (times.len() - 1) as f64
-        }
-    };
-    let y = |v: f64| 6.0 + (H - PAD_B - 6.0) * (1.0 - v / top);
-    let _ = write!(
-        out,
-        "<figure><figcaption>{t}</figcaption><svg viewBox=\"0 0 {W} {H}\" role=\"img\" aria-label=\"{t} per step, by version\">\
-         <line x1=\"{PAD_L}\" y1=\"{b}\" x2=\"{W}\" y2=\"{b}\" stroke=\"#d0d7de\"/>\
-         <text x=\"2\" y=\"12\">{top}{u}</text><text x=\"2\" y=\"{b}\">0</text>",
-        t = esc(title),
-        b = H - PAD_B,
-        top = short(top),
-        u = esc(unit),
-    );
-    if let (Some(first), Some(last)) = (times.first(), times.last()) {
-        let _ = write!(
-            out,
-            "<text x=\"{PAD_L}\" y=\"{H}\">{}</text><text x=\"{}\" y=\"{H}\" text-anchor=\"end\">{}</text>",
-            esc(first.get(..16).unwrap_or(first)),
-            W - 2.0,
-            esc(last.get(..16).unwrap_or(last))
-        );
-    }
-    for (i, s) in series.iter().enumerate() {
-        let colour = COLOURS[i % COLOURS.len()];
-        let points: Vec<(f64, f64)> = s
-            .points
-            .iter()
-            .filter_map(|p| {
-                let at = times.iter().position(|t| Some(*t) == p.at.as_deref())?;
-                Some((x(at), y(value(p)?)))
-            })
-            .collect();
-        if points.len() > 1 {
-            let path: Vec<String> = points
+        .map(|s| Line {
+            name: version_name(s).to_owned(),
+            points: s
+                .points
                 .iter()
-                .map(|(x, y)| format!("{x:.1},{y:.1}"))
-                .collect();
-            let _ = write!(
-                out,
-                "<polyline fill=\"none\" stroke=\"{colour}\" stroke-width=\"2\" points=\"{}\"/>",
-                path.join(" ")
-            );
-        }
-        for (px, py) in &points {
-            let _ = write!(
-                out,
-                "<circle cx=\"{px:.1}\" cy=\"{py:.1}\" r=\"2.5\" fill=\"{colour}\"/>"
-            );
-        }
-    }
-    out.push_str("</svg></figure>");
+                .filter_map(|p| Some((p.at.clone()?, value(p)?)))
+                .collect(),
+        })
+        .collect();
+    out.push_str(&line_chart(title, unit, &lines));
 }
 
 fn version_name(s: &VersionSeries) -> &str {
@@ -309,21 +245,6 @@ fn version_name(s: &VersionSeries) -> &str {
 
 fn ms(v: Option<u64>) -> String {
     v.map_or("–".to_owned(), |v| v.to_string())
-}
-
-/// A compact axis number: 1234 → 1.2k, 0.0102 → 0.010.
-fn short(v: f64) -> String {
-    if v >= 1_000_000.0 {
-        format!("{:.1}M", v / 1_000_000.0)
-    } else if v >= 1_000.0 {
-        format!("{:.1}k", v / 1_000.0)
-    } else if v >= 1.0 {
-        format!("{v:.0}")
-    } else {
-        // Two significant digits: 0.0102 → 0.010.
-        let digits = (-v.log10().floor()) as usize + 1;
-        format!("{v:.digits$}")
-    }
 }
 
 /// An element id for a prompt (ids are `module.name`; anything else is replaced).
@@ -426,9 +347,9 @@ mod tests {
 mod axis {
     #[test]
     fn axis_numbers_are_short() {
-        assert_eq!(super::short(1234.0), "1.2k");
-        assert_eq!(super::short(40.0), "40");
-        assert_eq!(super::short(0.0102), "0.010");
-        assert_eq!(super::short(0.00042), "0.00042");
+        assert_eq!(promptops_core::chart::short(1234.0), "1.2k");
+        assert_eq!(promptops_core::chart::short(40.0), "40");
+        assert_eq!(promptops_core::chart::short(0.0102), "0.010");
+        assert_eq!(promptops_core::chart::short(0.00042), "0.00042");
     }
 }

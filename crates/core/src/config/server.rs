@@ -85,6 +85,12 @@ pub struct ServerConfig {
     /// background evaluation off (`POST …/alerts/evaluate` still works)
     /// (`PROMPTOPS_ALERT_INTERVAL_SECS`).
     pub alert_interval_secs: u64,
+    /// The eval providers the web UI's playground may run a draft against
+    /// (`openai:chat:gpt-4o-mini`; their keys and base URLs come from the server's
+    /// environment, as for `promptops eval`) (`PROMPTOPS_PLAYGROUND_PROVIDERS`, comma
+    /// separated). None: the playground is off.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub playground_providers: Vec<String>,
     /// The Langfuse-compatible prompt API (`[server.langfuse]`).
     pub langfuse: LangfuseSettings,
 }
@@ -173,6 +179,7 @@ impl Default for ServerConfig {
             webhook_allow_private: false,
             otlp_endpoint: None,
             alert_interval_secs: 60,
+            playground_providers: Vec::new(),
             langfuse: LangfuseSettings::default(),
         }
     }
@@ -215,6 +222,14 @@ impl ServerConfig {
             var("PROMPTOPS_OTLP_ENDPOINT").or_else(|| var("OTEL_EXPORTER_OTLP_ENDPOINT"))
         {
             self.otlp_endpoint = Some(v);
+        }
+        if let Some(v) = var("PROMPTOPS_PLAYGROUND_PROVIDERS") {
+            self.playground_providers = v
+                .split(',')
+                .map(str::trim)
+                .filter(|p| !p.is_empty())
+                .map(str::to_owned)
+                .collect();
         }
         if let Some(v) = var("PROMPTOPS_JWT_SECRET_FILE") {
             self.jwt_secret_file = Some(PathBuf::from(v));

@@ -8,6 +8,8 @@ use serde::{Deserialize, Serialize};
 pub const ACCESS_SECONDS: u64 = 15 * 60;
 /// How long a refresh token works.
 pub const REFRESH_SECONDS: u64 = 7 * 24 * 3600;
+/// How long a web UI sign-in lasts (a working day); the session can be ended sooner.
+pub const BROWSER_SECONDS: u64 = 8 * 3600;
 const ISSUER: &str = "promptops";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -15,6 +17,9 @@ const ISSUER: &str = "promptops";
 pub enum TokenKind {
     Access,
     Refresh,
+    /// The web UI's session cookie: only ever read from the cookie, never accepted as
+    /// a bearer token (and an access token is never accepted as the cookie).
+    Browser,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -16,7 +16,7 @@ use serde::Deserialize;
 use serde_json::Value as JsonValue;
 
 /// The path a prompt id's file has under `prompts/`.
-fn default_path(id: &str) -> String {
+pub(crate) fn default_path(id: &str) -> String {
     format!("prompts/{}.yaml", id.replace('.', "/"))
 }
 

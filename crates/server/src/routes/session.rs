@@ -82,29 +82,78 @@ pub async fn login<S: Store>(
     ClientAddress(address): ClientAddress,
     ApiJson(body): ApiJson<Login>,
 ) -> Result<Response, ApiError> {
+    let user = match check_password(&state, address, &body.user, body.password).await {
+        Ok(user) => user,
+        Err(refusal) => return refusal.into_result(),
+    };
+    let sid = secrets::random_token(16).map_err(internal)?;
+    let (session, refresh_hash) = session_tokens(&state, user, &sid)?;
+    begin_session(&state, &session.user.name, sid, refresh_hash).await?;
+    Ok(session.into_response())
+}
+
+/// Why a password login was refused: wrong credentials (401), or a limit (429/503 with
+/// `Retry-After`).
+pub(crate) enum LoginRefusal {
+    Wrong(ApiError),
+    Limited(Response),
+}
+
+impl LoginRefusal {
+    fn into_result(self) -> Result<Response, ApiError> {
+        match self {
+            LoginRefusal::Wrong(e) => Err(e),
+            LoginRefusal::Limited(r) => Ok(r),
+        }
+    }
+
+    /// The refusal as a response (the API's problem, or the limit's answer).
+    pub(crate) fn into_response(self) -> Response {
+        match self {
+            LoginRefusal::Wrong(e) => e.into_response(),
+            LoginRefusal::Limited(r) => r,
+        }
+    }
+}
+
+/// Checks a user name and password, as the API's login and the web UI's sign-in both
+/// do. Failed logins are limited per client address and per user name (see
+/// `docs/governance.md`): an address that keeps failing gets 429 for every name; a name
+/// under attack admits only addresses that have not failed recently, so nobody can lock
+/// a user out. A wrong password, an unknown user and a disabled one get the same answer
+/// in the same time.
+pub(crate) async fn check_password<S: Store>(
+    state: &AppState<S>,
+    address: Option<std::net::IpAddr>,
+    name: &str,
+    password: String,
+) -> Result<User, LoginRefusal> {
     let limiter = &state.auth.login_limiter;
     let address = IpKey::of(address);
-    match limiter.check(address, &body.user, Instant::now()) {
+    match limiter.check(address, name, Instant::now()) {
         Ok(()) => {}
         Err(Refusal::Address(wait)) => {
             tracing::warn!("login refused: too many failures from one address");
-            return Ok(wait_response(
+            return Err(LoginRefusal::Limited(wait_response(
                 StatusCode::TOO_MANY_REQUESTS,
                 "too many failed logins from your address".into(),
                 wait,
-            ));
+            )));
         }
         Err(Refusal::Name(wait)) => {
             tracing::warn!("login refused: a name under attack, from an address that failed");
-            return Ok(wait_response(
+            return Err(LoginRefusal::Limited(wait_response(
                 StatusCode::TOO_MANY_REQUESTS,
                 "too many failed logins for this user name from your address".into(),
                 wait,
-            ));
+            )));
         }
     }
-    let record = state.store.user(&body.user).await?;
-    let password = body.password;
+    let record = state
+        .store
+        .user(name)
+        .await
+        .map_err(|e| LoginRefusal::Wrong(e.into()))?;
     let phc = record
         .as_ref()
         .map_or(secrets::DECOY_HASH.to_owned(), |r| r.password_hash.clone());
@@ -117,45 +166,59 @@ pub async fn login<S: Store>(
     {
         Ok(m) => m,
         Err(Busy(wait)) => {
-            return Ok(wait_response(
+            return Err(LoginRefusal::Limited(wait_response(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "too many logins at once".into(),
                 wait,
-            ));
+            )));
         }
     };
-    let user = match record {
+    match record {
         // A disabled user learns nothing from the right password.
-        Some(r) if matches && !r.user.disabled => r.user,
+        Some(r) if matches && !r.user.disabled => {
+            limiter.succeeded(address);
+            Ok(r.user)
+        }
         Some(r) => {
             tracing::info!(user = %r.user.name, "login failed");
             limiter.failed(address, Some(&r.user.name), Instant::now());
-            return Err(unauthorized("wrong user name or password"));
+            Err(LoginRefusal::Wrong(unauthorized(
+                "wrong user name or password",
+            )))
         }
         None => {
             // Not the name as typed: it may be a password pasted into the wrong field.
             tracing::info!("login failed: unknown user name");
             limiter.failed(address, None, Instant::now());
-            return Err(unauthorized("wrong user name or password"));
+            Err(LoginRefusal::Wrong(unauthorized(
+                "wrong user name or password",
+            )))
         }
-    };
-    limiter.succeeded(address);
-    let sid = secrets::random_token(16).map_err(internal)?;
-    let (session, refresh_hash) = session_tokens(&state, user, &sid)?;
+    }
+}
+
+/// Records a new login session (`refresh_hash`: SHA-256 of the id of its refresh token
+/// in use), forgetting sessions whose refresh tokens expired long ago.
+pub(crate) async fn begin_session<S: Store>(
+    state: &AppState<S>,
+    user: &str,
+    sid: String,
+    refresh_hash: String,
+) -> ApiResult<()> {
     let forget_before = rfc3339_at(now_seconds().saturating_sub(KEEP_ENDED_SECONDS) as i64, 0);
     state
         .store
         .start_session(
             &NewSession {
                 id: sid,
-                user: session.user.name.clone(),
+                user: user.to_owned(),
                 refresh_hash,
             },
             &forget_before,
         )
         .await?;
-    tracing::info!(user = %session.user.name, "logged in");
-    Ok(session.into_response())
+    tracing::info!(user = %user, "logged in");
+    Ok(())
 }
 
 /// Trades a refresh token for a new session's tokens. Each refresh token works once:

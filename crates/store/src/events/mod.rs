@@ -391,6 +391,30 @@ impl EventStore {
         Ok(out)
     }
 
+    /// The prompts of `project` with calls in `[from_ms, to_ms)` (in one environment,
+    /// when given), the busiest first, at most `limit`.
+    pub async fn active_prompts(
+        &self,
+        project: &str,
+        environment: Option<&str>,
+        (from_ms, to_ms): (i64, i64),
+        limit: u64,
+    ) -> Result<Vec<String>> {
+        let rows = sqlx::query(
+            "SELECT prompt_id, SUM(calls) AS calls FROM event_rollups WHERE project = $1 \
+             AND ($2 = '' OR environment = $2) AND bucket_ms >= $3 AND bucket_ms < $4 \
+             GROUP BY prompt_id ORDER BY calls DESC, prompt_id LIMIT $5",
+        )
+        .bind(project.to_owned())
+        .bind(environment.unwrap_or("").to_owned())
+        .bind(from_ms)
+        .bind(to_ms)
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(|r| get(r, "prompt_id")).collect()
+    }
+
     /// A project's events received after `after` (a `(received ms, id)` cursor; `None`:
     /// from the start), oldest first, at most `limit`, optionally of one prompt and
     /// environment: what `log tail` follows. Events received in the same millisecond
