@@ -355,6 +355,14 @@ async fn edit_request_approve_and_the_label_moves() {
     let version = alice.get(location(&r)).await;
     assert!(version.text.contains("<h1>support.answer@1.0.1</h1>"));
     assert!(version.text.contains("Published."));
+    // The list read before the publish is not served again: it shows the new version.
+    let list = alice.get("/p/shop").await;
+    assert!(
+        list.text
+            .contains("<a href=\"/p/shop/prompts/support.answer/v/1.0.1\">1.0.1</a>"),
+        "{}",
+        list.text
+    );
 
     // Request production: the policy wants an approval, so a request waits.
     alice.get("/p/shop/prompts/support.answer").await;
@@ -526,4 +534,92 @@ async fn keys_are_shown_once_and_revoked_from_the_page() {
         api.get_as(&key, "/v1/auth/whoami").await.status,
         StatusCode::UNAUTHORIZED
     );
+}
+
+#[tokio::test]
+async fn pages_show_eval_rows_events_alerts_and_webhooks() {
+    let api = shop().await;
+    // An eval run with a passing and a failing row.
+    let report = json!({"results": {"results": [
+        {"success": true, "vars": {"question": "q1"}, "response": {"output": "fine <answer>"}, "latencyMs": 12,
+         "testCase": {"description": "answers from the article"}},
+        {"success": false, "vars": {"question": "q2"}, "response": {"output": "made up"}, "latencyMs": 30,
+         "error": "expected output to contain \"refund\""}
+    ]}});
+    let r = api
+        .post(
+            "/v1/projects/shop/prompts/support.answer/versions/1.0.0/evals",
+            json!({"passed": 1, "failed": 1, "errors": 0, "summary": {}, "report": report}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    // Calls reported by an app, stored before the page reads them.
+    let events: Vec<String> = (0..20)
+        .map(|i| {
+            json!({"id": format!("e{i}"), "prompt_id": "support.answer", "version": "1.0.0",
+                   "environment": "prod", "model": "gpt-4o-mini", "input_tokens": 100,
+                   "output_tokens": 20, "latency_ms": 100 + i * 10})
+            .to_string()
+        })
+        .collect();
+    let req = Request::builder()
+        .method(Method::POST)
+        .uri("/v1/projects/shop/events")
+        .header(header::AUTHORIZATION, common::bearer(&api.admin))
+        .header(header::CONTENT_TYPE, "application/x-ndjson")
+        .body(Body::from(events.join("\n")))
+        .unwrap();
+    let r = api.send_raw(req).await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.text);
+    let r = api
+        .post("/v1/projects/shop/alerts/evaluate", json!({}))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+
+    let mut admin = Browser::new(&api);
+    admin.sign_in("admin", common::ADMIN_PASSWORD).await;
+    let version = admin.get("/p/shop/prompts/support.answer/v/1.0.0").await;
+    assert_eq!(version.status, StatusCode::OK, "{}", version.text);
+    assert!(
+        version.text.contains("1 passed, 1 failed, 0 errors"),
+        "{}",
+        version.text
+    );
+    assert!(version.text.contains("answers from the article"));
+    assert!(version.text.contains("fine &lt;answer&gt;"));
+    assert!(version.text.contains("expected output to contain"));
+    assert!(version.text.contains("Risk tier <strong>low</strong>"));
+    assert!(version.text.contains("version.published"), "audit events");
+
+    let dash = admin.get("/p/shop/dashboard?days=1").await;
+    assert_eq!(dash.status, StatusCode::OK, "{}", dash.text);
+    assert!(
+        dash.text
+            .contains("<td class=\"n\" data-label=\"Calls\">20</td>"),
+        "{}",
+        dash.text
+    );
+    assert!(dash.text.contains("<svg viewBox"));
+    assert!(dash.text.contains("Eval pass rate"));
+
+    admin.get("/p/shop/webhooks").await;
+    let r = admin
+        .post(
+            "/p/shop/webhooks",
+            &[
+                ("url", "https://hooks.example.com/promptops"),
+                ("events", "label.moved"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert!(r.text.contains("whsec_"), "the secret, shown once");
+    let again = admin.get("/p/shop/webhooks").await;
+    assert!(again.text.contains("https://hooks.example.com/promptops"));
+    assert!(!again.text.contains("whsec_"));
+    // An address inside the network is refused with the API's reason.
+    let r = admin
+        .post("/p/shop/webhooks", &[("url", "http://127.0.0.1:9/x")])
+        .await;
+    assert!(r.text.contains("Not subscribed"), "{}", r.text);
 }

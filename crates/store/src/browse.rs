@@ -9,7 +9,6 @@ use crate::interface::Browse;
 use crate::rows::{EVAL_COLUMNS, eval_from_row, stored_event};
 use promptops_api::*;
 use promptops_core::prompt::id::comparable;
-use serde_json::Value as Json;
 use std::collections::BTreeMap;
 
 /// One prompt of a project's catalogue: its newest version's metadata, and where each
@@ -20,9 +19,12 @@ pub struct CatalogEntry {
     pub module: String,
     pub versions: u64,
     pub latest_version: Option<String>,
-    /// The newest version's canonical content (owner, tags, compliance, description).
-    pub latest_content: Option<Json>,
     pub latest_author: Option<String>,
+    /// The newest version's `owner`, `description`, `tags` and `compliance.risk_tier`.
+    pub owner: Option<String>,
+    pub description: Option<String>,
+    pub tags: Vec<String>,
+    pub risk_tier: Option<String>,
     /// When the prompt last changed: its newest version or label move.
     pub changed_at: String,
     /// Environment → version, for the environments that serve it.
@@ -57,43 +59,87 @@ fn like_prefix(text: &str) -> String {
     out
 }
 
+/// ` AND {table}.prompt_key IN ($2, $3, …)` for `only` (nothing for `None`).
+fn only_these(table: &str, only: Option<&[String]>) -> String {
+    match only {
+        None => String::new(),
+        Some([]) => " AND 1 = 0".into(),
+        Some(ids) => {
+            let marks: Vec<String> = (0..ids.len()).map(|i| format!("${}", i + 2)).collect();
+            format!(" AND {table}.prompt_key IN ({})", marks.join(", "))
+        }
+    }
+}
+
 impl Browse for SqlStore {
-    async fn catalog(&self, project: &str) -> Result<Vec<CatalogEntry>> {
+    async fn catalog(&self, project: &str, only: Option<&[String]>) -> Result<Vec<CatalogEntry>> {
         let mut conn = self.pool.acquire().await?;
         if Self::project_in(&mut conn, project).await?.is_none() {
             return Err(StoreError::not_found("project", project));
         }
-        let rows = sqlx::query(
-            "SELECT p.prompt_key, p.id, p.module, p.created_at, \
-                    (SELECT COUNT(*) FROM versions c WHERE c.project = p.project AND c.prompt_key = p.prompt_key) AS versions, \
-                    v.version, v.content, v.author, v.created_at AS version_at, \
-                    (SELECT MAX(m.moved_at) FROM label_moves m WHERE m.project = p.project AND m.prompt_key = p.prompt_key) AS moved_at \
-             FROM prompts p LEFT JOIN versions v ON v.project = p.project AND v.prompt_key = p.prompt_key \
-               AND v.ordinal = (SELECT MAX(o.ordinal) FROM versions o WHERE o.project = p.project AND o.prompt_key = p.prompt_key) \
-             WHERE p.project = $1 ORDER BY p.prompt_key",
-        )
-        .bind(project)
-        .fetch_all(&mut *conn)
-        .await?;
-        let label_rows =
-            sqlx::query("SELECT prompt_key, environment, version FROM labels WHERE project = $1")
-                .bind(project)
-                .fetch_all(&mut *conn)
-                .await?;
+        // Two plain queries, not correlated subqueries: a thousand prompts with twenty
+        // versions each read in a few milliseconds.
+        // Only the fields a list shows are read out of each newest version's content,
+        // by the database's own JSON functions (the content itself stays there).
+        let fields = if self.backend_name() == "sqlite" {
+            "json_extract(v.content, '$.owner') AS owner, \
+             json_extract(v.content, '$.description') AS description, \
+             json_extract(v.content, '$.compliance.risk_tier') AS risk_tier, \
+             json_extract(v.content, '$.tags') AS tags"
+        } else {
+            "(v.content::jsonb)->>'owner' AS owner, \
+             (v.content::jsonb)->>'description' AS description, \
+             (v.content::jsonb)#>>'{compliance,risk_tier}' AS risk_tier, \
+             (v.content::jsonb)->>'tags' AS tags"
+        };
+        let sql = format!(
+            "SELECT p.prompt_key, p.id, p.module, p.created_at, t.n AS versions, \
+                    v.version, v.author, v.created_at AS version_at, {fields} \
+             FROM prompts p \
+             LEFT JOIN (SELECT prompt_key, COUNT(*) AS n, MAX(ordinal) AS top FROM versions \
+                        WHERE project = $1 GROUP BY prompt_key) t ON t.prompt_key = p.prompt_key \
+             LEFT JOIN versions v ON v.project = p.project AND v.prompt_key = p.prompt_key AND v.ordinal = t.top \
+             WHERE p.project = $1{} ORDER BY p.prompt_key",
+            only_these("p", only)
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(project);
+        for id in only.unwrap_or_default() {
+            query = query.bind(comparable(id));
+        }
+        let rows = query.fetch_all(&mut *conn).await?;
+        // Every label move rewrites its label's row, so a prompt's latest move is one of
+        // its labels' current moves.
+        let sql = format!(
+            "SELECT l.prompt_key, l.environment, l.version, m.moved_at FROM labels l \
+             JOIN label_moves m ON m.id = l.move_id WHERE l.project = $1{}",
+            only_these("l", only)
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(project);
+        for id in only.unwrap_or_default() {
+            query = query.bind(comparable(id));
+        }
+        let label_rows = query.fetch_all(&mut *conn).await?;
         let mut labels: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+        let mut moved: BTreeMap<String, String> = BTreeMap::new();
         for r in &label_rows {
+            let key: String = get(r, "prompt_key")?;
+            let at: String = get(r, "moved_at")?;
+            let latest = moved.entry(key.clone()).or_default();
+            if at > *latest {
+                *latest = at;
+            }
             labels
-                .entry(get(r, "prompt_key")?)
+                .entry(key)
                 .or_default()
                 .insert(get(r, "environment")?, get(r, "version")?);
         }
         rows.iter()
             .map(|r| {
                 let key: String = get(r, "prompt_key")?;
-                let content: Option<String> = get(r, "content")?;
+                let tags: Option<String> = get(r, "tags")?;
                 let created: String = get(r, "created_at")?;
                 let version_at: Option<String> = get(r, "version_at")?;
-                let moved_at: Option<String> = get(r, "moved_at")?;
+                let moved_at = moved.remove(&key);
                 // RFC 3339 in UTC throughout: the text order is the time order.
                 let changed_at = [Some(created), version_at, moved_at]
                     .into_iter()
@@ -103,12 +149,18 @@ impl Browse for SqlStore {
                 Ok(CatalogEntry {
                     id: get(r, "id")?,
                     module: get(r, "module")?,
-                    versions: to_u64(get(r, "versions")?, "version count")?,
+                    versions: get::<Option<i64>>(r, "versions")?
+                        .map_or(Ok(0), |n| to_u64(n, "version count"))?,
                     latest_version: get(r, "version")?,
-                    latest_content: content
-                        .map(|c| parse_json(&c, "version content"))
-                        .transpose()?,
                     latest_author: get(r, "author")?,
+                    owner: get(r, "owner")?,
+                    description: get(r, "description")?,
+                    risk_tier: get(r, "risk_tier")?,
+                    tags: tags
+                        .map(|t| parse_json(&t, "version tags"))
+                        .transpose()?
+                        .and_then(|t| serde_json::from_value(t).ok())
+                        .unwrap_or_default(),
                     changed_at,
                     labels: labels.remove(&key).unwrap_or_default(),
                 })
@@ -130,19 +182,28 @@ impl Browse for SqlStore {
         if let Some(actor) = &query.actor {
             clause(&mut sql, " AND actor = $n".into(), actor.clone());
         }
-        if let Some(action) = &query.action_prefix {
-            clause(
-                &mut sql,
-                " AND action LIKE $n ESCAPE '\\'".into(),
-                like_prefix(action),
-            );
-        }
-        if let Some(target) = &query.target_prefix {
-            clause(
-                &mut sql,
-                " AND target LIKE $n ESCAPE '\\'".into(),
-                like_prefix(target),
-            );
+        let sqlite = self.backend_name() == "sqlite";
+        for (column, prefix) in [
+            ("action", &query.action_prefix),
+            ("target", &query.target_prefix),
+        ] {
+            let Some(prefix) = prefix else { continue };
+            if sqlite {
+                // SQLite compares text byte by byte (BINARY): a range on the column's
+                // index finds a prefix, where LIKE (case-insensitive) would scan.
+                clause(&mut sql, format!(" AND {column} >= $n"), prefix.clone());
+                clause(
+                    &mut sql,
+                    format!(" AND {column} < $n"),
+                    format!("{prefix}\u{10FFFF}"),
+                );
+            } else {
+                clause(
+                    &mut sql,
+                    format!(" AND {column} LIKE $n ESCAPE '\\'"),
+                    like_prefix(prefix),
+                );
+            }
         }
         if !query.targets.is_empty() {
             sql.push_str(" AND target IN (");

@@ -37,11 +37,15 @@ impl DeliveryReads for SqlStore {
         if Self::project_in(&mut conn, project).await?.is_none() {
             return Err(StoreError::not_found("project", project));
         }
+        // One aggregate over the project's versions joined back for the newest: no
+        // per-prompt subquery (a thousand prompts list in milliseconds).
         let rows = sqlx::query(
-            "SELECT p.id, p.module, p.created_at, COUNT(v.version) AS versions, \
-                    (SELECT v2.version FROM versions v2 WHERE v2.project = p.project AND v2.prompt_key = p.prompt_key ORDER BY v2.ordinal DESC LIMIT 1) AS latest \
-             FROM prompts p LEFT JOIN versions v ON v.project = p.project AND v.prompt_key = p.prompt_key \
-             WHERE p.project = $1 GROUP BY p.project, p.prompt_key, p.id, p.module, p.created_at ORDER BY p.prompt_key",
+            "SELECT p.id, p.module, p.created_at, COALESCE(t.n, 0) AS versions, v.version AS latest \
+             FROM prompts p \
+             LEFT JOIN (SELECT prompt_key, COUNT(*) AS n, MAX(ordinal) AS top FROM versions \
+                        WHERE project = $1 GROUP BY prompt_key) t ON t.prompt_key = p.prompt_key \
+             LEFT JOIN versions v ON v.project = p.project AND v.prompt_key = p.prompt_key AND v.ordinal = t.top \
+             WHERE p.project = $1 ORDER BY p.prompt_key",
         )
         .bind(project)
         .fetch_all(&mut *conn)

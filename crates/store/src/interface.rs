@@ -410,10 +410,12 @@ pub trait Alerting: Send + Sync + 'static {
 
 /// Reads made for people browsing the registry (see [`crate::browse`]).
 pub trait Browse: Send + Sync + 'static {
-    /// Every prompt of the project with its newest version and its labels.
+    /// Every prompt of the project (`only`: these prompt ids) with its newest version
+    /// and its labels, in prompt order.
     fn catalog(
         &self,
         project: &str,
+        only: Option<&[String]>,
     ) -> impl Future<Output = Result<Vec<crate::browse::CatalogEntry>>> + Send;
     /// Audit events newest first, filtered.
     fn audit_page(

@@ -37,11 +37,17 @@ impl Server {
 }
 
 pub fn serve(dir: &Path, extra: &[&str]) -> Server {
+    serve_with_env(dir, extra, &[])
+}
+
+/// `serve` with these environment variables set.
+pub fn serve_with_env(dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> Server {
     let logs = TempDir::new().unwrap();
     let log = logs.path().join("server.log");
     let mut child = Command::new(env!("CARGO_BIN_EXE_promptops"))
         .args(["serve", "--addr", "127.0.0.1:0"])
         .args(extra)
+        .envs(env.iter().copied())
         .current_dir(dir)
         .env("PROMPTOPS_ADMIN_PASSWORD", ADMIN_PASSWORD)
         .env_remove("PROMPTOPS_JWT_SECRET")

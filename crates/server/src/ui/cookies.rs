@@ -43,6 +43,30 @@ pub fn set(name: &str, value: &str, path: &str, max_age: u64, secure: bool) -> H
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Any `Cookie` header is read without panicking, and a session cookie among
+        /// arbitrary others is found with its value intact.
+        #[test]
+        fn any_cookie_header_reads_and_finds_ours(
+            junk in "[ -~]{0,200}",
+            value in "[A-Za-z0-9_.-]{1,80}",
+            before in prop::bool::ANY,
+        ) {
+            let mut h = HeaderMap::new();
+            if let Ok(v) = HeaderValue::from_str(&junk) {
+                h.append(header::COOKIE, v);
+                let _ = read(&h, SESSION);
+            }
+            let mut h = HeaderMap::new();
+            let ours = format!("{SESSION}={value}");
+            let clean: String = junk.chars().filter(|c| *c != ';' && *c != '=').collect();
+            let text = if before { format!("{ours}; other={clean}") } else { format!("other={clean}; {ours}") };
+            h.append(header::COOKIE, HeaderValue::from_str(&text).unwrap());
+            prop_assert_eq!(read(&h, SESSION), Some(value.as_str()));
+        }
+    }
 
     #[test]
     fn reads_the_named_cookie_among_others() {

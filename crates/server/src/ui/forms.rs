@@ -59,6 +59,22 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Form {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Any body parses without panicking; fields we encode come back as they were.
+        #[test]
+        fn any_body_parses_and_encoded_fields_round_trip(
+            junk in proptest::collection::vec(any::<u8>(), 0..300),
+            value in "\\PC{0,60}",
+        ) {
+            let _ = Form::parse(&junk);
+            let body = serde_urlencoded::to_string([("csrf", "t"), ("source", value.as_str())]).unwrap();
+            let f = Form::parse(body.as_bytes());
+            prop_assert_eq!(f.get("source"), Some(value.as_str()));
+            prop_assert_eq!(f.get("csrf"), Some("t"));
+        }
+    }
 
     #[test]
     fn fields_repeat_and_decode() {

@@ -36,6 +36,8 @@ pub use guard::UiSession;
 pub struct UiState {
     /// The audit chain's verification, carried forward (see [`pages::audit`]).
     pub chain: pages::audit::ChainStatus,
+    /// Each project's catalogue, while the audit head stands.
+    pub catalogs: pages::catalog::CatalogCache,
 }
 
 /// Verifies the whole audit chain once in the background, so the first visit to the

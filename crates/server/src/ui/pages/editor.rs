@@ -48,6 +48,15 @@ pub fn next_version_source(source: &str, latest: &semver::Version) -> String {
     text
 }
 
+/// The draft a form sends: the file (with Windows line ends made plain) and the sample
+/// variables.
+fn draft(form: &Form) -> (String, String) {
+    (
+        form.get("source").unwrap_or_default().replace("\r\n", "\n"),
+        form.get("vars").unwrap_or_default().to_owned(),
+    )
+}
+
 /// `name=value` lines (sample variables), blank lines and `#` comments skipped.
 fn sample_vars(text: &str) -> BTreeMap<String, String> {
     text.lines()
@@ -237,8 +246,7 @@ pub async fn submit<S: Store>(
     Path((project, id)): Path<(String, String)>,
     form: Form,
 ) -> UiResult {
-    let source = form.get("source").unwrap_or_default().replace("\r\n", "\n");
-    let vars = form.get("vars").unwrap_or_default().to_owned();
+    let (source, vars) = draft(&form);
     let base = form.get("base").unwrap_or_default().to_owned();
     if form.get("action") != Some("publish") {
         return editor_page(
@@ -289,11 +297,10 @@ pub async fn check_fragment(
     id: &str,
     form: &Form,
 ) -> Result<String, minijinja::Error> {
-    let source = form.get("source").unwrap_or_default().replace("\r\n", "\n");
-    let vars = form.get("vars").unwrap_or_default();
+    let (source, vars) = draft(form);
     crate::ui::templates::render(
         "editor_check.html",
-        crate::ui::ctx! { check => workspace(id, &source, vars, settings.max_version_bytes) },
+        crate::ui::ctx! { check => workspace(id, &source, &vars, settings.max_version_bytes) },
     )
 }
 
@@ -315,8 +322,7 @@ pub async fn playground<S: Store>(
     headers: HeaderMap,
     form: Form,
 ) -> UiResult {
-    let source = form.get("source").unwrap_or_default().replace("\r\n", "\n");
-    let vars = form.get("vars").unwrap_or_default().to_owned();
+    let (source, vars) = draft(&form);
     let provider = form.get("provider").unwrap_or_default().to_owned();
     let result = crate::ui::playground::run(&state.settings, &id, &source, &vars, &provider).await;
     let result = Value::from(minijinja::value::Serde(&result));
@@ -377,6 +383,32 @@ pub fn rendered_for_provider(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Any text is read as sample variables without panicking, and every
+        /// `name=value` line we write is read back.
+        #[test]
+        fn sample_variables_parse_any_text(junk in "\\PC{0,300}", name in "[a-z_]{1,12}", value in "[ -~&&[^\\\\]]{0,40}") {
+            let _ = sample_vars(&junk);
+            let vars = sample_vars(&format!("{junk}\n{name}={value}\n"));
+            prop_assert_eq!(vars.get(&name).map(String::as_str), Some(value.trim()));
+        }
+
+        /// The next version's file always names the next patch and its parent, whatever
+        /// else the file holds.
+        #[test]
+        fn the_next_version_is_always_named(body in "[ -~\n]{0,200}", major in 0u64..50, minor in 0u64..50, patch in 0u64..50) {
+            let latest = semver::Version::new(major, minor, patch);
+            let body: String = body.lines().filter(|l| !l.starts_with("version:") && !l.starts_with("parent:")).collect::<Vec<_>>().join("\n");
+            let src = format!("id: a.b\nversion: {latest}\n{body}\n");
+            let next = next_version_source(&src, &latest);
+            let wanted_version = format!("version: {major}.{minor}.{}", patch + 1);
+            let wanted_parent = format!("parent: {latest}");
+            prop_assert!(next.lines().any(|l| l == wanted_version));
+            prop_assert!(next.lines().any(|l| l == wanted_parent));
+        }
+    }
 
     #[test]
     fn the_next_version_bumps_the_patch_and_points_at_its_parent() {

@@ -1,6 +1,7 @@
 //! `/keys`: the visitor's API keys — list, create (the key is shown once, on the page
 //! that made it, never again) and revoke. A session's page only: keys cannot mint keys.
 
+use super::Done;
 use super::{caller, crumbs, json};
 use crate::extract::{ApiPath, ApiQuery};
 use crate::routes::keys::{KeyPath, KeysQuery};
@@ -14,11 +15,6 @@ use axum::response::{IntoResponse, Redirect};
 use minijinja::Value;
 use promptops_api::CreateKey;
 use promptops_store::Store;
-
-#[derive(Debug, serde::Deserialize)]
-pub struct Done {
-    done: Option<String>,
-}
 
 async fn keys_page<S: Store>(
     state: &AppState<S>,

@@ -18,6 +18,12 @@ use crate::routes::{PromptPath, VersionPath};
 use crate::ui::guard::UiSession;
 use serde::Serialize;
 
+/// `?done=…`: what the page that redirected here did (see [`prompt::notice`]).
+#[derive(Debug, serde::Deserialize)]
+pub struct Done {
+    pub done: Option<String>,
+}
+
 /// One step of the breadcrumb trail (`href: None` for the page itself).
 #[derive(Debug, Serialize)]
 pub struct Crumb {

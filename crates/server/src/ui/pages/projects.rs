@@ -24,7 +24,7 @@ pub async fn page<S: Store>(State(state): State<AppState<S>>, session: UiSession
         crate::routes::projects::list(State(state.clone()), caller(&session)).await?;
     let mut rows = Vec::with_capacity(projects.len());
     for p in projects {
-        let prompts = state.store.prompts(&p.name).await?;
+        let prompts = state.ui.catalogs.get(&*state.store, &p.name).await?;
         let mut modules: Vec<&str> = prompts.iter().map(|p| p.module.as_str()).collect();
         modules.sort_unstable();
         modules.dedup();

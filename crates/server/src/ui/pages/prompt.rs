@@ -2,6 +2,7 @@
 //! authors and changelogs, label history, pending requests, latest eval results, the
 //! declared compatibility; and the forms to request a promotion and compare versions.
 
+use super::Done;
 use super::{caller, crumbs, json, prompt_href, prompt_path, seg};
 use crate::state::AppState;
 use crate::ui::error::{UiError, UiResult};
@@ -18,11 +19,6 @@ use serde_json::Value as Json;
 /// How many versions the page lists (newest first); older ones stay reachable by URL
 /// and through the diff form.
 const VERSIONS_SHOWN: usize = 50;
-
-#[derive(Debug, serde::Deserialize)]
-pub struct Done {
-    done: Option<String>,
-}
 
 /// The fixed sentence for a `?done=` code (never text from the URL itself).
 pub fn notice(done: Option<&str>) -> Option<&'static str> {

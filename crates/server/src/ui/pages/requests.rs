@@ -3,6 +3,7 @@
 //! far, and Approve or Reject with a comment. Separation of duties is the store's rule;
 //! the page says it before the button would be refused.
 
+use super::Done;
 use super::prompt::notice;
 use super::{caller, crumbs, json, version_href};
 use crate::extract::ApiPath;
@@ -54,11 +55,6 @@ fn cannot_decide(
         return Some("You have approved this already.".into());
     }
     None
-}
-
-#[derive(Debug, serde::Deserialize)]
-pub struct Done {
-    done: Option<String>,
 }
 
 pub async fn queue<S: Store>(

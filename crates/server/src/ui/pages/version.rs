@@ -2,6 +2,7 @@
 //! model, metrics, compliance metadata and its completeness for the risk tier, eval
 //! runs with per-case results, the approvals of its promotions and its audit events.
 
+use super::Done;
 use super::prompt::{changelog_text, notice};
 use super::{crumbs, prompt_href};
 use crate::state::AppState;
@@ -78,11 +79,6 @@ fn completeness(content: &Json) -> Option<(String, Vec<(String, bool)>)> {
         Some(_) => true,
     };
     Some((tier, required.iter().map(|f| (f.clone(), set(f))).collect()))
-}
-
-#[derive(Debug, serde::Deserialize)]
-pub struct Done {
-    done: Option<String>,
 }
 
 pub async fn page<S: Store>(

@@ -1,6 +1,7 @@
 //! `/p/{project}/webhooks`: the project's webhook subscriptions (admins), with the
 //! latest deliveries of each; subscribe (the signing secret is shown once) and delete.
 
+use super::Done;
 use super::{caller, crumbs, json};
 use crate::extract::{ApiPath, ApiQuery};
 use crate::routes::projects::ProjectPath;
@@ -15,11 +16,6 @@ use axum::response::{IntoResponse, Redirect};
 use minijinja::Value;
 use promptops_api::CreateWebhook;
 use promptops_store::Store;
-
-#[derive(Debug, serde::Deserialize)]
-pub struct Done {
-    done: Option<String>,
-}
 
 async fn hooks_page<S: Store>(
     state: &AppState<S>,
