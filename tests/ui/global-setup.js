@@ -56,6 +56,11 @@ async function waitForHealth(url, server, output) {
   }
 }
 
+/** The environment less any PROMPTOPS_* setting the caller's shell may carry. */
+function withoutPromptopsSettings(env) {
+  return Object.fromEntries(Object.entries(env).filter(([k]) => !k.startsWith("PROMPTOPS_")));
+}
+
 /** A /v1 call: its JSON answer; a non-2xx answer is an error naming the call. */
 async function api(url, method, route, body, token) {
   const headers = {};
@@ -85,10 +90,11 @@ export default async function globalSetup() {
   const url = `http://127.0.0.1:${port}`;
   const log = createWriteStream(path.join(artifacts, "server.log"));
   let output = "";
-  const server = spawn(bin, ["serve", "--addr", `127.0.0.1:${port}`], {
-    cwd: serverDir, // the SQLite database and its key file go to serverDir/.promptops/
+  const database = `sqlite://${path.join(serverDir, "registry.db")}`;
+  const server = spawn(bin, ["serve", "--addr", `127.0.0.1:${port}`, "--database-url", database], {
+    cwd: serverDir, // no promptops.toml here or above: the settings are these
     env: {
-      ...process.env,
+      ...withoutPromptopsSettings(process.env),
       PROMPTOPS_ADMIN_PASSWORD: users.admin.password,
       PROMPTOPS_ALERT_INTERVAL_SECS: "0",
       PROMPTOPS_LOG: process.env.PROMPTOPS_LOG ?? "warn",
@@ -130,14 +136,12 @@ export default async function globalSetup() {
 /** The seed: the project over the API, everything else with the CLI as its users would. */
 async function seed({ bin, url, repo, config }) {
   const cliEnv = {
-    ...process.env,
+    ...withoutPromptopsSettings(process.env),
     PROMPTOPS_REGISTRY: url,
     PROMPTOPS_CONFIG_DIR: config,
     PROMPTOPS_FORMAT: "text",
     NO_COLOR: "1",
   };
-  delete cliEnv.PROMPTOPS_TOKEN;
-  delete cliEnv.PROMPTOPS_CONFIG;
   const cli = (args, input) => {
     try {
       return execFileSync(bin, args, { cwd: repo, env: cliEnv, input, encoding: "utf8", stdio: "pipe" });
