@@ -43,6 +43,14 @@ export function section(page, name) {
   return page.locator("section, [role=region]").filter({ has: heading }).last();
 }
 
+/** The form control whose accessible name is exactly `name` (as Chromium computes it:
+ * a select wrapped in its <label> is named by the label's text alone, where
+ * getByLabel's text match would also see the selected option). */
+export function control(scope, name) {
+  const named = (role) => scope.getByRole(role, { name, exact: true });
+  return named("combobox").or(named("listbox")).or(named("textbox")).or(named("searchbox"));
+}
+
 /** Fills an input or picks a select's option (by value or label, exact first). */
 export async function setField(locator, value) {
   const tag = await locator.evaluate((el) => el.tagName);

@@ -11,7 +11,7 @@
 
 import { test, expect } from "@playwright/test";
 import { users, PROJECT } from "../helpers/users.js";
-import { api, baseURL, cliFindings, screenshot, section, setField, signIn, signOut } from "../helpers/ui.js";
+import { api, baseURL, cliFindings, control, screenshot, section, setField, signIn, signOut } from "../helpers/ui.js";
 
 const ID = "support.answer";
 const promptPath = `/p/${PROJECT}/prompts/${ID}`;
@@ -76,7 +76,7 @@ test.describe.serial("the journey: edit, request, approve, move", () => {
     const filter = page.getByRole("button", { name: "Filter" });
     const narrowed = async (field, value, shown, hidden) => {
       await page.goto(`/p/${PROJECT}`);
-      await setField(page.getByLabel(field, { exact: true }), value);
+      await setField(control(page, field), value);
       await filter.click();
       await expect(page.getByRole("link", { name: shown, exact: true }), `${field} = ${value}`).toBeVisible();
       await expect(page.getByRole("link", { name: hidden, exact: true }), `${field} = ${value}`).toHaveCount(0);
@@ -89,7 +89,7 @@ test.describe.serial("the journey: edit, request, approve, move", () => {
 
     // Everything was seeded moments ago: the narrowest window still shows both.
     await page.goto(`/p/${PROJECT}`);
-    const within = page.getByLabel("Changed within", { exact: true });
+    const within = control(page, "Changed within");
     await expect(within).toBeVisible();
     if ((await within.evaluate((el) => el.tagName)) === "SELECT") {
       const values = await within.locator("option").evaluateAll((os) => os.map((o) => o.value).filter(Boolean));
@@ -186,7 +186,8 @@ test.describe.serial("the journey: edit, request, approve, move", () => {
     await page.getByRole("button", { name: "Validate" }).click();
     await expect(diagnostics.first().getByText(/line \d+, column \d+/)).toHaveCount(0);
     await page.getByRole("button", { name: "Publish" }).click();
-    await expect(page).toHaveURL(new RegExp(`${promptPath}/v/${newVersion.replaceAll(".", "\\.")}$`));
+    await expect(page).toHaveURL(new RegExp(`${promptPath}/v/${newVersion.replaceAll(".", "\\.")}(\\?.*)?$`));
+    await expect(page.getByRole("status").filter({ hasText: "Published" })).toBeVisible();
     const h1 = page.getByRole("heading", { level: 1 });
     await expect(h1).toContainText(ID);
     await expect(h1).toContainText(newVersion);
@@ -198,11 +199,12 @@ test.describe.serial("the journey: edit, request, approve, move", () => {
   test("alice asks for production and cannot approve her own change", async ({ page }) => {
     await signIn(page, "alice");
     await page.goto(promptPath);
-    await setField(page.getByLabel("Environment", { exact: true }), "production");
-    await setField(page.getByLabel("Version", { exact: true }), newVersion);
+    await setField(control(page, "Environment"), "production");
+    await setField(control(page, "Version"), newVersion);
     await page.getByRole("button", { name: "Request promotion" }).click();
-    await expect(page).toHaveURL(new RegExp(`/p/${PROJECT}/requests/\\d+$`));
-    requestNumber = Number(page.url().match(/\/requests\/(\d+)$/)[1]);
+    await expect(page).toHaveURL(new RegExp(`/p/${PROJECT}/requests/\\d+(\\?.*)?$`));
+    requestNumber = Number(new URL(page.url()).pathname.match(/\/requests\/(\d+)$/)[1]);
+    await expect(page.getByRole("status").filter({ hasText: "waits for approval" })).toBeVisible();
 
     await expect(page.getByText("You authored this — someone else must approve")).toBeVisible();
     const approve = page.getByRole("button", { name: "Approve" });
@@ -228,10 +230,15 @@ test.describe.serial("the journey: edit, request, approve, move", () => {
     await screenshot(page, "requests");
     await link.first().click();
     await expect(page).toHaveURL(new RegExp(`/p/${PROJECT}/requests/${requestNumber}$`));
+    await expect(page.getByRole("heading", { level: 1 })).toContainText(`${ID}@${newVersion}`);
     await expect(page.getByRole("button", { name: "Reject" })).toBeVisible();
     await page.getByLabel("Comment").fill("Read the diff: two sentences is fine.");
     await page.getByRole("button", { name: "Approve" }).click();
-    await expect(page.locator("main")).toContainText(/approved/i);
+    await expect(page).toHaveURL(new RegExp(`/p/${PROJECT}/requests/${requestNumber}(\\?.*)?$`));
+    await expect(page.getByRole("status").filter({ hasText: "Approved" })).toBeVisible();
+    await expect(section(page, "Decisions")).toContainText("bob");
+    await expect(section(page, "Decisions")).toContainText("two sentences is fine");
+    await screenshot(page, "request-approved");
 
     await page.goto(promptPath);
     await expect(environmentRow(page, "production")).toContainText(newVersion);
@@ -242,8 +249,8 @@ test.describe.serial("the journey: edit, request, approve, move", () => {
   test("the Compare form opens the diff of two versions", async ({ page }) => {
     await signIn(page, "bob");
     await page.goto(promptPath);
-    await setField(page.getByLabel("From", { exact: true }), "1.1.0");
-    await setField(page.getByLabel("To", { exact: true }), newVersion);
+    await setField(control(page, "From"), "1.1.0");
+    await setField(control(page, "To"), newVersion);
     await page.getByRole("button", { name: "Compare" }).click();
     await expect(page).toHaveURL(new RegExp(`${promptPath}/diff\\?from=1\\.1\\.0&to=${newVersion.replaceAll(".", "\\.")}$`));
     await expect(page.getByRole("heading", { level: 1, name: "Diff" })).toBeVisible();
