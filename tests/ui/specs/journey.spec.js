@@ -323,7 +323,8 @@ test.describe("security, small screens and the keyboard", () => {
       const f = button.form;
       const fields = [];
       for (const [k, v] of new FormData(f, button)) fields.push([k, String(v)]);
-      return { action: button.formAction || f.action, method: (button.formMethod || f.method).toUpperCase(), fields };
+      const action = button.hasAttribute("formaction") ? button.formAction : f.action;
+      return { action, method: (button.getAttribute("formmethod") || f.method).toUpperCase(), fields };
     });
     expect(form.method).toBe("POST");
     const isToken = ([k]) => /csrf|xsrf|token/i.test(k);
