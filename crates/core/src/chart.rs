@@ -27,6 +27,15 @@ const H: f64 = 140.0;
 const PAD_L: f64 = 44.0;
 const PAD_B: f64 = 18.0;
 
+/// A time for the axis: `2026-12-01 14:00`, or the date alone at midnight.
+fn axis_time(at: &str) -> String {
+    let short = at.get(..16).unwrap_or(at).replace('T', " ");
+    match short.strip_suffix(" 00:00") {
+        Some(date) => date.to_owned(),
+        None => short,
+    }
+}
+
 /// A `<figure>` with one SVG line chart of `lines` over their common time axis.
 pub fn line_chart(title: &str, unit: &str, lines: &[Line]) -> String {
     let mut out = String::with_capacity(2048);
@@ -62,10 +71,11 @@ pub fn line_chart(title: &str, unit: &str, lines: &[Line]) -> String {
     if let (Some(first), Some(last)) = (times.first(), times.last()) {
         let _ = write!(
             out,
-            "<text x=\"{PAD_L}\" y=\"{H}\">{}</text><text x=\"{}\" y=\"{H}\" text-anchor=\"end\">{}</text>",
-            esc(first.get(..16).unwrap_or(first)),
+            "<text x=\"{PAD_L}\" y=\"{t}\">{}</text><text x=\"{}\" y=\"{t}\" text-anchor=\"end\">{}</text>",
+            esc(&axis_time(first)),
             W - 2.0,
-            esc(last.get(..16).unwrap_or(last))
+            esc(&axis_time(last)),
+            t = H - 3.0,
         );
     }
     for (i, line) in lines.iter().enumerate() {
