@@ -10,6 +10,11 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 const FILES: &[(&str, &str, &str)] = &[
     (
+        "favicon.svg",
+        "image/svg+xml",
+        include_str!("assets/favicon.svg"),
+    ),
+    (
         "app.css",
         "text/css; charset=utf-8",
         include_str!("assets/app.css"),
