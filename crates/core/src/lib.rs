@@ -31,6 +31,7 @@ pub mod discover;
 pub mod glob;
 pub mod html;
 pub mod langfuse;
+pub mod pii;
 pub mod policy;
 pub mod pricing;
 pub mod prompt;

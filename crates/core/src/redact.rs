@@ -1,36 +1,21 @@
 //! Redaction of what must not be stored in clear when a prompt's inputs and outputs are
-//! kept (`content_capture: full`): secrets (the shapes [`crate::secrets`] knows), email
-//! addresses, phone numbers and payment card numbers (Luhn-checked, so order numbers and
+//! kept (`content_capture: full`): secrets (the shapes [`crate::secrets`] knows) and the
+//! personal data [`crate::pii`] finds (emails, phones, Luhn-checked cards, mod-97 IBANs,
+//! IP addresses, US SSNs, Singapore NRICs — checksums first, so order numbers and
 //! timestamps stay). Each is replaced by `[REDACTED:<kind>]`.
 
-use regex::Regex;
+use crate::pii;
 use std::ops::Range;
-use std::sync::LazyLock;
 
-static EMAIL: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\b[a-z0-9._%+-]+@[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,}\b")
-        .expect("a constant pattern")
-});
-/// 13 to 19 digits, optionally grouped by spaces or dashes.
-static CARD: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"\b\d(?:[ -]?\d){12,18}\b").expect("a constant pattern"));
-/// An international number (`+` and 8 to 15 digits) or a grouped national one
-/// (`(555) 123-4567`, `555-123-4567`, `030 1234 5678`).
-static PHONE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?:\+\d(?:[ .-]?\(?\d\)?){7,14}\b)|(?:\(\d{2,4}\)[ .-]?\d{3,4}[ .-]?\d{3,4}\b)|(?:\b\d{3}[.-]\d{3}[.-]\d{4}\b)")
-        .expect("a constant pattern")
-});
-
-/// `text` with every secret, email, card number and phone number replaced.
+/// `text` with every secret and every piece of personal data [`pii::scan`] finds
+/// replaced by `[REDACTED:<kind>]`.
 pub fn redact(text: &str) -> String {
     let mut spans: Vec<(Range<usize>, &str)> = crate::secrets::spans(text);
-    spans.extend(EMAIL.find_iter(text).map(|m| (m.range(), "email")));
     spans.extend(
-        CARD.find_iter(text)
-            .filter(|m| luhn(m.as_str()))
-            .map(|m| (m.range(), "card")),
+        pii::scan(text)
+            .into_iter()
+            .map(|m| (m.range, m.kind.as_str())),
     );
-    spans.extend(PHONE.find_iter(text).map(|m| (m.range(), "phone")));
     if spans.is_empty() {
         return text.to_owned();
     }
@@ -49,24 +34,6 @@ pub fn redact(text: &str) -> String {
     }
     out.push_str(&text[at..]);
     out
-}
-
-/// The Luhn checksum of the digits in `text` holds.
-fn luhn(text: &str) -> bool {
-    let digits: Vec<u32> = text.chars().filter_map(|c| c.to_digit(10)).collect();
-    let sum: u32 = digits
-        .iter()
-        .rev()
-        .enumerate()
-        .map(|(i, d)| {
-            if i % 2 == 1 {
-                if d * 2 > 9 { d * 2 - 9 } else { d * 2 }
-            } else {
-                *d
-            }
-        })
-        .sum();
-    digits.len() >= 13 && sum.is_multiple_of(10)
 }
 
 #[cfg(test)]
