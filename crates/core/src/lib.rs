@@ -30,6 +30,7 @@ pub mod diff;
 pub mod discover;
 pub mod glob;
 pub mod html;
+pub mod injection;
 pub mod langfuse;
 pub mod pii;
 pub mod policy;

@@ -14,6 +14,7 @@ pub mod moderation;
 mod overlap;
 mod rag;
 mod refusal;
+mod safety;
 pub mod scoring;
 pub mod script;
 mod service;
@@ -31,12 +32,14 @@ pub use split::split_list;
 use serde_json::Value as Json;
 use std::sync::Arc;
 
-/// Every assertion type promptfoo knows (without `not-`): a type outside this list is a
-/// typo; a type in it that promptops does not evaluate yet is reported as such.
+/// Every assertion type promptfoo knows (without `not-`), and promptops' own safety
+/// types (`pii`, `secrets`, `canary-leak`, `prompt-injection`): a type outside this list
+/// is a typo; a type in it that promptops does not evaluate yet is reported as such.
 const KNOWN_TYPES: &[&str] = &[
     "answer-relevance",
     "assert-set",
     "bleu",
+    "canary-leak",
     "classifier",
     "contains",
     "contains-all",
@@ -79,10 +82,13 @@ const KNOWN_TYPES: &[&str] = &[
     "perplexity",
     "perplexity-score",
     "pi",
+    "pii",
+    "prompt-injection",
     "python",
     "regex",
     "rouge-n",
     "ruby",
+    "secrets",
     "select-best",
     "similar",
     "similar:cosine",
@@ -100,6 +106,7 @@ const KNOWN_TYPES: &[&str] = &[
 const SUPPORTED_TYPES: &[&str] = &[
     "answer-relevance",
     "bleu",
+    "canary-leak",
     "classifier",
     "contains",
     "contains-all",
@@ -134,9 +141,12 @@ const SUPPORTED_TYPES: &[&str] = &[
     "moderation",
     "perplexity",
     "perplexity-score",
+    "pii",
+    "prompt-injection",
     "python",
     "regex",
     "rouge-n",
+    "secrets",
     "select-best",
     "similar",
     "similar:cosine",
@@ -288,6 +298,7 @@ pub fn check(a: &Assertion, obs: &Observed<'_>) -> Result<ComponentResult, Asser
         "rouge-n" => overlap::rouge_n(a, obs.output),
         "bleu" => overlap::bleu(a, obs.output),
         "is-refusal" => Ok(refusal::check(a, obs.raw_output, obs.output)),
+        "pii" | "secrets" | "canary-leak" | "prompt-injection" => safety::check(a, obs.output),
         "is-valid-openai-tools-call" => Ok(tools_call::check(
             a,
             &obs.raw_or_text(),
