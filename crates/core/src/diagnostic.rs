@@ -91,6 +91,8 @@ codes! {
     MissingDescription = "W103", Warning, "`description` is missing";
     RequiredWithDefault = "W104", Warning, "a variable is `required` but also has a `default`";
     InferredVariables = "W105", Warning, "no `variables` block: variables were inferred from the template";
+    PersonalData = "W106", Warning, "personal data (an email, phone, card, IBAN, IP address, national id) is in the prompt's text";
+    InjectionPhrase = "W107", Warning, "the prompt's text reads as a prompt-injection attempt";
 }
 
 impl fmt::Display for Code {

@@ -8,7 +8,7 @@ use crate::config::Config;
 use crate::diagnostic::{Code, Diagnostic, Findings, Pos, did_you_mean};
 use crate::prompt::{self, Prompt, RiskTier, id};
 use crate::yaml::{self, Node, Value};
-use crate::{secrets, template};
+use crate::{injection, pii, secrets, template};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
@@ -223,7 +223,8 @@ pub fn check_source(
     check_id_matches_path(&prompt, expected_id, id_pos, &mut f);
     let used = check_templates(&root, &prompt, &mut f);
     check_compliance(&root, &prompt, rules, &mut f);
-    check_secrets(&root, "", &mut f);
+    check_secrets(&root, &mut f);
+    check_safety(&root, &mut f);
     report(f, Some(prompt), None, used, id_pos)
 }
 
@@ -434,27 +435,13 @@ fn field_purpose(field: &str) -> &'static str {
     }
 }
 
-/// E018: secret-shaped strings anywhere in the file.
-fn check_secrets(node: &Node, path: &str, f: &mut Findings) {
+/// Every string value of the file with its dotted path (`messages[0].content`).
+fn each_string<'a>(node: &'a Node, path: &str, visit: &mut impl FnMut(&'a Node, &str, &'a str)) {
     match &node.value {
-        Value::Str(s) => {
-            for hit in secrets::scan(s) {
-                let place = if path.is_empty() {
-                    "the file".to_owned()
-                } else {
-                    format!("`{path}`")
-                };
-                f.push_hint(
-                    node.pos_in_value(hit.offset),
-                    Code::Secret,
-                    format!("{} in {place} (`{}`)", hit.kind, hit.preview),
-                    "remove it and rotate it; pass credentials at run time through the environment, never in a prompt file",
-                );
-            }
-        }
+        Value::Str(s) => visit(node, path, s),
         Value::Seq(items) => {
             for (i, item) in items.iter().enumerate() {
-                check_secrets(item, &format!("{path}[{i}]"), f);
+                each_string(item, &format!("{path}[{i}]"), visit);
             }
         }
         Value::Map(entries) => {
@@ -464,9 +451,74 @@ fn check_secrets(node: &Node, path: &str, f: &mut Findings) {
                 } else {
                     format!("{path}.{}", e.key)
                 };
-                check_secrets(&e.value, &child, f);
+                each_string(&e.value, &child, visit);
             }
         }
         _ => {}
     }
+}
+
+fn place(path: &str) -> String {
+    if path.is_empty() {
+        "the file".to_owned()
+    } else {
+        format!("`{path}`")
+    }
+}
+
+/// E018: secret-shaped strings anywhere in the file.
+fn check_secrets(root: &Node, f: &mut Findings) {
+    each_string(root, "", &mut |node, path, s| {
+        for hit in secrets::scan(s) {
+            f.push_hint(
+                node.pos_in_value(hit.offset),
+                Code::Secret,
+                format!("{} in {} (`{}`)", hit.kind, place(path), hit.preview),
+                "remove it and rotate it; pass credentials at run time through the environment, never in a prompt file",
+            );
+        }
+    });
+}
+
+/// Whether the string at `path` reaches the model: the template, a message's content, a
+/// variable's default. (Metadata such as `owner` or `accountable_owner` names people on
+/// purpose.)
+fn sent_to_the_model(path: &str) -> bool {
+    path == "template"
+        || (path.starts_with("messages[") && path.ends_with("].content"))
+        || (path.starts_with("variables.") && path.ends_with(".default"))
+}
+
+/// W106: personal data in what the prompt sends to the model (checksums confirm it: see
+/// [`pii`]); W107: text there that reads as a prompt-injection attempt. Warnings: an
+/// example address or a red-team prompt may be meant.
+fn check_safety(root: &Node, f: &mut Findings) {
+    each_string(root, "", &mut |node, path, s| {
+        if !sent_to_the_model(path) {
+            return;
+        }
+        for hit in pii::scan(s) {
+            f.push_hint(
+                node.pos_in_value(hit.range.start),
+                Code::PersonalData,
+                format!("personal data ({}) in {}", hit.kind.as_str(), place(path)),
+                "use a placeholder or a variable; real people's data does not belong in a prompt file",
+            );
+        }
+        let found = injection::scan(s);
+        if injection::score(&found) >= 0.5
+            && let Some(first) = found.first()
+        {
+            f.push_hint(
+                node.pos_in_value(first.range.start),
+                Code::InjectionPhrase,
+                format!(
+                    "{} reads as a prompt-injection attempt ({})",
+                    place(path),
+                    found.iter().map(|m| m.name).collect::<Vec<_>>().join(", ")
+                ),
+                "if this text comes from users or documents, pass it in a variable rather than the prompt itself",
+            );
+        }
+    });
 }
