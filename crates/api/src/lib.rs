@@ -5,6 +5,7 @@
 //! them out; the OpenAPI document is generated from their annotations.
 
 pub mod alerts;
+pub mod assessments;
 pub mod audit;
 pub mod events;
 pub mod governance;
@@ -15,6 +16,7 @@ pub mod registry;
 pub mod webhooks;
 
 pub use alerts::*;
+pub use assessments::*;
 pub use audit::*;
 pub use events::*;
 pub use governance::*;
