@@ -337,6 +337,71 @@ impl RegistryClient {
         self.call(Method::POST, &path, Some(run)).await
     }
 
+    /// Stores a red-team report with the version it attacked
+    /// (`POST …/versions/{version}/redteam`); the server recomputes its summary.
+    pub async fn attach_redteam(
+        &self,
+        project: &str,
+        id: &str,
+        version: &str,
+        report: &RedteamReport,
+    ) -> Result<RedteamRun> {
+        let path = format!(
+            "{}/versions/{}/redteam",
+            Self::prompt_path(project, id),
+            seg(version)
+        );
+        self.call(Method::POST, &path, Some(report)).await
+    }
+
+    /// The red-team reports stored with a version, oldest first (summaries).
+    pub async fn redteam_runs(
+        &self,
+        project: &str,
+        id: &str,
+        version: &str,
+    ) -> Result<Vec<RedteamRun>> {
+        self.get(&format!(
+            "{}/versions/{}/redteam",
+            Self::prompt_path(project, id),
+            seg(version)
+        ))
+        .await
+    }
+
+    /// Records a version's results on several models (`POST …/versions/{version}/compatibility`);
+    /// the server recomputes each verdict from the counts and thresholds.
+    pub async fn record_compatibility(
+        &self,
+        project: &str,
+        id: &str,
+        version: &str,
+        results: &PublishCompatibility,
+    ) -> Result<Vec<CompatibilityRecord>> {
+        let path = format!(
+            "{}/versions/{}/compatibility",
+            Self::prompt_path(project, id),
+            seg(version)
+        );
+        self.call(Method::POST, &path, Some(results)).await
+    }
+
+    /// A version's compatibility matrix: the newest recorded verdict per model beside
+    /// the prompt file's declared one.
+    pub async fn compatibility(
+        &self,
+        project: &str,
+        id: &str,
+        version: &str,
+    ) -> Result<CompatibilityMatrix> {
+        self.get(&format!(
+            "{}/versions/{}/compatibility",
+            Self::prompt_path(project, id),
+            seg(version)
+        ))
+        .await
+    }
+
     pub async fn audit_events(&self, after: u64, limit: u64) -> Result<Vec<AuditEvent>> {
         self.get(&format!("/v1/audit?after={after}&limit={limit}"))
             .await
