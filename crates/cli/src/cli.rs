@@ -337,6 +337,18 @@ pub enum Command {
         #[arg(long)]
         reason: Option<String>,
     },
+    /// One version's evidence pack: content and hash, lineage and diff from the parent,
+    /// compliance completeness, eval runs, red-team reports, compatibility, approvals
+    /// with checklists and comments, label history, and its audit events with inclusion
+    /// proofs against a signed checkpoint (verify with `audit verify --checkpoints --pack`).
+    Evidence {
+        /// `ID@VERSION`.
+        target: String,
+        /// Write the pack here: `.json`, or `.html` (self-contained; the JSON is inside
+        /// it, so `--pack pack.html` verifies too). Without it: the JSON on stdout.
+        #[arg(short = 'o', long = "output", value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
     /// The registry's audit log: list it, verify its hash chain, export its head.
     Audit {
         #[command(subcommand)]
@@ -528,6 +540,21 @@ pub enum AuditAction {
         /// A head saved by `audit head -o FILE`: also catch a truncated or rewritten tail.
         #[arg(long, value_name = "FILE")]
         head: Option<PathBuf>,
+        /// Check the signed checkpoints here, from the events themselves: each signature,
+        /// each checkpoint's Merkle root and head recomputed from the downloaded log, and
+        /// that the log is not shorter than the newest checkpoint (truncated).
+        #[arg(long)]
+        checkpoints: bool,
+        /// With --checkpoints: the checkpoint public key to trust (hex, as
+        /// `GET /v1/audit/checkpoints/key` gave it when you pinned it). Without it, the
+        /// key the server names now is trusted.
+        #[arg(long, value_name = "HEX", requires = "checkpoints")]
+        key: Option<String>,
+        /// With --checkpoints: verify an evidence pack (pack.json or pack.html from
+        /// `promptops evidence`) offline, without the server: content hash, every
+        /// event's hash and inclusion proof, the checkpoints' signatures and consistency.
+        #[arg(long, value_name = "FILE", requires = "checkpoints")]
+        pack: Option<PathBuf>,
     },
     /// Print the newest event's sequence number and hash, to keep outside the database.
     Head {

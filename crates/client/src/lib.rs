@@ -407,6 +407,31 @@ impl RegistryClient {
             .await
     }
 
+    /// Every signed audit checkpoint, smallest first.
+    pub async fn audit_checkpoints(&self) -> Result<Vec<Checkpoint>> {
+        self.get("/v1/audit/checkpoints").await
+    }
+
+    /// The public key the server signs checkpoints with.
+    pub async fn checkpoint_key(&self) -> Result<CheckpointKey> {
+        self.get("/v1/audit/checkpoints/key").await
+    }
+
+    /// Signs a checkpoint of the log as it stands (admins).
+    pub async fn sign_checkpoint(&self) -> Result<Checkpoint> {
+        self.post_empty("/v1/audit/checkpoints").await
+    }
+
+    /// A version's evidence pack, with a checkpoint signed for it.
+    pub async fn evidence(&self, project: &str, id: &str, version: &str) -> Result<EvidencePack> {
+        self.get(&format!(
+            "{}/versions/{}/evidence",
+            Self::prompt_path(project, id),
+            seg(version)
+        ))
+        .await
+    }
+
     pub async fn audit_verify(&self, kept: Option<&AuditHead>) -> Result<Verification> {
         let path = match kept {
             Some(h) => format!(

@@ -31,6 +31,10 @@ pub enum BootstrapError {
     WeakJwtSecret { what: String },
     #[error("PROMPTOPS_ADMIN_PASSWORD is too short: use at least {0} characters")]
     WeakAdminPassword(usize),
+    #[error(
+        "{what} is not an audit checkpoint key: use 64 hex digits (an Ed25519 seed), e.g. from `openssl rand -hex 32`"
+    )]
+    BadCheckpointKey { what: String },
     #[error("the signing key file {path}: {source}")]
     KeyFile {
         path: PathBuf,
@@ -104,9 +108,64 @@ pub async fn auth_config<S: Store>(
         AuthConfig {
             jwt_secret: secret.into_bytes(),
             previous_jwt_secret: previous.map(String::into_bytes),
+            checkpoint_seed: None,
         },
         origin,
     ))
+}
+
+/// The checkpoint signing key: `PROMPTOPS_CHECKPOINT_KEY` (`env`, 64 hex digits: an
+/// Ed25519 seed) or `file`, made on first start (owner-only) when neither exists.
+/// Kept apart from the token secret: whoever can mint tokens still cannot sign
+/// checkpoints, and the reverse.
+pub fn checkpoint_seed(
+    env: Option<&str>,
+    file: &Path,
+) -> Result<([u8; 32], SecretOrigin), BootstrapError> {
+    let parse = |text: &str, what: &str| {
+        parse_seed(text.trim()).ok_or_else(|| BootstrapError::BadCheckpointKey {
+            what: what.to_owned(),
+        })
+    };
+    if let Some(text) = env {
+        return Ok((
+            parse(text, "PROMPTOPS_CHECKPOINT_KEY")?,
+            SecretOrigin::Environment,
+        ));
+    }
+    let what = file.display().to_string();
+    if let Some(text) = read_key_file(file)? {
+        return Ok((parse(&text, &what)?, SecretOrigin::File(file.to_path_buf())));
+    }
+    let seed = secrets::random_token(32)?;
+    match write_key_file(file, &seed) {
+        Ok(()) => Ok((
+            parse(&seed, &what)?,
+            SecretOrigin::NewFile(file.to_path_buf()),
+        )),
+        // Another replica made it first: use theirs.
+        Err(BootstrapError::KeyFile { source, .. })
+            if source.kind() == std::io::ErrorKind::AlreadyExists =>
+        {
+            let theirs = read_key_file(file)?.unwrap_or_default();
+            Ok((
+                parse(&theirs, &what)?,
+                SecretOrigin::File(file.to_path_buf()),
+            ))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+fn parse_seed(text: &str) -> Option<[u8; 32]> {
+    if text.len() != 64 || !text.is_ascii() {
+        return None;
+    }
+    let mut seed = [0u8; 32];
+    for (i, byte) in seed.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(&text[2 * i..2 * i + 2], 16).ok()?;
+    }
+    Some(seed)
 }
 
 /// The file a rotated-out secret is kept in: `<file>.previous`.

@@ -10,6 +10,7 @@ mod access_log;
 pub mod alerts;
 pub mod auth;
 pub mod bootstrap;
+pub mod checkpoints;
 pub mod delivery;
 pub mod exposition;
 mod extract;
@@ -43,6 +44,9 @@ pub struct AuthConfig {
     pub jwt_secret: Vec<u8>,
     /// A secret being rotated out: still verifies tokens, never signs.
     pub previous_jwt_secret: Option<Vec<u8>>,
+    /// The Ed25519 seed audit checkpoints are signed with (`PROMPTOPS_CHECKPOINT_KEY`
+    /// or the checkpoint key file); `None` derives one from `jwt_secret`.
+    pub checkpoint_seed: Option<[u8; 32]>,
 }
 
 impl AuthConfig {
@@ -50,6 +54,7 @@ impl AuthConfig {
         AuthConfig {
             jwt_secret: jwt_secret.into(),
             previous_jwt_secret: None,
+            checkpoint_seed: None,
         }
     }
 }
@@ -110,6 +115,11 @@ pub fn app_over<S: Store>(
         metrics: Arc::default(),
         otlp: None,
         ui: Arc::default(),
+        checkpoints: Arc::new(checkpoints::Checkpointer::new(
+            &config
+                .checkpoint_seed
+                .unwrap_or_else(|| checkpoints::Checkpointer::derived_seed(&config.jwt_secret)),
+        )),
     };
     if let Some(endpoint) = state.settings.otlp_endpoint.as_deref() {
         state.otlp = start_otlp(endpoint, state.gauges(), &state.telemetry);
@@ -121,6 +131,12 @@ pub fn app_over<S: Store>(
         );
     }
     ui::start(&state);
+    if state.settings.checkpoint_interval_secs > 0 {
+        checkpoints::start(
+            &state,
+            std::time::Duration::from_secs(state.settings.checkpoint_interval_secs),
+        );
+    }
     let log = access_log::AccessLog::start(state.settings.access_log_sample);
     let router = router(&state, log.clone());
     App::new(state, router, log)

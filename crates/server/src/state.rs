@@ -23,6 +23,8 @@ pub struct AppState<S> {
     pub otlp: Option<Arc<crate::otlp::Otlp>>,
     /// What the web UI keeps between visits (see [`crate::ui`]).
     pub ui: Arc<crate::ui::UiState>,
+    /// Signs audit checkpoints (see [`crate::checkpoints`]).
+    pub checkpoints: Arc<crate::checkpoints::Checkpointer>,
 }
 
 /// Token signing, the login limiter and the pool password hashes run on.
@@ -70,6 +72,7 @@ impl<S> Clone for AppState<S> {
             hooks: self.hooks.clone(),
             otlp: self.otlp.clone(),
             ui: self.ui.clone(),
+            checkpoints: self.checkpoints.clone(),
         }
     }
 }

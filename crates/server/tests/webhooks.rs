@@ -629,6 +629,7 @@ async fn webhooks_outlive_a_rotation_of_the_signing_secret() {
         AuthConfig {
             jwt_secret: NEW.to_vec(),
             previous_jwt_secret: Some(JWT_SECRET.to_vec()),
+            checkpoint_seed: None,
         },
         settings(),
     );

@@ -290,6 +290,23 @@ pub trait AuditLog: Send + Sync + 'static {
     fn committed(&self) -> watch::Receiver<u64>;
 }
 
+/// Signed audit checkpoints (see [`promptops_api::checkpoints`]) and the chain hashes
+/// they commit to.
+pub trait Checkpoints: Send + Sync + 'static {
+    /// The chain hashes of events after `after`, in sequence order, at most `limit`:
+    /// the leaves of the checkpoints' Merkle tree.
+    fn audit_hashes(
+        &self,
+        after: u64,
+        limit: u64,
+    ) -> impl Future<Output = Result<Vec<(u64, String)>>> + Send;
+    /// Stores a checkpoint; `false` when one of that size is stored already (another
+    /// replica signed it first).
+    fn add_checkpoint(&self, checkpoint: &Checkpoint) -> impl Future<Output = Result<bool>> + Send;
+    /// Every checkpoint, oldest (smallest) first.
+    fn checkpoints(&self) -> impl Future<Output = Result<Vec<Checkpoint>>> + Send;
+}
+
 /// Where the execution events of this registry are kept (see [`crate::events`]).
 pub trait EventsHome: Send + Sync + 'static {
     /// Opens (creating and migrating if needed) the event store.
@@ -449,6 +466,7 @@ pub trait Store:
     + Webhooks
     + Alerting
     + Browse
+    + Checkpoints
 {
 }
 
@@ -461,7 +479,8 @@ impl<
         + EventsHome
         + Webhooks
         + Alerting
-        + Browse,
+        + Browse
+        + Checkpoints,
 > Store for T
 {
 }

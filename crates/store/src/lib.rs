@@ -13,7 +13,7 @@
 //! `delivery.rs` (reads), `identity.rs` (users, keys, sessions), `governance/`
 //! (policies, requests, judging, promotion), `audit_log.rs` and `changes.rs` (the log
 //! and the feed), `webhooks.rs` (subscriptions and deliveries, fed by the feed),
-//! `alerts.rs` (alerts and alert settings, audited), `rows.rs` (row mappers), `audit.rs`
+//! `alerts.rs` (alerts and alert settings, audited), `checkpoints.rs` (signed checkpoints), `rows.rs` (row mappers), `audit.rs`
 //! and `lineage.rs` (pure rules).
 
 pub mod alerts;
@@ -21,6 +21,7 @@ pub mod audit;
 mod audit_log;
 pub mod browse;
 pub mod changes;
+mod checkpoints;
 mod connect;
 mod delivery;
 mod engine;
@@ -43,7 +44,7 @@ pub use connect::PoolSizes;
 pub use engine::{Backend, MAX_NAME_CHARS, SqlStore};
 pub use error::{Result, StoreError};
 pub use interface::{
-    Alerting, AuditLog, Browse, DeliveryReads, EventsHome, Governance, Identity, RegistryWrites,
-    Store, Webhooks,
+    Alerting, AuditLog, Browse, Checkpoints, DeliveryReads, EventsHome, Governance, Identity,
+    RegistryWrites, Store, Webhooks,
 };
 pub use model::*;

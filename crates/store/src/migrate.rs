@@ -50,7 +50,13 @@ const BROWSE: Migration = Migration {
     sql: include_str!("../migrations/0009_browse.sql"),
 };
 
-pub(crate) const SQLITE: [Migration; 8] = [
+const CHECKPOINTS: Migration = Migration {
+    version: 12,
+    name: "checkpoints",
+    sql: include_str!("../migrations/0012_checkpoints.sql"),
+};
+
+pub(crate) const SQLITE: [Migration; 10] = [
     SHARED,
     Migration {
         version: 2,
@@ -67,9 +73,15 @@ pub(crate) const SQLITE: [Migration; 8] = [
     WEBHOOKS,
     ALERTS,
     BROWSE,
+    CHECKPOINTS,
+    Migration {
+        version: 13,
+        name: "checkpoints_append_only",
+        sql: include_str!("../migrations/0013_checkpoints_append_only.sqlite.sql"),
+    },
 ];
 
-pub(crate) const POSTGRES: [Migration; 8] = [
+pub(crate) const POSTGRES: [Migration; 10] = [
     SHARED,
     Migration {
         version: 2,
@@ -86,6 +98,12 @@ pub(crate) const POSTGRES: [Migration; 8] = [
     WEBHOOKS,
     ALERTS,
     BROWSE,
+    CHECKPOINTS,
+    Migration {
+        version: 13,
+        name: "checkpoints_append_only",
+        sql: include_str!("../migrations/0013_checkpoints_append_only.postgres.sql"),
+    },
 ];
 
 fn checksum(sql: &str) -> String {

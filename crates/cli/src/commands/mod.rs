@@ -7,6 +7,7 @@ mod config;
 mod dashboard;
 mod diff;
 mod eval;
+mod evidence;
 mod governance;
 mod hash;
 mod identity;
@@ -21,7 +22,7 @@ mod validate;
 mod webhooks;
 
 use crate::Outcome;
-use crate::cli::{Cli, Command, ConfigAction};
+use crate::cli::{AuditAction, Cli, Command, ConfigAction};
 use crate::project::Project;
 use anyhow::Result;
 
@@ -285,7 +286,22 @@ pub fn run(cli: Cli) -> Result<Outcome> {
             to.as_deref(),
             reason.as_deref(),
         ),
+        Command::Audit {
+            action:
+                AuditAction::Verify {
+                    checkpoints: true,
+                    key,
+                    pack,
+                    ..
+                },
+        } => match pack {
+            Some(pack) => evidence::verify_pack_file(&pack, key.as_deref(), format),
+            None => evidence::verify_online(&session(None)?.1, key.as_deref()),
+        },
         Command::Audit { action } => registry::audit(&session(None)?.1, &action),
+        Command::Evidence { target, output } => {
+            evidence::evidence(&session(None)?.1, &target, output.as_deref())
+        }
         Command::Config {
             action: ConfigAction::Show,
         } => {

@@ -605,7 +605,7 @@ pub fn audit(session: &Session, action: &AuditAction) -> Result<Outcome> {
             }
             Ok(Outcome::Ok)
         }
-        AuditAction::Verify { head } => {
+        AuditAction::Verify { head, .. } => {
             let kept = head.as_deref().map(read_head).transpose()?;
             let v = match session.block(c.audit_verify(kept.as_ref())) {
                 Ok(v) => v,

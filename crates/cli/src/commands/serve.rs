@@ -152,7 +152,24 @@ async fn start(
         previous_env: std::env::var("PROMPTOPS_JWT_SECRET_PREVIOUS").ok(),
         file: secret_file,
     };
-    let (auth, origin) = bootstrap::auth_config(&store, &sources).await?;
+    let (mut auth, origin) = bootstrap::auth_config(&store, &sources).await?;
+    let checkpoint_file = settings.checkpoint_key_file.clone().unwrap_or_else(|| {
+        sources.file.parent().map_or_else(
+            || PathBuf::from("checkpoint-key"),
+            |d| d.join("checkpoint-key"),
+        )
+    });
+    let (seed, checkpoint_origin) = bootstrap::checkpoint_seed(
+        std::env::var("PROMPTOPS_CHECKPOINT_KEY").ok().as_deref(),
+        &checkpoint_file,
+    )?;
+    auth.checkpoint_seed = Some(seed);
+    if let bootstrap::SecretOrigin::NewFile(path) = checkpoint_origin {
+        println!(
+            "audit checkpoint key: made {} (owner-only; its public key is at /v1/audit/checkpoints/key)",
+            path.display()
+        );
+    }
     match origin {
         bootstrap::SecretOrigin::NewFile(path) => println!(
             "token signing key: made {} (owner-only; back it up, but apart from the database's backups)",

@@ -46,6 +46,14 @@ pub struct ServerConfig {
     /// `PROMPTOPS_JWT_SECRET` itself is never read from a file of settings.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub jwt_secret_file: Option<PathBuf>,
+    /// The audit checkpoint signing key file (an Ed25519 seed, hex); default beside the
+    /// token signing key as `checkpoint-key` (`PROMPTOPS_CHECKPOINT_KEY_FILE`).
+    /// `PROMPTOPS_CHECKPOINT_KEY` (the seed itself) wins over the file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checkpoint_key_file: Option<PathBuf>,
+    /// Seconds between signed audit checkpoints (one is signed only when the log grew);
+    /// 0 signs only on `POST /v1/audit/checkpoints` (`PROMPTOPS_CHECKPOINT_INTERVAL_SECS`).
+    pub checkpoint_interval_secs: u64,
     /// Behind a reverse proxy: the client's address is the last `X-Forwarded-For`
     /// entry (`PROMPTOPS_TRUST_FORWARDED_FOR`, `--trust-forwarded-for`).
     pub trust_forwarded_for: bool,
@@ -169,6 +177,8 @@ impl Default for ServerConfig {
             log_format: LogFormat::Text,
             log_level: LogLevel::Info,
             jwt_secret_file: None,
+            checkpoint_key_file: None,
+            checkpoint_interval_secs: 300,
             trust_forwarded_for: false,
             feed_poll_ms: 250,
             access_log_sample: 100,
@@ -234,6 +244,14 @@ impl ServerConfig {
         if let Some(v) = var("PROMPTOPS_JWT_SECRET_FILE") {
             self.jwt_secret_file = Some(PathBuf::from(v));
         }
+        if let Some(v) = var("PROMPTOPS_CHECKPOINT_KEY_FILE") {
+            self.checkpoint_key_file = Some(PathBuf::from(v));
+        }
+        number(
+            &var,
+            "PROMPTOPS_CHECKPOINT_INTERVAL_SECS",
+            &mut self.checkpoint_interval_secs,
+        )?;
         number(
             &var,
             "PROMPTOPS_SQLITE_POOL_SIZE",

@@ -5,9 +5,11 @@
 
 pub mod alerts;
 pub mod audit;
+pub mod checkpoints;
 pub mod delivery;
 pub mod evals;
 pub mod events;
+pub mod evidence;
 pub mod health;
 pub mod keys;
 pub mod labels;
@@ -100,6 +102,12 @@ declare_routes! {
     ReadAudit => audit::list<S>,
     ReadAudit => audit::verify<S>,
     ReadAudit => audit::head<S>,
+    ReadAudit => checkpoints::list<S>,
+    ManageServer => checkpoints::sign<S>,
+    ReadAudit => checkpoints::key<S>,
+    ReadAudit => checkpoints::inclusion<S>,
+    ReadAudit => checkpoints::consistency<S>,
+    ReadAudit => evidence::pack<S>,
     Ingest [large_body] => events::ingest<S>,
     Read => events::list<S>,
     Read => events::retention<S>,

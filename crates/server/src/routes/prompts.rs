@@ -185,30 +185,47 @@ pub async fn diff<S: Store>(
     );
     let old = state.store.version(&p.project, &p.id, &from).await?;
     let new = state.store.version(&p.project, &p.id, &to).await?;
-    let (old_name, new_name) = (format!("{}@{from}", old.id), format!("{}@{to}", new.id));
-    let source_diff = similar::TextDiff::from_lines(&old.source, &new.source)
-        .unified_diff()
-        .context_radius(3)
-        .header(&old_name, &new_name)
-        .to_string();
     if unified {
         return Ok((
             [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-            source_diff,
+            source_diff(&old, &new),
         )
             .into_response());
     }
-    let old_prompt = stored_prompt(&old)?;
-    let new_prompt = stored_prompt(&new)?;
-    let diff = promptops_core::diff::diff(&old_prompt, &new_prompt, &old_name, &new_name);
-    Ok(Json(VersionDiff {
+    Ok(Json(version_diff(&old, &new)?).into_response())
+}
+
+/// The two files as pushed, as a unified diff.
+fn source_diff(old: &Version, new: &Version) -> String {
+    similar::TextDiff::from_lines(&old.source, &new.source)
+        .unified_diff()
+        .context_radius(3)
+        .header(
+            &format!("{}@{}", old.id, old.version),
+            &format!("{}@{}", new.id, new.version),
+        )
+        .to_string()
+}
+
+/// What changed from `old` to `new`: text, metadata with semver impact, the files.
+pub(crate) fn version_diff(old: &Version, new: &Version) -> ApiResult<VersionDiff> {
+    let (old_name, new_name) = (
+        format!("{}@{}", old.id, old.version),
+        format!("{}@{}", new.id, new.version),
+    );
+    let diff = promptops_core::diff::diff(
+        &stored_prompt(old)?,
+        &stored_prompt(new)?,
+        &old_name,
+        &new_name,
+    );
+    Ok(VersionDiff {
         id: new.id.clone(),
-        from,
-        to,
+        from: old.version.clone(),
+        to: new.version.clone(),
         diff: serde_json::to_value(diff).unwrap_or(JsonValue::Null),
-        source_diff,
+        source_diff: source_diff(old, new),
     })
-    .into_response())
 }
 
 /// A stored version's prompt, re-read from its source (it passed the size cap in force

@@ -60,7 +60,7 @@ fn cases(report: &Json) -> (Vec<Case>, usize) {
 }
 
 /// The compliance fields the version's risk tier requires, each with whether it is set.
-fn completeness(content: &Json) -> Option<(String, Vec<(String, bool)>)> {
+pub(crate) fn completeness(content: &Json) -> Option<(String, Vec<(String, bool)>)> {
     let compliance = content.get("compliance")?;
     let tier = compliance.get("risk_tier")?.as_str()?.to_owned();
     let rules = Rules::default();
