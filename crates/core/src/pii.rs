@@ -1,7 +1,10 @@
 //! Personal data in text: email addresses, phone numbers, payment card numbers (Luhn),
-//! IBANs (ISO 13616 mod-97), IPv4 and IPv6 addresses, US social security numbers (the
-//! ranges the SSA never issues are refused) and Singapore NRIC/FIN numbers (their check
-//! letter). A shape alone is not enough where a checksum exists: order numbers,
+//! IBANs (ISO 13616 mod-97), IPv4 and IPv6 addresses, and national ids — US social
+//! security numbers (the ranges the SSA never issues are refused), Singapore NRIC/FIN
+//! (check letter), UK National Insurance numbers (no checksum exists: the prefixes HMRC
+//! never issues are refused), Indian Aadhaar (Verhoeff), Chinese resident identity
+//! numbers (ISO 7064 MOD 11-2), Spanish DNI/NIE (mod-23 letter) and Brazilian CPF (two
+//! mod-11 digits). A shape alone is not enough where a checksum exists: order numbers,
 //! timestamps and versions stay. What redaction, validation and the eval assertions all
 //! read (one detector, not three).
 
@@ -21,9 +24,31 @@ pub enum PiiKind {
     Ipv6,
     UsSsn,
     SgNric,
+    UkNino,
+    InAadhaar,
+    CnRic,
+    EsDni,
+    BrCpf,
 }
 
 impl PiiKind {
+    /// Every kind, in the order reports list them.
+    pub const ALL: [PiiKind; 13] = [
+        PiiKind::Email,
+        PiiKind::Phone,
+        PiiKind::Card,
+        PiiKind::Iban,
+        PiiKind::Ipv4,
+        PiiKind::Ipv6,
+        PiiKind::UsSsn,
+        PiiKind::SgNric,
+        PiiKind::UkNino,
+        PiiKind::InAadhaar,
+        PiiKind::CnRic,
+        PiiKind::EsDni,
+        PiiKind::BrCpf,
+    ];
+
     /// The name reports and redaction markers use (`[REDACTED:email]`).
     pub fn as_str(self) -> &'static str {
         match self {
@@ -35,6 +60,11 @@ impl PiiKind {
             PiiKind::Ipv6 => "ipv6",
             PiiKind::UsSsn => "us-ssn",
             PiiKind::SgNric => "sg-nric",
+            PiiKind::UkNino => "uk-nino",
+            PiiKind::InAadhaar => "in-aadhaar",
+            PiiKind::CnRic => "cn-ric",
+            PiiKind::EsDni => "es-dni",
+            PiiKind::BrCpf => "br-cpf",
         }
     }
 }
@@ -71,6 +101,14 @@ static IPV6: LazyLock<Regex> = LazyLock::new(|| {
 });
 static SSN: LazyLock<Regex> = LazyLock::new(|| pattern(r"\b(\d{3})-(\d{2})-(\d{4})\b"));
 static NRIC: LazyLock<Regex> = LazyLock::new(|| pattern(r"\b[STFG]\d{7}[A-Z]\b"));
+/// HMRC's letters: neither D, F, I, Q, U nor V; not O second.
+static NINO: LazyLock<Regex> = LazyLock::new(|| {
+    pattern(r"\b([A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z]) ?\d{2} ?\d{2} ?\d{2} ?[A-D]\b")
+});
+static AADHAAR: LazyLock<Regex> = LazyLock::new(|| pattern(r"\b[2-9]\d{3}[ -]?\d{4}[ -]?\d{4}\b"));
+static CN_RIC: LazyLock<Regex> = LazyLock::new(|| pattern(r"\b\d{17}[\dXx]\b"));
+static ES_DNI: LazyLock<Regex> = LazyLock::new(|| pattern(r"\b[XYZ]?\d{7,8}-?[A-Z]\b"));
+static BR_CPF: LazyLock<Regex> = LazyLock::new(|| pattern(r"\b\d{3}\.?\d{3}\.?\d{3}-?\d{2}\b"));
 
 /// Every piece of personal data in `text`, in order of position (overlaps kept: the
 /// caller decides, as redaction keeps the earliest and longest).
@@ -108,6 +146,25 @@ pub fn scan(text: &str) -> Vec<PiiMatch> {
     }
     for m in NRIC.find_iter(text).filter(|m| sg_nric(m.as_str())) {
         add(PiiKind::SgNric, m.range());
+    }
+    for c in NINO.captures_iter(text) {
+        if let (Some(all), Some(prefix)) = (c.get(0), c.get(1))
+            && !["BG", "GB", "KN", "NK", "NT", "TN", "ZZ"].contains(&prefix.as_str())
+        {
+            add(PiiKind::UkNino, all.range());
+        }
+    }
+    for m in AADHAAR.find_iter(text).filter(|m| verhoeff(m.as_str())) {
+        add(PiiKind::InAadhaar, m.range());
+    }
+    for m in CN_RIC.find_iter(text).filter(|m| cn_ric(m.as_str())) {
+        add(PiiKind::CnRic, m.range());
+    }
+    for m in ES_DNI.find_iter(text).filter(|m| es_dni(m.as_str())) {
+        add(PiiKind::EsDni, m.range());
+    }
+    for m in BR_CPF.find_iter(text).filter(|m| br_cpf(m.as_str())) {
+        add(PiiKind::BrCpf, m.range());
     }
     out.sort_by_key(|m| (m.range.start, std::cmp::Reverse(m.range.end)));
     out
@@ -206,6 +263,104 @@ pub fn sg_nric(text: &str) -> bool {
     chars[8] == letters[(sum % 11) as usize] as char
 }
 
+/// The digits of `text`, ignoring separators; `None` when another character is there.
+fn digits(text: &str) -> Option<Vec<u32>> {
+    text.chars()
+        .filter(|c| !matches!(c, ' ' | '-' | '.'))
+        .map(|c| c.to_digit(10))
+        .collect()
+}
+
+/// The Verhoeff checksum of the digits in `text` holds (Aadhaar's last digit).
+pub fn verhoeff(text: &str) -> bool {
+    const D: [[u8; 10]; 10] = [
+        [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+        [1, 2, 3, 4, 0, 6, 7, 8, 9, 5],
+        [2, 3, 4, 0, 1, 7, 8, 9, 5, 6],
+        [3, 4, 0, 1, 2, 8, 9, 5, 6, 7],
+        [4, 0, 1, 2, 3, 9, 5, 6, 7, 8],
+        [5, 9, 8, 7, 6, 0, 4, 3, 2, 1],
+        [6, 5, 9, 8, 7, 1, 0, 4, 3, 2],
+        [7, 6, 5, 9, 8, 2, 1, 0, 4, 3],
+        [8, 7, 6, 5, 9, 3, 2, 1, 0, 4],
+        [9, 8, 7, 6, 5, 4, 3, 2, 1, 0],
+    ];
+    const P: [[u8; 10]; 8] = [
+        [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+        [1, 5, 7, 6, 2, 8, 3, 0, 9, 4],
+        [5, 8, 0, 3, 7, 9, 6, 1, 4, 2],
+        [8, 9, 1, 6, 0, 4, 3, 5, 2, 7],
+        [9, 4, 5, 3, 1, 2, 6, 8, 7, 0],
+        [4, 2, 8, 6, 5, 7, 3, 9, 0, 1],
+        [2, 7, 9, 3, 8, 0, 6, 4, 1, 5],
+        [7, 0, 4, 6, 9, 1, 3, 2, 5, 8],
+    ];
+    let Some(digits) = digits(text) else {
+        return false;
+    };
+    let mut check = 0u8;
+    for (i, d) in digits.iter().rev().enumerate() {
+        check = D[usize::from(check)][usize::from(P[i % 8][*d as usize])];
+    }
+    !digits.is_empty() && check == 0
+}
+
+/// A Chinese resident identity number whose last character is its ISO 7064 MOD 11-2
+/// check (`X` for ten).
+pub fn cn_ric(text: &str) -> bool {
+    const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+    let chars: Vec<char> = text.chars().collect();
+    if chars.len() != 18 {
+        return false;
+    }
+    let Some(body) = digits(&text[..17]) else {
+        return false;
+    };
+    let sum: u32 = body.iter().zip(WEIGHTS).map(|(d, w)| d * w).sum();
+    let check = b"10X98765432"[(sum % 11) as usize] as char;
+    chars[17].to_ascii_uppercase() == check
+}
+
+/// A Spanish DNI (8 digits) or NIE (X, Y or Z and 7 digits) with its mod-23 letter.
+pub fn es_dni(text: &str) -> bool {
+    let text = text.replace('-', "");
+    let (prefix, rest) = match text.chars().next() {
+        Some(c @ ('X' | 'Y' | 'Z')) => (u64::from(c as u8 - b'X'), &text[1..]),
+        _ => (0, text.as_str()),
+    };
+    let Some(letter) = rest.chars().last() else {
+        return false;
+    };
+    let number = &rest[..rest.len() - letter.len_utf8()];
+    let expected_len = if text.starts_with(['X', 'Y', 'Z']) {
+        7
+    } else {
+        8
+    };
+    if number.len() != expected_len {
+        return false;
+    }
+    let Ok(n) = number.parse::<u64>() else {
+        return false;
+    };
+    let n = prefix * 10u64.pow(expected_len as u32) + n;
+    b"TRWAGMYFPDXBNJZSQVHLCKE"[(n % 23) as usize] as char == letter
+}
+
+/// A Brazilian CPF whose two mod-11 check digits hold (and not all one digit).
+pub fn br_cpf(text: &str) -> bool {
+    let Some(d) = digits(text) else {
+        return false;
+    };
+    if d.len() != 11 || d.iter().all(|x| *x == d[0]) {
+        return false;
+    }
+    [9usize, 10].iter().all(|&n| {
+        let total: u32 = (0..n).map(|i| d[i] * (n as u32 + 1 - i as u32)).sum();
+        (total * 10) % 11 % 10 == d[n]
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -230,6 +385,14 @@ mod tests {
             ("nric S1234567D", PiiKind::SgNric),
             ("fin F1234567N", PiiKind::SgNric),
             ("nric T1234567J", PiiKind::SgNric),
+            ("NI number AB 12 34 56 C", PiiKind::UkNino),
+            ("ni AB123456C", PiiKind::UkNino),
+            ("aadhaar 2345 6789 0124", PiiKind::InAadhaar),
+            ("身份证 11010519491231002X", PiiKind::CnRic),
+            ("DNI 12345678Z", PiiKind::EsDni),
+            ("NIE X1234567L", PiiKind::EsDni),
+            ("CPF 529.982.247-25", PiiKind::BrCpf),
+            ("cpf 52998224725", PiiKind::BrCpf),
         ] {
             assert!(kinds(text).contains(&kind), "{text}: {:?}", kinds(text));
         }
@@ -245,6 +408,12 @@ mod tests {
             "version 999.1.2.3 and 1.2.3.4.5",
             "ids 000-12-3456, 666-12-3456, 912-12-3456, 123-00-4567, 123-45-0000",
             "nric S1234567A",
+            // National ids whose check fails, or prefixes never issued.
+            "ni GB123456C, ni QQ123456C, ni AB123456E",
+            "aadhaar 2345 6789 0125, 1234 5678 9012",
+            "ric 110105194912310021",
+            "DNI 12345678A, NIE X1234567A",
+            "CPF 529.982.247-26, 111.111.111-11",
             // Dates, times, versions, loopback, code.
             "on 2025-07-10 at 14:03, v1.2.3, 42 items",
             "listen on ::1 and ::",
@@ -271,6 +440,10 @@ mod tests {
         assert!(sg_nric("S1234567D"));
         assert!(!sg_nric("S1234567E"));
         assert!(!sg_nric("X1234567D"));
+        assert!(verhoeff("2363") && !verhoeff("2364") && !verhoeff(""));
+        assert!(cn_ric("11010519491231002x"));
+        assert!(es_dni("12345678-Z") && !es_dni("1234567Z") && !es_dni("X12345678L"));
+        assert!(br_cpf("529.982.247-25") && !br_cpf("529.982.247"));
     }
 
     proptest::proptest! {

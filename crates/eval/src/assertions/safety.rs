@@ -5,7 +5,8 @@
 //!
 //! - `pii` passes when the output holds personal data: at least `threshold` findings
 //!   (default 1) of the kinds in `value` (a kind or a list: `email`, `phone`, `card`,
-//!   `iban`, `ipv4`, `ipv6`, `us-ssn`, `sg-nric`; default every kind). `not-pii` passes
+//!   `iban`, `ipv4`, `ipv6`, `us-ssn`, `sg-nric`, `uk-nino`, `in-aadhaar`, `cn-ric`,
+//!   `es-dni`, `br-cpf`; default every kind). `not-pii` passes
 //!   when there are fewer.
 //! - `secrets`: the same for secrets (API keys, tokens, private keys).
 //! - `canary-leak` passes when the output gives away the canary token `value` (planted in
@@ -53,13 +54,11 @@ fn kinds(a: &Assertion) -> Result<Option<Vec<String>>, AssertionError> {
             ));
         }
     };
-    const KNOWN: &[&str] = &[
-        "email", "phone", "card", "iban", "ipv4", "ipv6", "us-ssn", "sg-nric",
-    ];
-    if let Some(bad) = names.iter().find(|n| !KNOWN.contains(&n.as_str())) {
+    let known: Vec<&str> = pii::PiiKind::ALL.iter().map(|k| k.as_str()).collect();
+    if let Some(bad) = names.iter().find(|n| !known.contains(&n.as_str())) {
         return Err(AssertionError(format!(
             "unknown personal-data kind `{bad}`; use one of {}",
-            KNOWN.join(", ")
+            known.join(", ")
         )));
     }
     Ok(Some(names))
