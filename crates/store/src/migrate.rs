@@ -50,7 +50,13 @@ const BROWSE: Migration = Migration {
     sql: include_str!("../migrations/0009_browse.sql"),
 };
 
-pub(crate) const SQLITE: [Migration; 8] = [
+const ASSESSMENTS: Migration = Migration {
+    version: 10,
+    name: "assessments",
+    sql: include_str!("../migrations/0010_assessments.sql"),
+};
+
+pub(crate) const SQLITE: [Migration; 10] = [
     SHARED,
     Migration {
         version: 2,
@@ -67,9 +73,15 @@ pub(crate) const SQLITE: [Migration; 8] = [
     WEBHOOKS,
     ALERTS,
     BROWSE,
+    ASSESSMENTS,
+    Migration {
+        version: 11,
+        name: "assessments_append_only",
+        sql: include_str!("../migrations/0011_assessments_append_only.sqlite.sql"),
+    },
 ];
 
-pub(crate) const POSTGRES: [Migration; 8] = [
+pub(crate) const POSTGRES: [Migration; 10] = [
     SHARED,
     Migration {
         version: 2,
@@ -86,6 +98,12 @@ pub(crate) const POSTGRES: [Migration; 8] = [
     WEBHOOKS,
     ALERTS,
     BROWSE,
+    ASSESSMENTS,
+    Migration {
+        version: 11,
+        name: "assessments_append_only",
+        sql: include_str!("../migrations/0011_assessments_append_only.postgres.sql"),
+    },
 ];
 
 fn checksum(sql: &str) -> String {
