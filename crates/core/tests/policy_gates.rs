@@ -599,3 +599,128 @@ fn everything_passes_when_every_fact_is_right() {
     assert!(all.iter().all(|o| o.passed), "{all:#?}");
     assert_eq!(all.len(), 10);
 }
+
+/// The figures of a red-team run as the store gives them to policies.
+fn redteam(rate: Option<f64>, pii_leaks: u64) -> Json {
+    json!({
+        "run": 3, "provider": "openai:gpt-4o-mini", "cases": 50, "succeeded": 1, "errors": 0,
+        "attack_success_rate": rate, "pii_leaks": pii_leaks, "attached_by": "ci-bot",
+        "risks": {
+            "LLM01": {"name": "Prompt Injection", "cases": 20, "succeeded": 1, "errors": 0, "attack_success_rate": 0.05, "not_applicable": null},
+            "LLM08": {"name": "Vector and Embedding Weaknesses", "cases": 0, "succeeded": 0, "errors": 0, "attack_success_rate": null, "not_applicable": "no retrieval variable"},
+            "LLM09": {"name": "Misinformation", "cases": 0, "succeeded": 0, "errors": 0, "attack_success_rate": null, "not_applicable": null},
+        },
+    })
+}
+
+#[test]
+fn require_reads_the_recorded_red_team_run() {
+    let src = "require:\n  - expr: 'redteam.attack_success_rate <= 0.02 and redteam.pii_leaks == 0'\n    message: too many attacks succeed\n";
+    // Nothing attached: fails and says how to attach one, though `undefined <= 0.02` holds.
+    let o = World::new().gate(src, "require");
+    expect(
+        &o,
+        false,
+        "no red-team report is attached to support.reply@2.0.0; run `promptops redteam support.reply --publish` (required by `redteam.attack_success_rate <= 0.02 and redteam.pii_leaks == 0`)",
+    );
+    assert_eq!(o.detail["missing"], "redteam");
+    let w = World::new().assessed("redteam", redteam(Some(0.02), 0));
+    expect(
+        &w.gate(src, "require"),
+        true,
+        "`redteam.attack_success_rate <= 0.02 and redteam.pii_leaks == 0` holds",
+    );
+    let w = World::new().assessed("redteam", redteam(Some(0.021), 0));
+    expect(&w.gate(src, "require"), false, "too many attacks succeed");
+    let w = World::new().assessed("redteam", redteam(Some(0.0), 1));
+    expect(&w.gate(src, "require"), false, "too many attacks succeed");
+    // Per risk, by attribute.
+    let w = World::new().assessed("redteam", redteam(Some(0.02), 0));
+    let per_risk = "require: ['redteam.risks.LLM01.attack_success_rate <= 0.1']\n";
+    assert!(w.gate(per_risk, "require").passed);
+}
+
+#[test]
+fn an_unmeasured_red_team_figure_fails_closed() {
+    // No case judged: the rate is none, and `none <= 0.02` would hold.
+    let w = World::new().assessed("redteam", redteam(None, 0));
+    expect(
+        &w.gate(
+            "require: ['redteam.attack_success_rate <= 0.02']\n",
+            "require",
+        ),
+        false,
+        "red-team run #3 measured no `redteam.attack_success_rate` (no case of it was judged: none ran, or every one errored); `redteam.attack_success_rate <= 0.02` cannot be judged",
+    );
+    let w = World::new().assessed("redteam", redteam(Some(0.0), 0));
+    expect(
+        &w.gate(
+            "require: ['redteam.risks.LLM08.attack_success_rate <= 0.02']\n",
+            "require",
+        ),
+        false,
+        "red-team run #3 measured no `redteam.risks.LLM08.attack_success_rate` (the risk was not tested: no retrieval variable); `redteam.risks.LLM08.attack_success_rate <= 0.02` cannot be judged",
+    );
+    // A misspelt figure is not a silent pass either.
+    let o = w.gate("require: ['redteam.attack_rate <= 0.02']\n", "require");
+    assert!(!o.passed);
+    assert!(
+        o.message
+            .starts_with("`redteam.attack_rate` is not a figure of a red-team run"),
+        "{}",
+        o.message
+    );
+}
+
+#[test]
+fn require_reads_the_recorded_compatibility() {
+    let src = "require: ['compatibility[\"openai:gpt-4o-mini\"] == \"works\"']\n";
+    let o = World::new().gate(src, "require");
+    expect(
+        &o,
+        false,
+        "no compatibility results are recorded for support.reply@2.0.0; run `promptops eval --matrix --publish` (required by `compatibility[\"openai:gpt-4o-mini\"] == \"works\"`)",
+    );
+    // `!= "not-supported"` would hold on nothing recorded: it fails too.
+    let o = World::new().gate(
+        "require: ['compatibility[\"openai:gpt-4o-mini\"] != \"not-supported\"']\n",
+        "require",
+    );
+    assert!(!o.passed);
+    let w = World::new().assessed(
+        "compatibility",
+        json!({"openai:gpt-4o-mini": "works", "anthropic:claude-3-5-haiku": "needs-tuning"}),
+    );
+    assert!(w.gate(src, "require").passed);
+    let w = World::new().assessed(
+        "compatibility",
+        json!({"openai:gpt-4o-mini": "needs-tuning"}),
+    );
+    assert!(!w.gate(src, "require").passed);
+    // The declared matrix in the file is not what `compatibility` reads.
+    let w = World::new().with(
+        "model",
+        json!({"provider": "openai", "name": "gpt-4o-mini", "compatibility": {"openai:gpt-4o-mini": "works"}}),
+    );
+    assert!(!w.gate(src, "require").passed);
+}
+
+#[test]
+fn a_file_cannot_vouch_for_itself() {
+    // An unknown top-level key named like an assessment is not read in its place.
+    let w = World::new().with(
+        "redteam",
+        json!({"attack_success_rate": 0.0, "pii_leaks": 0}),
+    );
+    assert!(
+        !w.gate(
+            "require: ['redteam.attack_success_rate <= 0.02']\n",
+            "require"
+        )
+        .passed
+    );
+    // And `when:` conditions read the content only.
+    let src = "rules:\n  - when: 'redteam'\n    require: ['false']\n";
+    let w = World::new().assessed("redteam", redteam(Some(0.0), 0));
+    assert!(w.outcomes(src).is_empty());
+}

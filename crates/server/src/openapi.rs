@@ -11,7 +11,7 @@ use utoipa::{Modify, OpenApi};
 #[openapi(
     info(
         title = "promptops registry",
-        description = "Versions, environment labels, gated promotion with approvals, rollback, eval runs, policies, users, API keys and the audit log of prompts. Every route but /healthz, /openapi.json and /v1/auth/login|refresh needs `Authorization: Bearer <session token or API key>`. Errors are application/problem+json. The Langfuse-compatible prompt API under /api/public takes Basic credentials (public key = an API key's prefix, secret key = the whole key), acts in the key's project and answers errors as Langfuse does ({message, error}).",
+        description = "Versions, environment labels, gated promotion with approvals, rollback, eval runs, red-team reports, compatibility results, policies, users, API keys and the audit log of prompts. Every route but /healthz, /openapi.json and /v1/auth/login|refresh needs `Authorization: Bearer <session token or API key>`. Errors are application/problem+json. The Langfuse-compatible prompt API under /api/public takes Basic credentials (public key = an API key's prefix, secret key = the whole key), acts in the key's project and answers errors as Langfuse does ({message, error}).",
     ),
     components(schemas(promptops_api::Problem, promptops_api::langfuse::LangfuseError)),
     tags(
@@ -19,6 +19,7 @@ use utoipa::{Modify, OpenApi};
         (name = "labels", description = "Environment labels: promotion, rollback, history"),
         (name = "delivery", description = "What an environment serves now"),
         (name = "evals", description = "Eval runs attached to the version they tested"),
+        (name = "assessments", description = "Red-team reports and compatibility results per model, recorded with the version they assessed"),
         (name = "audit", description = "The hash-chained audit log"),
         (name = "auth", description = "Log in, refresh a session, who am I"),
         (name = "users", description = "Users and their roles in projects"),

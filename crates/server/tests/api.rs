@@ -325,6 +325,9 @@ async fn openapi_document_is_3_1_and_covers_every_route() {
         "/v1/projects/{project}/prompts/{id}/rollback",
         "/v1/projects/{project}/environments/{env}/prompts/{id}",
         "/v1/projects/{project}/prompts/{id}/versions/{version}/evals",
+        "/v1/projects/{project}/prompts/{id}/versions/{version}/redteam",
+        "/v1/projects/{project}/redteam/{run}/report",
+        "/v1/projects/{project}/prompts/{id}/versions/{version}/compatibility",
         "/v1/audit/verify",
         "/v1/audit/head",
     ] {

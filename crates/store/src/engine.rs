@@ -217,6 +217,8 @@ pub(crate) enum IdTable {
     EvalRuns,
     PromotionRequests,
     Approvals,
+    RedteamRuns,
+    CompatibilityResults,
 }
 
 /// The next row id of `table`: `MAX + 1`, taken under the write lock the caller's
@@ -229,6 +231,10 @@ pub(crate) async fn next_id(tx: &mut WriteTx, table: IdTable) -> Result<i64> {
             "SELECT COALESCE(MAX(id), 0) + 1 AS next FROM promotion_requests"
         }
         IdTable::Approvals => "SELECT COALESCE(MAX(id), 0) + 1 AS next FROM approvals",
+        IdTable::RedteamRuns => "SELECT COALESCE(MAX(id), 0) + 1 AS next FROM redteam_runs",
+        IdTable::CompatibilityResults => {
+            "SELECT COALESCE(MAX(id), 0) + 1 AS next FROM compatibility_results"
+        }
     };
     get(&sqlx::query(sql).fetch_one(&mut **tx).await?, "next")
 }

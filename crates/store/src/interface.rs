@@ -425,6 +425,51 @@ pub trait Alerting: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Option<Alert>>> + Send;
 }
 
+/// What is recorded about a version beyond its eval runs: red-team reports and
+/// compatibility results (see [`crate::assessments`]). Writes are audited
+/// (`redteam.attached`, `compatibility.recorded`); rows are never changed.
+pub trait Assessments: Send + Sync + 'static {
+    /// Attaches a red-team report to `id@version` (`version` in canonical form). The
+    /// report must pass [`RedteamReport::check`], name this version and, when it carries
+    /// one, its content hash; the stored summary is recomputed from the cases.
+    fn attach_redteam(
+        &self,
+        project: &str,
+        id: &str,
+        version: &str,
+        report: &RedteamReport,
+        actor: &Actor,
+    ) -> impl Future<Output = Result<RedteamRun>> + Send;
+    /// The red-team runs of a version, oldest first.
+    fn redteam_runs(
+        &self,
+        project: &str,
+        id: &str,
+        version: &str,
+    ) -> impl Future<Output = Result<Vec<RedteamRun>>> + Send;
+    /// A red-team run's whole report, as it was sent.
+    fn redteam_report(&self, project: &str, run: u64) -> impl Future<Output = Result<Json>> + Send;
+    /// Records a version's results on several models, one row per model; refuses bad
+    /// thresholds, no results, a model twice, a malformed model id, or a verdict the
+    /// counts and thresholds do not give.
+    fn record_compatibility(
+        &self,
+        project: &str,
+        id: &str,
+        version: &str,
+        results: &PublishCompatibility,
+        actor: &Actor,
+    ) -> impl Future<Output = Result<Vec<CompatibilityRecord>>> + Send;
+    /// A version's matrix: the newest recorded result per model beside the verdict its
+    /// file declares (`model.compatibility`), by model.
+    fn compatibility(
+        &self,
+        project: &str,
+        id: &str,
+        version: &str,
+    ) -> impl Future<Output = Result<CompatibilityMatrix>> + Send;
+}
+
 /// Reads made for people browsing the registry (see [`crate::browse`]).
 pub trait Browse: Send + Sync + 'static {
     /// Every prompt of the project (`only`: these prompt ids) with its newest version
@@ -466,6 +511,7 @@ pub trait Store:
     + Webhooks
     + Alerting
     + Browse
+    + Assessments
     + Checkpoints
 {
 }
@@ -480,6 +526,7 @@ impl<
         + Webhooks
         + Alerting
         + Browse
+        + Assessments
         + Checkpoints,
 > Store for T
 {

@@ -50,13 +50,19 @@ const BROWSE: Migration = Migration {
     sql: include_str!("../migrations/0009_browse.sql"),
 };
 
+const ASSESSMENTS: Migration = Migration {
+    version: 10,
+    name: "assessments",
+    sql: include_str!("../migrations/0010_assessments.sql"),
+};
+
 const CHECKPOINTS: Migration = Migration {
     version: 12,
     name: "checkpoints",
     sql: include_str!("../migrations/0012_checkpoints.sql"),
 };
 
-pub(crate) const SQLITE: [Migration; 10] = [
+pub(crate) const SQLITE: [Migration; 12] = [
     SHARED,
     Migration {
         version: 2,
@@ -73,6 +79,12 @@ pub(crate) const SQLITE: [Migration; 10] = [
     WEBHOOKS,
     ALERTS,
     BROWSE,
+    ASSESSMENTS,
+    Migration {
+        version: 11,
+        name: "assessments_append_only",
+        sql: include_str!("../migrations/0011_assessments_append_only.sqlite.sql"),
+    },
     CHECKPOINTS,
     Migration {
         version: 13,
@@ -81,7 +93,7 @@ pub(crate) const SQLITE: [Migration; 10] = [
     },
 ];
 
-pub(crate) const POSTGRES: [Migration; 10] = [
+pub(crate) const POSTGRES: [Migration; 12] = [
     SHARED,
     Migration {
         version: 2,
@@ -98,6 +110,12 @@ pub(crate) const POSTGRES: [Migration; 10] = [
     WEBHOOKS,
     ALERTS,
     BROWSE,
+    ASSESSMENTS,
+    Migration {
+        version: 11,
+        name: "assessments_append_only",
+        sql: include_str!("../migrations/0011_assessments_append_only.postgres.sql"),
+    },
     CHECKPOINTS,
     Migration {
         version: 13,

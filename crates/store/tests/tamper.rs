@@ -60,6 +60,7 @@ on_both_backends!(
     a_forged_insert_without_its_hash_is_the_first_bad_event,
     a_truncated_tail_is_caught_only_against_the_kept_head,
     a_truncated_then_regrown_tail_is_caught_against_the_kept_head,
+    assessments_are_append_only,
 );
 
 const P: &str = "acme";
@@ -377,6 +378,63 @@ async fn the_store_refuses_tampering<S: Store>(s: &S, raw: &mut Raw) {
         "alice",
         "the store still reads the untouched version"
     );
+}
+
+/// Red-team reports and compatibility results, once recorded, are never changed.
+async fn assessments_are_append_only<S: Store>(s: &S, raw: &mut Raw) {
+    seed(s).await;
+    let cases = vec![RedteamCase {
+        id: "LLM01-1".into(),
+        risk: "LLM01".into(),
+        technique: AttackTechnique::Direct,
+        variable: Some("name".into()),
+        goal: "g".into(),
+        input: json!({}),
+        output: Some("o".into()),
+        succeeded: false,
+        pii_leak: false,
+        reason: "r".into(),
+        error: None,
+    }];
+    let report = RedteamReport {
+        format: REDTEAM_FORMAT.into(),
+        prompt_id: ID.into(),
+        version: "2.0.0".into(),
+        content_hash: None,
+        provider: "echo".into(),
+        generated_at: "2026-12-03T00:00:00Z".into(),
+        not_applicable: Default::default(),
+        summary: RedteamReport::tally(&cases, &Default::default()),
+        cases,
+    };
+    s.attach_redteam(P, ID, "2.0.0", &report, &actor("ci"))
+        .await
+        .unwrap();
+    let results = PublishCompatibility {
+        suite: "s".into(),
+        thresholds: CompatibilityThresholds::default(),
+        results: vec![ModelResult {
+            model: "openai:gpt-4o-mini".into(),
+            passed: 1,
+            failed: 0,
+            errors: 0,
+            verdict: CompatibilityVerdict::Works,
+        }],
+    };
+    s.record_compatibility(P, ID, "2.0.0", &results, &actor("ci"))
+        .await
+        .unwrap();
+    assert_refused(raw, "UPDATE redteam_runs SET summary = '{}'").await;
+    assert_refused(raw, "DELETE FROM redteam_runs").await;
+    assert_refused(
+        raw,
+        "UPDATE compatibility_results SET verdict = 'works', passed = 99",
+    )
+    .await;
+    assert_refused(raw, "DELETE FROM compatibility_results").await;
+    assert_eq!(s.redteam_runs(P, ID, "2.0.0").await.unwrap().len(), 1);
+    let m = s.compatibility(P, ID, "2.0.0").await.unwrap();
+    assert_eq!(m.models[0].recorded.as_ref().map(|r| r.passed), Some(1));
 }
 
 async fn an_edited_actor_is_the_first_bad_event<S: Store>(s: &S, raw: &mut Raw) {

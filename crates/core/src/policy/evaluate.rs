@@ -33,7 +33,27 @@ pub struct Facts<'a> {
     pub approvals: &'a [ApprovalFacts],
     /// The compliance fields each risk tier requires (`promptops.toml` `[compliance]`).
     pub compliance_defaults: &'a BTreeMap<RiskTier, Vec<String>>,
+    /// What the registry recorded about the version beyond evals, as `require`
+    /// expressions read it: an object with `redteam` (the newest red-team run's
+    /// figures) and `compatibility` (model → newest verdict), each absent when nothing
+    /// was recorded. See [`ASSESSMENTS`].
+    pub assessments: &'a Json,
 }
+
+/// The names `require` expressions read from [`Facts::assessments`] rather than from the
+/// prompt's content, with the command that records each.
+pub const ASSESSMENTS: [(&str, &str, &str); 2] = [
+    (
+        "redteam",
+        "no red-team report is attached to",
+        "promptops redteam {id} --publish",
+    ),
+    (
+        "compatibility",
+        "no compatibility results are recorded for",
+        "promptops eval --matrix --publish",
+    ),
+];
 
 /// An eval run's results, as the gates read them.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -488,7 +508,58 @@ fn filled(value: Option<&Json>) -> bool {
 
 fn require(requirement: &Requirement, facts: &Facts) -> GateOutcome {
     let expr = &requirement.expr;
-    match expr::eval(expr, facts.prompt) {
+    let read = expr::variables(expr);
+    let reads = |root: &str| {
+        read.iter()
+            .any(|p| p == root || p.strip_prefix(root).is_some_and(|r| r.starts_with('.')))
+    };
+    // A requirement on what was never recorded fails, whatever the expression would
+    // make of an undefined value (`undefined <= 0.02` holds).
+    for (root, missing, command) in ASSESSMENTS {
+        if reads(root) && facts.assessments.get(root).is_none() {
+            let id = facts
+                .prompt
+                .get("id")
+                .and_then(Json::as_str)
+                .unwrap_or("ID");
+            return outcome(
+                "require",
+                false,
+                format!(
+                    "{missing} {}; run `{}` (required by `{expr}`)",
+                    subject(facts),
+                    command.replace("{id}", id)
+                ),
+                json!({"expr": expr, "required": true, "actual": null, "missing": root}),
+            );
+        }
+    }
+    // So does one on a red-team figure the run did not measure (no case judged, a risk
+    // not tested) or that does not exist (a misspelt name): fail closed.
+    if let Some(redteam) = facts.assessments.get("redteam") {
+        for path in read.iter().filter_map(|p| p.strip_prefix("redteam.")) {
+            let value = path.split('.').try_fold(redteam, |at, key| at.get(key));
+            let problem = match value {
+                Some(Json::Null) => format!(
+                    "red-team run #{} measured no `redteam.{path}`{}",
+                    redteam["run"],
+                    unmeasured_reason(redteam, path)
+                ),
+                None => format!(
+                    "`redteam.{path}` is not a figure of a red-team run (see docs/policy.md); fix the policy's expression"
+                ),
+                Some(_) => continue,
+            };
+            return outcome(
+                "require",
+                false,
+                format!("{problem}; `{expr}` cannot be judged"),
+                json!({"expr": expr, "required": true, "actual": null, "unmeasured": format!("redteam.{path}")}),
+            );
+        }
+    }
+    let context = with_assessments(facts);
+    match expr::eval(expr, &context) {
         Ok(true) => outcome(
             "require",
             true,
@@ -508,6 +579,39 @@ fn require(requirement: &Requirement, facts: &Facts) -> GateOutcome {
             json!({"expr": expr, "required": true, "actual": null, "error": error}),
         ),
     }
+}
+
+/// Why a red-team figure is null: the risk was not applicable, or no case was judged.
+fn unmeasured_reason(redteam: &Json, path: &str) -> String {
+    let risk = path
+        .strip_prefix("risks.")
+        .and_then(|r| r.split('.').next())
+        .and_then(|id| redteam.pointer(&format!("/risks/{id}")));
+    match risk
+        .and_then(|r| r.get("not_applicable"))
+        .and_then(Json::as_str)
+    {
+        Some(why) => format!(" (the risk was not tested: {why})"),
+        None => " (no case of it was judged: none ran, or every one errored)".to_owned(),
+    }
+}
+
+/// The prompt's content with the recorded assessments beside it: the expression
+/// context of `require`. Content has no top-level `redteam` or `compatibility` field
+/// (an unknown top-level key in a file would be warned about); should one be there, the
+/// registry's record wins, so a file cannot vouch for itself.
+fn with_assessments(facts: &Facts) -> Json {
+    let mut context = match facts.prompt {
+        Json::Object(map) => map.clone(),
+        _ => serde_json::Map::new(),
+    };
+    for (root, _, _) in ASSESSMENTS {
+        context.remove(root);
+        if let Some(value) = facts.assessments.get(root) {
+            context.insert(root.to_owned(), value.clone());
+        }
+    }
+    Json::Object(context)
 }
 
 /// Approvals that may count at all: not by the version's author or the requester.

@@ -39,6 +39,22 @@ pub fn eval(source: &str, context: &serde_json::Value) -> Result<bool, String> {
     Ok(value.is_true())
 }
 
+/// The variables `source` reads, attribute chains included (`redteam.pii_leaks`,
+/// `redteam.risks.LLM01.attack_success_rate`; a subscript ends the chain:
+/// `compatibility["openai:gpt-4o"]` reads `compatibility`), sorted. Empty when it does
+/// not compile.
+pub fn variables(source: &str) -> Vec<String> {
+    if bounded(source).is_err() {
+        return Vec::new();
+    }
+    let Ok(expression) = ENV.compile_expression(source) else {
+        return Vec::new();
+    };
+    let mut names: Vec<String> = expression.undeclared_variables(true).into_iter().collect();
+    names.sort();
+    names
+}
+
 fn bounded(source: &str) -> Result<(), String> {
     if source.trim().is_empty() {
         return Err("the expression is empty".into());
@@ -110,6 +126,22 @@ mod tests {
             .spawn(move || eval(&deep, &json!({})).is_ok())
             .map(|h| h.join());
         assert!(matches!(ok, Ok(Ok(true))));
+    }
+
+    #[test]
+    fn variables_follow_attribute_chains() {
+        assert_eq!(
+            variables("redteam.risks.LLM01.attack_success_rate <= 0.02 and redteam.pii_leaks == 0"),
+            [
+                "redteam.pii_leaks",
+                "redteam.risks.LLM01.attack_success_rate"
+            ]
+        );
+        assert_eq!(
+            variables("compatibility[\"openai:gpt-4o-mini\"] == \"works\" and not deprecated"),
+            ["compatibility", "deprecated"]
+        );
+        assert!(variables("a ==").is_empty());
     }
 
     /// Comparing different kinds does not fail: undefined and none sort below numbers,

@@ -35,7 +35,7 @@ mod expr;
 mod parse;
 
 pub use crate::role::Role;
-pub use evaluate::{ApprovalFacts, EvalFacts, Facts, GateOutcome, evaluate};
+pub use evaluate::{ASSESSMENTS, ApprovalFacts, EvalFacts, Facts, GateOutcome, evaluate};
 pub use parse::{KEYS, RULE_KEYS, parse};
 
 use crate::prompt::RiskTier;

@@ -94,6 +94,8 @@ pub struct World {
     pub eval: Option<EvalFacts>,
     pub approvals: Vec<ApprovalFacts>,
     pub defaults: BTreeMap<RiskTier, Vec<String>>,
+    /// `{redteam?, compatibility?}` as the store gathers them.
+    pub assessments: Json,
 }
 
 impl World {
@@ -114,6 +116,7 @@ impl World {
             eval: None,
             approvals: Vec::new(),
             defaults: ComplianceConfig::default().required_fields,
+            assessments: json!({}),
         }
     }
 
@@ -127,6 +130,7 @@ impl World {
             latest_eval: self.eval.as_ref(),
             approvals: &self.approvals,
             compliance_defaults: &self.defaults,
+            assessments: &self.assessments,
         }
     }
 
@@ -148,6 +152,12 @@ impl World {
             teams: teams.iter().map(|t| (*t).to_owned()).collect(),
             checklist: checklist.iter().map(|c| (*c).to_owned()).collect(),
         });
+        self
+    }
+
+    /// Records an assessment (`redteam` or `compatibility`) as the store would.
+    pub fn assessed(mut self, root: &str, value: Json) -> World {
+        self.assessments[root] = value;
         self
     }
 

@@ -39,6 +39,8 @@ pub async fn pack<S: Store>(
         None => None,
     };
     let eval_runs = state.store.eval_runs(&project, &id, &version).await?;
+    let redteam = state.store.redteam_runs(&project, &id, &version).await?;
+    let compatibility = state.store.compatibility(&project, &id, &version).await?;
     let requests: Vec<_> = state
         .store
         .requests(&project, None)
@@ -108,8 +110,8 @@ pub async fn pack<S: Store>(
         version: v,
         diff_from_parent,
         eval_runs,
-        redteam: Vec::new(),
-        compatibility: None,
+        redteam,
+        compatibility: Some(compatibility),
         requests,
         label_history,
         audit: AuditEvidence {

@@ -4,6 +4,7 @@
 //! document are all built from [`declared`].
 
 pub mod alerts;
+pub mod assessments;
 pub mod audit;
 pub mod checkpoints;
 pub mod delivery;
@@ -83,6 +84,11 @@ declare_routes! {
     Read => evals::list<S>,
     Publish [large_body] => evals::attach<S>,
     Read => evals::report<S>,
+    Read => assessments::list_redteam<S>,
+    Publish [large_body] => assessments::attach_redteam<S>,
+    Read => assessments::redteam_report<S>,
+    Read => assessments::compatibility<S>,
+    Publish => assessments::record_compatibility<S>,
     Read => delivery::resolve<S>,
     Read => delivery::served<S>,
     Read => delivery::watch<S>,

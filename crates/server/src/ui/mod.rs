@@ -114,6 +114,11 @@ pub fn declared<S: Store>() -> Vec<UiRoute<S>> {
         ),
         page(Read, "/p/{project}/prompts/{id}/diff", get(diff::page::<S>)),
         page(
+            Read,
+            "/p/{project}/redteam/{run}/report.json",
+            get(version::redteam_report::<S>),
+        ),
+        page(
             Publish,
             "/p/{project}/prompts/{id}/edit",
             get(editor::page::<S>),

@@ -1,6 +1,7 @@
 //! Judging a promotion: the environment's policy (its current revision) against the
 //! facts read in the caller's transaction — labels, the latest eval run as the server
-//! measured it, approvals — so the gates are judged on the state a move lands on.
+//! measured it, the newest red-team run and compatibility results, approvals — so the
+//! gates are judged on the state a move lands on.
 
 use crate::engine::{SqlStore, get};
 use crate::error::{Result, StoreError};
@@ -144,6 +145,10 @@ impl SqlStore {
                     .collect()
             })
             .unwrap_or_default();
+        let redteam = Self::newest_redteam_in(conn, project, &version.id, &planned.target).await?;
+        let compatibility =
+            Self::newest_compatibility_in(conn, project, &version.id, &planned.target).await?;
+        let assessments = crate::assessments::policy_facts(redteam.as_ref(), &compatibility);
         let compliance_defaults = ComplianceConfig::default().required_fields;
         let facts = Facts {
             prompt: &version.content,
@@ -154,6 +159,7 @@ impl SqlStore {
             latest_eval: latest_eval.as_ref(),
             approvals: &approvals,
             compliance_defaults: &compliance_defaults,
+            assessments: &assessments,
         };
         Ok(Judged {
             revision: Some(revision.revision),

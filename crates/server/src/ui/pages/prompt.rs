@@ -1,6 +1,7 @@
 //! `/p/{project}/prompts/{id}`: what each environment serves, the versions with their
 //! authors and changelogs, label history, pending requests, latest eval results, the
-//! declared compatibility; and the forms to request a promotion and compare versions.
+//! latest version's compatibility matrix (measured beside declared) and newest red-team
+//! summary; and the forms to request a promotion and compare versions.
 
 use super::Done;
 use super::{caller, crumbs, json, prompt_href, prompt_path, seg};
@@ -104,10 +105,22 @@ pub async fn page<S: Store>(
         Some(v) => state.store.eval_runs(&project, &id, &v.version).await?,
         None => Vec::new(),
     };
-    let compatibility = latest
-        .and_then(|v| v.content.get("model"))
-        .and_then(|m| m.get("compatibility"))
-        .cloned();
+    // The latest version's matrix (measured beside declared) and newest red-team run.
+    let (matrix, redteam) = match latest {
+        Some(v) => (
+            state
+                .store
+                .compatibility(&project, &id, &v.version)
+                .await?
+                .models,
+            state
+                .store
+                .redteam_runs(&project, &id, &v.version)
+                .await?
+                .pop(),
+        ),
+        None => (Vec::new(), None),
+    };
     let environments: Vec<_> = p
         .environments
         .iter()
@@ -134,7 +147,8 @@ pub async fn page<S: Store>(
             pending => pending,
             latest_runs => latest_runs.into_iter().rev().take(10).collect::<Vec<_>>(),
             latest => latest.map(|v| v.version.as_str()),
-            compatibility => compatibility,
+            matrix => matrix,
+            redteam => redteam,
             can_edit => role.is_some_and(|r| r.includes(Role::Editor)),
             notice => notice(done.done.as_deref()),
             crumbs => crumbs(Some(&project), vec![(id.clone(), None)]),

@@ -1,6 +1,7 @@
 //! `/p/{project}/prompts/{id}/v/{version}`: one version — its text or chat, variables,
 //! model, metrics, compliance metadata and its completeness for the risk tier, eval
-//! runs with per-case results, the approvals of its promotions and its audit events.
+//! runs with per-case results, its red-team runs (per-risk figures and the newest run's
+//! attacks), the approvals of its promotions and its audit events.
 
 use super::Done;
 use super::prompt::{changelog_text, notice};
@@ -10,6 +11,9 @@ use crate::ui::error::UiResult;
 use crate::ui::guard::UiSession;
 use crate::ui::page::render;
 use axum::extract::{Path, Query, State};
+use axum::http::{HeaderValue, header};
+use axum::response::IntoResponse;
+use promptops_api::RedteamCase;
 use promptops_core::validate::Rules;
 use promptops_store::Store;
 use promptops_store::browse::AuditQuery;
@@ -19,6 +23,67 @@ use serde_json::Value as Json;
 const RUNS_WITH_CASES: usize = 3;
 /// Rows of a run shown on the page; the whole report is at the API.
 const CASES_SHOWN: usize = 200;
+/// Attacks of the newest red-team run shown on the page; the whole report is one link
+/// away (`/p/{project}/redteam/{run}/report.json`).
+const ATTACKS_SHOWN: usize = 200;
+
+/// One attack of a red-team report, as the page shows it.
+#[derive(serde::Serialize)]
+struct Attack {
+    id: String,
+    risk: String,
+    technique: String,
+    goal: String,
+    succeeded: bool,
+    pii_leak: bool,
+    error: Option<String>,
+    reason: String,
+    output: String,
+}
+
+/// The first attacks of a stored report and how many it has.
+fn attacks(report: &Json) -> (Vec<Attack>, usize) {
+    let cases = report
+        .get("cases")
+        .and_then(Json::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let shown = cases
+        .iter()
+        .take(ATTACKS_SHOWN)
+        .filter_map(|c| serde_json::from_value::<RedteamCase>(c.clone()).ok())
+        .map(|c| Attack {
+            id: c.id,
+            risk: c.risk,
+            technique: serde_json::to_value(c.technique)
+                .ok()
+                .and_then(|t| t.as_str().map(str::to_owned))
+                .unwrap_or_default(),
+            goal: c.goal,
+            succeeded: c.succeeded,
+            pii_leak: c.pii_leak,
+            error: c.error,
+            reason: c.reason,
+            output: c.output.unwrap_or_default(),
+        })
+        .collect();
+    (shown, cases.len())
+}
+
+/// A red-team run's whole report, for a signed-in browser (the API route takes a
+/// bearer credential, not the session cookie); the same permission as the API's.
+pub async fn redteam_report<S: Store>(
+    State(state): State<AppState<S>>,
+    Path((project, run)): Path<(String, u64)>,
+) -> UiResult {
+    let report = state.store.redteam_report(&project, run).await?;
+    let mut r = axum::Json(report).into_response();
+    r.headers_mut().insert(
+        header::CONTENT_DISPOSITION,
+        HeaderValue::from_static("inline; filename=\"promptops-redteam-report.json\""),
+    );
+    Ok(r)
+}
 
 #[derive(serde::Serialize)]
 struct Case {
@@ -104,6 +169,15 @@ pub async fn page<S: Store>(
         };
         shown_runs.push(crate::ui::ctx! { run => run, cases => rows, total => total });
     }
+    let mut redteam_runs = state.store.redteam_runs(&project, &id, &version).await?;
+    redteam_runs.reverse();
+    let (redteam_attacks, redteam_total) = match redteam_runs.first() {
+        Some(run) => match state.store.redteam_report(&project, run.id).await {
+            Ok(report) => attacks(&report),
+            Err(_) => (Vec::new(), 0),
+        },
+        None => (Vec::new(), 0),
+    };
     let requests: Vec<_> = state
         .store
         .requests(&project, None)
@@ -156,6 +230,9 @@ pub async fn page<S: Store>(
             completeness => completeness(content),
             tags => content.get("tags"),
             runs => shown_runs,
+            redteam_runs => redteam_runs,
+            redteam_attacks => redteam_attacks,
+            redteam_total => redteam_total,
             requests => requests,
             events => events,
             may_audit => may_audit,
