@@ -443,3 +443,21 @@ fn bad_input_is_refused_clearly() {
             .contains("Incorrect API key")
     );
 }
+
+#[test]
+fn the_default_provider_is_the_prompts_own_model() {
+    let tmp = TempDir::new().unwrap();
+    let dir = project(&tmp);
+    let (base, seen) = server();
+    let o = promptops(&dir, &base, &["redteam", "support.answer", "--json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let report: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(report["provider"], "openai:chat:gpt-4o-mini");
+    let seen = seen.lock().unwrap();
+    assert!(!seen.is_empty());
+    // The prompt's model.params go with every call.
+    for request in seen.iter() {
+        assert_eq!(request["model"], "gpt-4o-mini");
+        assert_eq!(request["max_tokens"], 400);
+    }
+}

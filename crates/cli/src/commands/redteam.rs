@@ -29,6 +29,8 @@ use std::time::Duration;
 
 /// Exit code when the prompt's red-team gates fail: `eval`'s for failed tests.
 const DEFAULT_FAILED_EXIT_CODE: u8 = 100;
+/// Failed cases printed one by one; the rest are counted.
+const MAX_ERROR_LINES: usize = 5;
 /// How long one attack may take.
 const CALL_TIMEOUT: Duration = Duration::from_secs(300);
 
@@ -80,7 +82,12 @@ fn run_checked(
         .map(|p| output_kind(p))
         .collect::<Result<Vec<_>>>()?;
     let (spec, wanted_version) = match args.id.rsplit_once('@') {
-        Some((id, version)) if !id.is_empty() && !version.is_empty() => (id, Some(version)),
+        // A version starts with a digit (a file path may hold an `@` elsewhere).
+        Some((id, version))
+            if !id.is_empty() && version.starts_with(|c: char| c.is_ascii_digit()) =>
+        {
+            (id, Some(version))
+        }
         _ => (args.id.as_str(), None),
     };
     let project = Project::load(project_config, Some(Path::new(spec)))?;
@@ -270,11 +277,18 @@ fn print_text(report: &RedteamReport) {
     {
         println!("{RED}SUCCEEDED{RED:#} {} — {}", c.id, c.reason);
     }
-    for c in report.cases.iter().filter(|c| c.error.is_some()) {
+    let errors: Vec<_> = report.cases.iter().filter(|c| c.error.is_some()).collect();
+    for c in errors.iter().take(MAX_ERROR_LINES) {
         println!(
             "{YELLOW}ERROR{YELLOW:#}     {} — {}",
             c.id,
             c.error.as_deref().unwrap_or_default()
+        );
+    }
+    if errors.len() > MAX_ERROR_LINES {
+        println!(
+            "          … and {} more errors (the JSON report has them all)",
+            errors.len() - MAX_ERROR_LINES
         );
     }
     let mut table = Table::new();
