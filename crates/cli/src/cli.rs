@@ -107,6 +107,13 @@ pub enum Command {
     },
     /// Run an eval suite (promptfoo config format) against model providers.
     Eval(EvalArgs),
+    /// Attack a prompt with an injection and jailbreak suite generated from its variables
+    /// (direct, indirect through retrieved content, encoded, multi-turn), each case mapped
+    /// to an OWASP Top 10 for LLM Applications 2025 risk, judged without a grader model.
+    /// Prints the attack success rate per risk; exits 100 (PROMPTOPS_FAILED_TEST_EXIT_CODE)
+    /// when the prompt's metrics.max_attack_success_rate or max_pii_leaks is exceeded, 1 on
+    /// errors. See docs/redteam.md.
+    Redteam(RedteamArgs),
     /// Run the registry server: JSON API under /v1, OpenAPI at /openapi.json. With no
     /// flags it creates and uses ./.promptops/registry.db (SQLite). Settings come from
     /// `[server]` in promptops.toml, then PROMPTOPS_* variables, then these flags
@@ -562,6 +569,43 @@ pub enum AuditAction {
         #[arg(short = 'o', long = "output", value_name = "FILE")]
         output: Option<PathBuf>,
     },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RedteamArgs {
+    /// The prompt id in the project's prompts folder (or a prompt file), optionally
+    /// `ID@VERSION` to insist on the version the folder holds.
+    #[arg(value_name = "ID[@VERSION]")]
+    pub id: String,
+    /// The provider to attack, as in `promptops eval` (`openai:gpt-4o-mini`,
+    /// `anthropic:messages:<model>`, `echo`, ...); default: the prompt's own `model`. The
+    /// prompt's model.params are its config either way.
+    #[arg(long, value_name = "PROVIDER")]
+    pub provider: Option<String>,
+    /// Write the report here (repeatable): `.json` (the report the registry stores) or
+    /// `.html` (one self-contained page).
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: Vec<PathBuf>,
+    /// Store the report with the version in the registry (`--registry`, `--token`).
+    #[arg(long)]
+    pub publish: bool,
+    /// Print the report as JSON (as `--format json`).
+    #[arg(long)]
+    pub json: bool,
+    /// Attacks in flight at once.
+    #[arg(
+        short = 'j',
+        long = "max-concurrency",
+        value_name = "N",
+        default_value_t = 4
+    )]
+    pub concurrency: usize,
+    /// Mixed into every marker and planted value: the same seed gives the same suite.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub seed: u64,
+    /// No progress bar, even on a terminal.
+    #[arg(long)]
+    pub no_progress_bar: bool,
 }
 
 #[derive(Debug, clap::Args)]

@@ -11,6 +11,7 @@ pub(crate) mod nunjucks;
 /// The price table and integer money live in `core` (the server prices events too).
 pub use promptops_core::pricing;
 pub mod provider;
+pub mod redteam;
 pub mod report;
 pub mod runner;
 pub mod spill;

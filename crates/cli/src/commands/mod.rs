@@ -14,6 +14,7 @@ mod identity;
 mod init;
 mod list;
 mod plan;
+mod redteam;
 mod registry;
 mod render;
 mod serve;
@@ -83,6 +84,15 @@ pub fn run(cli: Cli) -> Result<Outcome> {
             list::run(&project, &paths, root.as_deref(), format)
         }
         Command::Eval(args) => eval::run(
+            &args,
+            format,
+            config,
+            eval::Registry {
+                url: registry_url,
+                token,
+            },
+        ),
+        Command::Redteam(args) => redteam::run(
             &args,
             format,
             config,

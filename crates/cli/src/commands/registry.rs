@@ -170,6 +170,24 @@ impl Session {
             })
     }
 
+    /// Stores a red-team report with the version it attacked (`redteam --publish`).
+    pub fn publish_redteam(
+        &self,
+        report: &promptops_api::assessments::RedteamReport,
+    ) -> Result<promptops_api::assessments::RedteamRun> {
+        let (id, version) = (&report.prompt_id, &report.version);
+        self.block(
+            self.client
+                .attach_redteam(&self.project, id, version, report),
+        )
+        .map_err(|e| match e {
+            ClientError::Api { status: 404, detail, .. } => anyhow!(
+                "cannot publish the red-team report of {id}@{version}: {detail}; run `promptops push` first"
+            ),
+            other => other.into(),
+        })
+    }
+
     pub fn describe(&self) -> String {
         format!("{} ({})", self.client.base(), self.project)
     }

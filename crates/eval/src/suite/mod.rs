@@ -18,7 +18,9 @@ pub use filters::{Column, prompt_ref_matches, provider_ref_matches};
 pub use load::{
     ConfigEcho, ConfigFile, from_json, load, load_with, provider_spec, read_config, read_suite,
 };
-pub use prompt_suite::{Gates, is_prompt_suite, load_prompt_suite, prompt_suite_from_json};
+pub use prompt_suite::{
+    Gates, is_prompt_suite, load_prompt_suite, prompt_suite_from_json, provider_from_model,
+};
 pub use steps::Steps;
 
 use crate::assertions::Assertion;
