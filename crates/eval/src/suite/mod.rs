@@ -15,9 +15,11 @@ mod test_cases;
 
 pub(crate) use file_vars::function_file;
 pub use filters::{Column, prompt_ref_matches, provider_ref_matches};
+pub(crate) use load::reported_string_id;
 pub use load::{
     ConfigEcho, ConfigFile, from_json, load, load_with, provider_spec, read_config, read_suite,
 };
+pub(crate) use prompt_suite::provider_from_model;
 pub use prompt_suite::{Gates, is_prompt_suite, load_prompt_suite, prompt_suite_from_json};
 pub use steps::Steps;
 

@@ -150,7 +150,7 @@ pub fn prompt_suite_from_json(
 
 /// The provider a prompt's `model` names, with its params as config
 /// (`openai` → the Chat Completions API, `anthropic` → the Messages API).
-fn provider_from_model(prompt: &promptops_core::prompt::Prompt) -> Json {
+pub(crate) fn provider_from_model(prompt: &promptops_core::prompt::Prompt) -> Json {
     let model = &prompt.model;
     let id = match model.provider.as_deref() {
         Some("openai") => format!("openai:chat:{}", model.name),
