@@ -467,3 +467,120 @@ fn matrix_flags_need_matrix() {
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(text(&o).contains("--matrix"), "{}", text(&o));
 }
+
+/// A stand-in for the registry's compatibility route (it lands with the server side):
+/// records each request line and body and answers with the records, as
+/// `Vec<CompatibilityRecord>`.
+/// Each request the stand-in saw: its request line and JSON body.
+type Requests = std::sync::Arc<std::sync::Mutex<Vec<(String, Value)>>>;
+
+fn registry_stand_in() -> (String, Requests) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let record = seen.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { return };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut writer = stream;
+            let mut request_line = String::new();
+            if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
+                continue;
+            }
+            let mut len = 0;
+            loop {
+                let mut h = String::new();
+                reader.read_line(&mut h).unwrap();
+                let h = h.trim_end().to_lowercase();
+                if h.is_empty() {
+                    break;
+                }
+                if let Some(v) = h.strip_prefix("content-length:") {
+                    len = v.trim().parse().unwrap();
+                }
+            }
+            let mut body = vec![0; len];
+            reader.read_exact(&mut body).unwrap();
+            let sent: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+            let records: Vec<Value> = sent["results"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+                .iter()
+                .enumerate()
+                .map(|(i, r)| {
+                    let total = r["passed"].as_u64().unwrap() + r["failed"].as_u64().unwrap() + r["errors"].as_u64().unwrap();
+                    json!({
+                        "id": i + 1, "model": r["model"], "passed": r["passed"], "failed": r["failed"],
+                        "errors": r["errors"], "pass_rate": r["passed"].as_f64().unwrap() / total as f64,
+                        "verdict": r["verdict"], "thresholds": sent["thresholds"], "suite": sent["suite"],
+                        "actor": "ci", "created_at": "2026-12-03T00:00:00Z"
+                    })
+                })
+                .collect();
+            record
+                .lock()
+                .unwrap()
+                .push((request_line.trim_end().to_owned(), sent));
+            let answer = Value::Array(records).to_string();
+            let reply = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{answer}",
+                answer.len()
+            );
+            let _ = writer.write_all(reply.as_bytes());
+        }
+    });
+    (base, seen)
+}
+
+#[test]
+fn publish_records_each_version_with_the_models_that_ran() {
+    let base = openai_server();
+    let (dir, base) = project(&base);
+    let (registry, seen) = registry_stand_in();
+    let o = promptops(
+        dir.path(),
+        &base,
+        &[
+            "--registry",
+            &registry,
+            "--token",
+            "pok_test",
+            "eval",
+            "--matrix",
+            "--publish",
+            "--works",
+            "0.9",
+            "--needs-tuning",
+            "0.5",
+            "--models",
+            "openai:model-a,openai:model-b,openai:model-c,nope:x",
+        ],
+    );
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(
+        out.contains("recorded compatibility of support.label@1.2.0 on 3 models to"),
+        "{out}"
+    );
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert_eq!(
+        seen[0].0,
+        "POST /v1/projects/matrix-test/prompts/support.label/versions/1.2.0/compatibility HTTP/1.1"
+    );
+    // `nope:x` could not be set up: not measured, so not sent.
+    assert_eq!(
+        seen[0].1,
+        json!({
+            "suite": "evals/support/label.yaml",
+            "thresholds": {"works": 0.9, "needs_tuning": 0.5},
+            "results": [
+                {"model": "openai:model-a", "passed": 4, "failed": 0, "errors": 0, "verdict": "works"},
+                {"model": "openai:model-b", "passed": 2, "failed": 2, "errors": 0, "verdict": "needs-tuning"},
+                {"model": "openai:model-c", "passed": 0, "failed": 0, "errors": 4, "verdict": "not-supported"}
+            ]
+        })
+    );
+}
