@@ -660,6 +660,31 @@ pub struct EvalArgs {
     /// An extra price table (JSON, the shipped table's shape) that overrides the shipped one.
     #[arg(long, value_name = "FILE", env = "PROMPTOPS_PRICES")]
     pub prices: Option<PathBuf>,
+    /// JSON on stdout instead of the table (as `--format json`).
+    #[arg(long)]
+    pub json: bool,
+    /// Compatibility matrix: run the suite once per model and judge each prompt version
+    /// on each model (`works`, `needs-tuning`, `not-supported`) from its pass rate, beside
+    /// what the prompt's `model.compatibility` declares. `-o` then writes the matrix
+    /// (.json, .html, .md); `--publish` records it on each version.
+    #[arg(long, conflicts_with_all = ["baseline", "resume"])]
+    pub matrix: bool,
+    /// With --matrix: the models to run, as provider ids (`openai:gpt-4o-mini,echo`;
+    /// repeatable). Default: `[eval.matrix] models`, else the suite's providers, the
+    /// prompt's model and the models its `model.compatibility` names.
+    #[arg(long, value_name = "ID,...", requires = "matrix")]
+    pub models: Vec<String>,
+    /// With --matrix: the lowest pass rate judged `works` (default `[eval.matrix] works`, else 0.9).
+    #[arg(long, value_name = "RATE", requires = "matrix")]
+    pub works: Option<f64>,
+    /// With --matrix: the lowest pass rate judged `needs-tuning` (default
+    /// `[eval.matrix] needs_tuning`, else 0.6); below it, `not-supported`.
+    #[arg(long, value_name = "RATE", requires = "matrix")]
+    pub needs_tuning: Option<f64>,
+    /// With --matrix: exit with the failed-tests code (100) when a model measures worse
+    /// than the prompt file declares (declared `works`, measured `needs-tuning`).
+    #[arg(long, requires = "matrix")]
+    pub fail_on_mismatch: bool,
 }
 
 #[cfg(test)]

@@ -111,7 +111,11 @@ fn an_evidence_pack_verifies_offline_and_tampering_shows() {
     assert_eq!(decision["checklist"][0], "reviewed diff");
     assert_eq!(pack["label_history"][0]["to_version"], "1.1.0");
     // The starter prompt declares its compatibility; nothing is recorded yet.
-    assert!(pack["compatibility"]["models"].is_array(), "{}", pack["compatibility"]);
+    assert!(
+        pack["compatibility"]["models"].is_array(),
+        "{}",
+        pack["compatibility"]
+    );
     let actions: Vec<&str> = pack["audit"]["events"]
         .as_array()
         .unwrap()

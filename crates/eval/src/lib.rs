@@ -7,6 +7,7 @@ pub mod derived;
 pub mod gates;
 pub mod graders;
 pub mod journal;
+pub mod matrix;
 pub(crate) mod nunjucks;
 /// The price table and integer money live in `core` (the server prices events too).
 pub use promptops_core::pricing;

@@ -48,7 +48,6 @@ pub use engine::{Backend, MAX_NAME_CHARS, SqlStore};
 pub use error::{Result, StoreError};
 pub use interface::{
     Alerting, Assessments, AuditLog, Browse, Checkpoints, DeliveryReads, EventsHome, Governance,
-    Identity,
-    RegistryWrites, Store, Webhooks,
+    Identity, RegistryWrites, Store, Webhooks,
 };
 pub use model::*;

@@ -188,6 +188,29 @@ impl Session {
         })
     }
 
+    /// Records a version's compatibility matrix (`eval --matrix --publish`).
+    pub fn record_compatibility(
+        &self,
+        id: &str,
+        version: &str,
+        results: &promptops_api::PublishCompatibility,
+    ) -> Result<Vec<promptops_api::CompatibilityRecord>> {
+        self.block(
+            self.client
+                .record_compatibility(&self.project, id, version, results),
+        )
+        .map_err(|e| match e {
+            ClientError::Api {
+                status: 404,
+                detail,
+                ..
+            } => anyhow!(
+                "cannot record the compatibility of {id}@{version}: {detail}; run `promptops push` first"
+            ),
+            other => other.into(),
+        })
+    }
+
     pub fn describe(&self) -> String {
         format!("{} ({})", self.client.base(), self.project)
     }

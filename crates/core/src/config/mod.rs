@@ -23,6 +23,8 @@ pub struct Config {
     pub validate: ValidateConfig,
     pub compliance: ComplianceConfig,
     pub registry: RegistryConfig,
+    /// How `promptops eval` runs (`[eval.matrix]`).
+    pub eval: EvalConfig,
     /// How `promptops serve` runs.
     pub server: ServerConfig,
     /// What each environment should serve, for `plan` and `apply`:
@@ -36,6 +38,31 @@ pub struct Config {
 pub struct EnvironmentConfig {
     /// Prompt id → the version this environment should serve.
     pub pins: BTreeMap<String, String>,
+}
+
+/// `[eval]`: settings of `promptops eval`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EvalConfig {
+    /// `promptops eval --matrix`.
+    pub matrix: MatrixConfig,
+}
+
+/// `[eval.matrix]`: the compatibility matrix's defaults; `--models`, `--works` and
+/// `--needs-tuning` override them. The thresholds are checked when a matrix runs.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MatrixConfig {
+    /// The models to run (`"openai:gpt-4o-mini"`); default: the suite's providers, the
+    /// prompt's model and the models its `model.compatibility` names.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub models: Vec<String>,
+    /// The lowest pass rate judged `works` (default 0.9).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub works: Option<f64>,
+    /// The lowest pass rate judged `needs-tuning` (default 0.6); below it, `not-supported`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub needs_tuning: Option<f64>,
 }
 
 /// Where the registry is, for `push`, `promote`, `eval --publish` and the rest.
@@ -267,6 +294,22 @@ mod tests {
             vec!["intended_use".to_owned()]
         );
         assert_eq!(c.validate.exclude, vec!["**/card.yml".to_owned()]);
+    }
+
+    #[test]
+    fn parses_the_matrix_settings() {
+        let c = Config::parse(
+            "[eval.matrix]\nmodels = [\"openai:gpt-4o-mini\", \"echo\"]\nworks = 0.95\nneeds_tuning = 0.5\n",
+            "promptops.toml",
+        )
+        .unwrap();
+        assert_eq!(c.eval.matrix.models, ["openai:gpt-4o-mini", "echo"]);
+        assert_eq!(
+            (c.eval.matrix.works, c.eval.matrix.needs_tuning),
+            (Some(0.95), Some(0.5))
+        );
+        let e = Config::parse("[eval.matrix]\nwork = 0.9\n", "promptops.toml").unwrap_err();
+        assert_eq!((e.line, e.column), (2, 1), "{e}");
     }
 
     #[test]

@@ -973,7 +973,7 @@ pub(super) fn reference_list(value: &Json) -> Option<Vec<String>> {
 }
 
 /// promptfoo reports `openai:chat:m` as `openai:m` and `anthropic:messages:m` as `anthropic:m`.
-fn reported_string_id(id: &str) -> String {
+pub(crate) fn reported_string_id(id: &str) -> String {
     let parts: Vec<&str> = id.splitn(3, ':').collect();
     match parts.as_slice() {
         ["openai", "chat", model] => format!("openai:{model}"),

@@ -15,6 +15,7 @@ mod test_cases;
 
 pub(crate) use file_vars::function_file;
 pub use filters::{Column, prompt_ref_matches, provider_ref_matches};
+pub(crate) use load::reported_string_id;
 pub use load::{
     ConfigEcho, ConfigFile, from_json, load, load_with, provider_spec, read_config, read_suite,
 };

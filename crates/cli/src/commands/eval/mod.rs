@@ -20,6 +20,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+mod matrix;
+
 /// Exit code when tests fail: promptfoo's, so CI scripts keep working.
 const DEFAULT_FAILED_TEST_EXIT_CODE: u8 = 100;
 /// Rows above which the terminal table is left out (as promptfoo does).
@@ -38,6 +40,7 @@ pub fn run(
     project_config: Option<&Path>,
     registry: Registry,
 ) -> Result<Outcome> {
+    let format = if args.json { Format::Json } else { format };
     match run_all(args, format, project_config, registry) {
         Ok(outcome) => Ok(outcome),
         Err(e) => {
@@ -62,24 +65,9 @@ struct Planned {
 /// What to run: `-c FILE` (a promptfoo config or a prompt suite); else
 /// `promptfooconfig.yaml` when it exists; else every prompt suite under `evals/`.
 fn plan(args: &EvalArgs, project: &Project) -> Result<Vec<Planned>> {
-    let library = ProjectLibrary { project };
     // Each file is read and parsed once (a promptfoo suite can hold thousands of tests).
     let read = |path: &Path| suite::read_suite(path).map_err(|e| anyhow::anyhow!("{e}"));
-    let load = |path: &Path, config: suite::ConfigFile| -> Result<Planned> {
-        let err = |e: suite::SuiteError| anyhow::anyhow!("{e}");
-        if suite::is_prompt_suite(&config.json) {
-            let config = config.into_json().map_err(err)?;
-            let (suite, gates) =
-                suite::prompt_suite_from_json(config, path, &library).map_err(err)?;
-            Ok(Planned {
-                suite,
-                gates: Some(gates),
-            })
-        } else {
-            let suite = suite::from_json(config, path, Some(&library)).map_err(err)?;
-            Ok(Planned { suite, gates: None })
-        }
-    };
+    let load = |path: &Path, config: suite::ConfigFile| load_suite(path, config, project);
     let load_one = |path: &Path| load(path, read(path)?);
     if let Some(path) = &args.suite {
         return Ok(vec![load_one(path)?]);
@@ -115,6 +103,23 @@ fn plan(args: &EvalArgs, project: &Project) -> Result<Vec<Planned>> {
     Ok(planned)
 }
 
+/// A suite file as read (`suite::read_suite`), loaded as a prompt suite or a promptfoo config.
+fn load_suite(path: &Path, config: suite::ConfigFile, project: &Project) -> Result<Planned> {
+    let library = ProjectLibrary { project };
+    let err = |e: suite::SuiteError| anyhow::anyhow!("{e}");
+    if suite::is_prompt_suite(&config.json) {
+        let config = config.into_json().map_err(err)?;
+        let (suite, gates) = suite::prompt_suite_from_json(config, path, &library).map_err(err)?;
+        Ok(Planned {
+            suite,
+            gates: Some(gates),
+        })
+    } else {
+        let suite = suite::from_json(config, path, Some(&library)).map_err(err)?;
+        Ok(Planned { suite, gates: None })
+    }
+}
+
 fn run_all(
     args: &EvalArgs,
     format: Format,
@@ -122,12 +127,17 @@ fn run_all(
     registry: Registry,
 ) -> Result<Outcome> {
     // Checked before anything runs; a config's `outputPath` is checked when it is loaded.
-    args.output
-        .iter()
-        .try_for_each(|path| report::Kind::from_path(path).map(drop))?;
+    if !args.matrix {
+        args.output
+            .iter()
+            .try_for_each(|path| report::Kind::from_path(path).map(drop))?;
+    }
     // Read before any output file is created: `-o` may name the baseline file itself.
     let baseline = args.baseline.as_deref().map(Baseline::load).transpose()?;
     let project = Project::load(project_config, args.suite.as_deref())?;
+    if args.matrix {
+        return matrix::run(args, format, &project, registry);
+    }
     let planned = plan(args, &project)?;
     // Connect before running anything: a missing registry should not cost a whole run.
     let session = if args.publish {
@@ -250,68 +260,12 @@ fn run_suite(
             suite.path.display()
         ));
     }
-    let mut prices = PriceTable::shipped();
-    if let Some(path) = &args.prices {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("{}: cannot read", path.display()))?;
-        prices.merge_json(&text, &path.display().to_string())?;
-    }
-    let http_timeout = Duration::from_millis(suite.options.timeout_ms.unwrap_or(300_000));
-    let cache = ResponseCache::for_run(!args.no_cache && suite.options.cache.unwrap_or(true));
-    let cache_on = cache.is_some();
-    let shared = Shared::new(Arc::new(prices), suite.env.clone(), http_timeout)
-        .map_err(anyhow::Error::msg)?
-        .with_cache(cache)
-        .with_base_dir(&suite.base_dir);
-    let providers: Vec<Provider> = suite
-        .providers
-        .iter()
-        .map(|spec| Provider::new(spec.clone(), shared.clone()))
-        .collect::<Result<_, _>>()
-        .map_err(anyhow::Error::msg)?;
-    // Tests' `provider:` overrides are built now too, so a missing key fails before a call.
-    let test_providers: Vec<Provider> = suite
-        .test_providers
-        .iter()
-        .map(|spec| {
-            Provider::new(spec.clone(), shared.clone())
-                .map_err(|e| anyhow::anyhow!("a test's `provider: {}`: {e}", spec.id))
-        })
-        .collect::<Result<_>>()?;
-
-    let mut suite = suite;
-    if let Some(repeat) = args.repeat.filter(|r| *r > 1) {
-        let steps = std::mem::take(&mut suite.steps);
-        for step in steps.iter() {
-            let step = step?;
-            for _ in 0..repeat {
-                suite.steps.push(&step)?;
-            }
-        }
-    }
-    let graders = GraderTable::prepare(
-        &suite,
-        args.grader.as_ref().map(|g| serde_json::json!(g)),
-        &shared,
-    )
-    .map_err(anyhow::Error::msg)?;
-    let options = RunOptions {
-        graders: Arc::new(graders),
-        concurrency: args
-            .concurrency
-            .or(suite.options.max_concurrency)
-            .unwrap_or(4),
-        delay_ms: args.delay.or(suite.options.delay_ms).unwrap_or(0),
-        step_timeout: suite.options.timeout_ms.map(Duration::from_millis),
-        test_providers: Arc::new(test_providers),
-        // promptfoo compares a test's outputs in the order its database gives them back,
-        // or, with --no-write, in the order they finished.
-        comparison_order: if args.no_write {
-            runner::ComparisonOrder::Rows
-        } else {
-            runner::ComparisonOrder::FailingFirst
-        },
-    };
+    let Prepared {
+        suite,
+        providers,
+        options,
+        cache_on,
+    } = prepare(suite, args)?;
     let runtime_options = serde_json::json!({
         "maxConcurrency": options.concurrency,
         "cache": cache_on,
@@ -487,6 +441,86 @@ fn run_suite(
         _ => (summary.rows() == 0 || summary.all_passed(), Vec::new()),
     };
     Ok(SuiteVerdict { passed, gate_lines })
+}
+
+/// A suite made ready to run: its providers built (a missing key fails here, before any
+/// call), `--repeat` applied, graders prepared, the run's options settled.
+struct Prepared {
+    suite: Suite,
+    providers: Vec<Provider>,
+    options: RunOptions,
+    cache_on: bool,
+}
+
+fn prepare(suite: Suite, args: &EvalArgs) -> Result<Prepared> {
+    let mut suite = suite;
+    let mut prices = PriceTable::shipped();
+    if let Some(path) = &args.prices {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("{}: cannot read", path.display()))?;
+        prices.merge_json(&text, &path.display().to_string())?;
+    }
+    let http_timeout = Duration::from_millis(suite.options.timeout_ms.unwrap_or(300_000));
+    let cache = ResponseCache::for_run(!args.no_cache && suite.options.cache.unwrap_or(true));
+    let cache_on = cache.is_some();
+    let shared = Shared::new(Arc::new(prices), suite.env.clone(), http_timeout)
+        .map_err(anyhow::Error::msg)?
+        .with_cache(cache)
+        .with_base_dir(&suite.base_dir);
+    let providers: Vec<Provider> = suite
+        .providers
+        .iter()
+        .map(|spec| Provider::new(spec.clone(), shared.clone()))
+        .collect::<Result<_, _>>()
+        .map_err(anyhow::Error::msg)?;
+    // Tests' `provider:` overrides are built now too, so a missing key fails before a call.
+    let test_providers: Vec<Provider> = suite
+        .test_providers
+        .iter()
+        .map(|spec| {
+            Provider::new(spec.clone(), shared.clone())
+                .map_err(|e| anyhow::anyhow!("a test's `provider: {}`: {e}", spec.id))
+        })
+        .collect::<Result<_>>()?;
+
+    if let Some(repeat) = args.repeat.filter(|r| *r > 1) {
+        let steps = std::mem::take(&mut suite.steps);
+        for step in steps.iter() {
+            let step = step?;
+            for _ in 0..repeat {
+                suite.steps.push(&step)?;
+            }
+        }
+    }
+    let graders = GraderTable::prepare(
+        &suite,
+        args.grader.as_ref().map(|g| serde_json::json!(g)),
+        &shared,
+    )
+    .map_err(anyhow::Error::msg)?;
+    let options = RunOptions {
+        graders: Arc::new(graders),
+        concurrency: args
+            .concurrency
+            .or(suite.options.max_concurrency)
+            .unwrap_or(4),
+        delay_ms: args.delay.or(suite.options.delay_ms).unwrap_or(0),
+        step_timeout: suite.options.timeout_ms.map(Duration::from_millis),
+        test_providers: Arc::new(test_providers),
+        // promptfoo compares a test's outputs in the order its database gives them back,
+        // or, with --no-write, in the order they finished.
+        comparison_order: if args.no_write {
+            runner::ComparisonOrder::Rows
+        } else {
+            runner::ComparisonOrder::FailingFirst
+        },
+    };
+    Ok(Prepared {
+        suite,
+        providers,
+        options,
+        cache_on,
+    })
 }
 
 /// The progress file of a run with output files: started anew, or read back to
