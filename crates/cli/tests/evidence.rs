@@ -68,6 +68,34 @@ fn an_evidence_pack_verifies_offline_and_tampering_shows() {
         "read the diff",
     ]);
 
+    // A red-team report and a compatibility matrix, published to the version.
+    let out = ed.run(&[
+        "redteam",
+        "support.answer@1.1.0",
+        "--provider",
+        "echo",
+        "--publish",
+    ]);
+    assert!(out.status.success(), "{}", support::text(&out));
+    let base = support::openai_echo::openai_echo();
+    let out = ed.run_env(
+        &[
+            "eval",
+            "--matrix",
+            "--models",
+            "openai:gpt-4o-mini,echo",
+            "--publish",
+        ],
+        &[("OPENAI_BASE_URL", &base), ("OPENAI_API_KEY", "sk-test")],
+    );
+    let text = support::text(&out);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("recorded compatibility of support.answer@1.1.0 on 1 model"),
+        "{text}"
+    );
+    assert!(text.contains("`echo` names no model"), "{text}");
+
     // The key to pin, as an auditor would fetch it once.
     let key = admin.json(&["audit", "verify", "--checkpoints"]);
     assert_eq!(key["ok"], true, "{key}");
@@ -128,6 +156,8 @@ fn an_evidence_pack_verifies_offline_and_tampering_shows() {
         "promotion.requested",
         "promotion.approved",
         "label.moved",
+        "redteam.attached",
+        "compatibility.recorded",
     ] {
         assert!(actions.contains(&needed), "{needed} not in {actions:?}");
     }
@@ -153,6 +183,7 @@ fn an_evidence_pack_verifies_offline_and_tampering_shows() {
     let html = std::fs::read_to_string(&html_pack).unwrap();
     assert!(html.contains("<h1>Evidence pack: support.answer@1.1.0</h1>"));
     assert!(html.contains("read the diff") && html.contains("reviewed diff"));
+    assert!(html.contains("<h2>Red team</h2>") && html.contains("LLM01"));
     assert!(!html.contains("<script>") && !html.contains("src=\"http"));
 
     // …and every kind of tampering is caught.

@@ -338,7 +338,7 @@ impl PromptMatrix {
         let results: Vec<ModelResult> = self
             .models
             .iter()
-            .filter(|r| r.ran)
+            .filter(|r| r.ran && names_a_model(&r.model))
             .map(|r| ModelResult {
                 model: r.model.clone(),
                 passed: r.passed,
@@ -353,6 +353,13 @@ impl PromptMatrix {
             results,
         })
     }
+}
+
+/// Whether `key` is a `provider:model` id the registry records; a provider without a
+/// model (`echo`, a script) is shown but not recorded.
+pub fn names_a_model(key: &str) -> bool {
+    key.split_once(':')
+        .is_some_and(|(provider, model)| !provider.is_empty() && !model.is_empty())
 }
 
 /// A whole matrix run: every prompt of every suite run, on every model.

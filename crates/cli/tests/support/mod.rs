@@ -3,6 +3,7 @@
 //! own saved session), and the PostgreSQL switch.
 #![allow(dead_code)]
 
+pub mod openai_echo;
 pub mod outage;
 pub mod receiver;
 
@@ -135,6 +136,14 @@ impl As {
             .stderr(Stdio::piped())
             .spawn()
             .expect("start promptops")
+    }
+
+    /// Runs a command with these environment variables set.
+    pub fn run_env(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+        self.command(args)
+            .envs(env.iter().copied())
+            .output()
+            .expect("run promptops")
     }
 
     pub fn run(&self, args: &[&str]) -> Output {

@@ -209,6 +209,16 @@ pub(super) fn run(
                 ));
                 continue;
             };
+            for r in p
+                .models
+                .iter()
+                .filter(|r| r.ran && !promptops_eval::matrix::names_a_model(&r.model))
+            {
+                output::warn(format!(
+                    "`{}` names no model (a `provider:model` id); its result is shown, not recorded",
+                    r.model
+                ));
+            }
             let Some(payload) = p.publication(&thresholds) else {
                 output::warn(format!(
                     "{}: no model could run; nothing to publish",
