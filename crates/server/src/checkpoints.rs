@@ -105,13 +105,16 @@ impl Checkpointer {
     pub async fn sign_now<S: Store>(&self, store: &S) -> Result<Checkpoint, CheckpointError> {
         let _one_at_a_time = self.signing.lock().await;
         let last = store.checkpoints().await?.pop();
-        // Built from the store each time: what is signed is what the store holds now.
-        let (tree, head) = tree_of(store, u64::MAX).await?;
+        // Built from the store each time, in one read that also gives the root at the
+        // last checkpoint's size: what is signed is what the store holds now.
+        let built = build(store, u64::MAX, last.as_ref().map(|c| c.size)).await?;
+        let (tree, head) = (built.tree, built.head);
         if tree.is_empty() {
             return Err(CheckpointError::Empty);
         }
         if let Some(last) = &last {
-            self.check_extends(store, last).await?;
+            self.check_extends(store, last, built.root_at.as_deref())
+                .await?;
             if last.size == tree.len() {
                 return Ok(last.clone());
             }
@@ -149,6 +152,7 @@ impl Checkpointer {
         &self,
         store: &S,
         last: &Checkpoint,
+        root_then: Option<&str>,
     ) -> Result<(), CheckpointError> {
         let start = AuditHead {
             seq: last.size,
@@ -162,8 +166,8 @@ impl Checkpointer {
                 problem: bad.problem,
             });
         }
-        let (prefix, _) = tree_of(store, last.size).await?;
-        if prefix.root() != last.root {
+        // `None`: the log is shorter than the checkpoint now (truncated).
+        if root_then != Some(last.root.as_str()) {
             return Err(CheckpointError::Rewritten {
                 size: last.size,
                 signed_at: last.signed_at.clone(),
@@ -223,15 +227,37 @@ impl Checkpointer {
         if !store.checkpoints().await?.iter().any(|c| c.size == size) {
             return Err(CheckpointError::NoSuchSize(size));
         }
-        Ok(tree_of(store, size).await?.0)
+        Ok(tree_of(store, size).await?.tree)
     }
 }
 
 /// The tree of the first `size` events (all of them for `u64::MAX`), read from the
 /// store; a gap in the sequence is a broken log.
-async fn tree_of<S: Store>(store: &S, size: u64) -> Result<(LogTree, String), CheckpointError> {
-    let mut tree = LogTree::new();
-    let mut last = String::new();
+async fn tree_of<S: Store>(store: &S, size: u64) -> Result<Built, CheckpointError> {
+    build(store, size, None).await
+}
+
+/// What one read of the log builds: the tree, the last chain hash, and the root at
+/// `root_at` events on the way (a past checkpoint's size).
+struct Built {
+    tree: LogTree,
+    head: String,
+    root_at: Option<String>,
+}
+
+/// The tree of the first `size` events (all of them for `u64::MAX`), read from the
+/// store in pages; a gap in the sequence is a broken log.
+async fn build<S: Store>(
+    store: &S,
+    size: u64,
+    root_at: Option<u64>,
+) -> Result<Built, CheckpointError> {
+    let mut built = Built {
+        tree: LogTree::new(),
+        head: String::new(),
+        root_at: None,
+    };
+    let tree = &mut built.tree;
     while tree.len() < size {
         let want = PAGE.min(size - tree.len());
         let page = store.audit_hashes(tree.len(), want).await?;
@@ -244,13 +270,16 @@ async fn tree_of<S: Store>(store: &S, size: u64) -> Result<(LogTree, String), Ch
                 });
             }
             tree.push(hash)?;
-            last.clone_from(hash);
+            built.head.clone_from(hash);
+            if root_at == Some(tree.len()) {
+                built.root_at = Some(tree.root());
+            }
         }
         if (page.len() as u64) < want {
             break;
         }
     }
-    Ok((tree, last))
+    Ok(built)
 }
 
 /// Signs every `every` when the log grew; stops with the server.
