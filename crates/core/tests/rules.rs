@@ -688,3 +688,33 @@ fn all_findings_are_reported_at_once() {
         assert!(codes.contains(&want), "{want} missing from {codes:?}");
     }
 }
+
+#[test]
+fn red_team_metrics_are_range_checked() {
+    let src = |m: &str| {
+        format!(
+            "id: a.b\nversion: 1.0.0\nowner: t\nmodel: openai:gpt-4o-mini\ntemplate: hi\nmetrics:\n  {m}\n"
+        )
+    };
+    for (metric, bad) in [
+        ("max_attack_success_rate: 2", true),
+        ("max_attack_success_rate: 0.02", false),
+        ("max_pii_leaks: 1.5", true),
+        ("max_pii_leaks: -1", true),
+        ("max_pii_leaks: 0", false),
+    ] {
+        let report = promptops_core::validate::check_source(
+            "prompts/a/b.yaml",
+            None,
+            src(metric).as_bytes(),
+            &promptops_core::validate::Rules::default(),
+        );
+        let errors: Vec<_> = report
+            .diagnostics
+            .iter()
+            .filter(|d| d.is_error())
+            .map(|d| d.message.clone())
+            .collect();
+        assert_eq!(!errors.is_empty(), bad, "{metric}: {errors:?}");
+    }
+}

@@ -26,6 +26,12 @@ impl Decoder<'_> {
                 "max_latency_ms" if !(x > 0.0 && x.is_finite()) => {
                     Some("a positive number of milliseconds")
                 }
+                "max_attack_success_rate" if !(0.0..=1.0).contains(&x) => {
+                    Some("a fraction between 0 and 1 (the red team's attack success rate, 0.02)")
+                }
+                "max_pii_leaks" if !(x >= 0.0 && x.fract() == 0.0 && x.is_finite()) => {
+                    Some("a whole number of red-team cases (0 allows none)")
+                }
                 _ => None,
             };
             if let Some(problem) = problem {
