@@ -733,6 +733,25 @@ async fn pages_show_the_compatibility_matrix_and_the_red_team() {
         StatusCode::NOT_FOUND
     );
 
+    // The evidence pack is for those who may read the audit log, as at the API.
+    let evidence = "/p/shop/prompts/support.answer/v/1.1.0/evidence.json";
+    assert!(!text.contains(evidence), "no link for a project viewer");
+    assert_eq!(vera.get(evidence).await.status, StatusCode::FORBIDDEN);
+    let mut admin = Browser::new(&api);
+    admin.sign_in("admin", common::ADMIN_PASSWORD).await;
+    let page = admin.get("/p/shop/prompts/support.answer/v/1.1.0").await;
+    assert!(page.text.contains(evidence), "{}", page.text);
+    let pack = admin.get(evidence).await;
+    assert_eq!(pack.status, StatusCode::OK, "{}", pack.text);
+    assert_eq!(pack.body["format"], "promptops-evidence/1");
+    assert_eq!(pack.body["redteam"][0]["id"], run);
+    assert!(
+        pack.headers[axum::http::header::CONTENT_DISPOSITION]
+            .to_str()
+            .unwrap()
+            .contains("evidence-support.answer-1.1.0.json")
+    );
+
     // Nothing recorded on 1.0.0: the version page says how to attach a report.
     let page = vera.get("/p/shop/prompts/support.answer/v/1.0.0").await;
     assert!(

@@ -114,6 +114,11 @@ pub fn declared<S: Store>() -> Vec<UiRoute<S>> {
         ),
         page(Read, "/p/{project}/prompts/{id}/diff", get(diff::page::<S>)),
         page(
+            ReadAudit,
+            "/p/{project}/prompts/{id}/v/{version}/evidence.json",
+            get(version::evidence::<S>),
+        ),
+        page(
             Read,
             "/p/{project}/redteam/{run}/report.json",
             get(version::redteam_report::<S>),

@@ -85,6 +85,36 @@ pub async fn redteam_report<S: Store>(
     Ok(r)
 }
 
+/// The version's evidence pack, for a signed-in auditor: the API's own handler, with a
+/// checkpoint signed for it (ReadAudit, as the API route).
+pub async fn evidence<S: Store>(
+    State(state): State<AppState<S>>,
+    Path((project, id, version)): Path<(String, String, String)>,
+) -> UiResult {
+    let file = format!(
+        "attachment; filename=\"evidence-{}-{}.json\"",
+        id.replace(
+            |c: char| !c.is_ascii_alphanumeric() && c != '.' && c != '-',
+            "_"
+        ),
+        version.replace(
+            |c: char| !c.is_ascii_alphanumeric() && c != '.' && c != '-',
+            "_"
+        )
+    );
+    let path = crate::routes::VersionPath {
+        project,
+        id,
+        version,
+    };
+    let pack = crate::routes::evidence::pack(State(state), crate::extract::ApiPath(path)).await?;
+    let mut r = pack.into_response();
+    if let Ok(value) = HeaderValue::from_str(&file) {
+        r.headers_mut().insert(header::CONTENT_DISPOSITION, value);
+    }
+    Ok(r)
+}
+
 #[derive(serde::Serialize)]
 struct Case {
     n: usize,
