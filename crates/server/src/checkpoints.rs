@@ -104,6 +104,15 @@ impl Checkpointer {
     /// Signs a checkpoint of the log as it stands, when it grew since the last one;
     /// answers the newest checkpoint either way.
     pub async fn sign_now<S: Store>(&self, store: &S) -> Result<Checkpoint, CheckpointError> {
+        Ok(self.sign_with_tree(store).await?.0)
+    }
+
+    /// [`Checkpointer::sign_now`], with the tree of the log it covers (for proofs
+    /// against it without reading the log again).
+    pub async fn sign_with_tree<S: Store>(
+        &self,
+        store: &S,
+    ) -> Result<(Checkpoint, LogTree), CheckpointError> {
         let _one_at_a_time = self.signing.lock().await;
         let last = store.checkpoints().await?.pop();
         // Built from the store each time, in one read that also gives the root at the
@@ -117,7 +126,7 @@ impl Checkpointer {
             self.check_extends(store, last, built.root_at.as_deref())
                 .await?;
             if last.size == tree.len() {
-                return Ok(last.clone());
+                return Ok((last.clone(), tree));
             }
         } else {
             let verification = store.audit_verify_after(None, None).await?;
@@ -144,7 +153,7 @@ impl Checkpointer {
             signature: hex(signature.as_ref()),
         };
         store.add_checkpoint(&checkpoint).await?;
-        Ok(checkpoint)
+        Ok((checkpoint, tree))
     }
 
     /// That the log now extends `last`: the chain verifies from its head, and the
@@ -197,30 +206,6 @@ impl Checkpointer {
     ) -> Result<Option<ConsistencyProofDoc>, CheckpointError> {
         let tree = self.sized(store, new_size).await?;
         Ok(tree.consistency(old_size))
-    }
-
-    /// Inclusion proofs of each of `seqs` and consistency proofs from each of `older`
-    /// against checkpoint `size`, from one read of the log.
-    pub async fn proofs<S: Store>(
-        &self,
-        store: &S,
-        seqs: &[u64],
-        older: &[u64],
-        size: u64,
-    ) -> Result<(Vec<InclusionProofDoc>, Vec<ConsistencyProofDoc>), CheckpointError> {
-        let tree = self.sized(store, size).await?;
-        let inclusion = seqs
-            .iter()
-            .map(|&seq| tree.inclusion(seq).ok_or(CheckpointError::NoSuchSize(seq)))
-            .collect::<Result<_, _>>()?;
-        let consistency = older
-            .iter()
-            .map(|&old| {
-                tree.consistency(old)
-                    .ok_or(CheckpointError::NoSuchSize(old))
-            })
-            .collect::<Result<_, _>>()?;
-        Ok((inclusion, consistency))
     }
 
     /// The tree of the first `size` events, where a checkpoint of that size exists.
@@ -281,6 +266,27 @@ async fn build<S: Store>(
         }
     }
     Ok(built)
+}
+
+/// Inclusion proofs of each of `seqs` and consistency proofs from each of `older` (sizes)
+/// against `tree`.
+pub fn prove(
+    tree: &LogTree,
+    seqs: &[u64],
+    older: &[u64],
+) -> Result<(Vec<InclusionProofDoc>, Vec<ConsistencyProofDoc>), CheckpointError> {
+    let inclusion = seqs
+        .iter()
+        .map(|&seq| tree.inclusion(seq).ok_or(CheckpointError::NoSuchSize(seq)))
+        .collect::<Result<_, _>>()?;
+    let consistency = older
+        .iter()
+        .map(|&old| {
+            tree.consistency(old)
+                .ok_or(CheckpointError::NoSuchSize(old))
+        })
+        .collect::<Result<_, _>>()?;
+    Ok((inclusion, consistency))
 }
 
 /// Signs every `every` when the log grew; stops with the server.
